@@ -1,0 +1,176 @@
+"""What each CLI subcommand does: run the engine, show progress, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bertviz_lite.cli import config_from_args, echo
+from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison, compare
+from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
+from bertviz_lite.tasks import PAPER_CITATION, TASK_SPECS
+from bertviz_lite.training import Event, train
+
+log = logging.getLogger(__name__)
+
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+class ProgressPrinter:
+    """Turns engine events into a tqdm bar on stderr (one bar per phase)."""
+
+    def __init__(self, label: str = "", enabled: bool = True) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.phase = ""
+        self.last_metric = ""
+
+    def _bar(self, phase: str, total: int, desc: str) -> tqdm:
+        if self.bar is None or self.phase != phase:
+            self.close()
+            self.phase = phase
+            self.bar = tqdm(total=total, desc=f"{self.label}{desc}", unit="step" if
+                            phase == "train" else "ex", leave=False, dynamic_ncols=True)
+        return self.bar
+
+    def __call__(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        if isinstance(event, Progress) and event.phase == "cache":
+            bar = self._bar("cache", event.total, "caching frozen features")
+            bar.n = event.done
+            bar.refresh()
+        elif isinstance(event, Progress) and event.phase == "train":
+            self._bar("train", event.total, "training")
+        elif isinstance(event, StepRecord) and self.bar is not None:
+            self.bar.set_postfix_str(f"loss {event.loss:.3f}{self.last_metric}", refresh=False)
+            self.bar.update(1)
+        elif isinstance(event, EvalRecord) and event.split == "val":
+            self.last_metric = f", val {event.metric} {event.value:.3f}"
+
+    def close(self) -> None:
+        """Remove the current bar."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def fmt(value: object, digits: int = 3) -> str:
+    """Numbers for tables: floats rounded, None as an em dash."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def summary_lines(r: RunRecord) -> list[str]:
+    """A short human summary of a finished run."""
+    spec = TASK_SPECS[r.task]
+    c = r.cost
+    lines = [
+        f"{spec.title}, mode {r.mode}, model {r.model.get('name')} "
+        f"({r.model.get('layers')} layers, width {r.model.get('hidden')}), device {r.device}",
+        f"data: {r.data.get('source')}: {r.data.get('train')} train / {r.data.get('val')} "
+        "validation examples",
+        f"trainable parameters: {r.trainable_params:,} of {r.total_params:,} "
+        f"({100 * r.trainable_params / max(1, r.total_params):.3f}%); frozen groups: "
+        f"{', '.join(r.frozen_groups) or 'none'}",
+        f"validation {spec.metric_title}: {fmt(r.final.get('value'))} "
+        f"(baseline, {r.baseline.get('name')}: {fmt(r.baseline.get('value'))})",
+        f"time: {c['wall_seconds']:.1f} s wall ({c['train_seconds']:.1f} s in {len(r.steps)} "
+        f"steps, {c['feature_cache_seconds']:.1f} s caching features, {c['eval_seconds']:.1f} s "
+        f"evaluating); peak memory {c['peak_rss_mb']:.0f} MB",
+    ]
+    if r.status != "completed":
+        lines.append(f"status: {r.status}: {r.reason}")
+    lines += [f"note: {n}" for n in r.notes]
+    return lines
+
+
+def run_with_progress(events: Iterable[Event], printer: ProgressPrinter) -> RunRecord:
+    """Drive an event iterator, feeding the progress printer; return the final record."""
+    record = None
+    for event in events:
+        printer(event)
+        if isinstance(event, RunRecord):
+            record = event
+    printer.close()
+    assert record is not None
+    return record
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    """`bertviz-lite train`: one run, a progress bar, a summary, a JSON record."""
+    config = config_from_args(a)
+    printer = ProgressPrinter(enabled=not a.quiet)
+    record = run_with_progress(train(config), printer)
+    path = record.save(a.out)
+    for line in summary_lines(record):
+        echo(line)
+    echo(f"run record: {path}")
+    return 0 if record.status != "diverged" else 1
+
+
+def comparison_table(cmp: Comparison) -> list[str]:
+    """The side-by-side table printed by `compare`."""
+    rows = cmp.rows()
+    head = ["", *[str(r["mode"]) for r in rows]]
+    first = next(iter(cmp.records.values()))
+    spec = TASK_SPECS[first.task]
+    lines_src: list[tuple[str, list[str]]] = [
+        (f"validation {spec.metric_title}", [fmt(r["value"]) for r in rows]),
+        ("baseline (input ignored)", [fmt(r["baseline"]) for r in rows]),
+        ("wall time (s)", [fmt(r["wall_s"], 1) for r in rows]),
+        ("  of which feature caching (s)", [fmt(r["cache_s"], 1) for r in rows]),
+        ("time per epoch (s)", [fmt(r["s_per_epoch"], 2) for r in rows]),
+        ("trainable parameters", [fmt(r["trainable"]) for r in rows]),
+        ("peak memory (MB)", [fmt(r["peak_mb"], 0) for r in rows]),
+        ("estimated GFLOPs", [fmt(r["gflops"], 0) for r in rows]),
+        (f"paper ({spec.paper_dataset}, BERT-base)", [fmt(r["paper"], 1) for r in rows]),
+    ]
+    width = max(len(label) for label, _ in lines_src) + 2
+    col = 14
+    out = ["".ljust(width) + "".join(h.rjust(col) for h in head[1:])]
+    out += [label.ljust(width) + "".join(v.rjust(col) for v in values)
+            for label, values in lines_src]
+    ratio = cmp.cost_ratio()
+    if ratio is not None:
+        out.append(f"cost ratio, fine-tuned / frozen wall time: {ratio:.1f}x "
+                   f"(the course slide says about {SLIDE_COST_RATIO:.0f}x)")
+    out.append(f"paper row: {PAPER_CITATION} (their numbers, not ours)")
+    return out
+
+
+def cmd_compare(a: argparse.Namespace) -> int:
+    """`bertviz-lite compare`: the same config in several modes, side by side."""
+    modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+    base = config_from_args(a, mode=modes[0])
+    for m in modes:
+        base.replace(mode=m)  # validates every mode before any training starts
+    printers = {m: ProgressPrinter(label=f"[{m}] ", enabled=not a.quiet) for m in modes}
+
+    def on_event(mode: str, event: Event) -> None:
+        printers[mode](event)
+        if isinstance(event, RunRecord):
+            printers[mode].close()
+
+    cmp = compare(base, modes, on_event=on_event)
+    for line in comparison_table(cmp):
+        echo(line)
+    if a.out_dir:
+        out = Path(a.out_dir)
+        for mode, record in cmp.records.items():
+            record.save(out / f"{base.task}-{mode}.json")
+        (out / "compare.json").write_text(json.dumps(
+            {"rows": cmp.rows(), "cost_ratio": cmp.cost_ratio()}, indent=2), encoding="utf-8")
+        echo(f"records written to {out}/")
+    return 0

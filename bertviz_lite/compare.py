@@ -1,0 +1,104 @@
+"""Frozen against fine-tuned on the same data and seed: the lecture's comparison, measured."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bertviz_lite.config import RunConfig
+from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.load import load_task_data
+from bertviz_lite.models import Backbone, load_backbone
+from bertviz_lite.runs import RunRecord
+from bertviz_lite.tasks import PAPER_TABLE, TASK_SPECS
+from bertviz_lite.training import Event, train
+
+log = logging.getLogger(__name__)
+
+SLIDE_COST_RATIO = 10.0  # the course slide: frozen training costs about a tenth
+
+
+@dataclass
+class Comparison:
+    """Records of several modes of one configuration, and the derived cost ratios."""
+
+    records: dict[str, RunRecord]  # mode -> record, in the order run
+
+    def cost_ratio(self, mode: str = "finetune", baseline: str = "frozen") -> float | None:
+        """Wall time of `mode` divided by wall time of `baseline` (None if either is missing)."""
+        a, b = self.records.get(mode), self.records.get(baseline)
+        if a is None or b is None or not b.cost.get("wall_seconds"):
+            return None
+        return a.cost["wall_seconds"] / b.cost["wall_seconds"]
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per mode with the figures the lecture compares."""
+        out = []
+        for mode, r in self.records.items():
+            spec = TASK_SPECS[r.task]
+            out.append({
+                "mode": mode,
+                "metric": spec.metric_title,
+                "value": r.final.get("value"),
+                "baseline": r.baseline.get("value"),
+                "wall_s": r.cost.get("wall_seconds"),
+                "s_per_epoch": r.cost.get("seconds_per_epoch"),
+                "cache_s": r.cost.get("feature_cache_seconds"),
+                "trainable": r.trainable_params,
+                "total": r.total_params,
+                "peak_mb": r.cost.get("peak_rss_mb"),
+                "gflops": r.cost.get("flops_estimate", 0.0) / 1e9,
+                "paper": PAPER_TABLE.get(r.task, {}).get(_paper_mode(mode)),
+                "status": r.status,
+            })
+        return out
+
+
+def _paper_mode(mode: str) -> str:
+    return "frozen" if mode == "frozen" else "finetune"
+
+
+def release_memory() -> None:
+    """Give freed memory back to the OS between runs, so each run's peak RSS is its own."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows): nothing to trim
+        pass
+
+
+def compare(
+    base: RunConfig,
+    modes: Sequence[str] = ("frozen", "finetune"),
+    *,
+    backbone: Backbone | None = None,
+    data: TaskData | None = None,
+    on_event: Callable[[str, Event], None] | None = None,
+) -> Comparison:
+    """Train `base` once per mode (same data, subsample and seed) and collect the records.
+
+    The model and data are loaded once and shared, so only training differs between modes.
+    """
+    backbone = backbone or load_backbone(base.model)
+    if data is None:
+        data = load_task_data(base.task, base.data, base.train_file, base.eval_file,
+                              max_train=base.max_train, max_eval=base.max_eval, seed=base.seed)
+    records: dict[str, RunRecord] = {}
+    for mode in modes:
+        release_memory()
+        config = base.replace(mode=mode)
+        for event in train(config, backbone=backbone, data=_copy(data)):
+            if on_event is not None:
+                on_event(mode, event)
+            if isinstance(event, RunRecord):
+                records[mode] = event
+    return Comparison(records)
+
+
+def _copy(data: TaskData) -> TaskData:
+    """Each run gets its own notes list (runs append to it)."""
+    return TaskData(data.task, data.train, data.val, list(data.label_names), data.source,
+                    list(data.notes))

@@ -1,0 +1,164 @@
+"""Run configuration: one frozen dataclass that names everything a run depends on.
+
+A `RunConfig` is hashable and JSON-serialisable, so it is both the cache key of a run
+(`config_hash`) and the `config` object inside a run record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+TASKS: tuple[str, ...] = ("sentiment", "paraphrase", "similarity", "ner")
+HEADS: tuple[str, ...] = ("linear", "scalar-mix")
+POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
+PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+_TOP_K = re.compile(r"^top-(\d+)$")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message says what to use instead."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a training run (and nothing that does not)."""
+
+    task: str = "sentiment"  # sentiment | paraphrase | similarity | ner
+    mode: str = "frozen"  # frozen | finetune | top-K (the top K encoder layers train)
+    model: str = "bundled"  # bundled | local directory | Hub id
+    data: str = "bundled"  # bundled | directory | file | hub:NAME
+    train_file: str | None = None  # explicit training file (overrides `data`)
+    eval_file: str | None = None  # explicit validation file
+    max_train: int | None = None  # stratified subsample of the training split
+    max_eval: int | None = None  # subsample of the validation split
+    epochs: int = 3  # passes over the training data (ignored when `steps` is set)
+    steps: int | None = None  # exact number of optimizer steps
+    batch_size: int = 16  # examples per step
+    lr: float = 5e-5  # AdamW learning rate of the BERT layers that train
+    head_lr: float = 3e-3  # AdamW learning rate of the task head (random init)
+    weight_decay: float = 0.01  # AdamW decoupled weight decay (not on biases, LayerNorm)
+    warmup: float = 0.1  # fraction of steps with linear warm-up, then linear decay
+    seed: int = 0  # seeds head init, dropout and data order
+    device: str = "auto"  # auto picks cuda, then mps, then cpu
+    max_length: int = 128  # word pieces per sequence, longer inputs are truncated
+    head: str = "linear"  # linear on the last layer | scalar-mix of all layers (Peters et al.)
+    pooling: str = "mean"  # sentence vector: mean of tokens | [CLS] | BERT pooler
+    pair_encoding: str = "auto"  # pairs: separate (each sentence alone) | joint | auto: separate
+    #   when the encoder is frozen (cacheable sentence features), joint when any layer trains
+    evals_per_epoch: int = 1  # validation passes per epoch (plus one before training)
+    train_eval_size: int = 128  # training examples re-scored at each eval (overfitting curve)
+    cache_features: bool = True  # frozen layers run once per example, outputs reused
+    grad_flow: bool = True  # record per-group gradient norms and update ratios
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # free-form tags
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field."""
+        d = dataclasses.asdict(self)
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        """Inverse of `to_dict`; unknown keys are an error that names them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; known keys are {sorted(names)}")
+        d = dict(d)
+        if "extra" in d:
+            d["extra"] = tuple(sorted(dict(d["extra"]).items()))
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def separate_pairs(self) -> bool:
+        """Whether the two sentences of a pair are encoded separately (see pair_encoding)."""
+        if self.pair_encoding == "auto":
+            return self.trainable_top == 0
+        return self.pair_encoding == "separate"
+
+    @property
+    def trainable_top(self) -> int | None:
+        """How many top encoder layers train: None = all (finetune), 0 = frozen, K = top-K."""
+        return parse_mode(self.mode)
+
+
+def parse_mode(mode: str) -> int | None:
+    """`frozen` -> 0, `finetune` -> None (every layer), `top-K` -> K."""
+    if mode == "frozen":
+        return 0
+    if mode == "finetune":
+        return None
+    m = _TOP_K.match(mode)
+    if m:
+        return int(m.group(1))
+    raise ConfigError(f"mode must be 'frozen', 'finetune' or 'top-K' (e.g. 'top-2'), not {mode!r}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_positive(name: str, value: float | int | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or not value > 0:
+        raise ConfigError(f"{name} must be a positive number; got {value!r}")
+
+
+def validate(c: RunConfig) -> None:
+    """Raise ConfigError with a fix-it message for values no run can use."""
+    _check_choice("task", c.task, TASKS)
+    parse_mode(c.mode)
+    _check_choice("head", c.head, HEADS)
+    _check_choice("pooling", c.pooling, POOLINGS)
+    _check_choice("pair_encoding", c.pair_encoding, PAIR_ENCODINGS)
+    _check_choice("device", c.device, DEVICES)
+    if not isinstance(c.batch_size, int) or c.batch_size < 1:
+        raise ConfigError(f"batch size must be a whole number of at least 1; got {c.batch_size!r}")
+    if not isinstance(c.epochs, int) or c.epochs < 1:
+        raise ConfigError(f"epochs must be a whole number of at least 1; got {c.epochs!r}")
+    _check_positive("steps", c.steps, allow_none=True)
+    _check_positive("max_train", c.max_train, allow_none=True)
+    _check_positive("max_eval", c.max_eval, allow_none=True)
+    for name in ("lr", "head_lr"):
+        value = getattr(c, name)
+        if not isinstance(value, (int, float)) or value != value or value <= 0:
+            raise ConfigError(f"{name} (learning rate) must be a positive number; got {value!r}")
+    if not 0 <= c.warmup < 1:
+        raise ConfigError(f"warmup is a fraction of the steps in [0, 1); got {c.warmup!r}")
+    if not 8 <= c.max_length <= 512:
+        raise ConfigError(f"max_length must be between 8 and 512 word pieces; got {c.max_length}")
+    if c.evals_per_epoch < 0:
+        raise ConfigError("evals_per_epoch must be 0 or more")
+
+
+def config_hash(c: RunConfig, data_fingerprint: str = "") -> str:
+    """Stable 16-hex-digit key of a configuration (plus the data's content fingerprint)."""
+    d = c.to_dict()
+    d.pop("threads", None)  # thread count changes speed, not results
+    payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+ModeName = Literal["frozen", "finetune"]
+
+
+def default_config(task: str, mode: str = "frozen", **overrides: Any) -> RunConfig:
+    """The lecture defaults for a task and mode (what the app and `compare` start from)."""
+    return RunConfig(task=task, mode=mode, **overrides)

@@ -1,0 +1,97 @@
+"""Reading a data file as text, safely: size, encoding, binary content and row limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertviz_lite.data.examples import DataError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a loader accepts. The CLI is generous; a class server sets these lower."""
+
+    max_bytes: int = 512 * 1024 * 1024  # whole file
+    max_rows: int = 5_000_000  # examples (sentences for CoNLL)
+    max_chars_per_field: int = 100_000  # one sentence or token
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _human(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} bytes"
+
+
+def decode_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Bytes of an uploaded or local file -> text, refusing what no loader can parse.
+
+    Strips a UTF-8 byte-order mark (GLUE's MRPC files have one) and normalises line ends.
+    """
+    if len(raw) > limits.max_bytes:
+        raise DataError(
+            f"file is {_human(len(raw))}, over the limit of {_human(limits.max_bytes)}; "
+            "use --max-train on a smaller file or ask for a larger limit",
+            file=name,
+        )
+    if not raw.strip():
+        raise DataError("file is empty; it needs a header line and at least one example", file=name)
+    if b"\x00" in raw[:8192]:
+        raise DataError(
+            "file looks binary (it contains NUL bytes); expected UTF-8 text such as TSV, CSV, "
+            "JSONL or CoNLL columns",
+            file=name,
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"not valid UTF-8 (byte 0x{raw[err.start]:02x}); save the file as UTF-8 and try again",
+            file=name,
+            line=line,
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Read a local file as text with the checks of `decode_bytes`."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found; check the path", file=str(p))
+    if not p.is_file():
+        raise DataError("not a regular file", file=str(p))
+    size = p.stat().st_size
+    if size > limits.max_bytes:
+        raise DataError(
+            f"file is {_human(size)}, over the limit of {_human(limits.max_bytes)}", file=str(p)
+        )
+    return decode_bytes(p.read_bytes(), str(p), limits)
+
+
+def check_field(value: str, name: str, line: int, what: str, limits: Limits) -> str:
+    """Strip a text field and refuse an empty or oversized one."""
+    value = value.strip()
+    if not value:
+        raise DataError(f"{what} is empty", file=name, line=line)
+    if len(value) > limits.max_chars_per_field:
+        raise DataError(
+            f"{what} has {len(value):,} characters, over the limit of "
+            f"{limits.max_chars_per_field:,}",
+            file=name,
+            line=line,
+        )
+    return value
+
+
+def check_rows(n: int, name: str, limits: Limits) -> None:
+    """Refuse files with more examples than allowed."""
+    if n > limits.max_rows:
+        raise DataError(
+            f"file has more than {limits.max_rows:,} examples; use a smaller file", file=name
+        )

@@ -1,0 +1,83 @@
+"""Per-group gradient norms and update-to-weight ratios, read after backward().
+
+A group's gradient norm is the L2 norm over all of its parameters' gradients,
+sqrt(sum_p ||grad_p||^2). A group with no gradient (frozen) is exactly 0.0 and is still
+reported. Norms of every parameter come from one `torch._foreach_norm` call; the per-group
+sums are one `index_add_`; one `.tolist()` per step moves them to Python.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bertviz_lite.groups import LayerGroup
+
+
+def foreach_norm(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """L2 norm of each tensor, batched when torch offers it (the API is private)."""
+    if not tensors:
+        return []
+    try:
+        return list(torch._foreach_norm(tensors))
+    except (AttributeError, RuntimeError):  # pragma: no cover - fallback for other builds
+        return [torch.linalg.vector_norm(t) for t in tensors]
+
+
+class GradFlow:
+    """Reads gradient norms and update ratios of layer groups for one model.
+
+    Only trainable parameters are watched; frozen groups report 0.0.
+    """
+
+    def __init__(self, groups: list[LayerGroup]) -> None:
+        self.names = [g.name for g in groups]
+        self.params: list[nn.Parameter] = []
+        owner: list[int] = []
+        for gi, g in enumerate(groups):
+            for p in g.parameters():
+                if p.requires_grad:
+                    self.params.append(p)
+                    owner.append(gi)
+        device = self.params[0].device if self.params else torch.device("cpu")
+        self.owner = torch.tensor(owner, dtype=torch.long, device=device)
+        self._before: list[torch.Tensor] | None = None
+
+    def _group_sums(self, per_param: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
+        """Squared per-parameter norms summed into their groups: (G,)."""
+        sums = torch.zeros(len(self.names), dtype=torch.float32, device=index.device)
+        if per_param:
+            sq = torch.stack(per_param).float().pow(2)  # (P,)
+            sums.index_add_(0, index, sq)
+        return sums
+
+    def grad_norms(self) -> dict[str, float]:
+        """{group: ||grad||_2} for every group, 0.0 where no gradient arrived."""
+        with torch.no_grad():
+            have = [(i, p.grad) for i, p in enumerate(self.params) if p.grad is not None]
+            if not have:
+                return dict.fromkeys(self.names, 0.0)
+            idx = self.owner[[i for i, _ in have]] if len(have) < len(self.params) else self.owner
+            norms = foreach_norm([g for _, g in have])  # type: ignore[misc]
+            values = self._group_sums(norms, idx).sqrt().tolist()
+        return dict(zip(self.names, values))
+
+    def snapshot(self) -> None:
+        """Remember the trainable weights before optimizer.step() (for update ratios)."""
+        with torch.no_grad():
+            if self._before is None:
+                self._before = [p.detach().clone() for p in self.params]
+            else:
+                torch._foreach_copy_(self._before, [p.detach() for p in self.params])
+
+    def update_ratios(self) -> dict[str, float]:
+        """{group: ||w_after - w_before|| / ||w_after||} since the last snapshot; 0.0 if frozen."""
+        if self._before is None or not self.params:
+            return dict.fromkeys(self.names, 0.0)
+        with torch.no_grad():
+            weights = [p.detach() for p in self.params]
+            delta = torch._foreach_sub(weights, self._before)
+            d = self._group_sums(foreach_norm(delta), self.owner).sqrt()
+            w = self._group_sums(foreach_norm(weights), self.owner).sqrt()
+            ratio = torch.where(w > 0, d / w.clamp(min=1e-30), torch.zeros_like(w)).tolist()
+        return dict(zip(self.names, ratio))

@@ -1,0 +1,148 @@
+"""Task heads and the model that joins an encoder to one.
+
+The encoder turns a Batch into *features*, the head turns features into predictions. The split
+is what makes frozen training cheap: frozen features are computed once per example, cached,
+and only the head runs in each step.
+
+Feature shapes (N = L + 1 hidden states when the head mixes all layers, H = hidden size):
+  sentence, pair encoded jointly: (B, H), or (B, N, H) for scalar-mix
+  pair encoded separately:        (B, 2, H), or (B, 2, N, H)
+  NER (first word piece per word): (B, W, H), or (B, W, N, H)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bertviz_lite.encoding import IGNORE, Batch
+from bertviz_lite.groups import LayerGroup, build_groups
+
+
+class ScalarMix(nn.Module):
+    """gamma * sum_j softmax(w)_j h_j over the N hidden states (Peters et al., 2018)."""
+
+    def __init__(self, n_layers: int) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(n_layers))  # uniform mix at the start
+        self.gamma = nn.Parameter(torch.ones(1))
+
+    def forward(self, layers: torch.Tensor) -> torch.Tensor:
+        """(..., N, H) -> (..., H)."""
+        w = torch.softmax(self.weights, dim=0)  # (N,)
+        return self.gamma * torch.einsum("n,...nh->...h", w, layers)
+
+
+class TaskHead(nn.Module):
+    """Optional scalar mix, optional pair combination, dropout, one linear layer."""
+
+    def __init__(self, hidden: int, n_out: int, n_layers: int | None, pair: bool,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.mix = ScalarMix(n_layers) if n_layers else None
+        self.pair = pair
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(4 * hidden if pair else hidden, n_out)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features (see module docstring) -> logits (B, n_out) or (B, W, n_out)."""
+        x = self.mix(features) if self.mix is not None else features
+        if self.pair:
+            u, v = x[:, 0], x[:, 1]  # (B, H) each
+            x = torch.cat([u, v, (u - v).abs(), u * v], dim=-1)  # (B, 4H)
+        return self.linear(self.dropout(x))
+
+
+class TaskModel(nn.Module):
+    """Encoder + head for one task, with its layer groups and freeze policy.
+
+    `frozen_modules` stay in eval mode (no dropout) even while the model trains, so a frozen
+    layer computes exactly what the cached features hold.
+    """
+
+    def __init__(self, encoder: nn.Module, task: str, n_out: int, *, head: str = "linear",
+                 pooling: str = "mean", separate_pairs: bool = True) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.task = task
+        self.pooling = pooling
+        self.all_layers = head == "scalar-mix"
+        self.pair_separate = task in ("paraphrase", "similarity") and separate_pairs
+        cfg = encoder.config
+        hidden = int(getattr(cfg, "hidden_size", getattr(cfg, "dim", 0)))
+        n_hidden_states = int(cfg.num_hidden_layers) + 1
+        self.head = TaskHead(hidden, n_out, n_hidden_states if self.all_layers else None,
+                             self.pair_separate)
+        if pooling != "pooler" and hasattr(encoder, "pooler"):
+            encoder.pooler = None  # unused: keep it out of the groups and the parameter count
+        self.groups: list[LayerGroup] = build_groups(encoder, self.head, pooling == "pooler")
+        self.frozen_modules: list[nn.Module] = []
+
+    def train(self, mode: bool = True) -> TaskModel:
+        """Like nn.Module.train, but frozen groups always stay in eval mode."""
+        super().train(mode)
+        for m in self.frozen_modules:
+            m.eval()
+        return self
+
+    def features(self, batch: Batch) -> torch.Tensor:
+        """Run the encoder: Batch -> head input (shapes in the module docstring)."""
+        out = self.encoder(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            **_token_types(self.encoder, batch),
+            output_hidden_states=self.all_layers,
+        )
+        if self.all_layers:
+            states = torch.stack(out.hidden_states, dim=1)  # (S, N, T, H)
+        else:
+            states = out.last_hidden_state.unsqueeze(1)  # (S, 1, T, H)
+        if self.task == "ner":
+            feats = _gather_words(states, batch.word_pos)  # (B, W, N', H)
+        elif self.pooling == "pooler":
+            feats = out.pooler_output.unsqueeze(1)  # (S, 1, H)
+        else:
+            feats = _pool(states, batch.attention_mask, self.pooling)  # (S, N', H)
+        if not self.all_layers:
+            feats = feats.squeeze(-2)  # drop the single-layer axis
+        if self.pair_separate:
+            b = batch.size
+            feats = torch.stack([feats[:b], feats[b:]], dim=1)  # (B, 2, ...)
+        return feats
+
+    def predict(self, features: torch.Tensor) -> torch.Tensor:
+        """Head only: features -> logits (B, C), (B, W, C) or scores (B,)."""
+        out = self.head(features)
+        return out.squeeze(-1) if self.task == "similarity" else out
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Cross-entropy (classes, tags) or mean squared error on scores scaled to [0, 1]."""
+        if self.task == "similarity":
+            return F.mse_loss(outputs, batch.labels / 5.0)
+        if self.task == "ner":
+            return F.cross_entropy(outputs.flatten(0, 1), batch.labels.flatten(),
+                                   ignore_index=IGNORE)
+        return F.cross_entropy(outputs, batch.labels)
+
+
+def _token_types(encoder: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+    """token_type_ids only for models that have segment embeddings (not DistilBERT/RoBERTa)."""
+    vocab = getattr(encoder.config, "type_vocab_size", 0) or 0
+    return {"token_type_ids": batch.token_type_ids} if vocab > 1 else {}
+
+
+def _pool(states: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """(S, N, T, H) hidden states -> (S, N, H) sentence vectors: masked mean or [CLS]."""
+    if how == "cls":
+        return states[:, :, 0]
+    m = mask[:, None, :, None].to(states.dtype)  # (S, 1, T, 1)
+    return (states * m).sum(2) / m.sum(2).clamp(min=1.0)
+
+
+def _gather_words(states: torch.Tensor, word_pos: torch.Tensor | None) -> torch.Tensor:
+    """(B, N, T, H) -> (B, W, N, H): the hidden state of each word's first word piece."""
+    assert word_pos is not None, "NER batches carry word positions"
+    b, n, _, h = states.shape
+    idx = word_pos[:, None, :, None].expand(b, n, word_pos.shape[1], h)  # (B, N, W, H)
+    return states.gather(2, idx).transpose(1, 2)  # (B, W, N, H)

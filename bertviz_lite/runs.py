@@ -1,0 +1,150 @@
+"""The run record: the contract between the engine, the CLI, the app and the tests.
+
+`train()` yields StepRecord and EvalRecord events and finishes with a RunRecord; a RunRecord
+saves to JSON and loads back unchanged (non-finite numbers are written as null).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RECORD_VERSION = 1
+
+
+@dataclass
+class StepRecord:
+    """One optimizer step.
+
+    grad_norm: one entry per group, in order; 0.0 for a group that received no gradient.
+    update_ratio: ||w_after - w_before|| / ||w_after|| per group; empty on the steps where it
+    was not measured (with more than 4M trainable weights it is measured every 10th step).
+    """
+
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+    grad_norm: dict[str, float]
+    update_ratio: dict[str, float]
+    seconds: float
+    examples: int = 0
+    tokens: int = 0  # word pieces computed, padding included
+
+
+@dataclass
+class EvalRecord:
+    """One evaluation of a split ("val", or "train" for the overfitting curve)."""
+
+    step: int
+    epoch: float
+    split: str
+    metric: str
+    value: float
+    loss: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Progress:
+    """A phase that is not a training step (loading, tokenising, caching features)."""
+
+    phase: str
+    done: int
+    total: int
+    message: str = ""
+
+
+@dataclass
+class RunRecord:
+    """Everything about one run; see DESIGN.md for the field contract."""
+
+    config: dict[str, Any]
+    groups: list[str]
+    frozen_groups: list[str]
+    trainable_params: int
+    total_params: int
+    device: str
+    group_params: dict[str, int] = field(default_factory=dict)
+    steps: list[StepRecord] = field(default_factory=list)
+    evals: list[EvalRecord] = field(default_factory=list)
+    final: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)
+    status: str = "running"  # running | completed | stopped | diverged
+    reason: str = ""  # why a run ended early, in words for a student
+    data: dict[str, Any] = field(default_factory=dict)  # source, sizes, labels, fingerprint
+    model: dict[str, Any] = field(default_factory=dict)  # name, layers, hidden size
+    baseline: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    created: str = ""
+    key: str = ""  # config_hash: identical configs share a key
+    version: int = RECORD_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN and infinity become None)."""
+        return _finite(dataclasses.asdict(self))
+
+    def save(self, path: str | Path) -> Path:
+        """Write JSON atomically (a crash never leaves half a record)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".run-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, allow_nan=False)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
+        """Inverse of to_dict (unknown future fields are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        d["steps"] = [StepRecord(**_nan(s, ("loss",))) for s in d.get("steps", [])]
+        d["evals"] = [EvalRecord(**_nan(e, ("value", "loss"))) for e in d.get("evals", [])]
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunRecord:
+        """Read a record written by `save`."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+    @property
+    def task(self) -> str:
+        """The task of the run."""
+        return str(self.config.get("task", ""))
+
+    @property
+    def mode(self) -> str:
+        """The freeze policy of the run."""
+        return str(self.config.get("mode", ""))
+
+    def eval_curve(self, split: str) -> list[EvalRecord]:
+        """Evaluations of one split in step order."""
+        return [e for e in self.evals if e.split == split]
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN/inf floats (invalid JSON) with None, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _nan(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """None (from JSON) back to NaN for float fields."""
+    d = dict(d)
+    for k in keys:
+        if d.get(k) is None:
+            d[k] = float("nan")
+    return d

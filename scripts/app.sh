@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command: set everything up, then start the app at http://localhost:${PORT:-8501}
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=setup.sh
+. "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+exec streamlit run app.py --server.port "${PORT:-8501}" "$@"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up (or update) the virtual environment in .venv: CPU torch first, then bertviz-lite.
+# Idempotent: a second run only checks. Sourced by app.sh and test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${BERTVIZ_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+# torch pinned to the CPU build of 2.13.0 (a plain "torch" can pull a multi-GB CUDA build).
+TORCH_SPEC="${BERTVIZ_TORCH_SPEC:-torch==2.13.0}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+if ! python -c "import torch" 2>/dev/null; then
+  echo "[setup] installing $TORCH_SPEC"
+  python -m pip install -q "$TORCH_SPEC"
+fi
+stamp="$VENV/.bertviz-installed"
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  echo "[setup] installing bertviz-lite and its dependencies"
+  python -m pip install -q -e "$ROOT[${BERTVIZ_EXTRAS:-test}]"
+  touch "$stamp"
+fi
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
+export TOKENIZERS_PARALLELISM=false

@@ -1,0 +1,64 @@
+"""Shared fixtures: a tiny random BERT on disk (fast), the real bundled model (slow), the real
+datasets in ../shared/data (skipped with a reason where that folder is absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test ever downloads anything
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BERTVIZ_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def make_tiny_bert(path: Path, *, layers: int = 2, hidden: int = 32, heads: int = 4) -> Path:
+    """Save a random-weight BERT (hidden 32, 2 layers, 4 heads) with the bundled tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from bertviz_lite.models import bundled_model_dir
+
+    tok = AutoTokenizer.from_pretrained(bundled_model_dir())
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
+                     num_attention_heads=heads, intermediate_size=hidden * 2,
+                     max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertModel(cfg).save_pretrained(path, safe_serialization=True)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a tiny random BERT saved with safetensors."""
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tiny_model_dir: Path):
+    """The tiny BERT loaded once (train() copies it for every run)."""
+    from bertviz_lite.models import load_backbone
+
+    return load_backbone(str(tiny_model_dir))
+
+
+@pytest.fixture(scope="session")
+def bundled_backbone():
+    """The real bundled 6-layer BERT, loaded once per test session."""
+    from bertviz_lite.models import load_backbone
+
+    return load_backbone("bundled")
+
+
+@pytest.fixture()
+def shared_data() -> Path:
+    """../shared/data with the real SST-2, MRPC, STS-B, CoNLL-2003, WNUT-17 files."""
+    if not (SHARED_DATA / "sst2" / "train.tsv").is_file():
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (set BERTVIZ_SHARED_DATA)")
+    return SHARED_DATA

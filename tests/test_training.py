@@ -1,0 +1,202 @@
+"""The engine's promises, checked against torch itself on a tiny random BERT."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+import torch
+
+from bertviz_lite.config import RunConfig
+from bertviz_lite.runs import RunRecord, StepRecord
+from bertviz_lite.training import Trainer, run_to_record, train
+
+TASKS = ["sentiment", "paraphrase", "similarity", "ner"]
+
+
+def tiny_config(tiny_model_dir, **kw) -> RunConfig:
+    base = dict(model=str(tiny_model_dir), max_train=48, max_eval=24, batch_size=8, epochs=1,
+                train_eval_size=16, seed=3)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def run_trainer(config, backbone, **kw) -> Trainer:
+    trainer = Trainer(config, backbone=backbone, **kw)
+    for _ in trainer.events():
+        pass
+    return trainer
+
+
+def direct_norms(trainer: Trainer) -> dict[str, float]:
+    """Norm of each group computed straight from p.grad: sqrt(sum of squared entries)."""
+    out = {}
+    for g in trainer.model.groups:
+        grads = [p.grad.flatten() for p in g.parameters() if p.grad is not None]
+        out[g.name] = float(torch.linalg.vector_norm(torch.cat(grads))) if grads else 0.0
+    return out
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("mode", ["frozen", "finetune", "top-1"])
+def test_recorded_norms_equal_torch_norms(task, mode, tiny_model_dir, tiny_backbone):
+    seen: list[tuple[dict, dict]] = []
+    trainer = run_trainer(tiny_config(tiny_model_dir, task=task, mode=mode), tiny_backbone,
+                          after_backward=lambda t, norms: seen.append((dict(norms),
+                                                                        direct_norms(t))))
+    assert len(seen) == len(trainer.record.steps) > 0
+    for (recorded, direct), step in zip(seen, trainer.record.steps):
+        assert step.grad_norm == recorded  # what the record holds is what was measured
+        assert list(recorded) == trainer.record.groups  # every group, input to output order
+        for name in recorded:
+            assert recorded[name] == pytest.approx(direct[name], rel=1e-5, abs=1e-12), name
+    frozen = set(trainer.record.frozen_groups)
+    for step in trainer.record.steps:
+        for name, value in step.grad_norm.items():
+            if name in frozen:
+                assert value == 0.0
+            else:
+                assert value > 0.0, f"{name} should receive gradient in {mode}"
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("mode,trained", [
+    ("frozen", {"head"}),
+    ("top-1", {"layer.1", "head"}),
+    ("top-2", {"layer.0", "layer.1", "head"}),
+    ("finetune", {"embeddings", "layer.0", "layer.1", "head"}),
+])
+def test_freeze_policy_weights_and_optimizer_state(mode, trained, tiny_model_dir, tiny_backbone):
+    before = _weights(tiny_backbone.encoder)
+    trainer = run_trainer(tiny_config(tiny_model_dir, mode=mode, task="sentiment"), tiny_backbone)
+    model, record = trainer.model, trainer.record
+    assert set(record.groups) - set(record.frozen_groups) == trained
+    state_ids = {id(p) for p in trainer.opt.state}
+    for g in model.groups:
+        for name, p in g.named_parameters():
+            if g.name in trained:
+                assert p.requires_grad and id(p) in state_ids, f"{g.name}.{name}"
+            else:
+                assert not p.requires_grad and id(p) not in state_ids, f"{g.name}.{name}"
+                if g.name != "head":
+                    assert torch.equal(p, before[_encoder_name(model, p)]), f"{g.name}.{name}"
+    changed = {g.name for g in model.groups if g.name != "head"
+               and any(not torch.equal(p, before[_encoder_name(model, p)]) for p in g.parameters())}
+    assert changed == trained - {"head"}
+    assert record.trainable_params == sum(
+        p.numel() for g in model.groups if g.name in trained for p in g.parameters())
+    # the shared pretrained model was never touched
+    assert all(torch.equal(p, before[n]) for n, p in tiny_backbone.encoder.named_parameters())
+
+
+def _encoder_name(model, param) -> str:
+    for n, p in model.encoder.named_parameters():
+        if p is param:
+            return n
+    raise KeyError
+
+
+def test_top_k_larger_than_model_is_a_clear_error(tiny_model_dir, tiny_backbone):
+    from bertviz_lite.groups import ModelStructureError
+
+    with pytest.raises(ModelStructureError, match="top-5 asks for more layers than the model has"):
+        run_to_record(tiny_config(tiny_model_dir, mode="top-5"), backbone=tiny_backbone)
+
+
+def test_same_config_gives_the_same_record(tiny_model_dir, tiny_backbone):
+    config = tiny_config(tiny_model_dir, mode="finetune", task="ner")
+    a = run_to_record(config, backbone=tiny_backbone)
+    b = run_to_record(config, backbone=tiny_backbone)
+    assert [s.loss for s in a.steps] == [s.loss for s in b.steps]
+    assert [s.grad_norm for s in a.steps] == [s.grad_norm for s in b.steps]
+    assert [(e.split, e.value) for e in a.evals] == [(e.split, e.value) for e in b.evals]
+    assert a.key == b.key
+
+
+def test_frozen_features_are_computed_once(tiny_model_dir, tiny_backbone):
+    calls = {"n": 0}
+    hook = tiny_backbone.encoder  # train() copies the encoder: count on the copy instead
+
+    def count(module, args, kwargs, out):
+        calls["n"] += 1
+
+    trainer = Trainer(tiny_config(tiny_model_dir, mode="frozen", epochs=3), backbone=tiny_backbone)
+    events = trainer.events()
+    handle = None
+    for _event in events:
+        if handle is None and hasattr(trainer, "model"):
+            handle = trainer.model.encoder.register_forward_hook(count, with_kwargs=True)
+    handle.remove()
+    n_batches_cached = math.ceil(48 / 64) + math.ceil(24 / 64)
+    assert calls["n"] == n_batches_cached  # once per example, never again in epochs or evals
+    assert trainer.record.cost["feature_cache_seconds"] > 0
+    assert len(trainer.record.steps) == 3 * 6
+    assert hook is tiny_backbone.encoder
+
+
+def test_nan_loss_stops_with_a_reason(tiny_model_dir, tiny_backbone):
+    config = tiny_config(tiny_model_dir, mode="finetune", lr=1e6, head_lr=1e6, epochs=20,
+                         task="similarity")
+    trainer = run_trainer(config, tiny_backbone)
+    record = trainer.record
+    assert record.status == "diverged"
+    assert "learning rate" in record.reason and "smaller" in record.reason
+    assert len(record.steps) < 20 * 6
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    reloaded = RunRecord.from_dict(record.to_dict())  # NaN survives JSON as null
+    assert reloaded.status == "diverged"
+
+
+def test_stop_between_steps(tiny_model_dir, tiny_backbone):
+    stop = threading.Event()
+    steps = 0
+    record = None
+    for event in train(tiny_config(tiny_model_dir, mode="finetune", epochs=5), backbone=tiny_backbone,
+                       stop=stop):
+        if isinstance(event, StepRecord):
+            steps += 1
+            if steps == 3:
+                stop.set()
+        if isinstance(event, RunRecord):
+            record = event
+    assert record is not None and record.status == "stopped"
+    assert len(record.steps) == 3 and "Stopped by the user" in record.reason
+
+
+def test_stop_during_feature_caching(tiny_model_dir, tiny_backbone):
+    stop = threading.Event()
+    stop.set()
+    record = run_to_record(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,
+                           stop=stop)
+    assert record.status == "stopped" and not record.steps
+    assert "caching features" in record.reason
+
+
+def test_steps_option_and_update_ratios(tiny_model_dir, tiny_backbone):
+    record = run_to_record(tiny_config(tiny_model_dir, mode="finetune", steps=7),
+                           backbone=tiny_backbone)
+    assert len(record.steps) == 7
+    for s in record.steps:
+        assert set(s.update_ratio) == set(record.groups)
+        assert all(v > 0 for v in s.update_ratio.values())
+        assert 0 < s.lr and s.seconds > 0
+
+
+def test_record_roundtrip(tmp_path, tiny_model_dir, tiny_backbone):
+    record = run_to_record(tiny_config(tiny_model_dir, task="paraphrase", mode="top-1"),
+                           backbone=tiny_backbone)
+    path = record.save(tmp_path / "run.json")
+    again = RunRecord.load(path)
+    assert again.to_dict() == record.to_dict()
+    d = record.to_dict()
+    for key in ("config", "groups", "frozen_groups", "trainable_params", "total_params", "steps",
+                "evals", "final", "cost"):
+        assert key in d
+    assert {"wall_seconds", "train_seconds", "feature_cache_seconds", "peak_rss_mb",
+            "flops_estimate"} <= set(d["cost"])
+    assert d["final"]["metric"] == "accuracy"
+    assert {e["split"] for e in d["evals"]} == {"train", "val"}
