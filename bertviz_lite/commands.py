@@ -72,6 +72,11 @@ def fmt(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def pct(value: object) -> str:
+    """A 0-1 metric on the paper's 0-100 scale, one decimal."""
+    return fmt(100 * value, 1) if isinstance(value, (int, float)) else "-"
+
+
 def summary_lines(r: RunRecord) -> list[str]:
     """A short human summary of a finished run."""
     spec = TASK_SPECS[r.task]
@@ -127,8 +132,8 @@ def comparison_table(cmp: Comparison) -> list[str]:
     first = next(iter(cmp.records.values()))
     spec = TASK_SPECS[first.task]
     lines_src: list[tuple[str, list[str]]] = [
-        (f"validation {spec.metric_title}", [fmt(r["value"]) for r in rows]),
-        ("baseline (input ignored)", [fmt(r["baseline"]) for r in rows]),
+        (f"validation {spec.metric_title} (x100)", [pct(r["value"]) for r in rows]),
+        ("baseline, input ignored (x100)", [pct(r["baseline"]) for r in rows]),
         ("wall time (s)", [fmt(r["wall_s"], 1) for r in rows]),
         ("  of which feature caching (s)", [fmt(r["cache_s"], 1) for r in rows]),
         ("time per epoch (s)", [fmt(r["s_per_epoch"], 2) for r in rows]),

@@ -8,7 +8,6 @@ reused by every epoch; only the head runs in a training step.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import random
@@ -20,6 +19,7 @@ from typing import Protocol
 
 import torch
 
+from bertviz_lite.checkpoints import build_task_model
 from bertviz_lite.config import RunConfig, config_hash
 from bertviz_lite.cost import PeakRSS, Stopwatch, matmul_params, train_flops
 from bertviz_lite.data.examples import TaskData
@@ -28,11 +28,10 @@ from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.encoding import Batch, Encoded, bucket_batches, collate, encode_examples
 from bertviz_lite.gradflow import GradFlow
 from bertviz_lite.groups import apply_freeze, trainable_group_names
-from bertviz_lite.heads import TaskModel
 from bertviz_lite.models import Backbone, load_backbone, pick_device
 from bertviz_lite.optim import build_optimizer, linear_schedule
 from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
-from bertviz_lite.tasks import TASK_SPECS, baseline, evaluate, n_outputs
+from bertviz_lite.tasks import TASK_SPECS, baseline, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +180,7 @@ class Trainer:
         """Copy the encoder, attach the head, apply the freeze policy, move to the device."""
         c = self.c
         torch.manual_seed(c.seed)
-        encoder = copy.deepcopy(self.backbone.encoder)
-        n_out = n_outputs(c.task, self.data.label_names)
-        self.model = TaskModel(encoder, c.task, n_out, head=c.head, pooling=c.pooling,
-                               separate_pairs=c.separate_pairs)
+        self.model = build_task_model(self.backbone, c, self.data.label_names)
         self.trainable = trainable_group_names(self.model.groups, c.trainable_top)
         apply_freeze(self.model.groups, self.trainable)
         self.model.frozen_modules = [m for g in self.model.groups if g.name not in self.trainable
@@ -289,7 +285,8 @@ class Trainer:
         rng = random.Random(c.seed)
         lengths = [e.length for e in self.enc_train]
         yield Progress("train", 0, total, f"{total} steps of {c.batch_size} examples")
-        yield from self._evaluate(0.0)
+        if self.use_cache:  # a "before training" point costs nothing with cached features
+            yield from self._evaluate(0.0)
         epoch = 0
         while self.step < total and not self.stopped():
             for idx in bucket_batches(lengths, c.batch_size, rng):

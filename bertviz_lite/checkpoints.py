@@ -1,0 +1,63 @@
+"""Saving a trained task model (encoder + head) and loading it back, safetensors only.
+
+The app keeps the fine-tuned model of a session this way, so the attention and attribution
+views can compare it with the pretrained one. A checkpoint folder holds `model.safetensors`
+(the TaskModel's state dict) and `task.json` (the run config and label names).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from bertviz_lite.config import RunConfig
+from bertviz_lite.heads import TaskModel
+from bertviz_lite.models import Backbone
+from bertviz_lite.tasks import n_outputs
+
+WEIGHTS = "model.safetensors"
+META = "task.json"
+
+
+@dataclass
+class TrainedModel:
+    """A task model ready for inference, with what it was trained for."""
+
+    model: TaskModel
+    config: RunConfig
+    label_names: list[str]
+
+
+def build_task_model(backbone: Backbone, config: RunConfig, label_names: list[str]) -> TaskModel:
+    """A fresh TaskModel on a private copy of the backbone's encoder (head randomly initialised)."""
+    encoder = copy.deepcopy(backbone.encoder)
+    return TaskModel(encoder, config.task, n_outputs(config.task, label_names), head=config.head,
+                     pooling=config.pooling, separate_pairs=config.separate_pairs)
+
+
+def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
+                    folder: str | Path) -> Path:
+    """Write weights and metadata into `folder` (created if needed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS))
+    meta = {"config": config.to_dict(), "label_names": label_names}
+    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+    return folder
+
+
+def load_task_model(folder: str | Path, backbone: Backbone) -> TrainedModel:
+    """Rebuild the TaskModel of a checkpoint on a copy of `backbone` and load its weights."""
+    folder = Path(folder)
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    config = RunConfig.from_dict(meta["config"])
+    labels = list(meta["label_names"])
+    model = build_task_model(backbone, config, labels)
+    model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+    model.eval()
+    return TrainedModel(model, config, labels)
