@@ -2,7 +2,9 @@
 
 The app keeps the fine-tuned model of a session this way, so the attention and attribution
 views can compare it with the pretrained one. A checkpoint folder holds `model.safetensors`
-(the TaskModel's state dict) and `task.json` (the run config and label names).
+(the TaskModel's state dict) and `task.json` (the run config and label names). A frozen run
+changed only its head, so only the head is saved (a few KB) and the encoder is the pretrained
+one on load.
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
     """Write weights and metadata into `folder` (created if needed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    head_only = config.trainable_top == 0
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+             if not head_only or k.startswith("head.")}
     save_file(state, str(folder / WEIGHTS))
-    meta = {"config": config.to_dict(), "label_names": label_names}
+    meta = {"config": config.to_dict(), "label_names": label_names,
+            "encoder": "pretrained" if head_only else "saved"}
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
     return folder
 
@@ -57,7 +62,13 @@ def load_task_model(folder: str | Path, backbone: Backbone) -> TrainedModel:
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
     config = RunConfig.from_dict(meta["config"])
     labels = list(meta["label_names"])
+    if config.model != backbone.name:
+        raise ValueError(f"checkpoint was trained from {config.model!r}, not {backbone.name!r}")
     model = build_task_model(backbone, config, labels)
-    model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+    state = load_file(str(folder / WEIGHTS))
+    if meta.get("encoder") == "pretrained":
+        model.head.load_state_dict({k[5:]: v for k, v in state.items()}, strict=True)
+    else:
+        model.load_state_dict(state, strict=True)
     model.eval()
     return TrainedModel(model, config, labels)

@@ -13,6 +13,8 @@ from torch import nn
 
 from bertviz_lite.groups import LayerGroup
 
+Handle = torch.utils.hooks.RemovableHandle
+
 
 def foreach_norm(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     """L2 norm of each tensor, batched when torch offers it (the API is private)."""
@@ -81,3 +83,40 @@ class GradFlow:
             w = self._group_sums(foreach_norm(weights), self.owner).sqrt()
             ratio = torch.where(w > 0, d / w.clamp(min=1e-30), torch.zeros_like(w)).tolist()
         return dict(zip(self.names, ratio))
+
+
+class SignalProbe:
+    """During one forward/backward pass, the norm of the gradient that reaches each group's
+    OUTPUT (the backward signal travelling down the network), 0.0 where it never arrives.
+
+    Use as a context manager around forward and backward. A forward hook on each group's last
+    module registers a tensor hook on its output; groups whose output does not require grad
+    (frozen layers below the lowest trainable one, or features from the cache) stay 0.0.
+    For the head the value is the gradient of the loss with respect to the logits.
+    """
+
+    def __init__(self, groups: list[LayerGroup]) -> None:
+        self.groups = groups
+        self.signal: dict[str, float] = {g.name: 0.0 for g in groups}
+        self._handles: list[Handle] = []
+
+    def _capture(self, name: str) -> object:
+        def hook(module: nn.Module, args: object, output: object) -> None:
+            out = output[0] if isinstance(output, (tuple, list)) else output
+            out = getattr(out, "last_hidden_state", out)
+            if isinstance(out, torch.Tensor) and out.requires_grad:
+                out.register_hook(lambda g: self._store(name, g))
+        return hook
+
+    def _store(self, name: str, grad: torch.Tensor) -> None:
+        self.signal[name] = float(torch.linalg.vector_norm(grad.detach().float()))
+
+    def __enter__(self) -> SignalProbe:
+        for g in self.groups:
+            self._handles.append(g.modules[-1].register_forward_hook(self._capture(g.name)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()

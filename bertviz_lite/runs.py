@@ -55,10 +55,11 @@ class EvalRecord:
 class Progress:
     """A phase that is not a training step (loading, tokenising, caching features)."""
 
-    phase: str
+    phase: str  # load | data | tokenize | ready | cache | train
     done: int
     total: int
     message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)  # "ready": groups, frozen_groups, sizes
 
 
 @dataclass
@@ -81,6 +82,7 @@ class RunRecord:
     data: dict[str, Any] = field(default_factory=dict)  # source, sizes, labels, fingerprint
     model: dict[str, Any] = field(default_factory=dict)  # name, layers, hidden size
     baseline: dict[str, Any] = field(default_factory=dict)
+    sweeps: list[dict[str, Any]] = field(default_factory=list)  # {"step", "signal": {group: norm}}
     notes: list[str] = field(default_factory=list)
     created: str = ""
     key: str = ""  # config_hash: identical configs share a key
@@ -108,6 +110,27 @@ class RunRecord:
         d["steps"] = [StepRecord(**_nan(s, ("loss",))) for s in d.get("steps", [])]
         d["evals"] = [EvalRecord(**_nan(e, ("value", "loss"))) for e in d.get("evals", [])]
         return cls(**d)
+
+    @classmethod
+    def partial(cls, config: dict[str, Any], ready: dict[str, Any], steps: list[StepRecord],
+                evals: list[EvalRecord]) -> RunRecord:
+        """A record of a run still in progress, from its "ready" Progress info and the events
+        so far (the live view draws it with the same figures as a finished run)."""
+        return cls(
+            config=config,
+            groups=list(ready.get("groups", [])),
+            frozen_groups=list(ready.get("frozen_groups", [])),
+            trainable_params=int(ready.get("trainable_params", 0)),
+            total_params=int(ready.get("total_params", 0)),
+            device=str(ready.get("device", "")),
+            group_params=dict(ready.get("group_params", {})),
+            steps=list(steps),
+            evals=list(evals),
+            baseline=dict(ready.get("baseline", {})),
+            data=dict(ready.get("data", {})),
+            model=dict(ready.get("model", {})),
+            notes=list(ready.get("notes", [])),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> RunRecord:

@@ -8,13 +8,14 @@ reused by every epoch; only the head runs in a training step.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import torch
@@ -26,7 +27,7 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data, subsample
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.encoding import Batch, Encoded, bucket_batches, collate, encode_examples
-from bertviz_lite.gradflow import GradFlow
+from bertviz_lite.gradflow import GradFlow, SignalProbe
 from bertviz_lite.groups import apply_freeze, trainable_group_names
 from bertviz_lite.models import Backbone, load_backbone, pick_device
 from bertviz_lite.optim import build_optimizer, linear_schedule
@@ -173,6 +174,12 @@ class Trainer:
         with self.watch.time("tokenize"):
             self._encode()
         self.record = self._new_record()
+        r = self.record
+        yield Progress("ready", 0, 0, "model ready", {
+            "groups": r.groups, "frozen_groups": r.frozen_groups,
+            "trainable_params": r.trainable_params, "total_params": r.total_params,
+            "group_params": r.group_params, "device": r.device, "steps_total": self._plan()[1],
+            "baseline": r.baseline, "data": r.data, "model": r.model, "notes": list(r.notes)})
         if self.use_cache:
             yield from self._cache_features()
 
@@ -262,7 +269,7 @@ class Trainer:
                                      if self.spec.pair else None)},
             baseline=baseline(self.c.task, data.train, data.val, data.label_names),
             notes=data.notes,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
             key=config_hash(self.c, data.fingerprint()),
         )
 
@@ -278,6 +285,7 @@ class Trainer:
         c = self.c
         spe, total = self._plan()
         self.total_steps = total
+        self.sweep_steps = {0, total - 1}  # the backward sweep of the first and last step
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = build_optimizer(self.model, c.lr, c.head_lr, c.weight_decay)
         sched = linear_schedule(self.opt, total, c.warmup)
@@ -306,9 +314,13 @@ class Trainer:
         """Forward, backward, read gradient norms, update; returns the step's record."""
         t0 = time.perf_counter()
         self.model.train()
-        batch = self._train_batch(idx)
-        loss = self.model.loss(self.model.predict(batch.features), batch.batch)
-        loss.backward()
+        probe = SignalProbe(self.model.groups) if self.step in self.sweep_steps else None
+        with probe or contextlib.nullcontext():
+            batch = self._train_batch(idx)
+            loss = self.model.loss(self.model.predict(batch.features), batch.batch)
+            loss.backward()
+        if probe is not None:
+            self.record.sweeps.append({"step": self.step + 1, "signal": probe.signal})
         norms = self.flow.grad_norms() if self.c.grad_flow else {}
         if self.after_backward is not None:
             self.after_backward(self, norms)

@@ -200,3 +200,17 @@ def test_record_roundtrip(tmp_path, tiny_model_dir, tiny_backbone):
             "flops_estimate"} <= set(d["cost"])
     assert d["final"]["metric"] == "accuracy"
     assert {e["split"] for e in d["evals"]} == {"train", "val"}
+
+
+@pytest.mark.parametrize("mode,reached", [
+    ("frozen", {"head"}),
+    ("top-1", {"layer.1", "head"}),
+    ("finetune", {"embeddings", "layer.0", "layer.1", "head"}),
+])
+def test_backward_sweep_stops_at_the_frozen_boundary(mode, reached, tiny_model_dir, tiny_backbone):
+    record = run_to_record(tiny_config(tiny_model_dir, mode=mode, steps=4), backbone=tiny_backbone)
+    assert [s["step"] for s in record.sweeps] == [1, 4]
+    for sweep in record.sweeps:
+        assert list(sweep["signal"]) == record.groups
+        got = {g for g, v in sweep["signal"].items() if v > 0}
+        assert got == reached
