@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one run and write its run record")
     add_run_args(p)
     p.add_argument("--out", required=True, help="where to write the run record (JSON)")
+    p.add_argument("--save-model", metavar="DIR",
+                   help="also save the trained model (safetensors; only the head when frozen)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.cmd_train)
 
@@ -98,8 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=commands.cmd_compare)
 
-    for extra in commands.EXTRA_COMMANDS:
-        extra(sub)
+    p = sub.add_parser("reproduce", help="frozen vs fine-tuned on SST-2, MRPC, STS-B, CoNLL-2003")
+    p.add_argument("--data-dir", required=True,
+                   help="folder with sst2/, mrpc/, stsb/, conll2003/ (the layout of shared/data)")
+    p.add_argument("--tasks", default="ner,sentiment,paraphrase,similarity")
+    p.add_argument("--max-train", type=int, default=2000, help="training examples per task")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--frozen-head", choices=HEADS, default="scalar-mix",
+                   help="the paper's scalar mix of all layers, or linear on the last layer")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-file", action="append", default=[], metavar="TASK=FILE",
+                   help="evaluate a task on another file of the same format (repeatable)")
+    p.add_argument("--model", default="bundled")
+    p.add_argument("--batch-size", type=int, default=RunConfig().batch_size)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--out", required=True, help="output folder (runs/, reproduce.json, .md)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=commands.cmd_reproduce)
     return parser
 
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from tqdm import tqdm
 
+from bertviz_lite.checkpoints import save_task_model
 from bertviz_lite.cli import config_from_args, echo
 from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison, compare
+from bertviz_lite.config import ConfigError
 from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
 from bertviz_lite.tasks import PAPER_CITATION, TASK_SPECS
-from bertviz_lite.training import Event, train
+from bertviz_lite.training import Event, Trainer
 
 log = logging.getLogger(__name__)
-
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
-
 
 class ProgressPrinter:
     """Turns engine events into a tqdm bar on stderr (one bar per phase)."""
@@ -117,8 +116,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     """`bertviz-lite train`: one run, a progress bar, a summary, a JSON record."""
     config = config_from_args(a)
     printer = ProgressPrinter(enabled=not a.quiet)
-    record = run_with_progress(train(config), printer)
+    trainer = Trainer(config)
+    record = run_with_progress(trainer.events(), printer)
     path = record.save(a.out)
+    if a.save_model and record.status == "completed":
+        save_task_model(trainer.model, config, trainer.data.label_names, a.save_model)
+        echo(f"model: {a.save_model}")
     for line in summary_lines(record):
         echo(line)
     echo(f"run record: {path}")
@@ -178,4 +181,46 @@ def cmd_compare(a: argparse.Namespace) -> int:
         (out / "compare.json").write_text(json.dumps(
             {"rows": cmp.rows(), "cost_ratio": cmp.cost_ratio()}, indent=2), encoding="utf-8")
         echo(f"records written to {out}/")
+    return 0
+
+
+def _eval_files(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        task, sep, path = pair.partition("=")
+        if not sep or task not in TASK_SPECS:
+            raise ConfigError(f"--eval-file wants TASK=FILE with TASK one of {list(TASK_SPECS)}; "
+                              f"got {pair!r}")
+        out[task] = path
+    return out
+
+
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    """`bertviz-lite reproduce`: the paper's four tasks on real data, frozen vs fine-tuned."""
+    from bertviz_lite.config import RunConfig
+    from bertviz_lite.reproduce import reproduce, result_markdown
+
+    tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASK_SPECS]
+    if unknown:
+        raise ConfigError(f"unknown tasks {unknown}; choose from {list(TASK_SPECS)}")
+    printers: dict[tuple[str, str], ProgressPrinter] = {}
+
+    def on_event(task: str, mode: str, event: Event) -> None:
+        printer = printers.setdefault((task, mode), ProgressPrinter(f"[{task} {mode}] ",
+                                                                   enabled=not a.quiet))
+        printer(event)
+        if isinstance(event, Progress) and event.phase == "reused":
+            echo(f"[{task} {mode}] already finished: reused {event.message}")
+        if isinstance(event, RunRecord):
+            printer.close()
+            echo(f"[{task} {mode}] {event.status}: validation {event.final.get('metric')} "
+                 f"{fmt(event.final.get('value'))} in {event.cost['wall_seconds']:.0f} s")
+
+    base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device)
+    result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train, epochs=a.epochs,
+                       frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
+                       base=base, on_event=on_event)
+    echo(result_markdown(result))
+    echo(f"written: {a.out}/reproduce.json, {a.out}/reproduce.md, {a.out}/runs/")
     return 0
