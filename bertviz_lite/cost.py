@@ -61,18 +61,35 @@ def train_flops(forward_params: int, backward_params: int, tokens: int) -> float
 
 
 class Stopwatch:
-    """Accumulates seconds per named phase."""
+    """Seconds per named phase, exclusive: while a nested phase runs (features computed
+    inside an evaluation), the outer phase's clock is paused, so phases add up to the total."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._stack: list[tuple[str, float]] = []
 
     def add(self, phase: str, seconds: float) -> None:
         """Add time to a phase."""
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     def time(self, phase: str) -> _Lap:
-        """`with watch.time("eval"): ...` adds the block's wall time to a phase."""
+        """`with watch.time("eval"): ...` adds the block's own wall time to a phase."""
         return _Lap(self, phase)
+
+    def _push(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self._stack:
+            outer, since = self._stack[-1]
+            self.add(outer, now - since)
+        self._stack.append((phase, now))
+
+    def _pop(self) -> None:
+        now = time.perf_counter()
+        phase, since = self._stack.pop()
+        self.add(phase, now - since)
+        if self._stack:
+            outer, _ = self._stack[-1]
+            self._stack[-1] = (outer, now)
 
 
 class _Lap:
@@ -80,7 +97,7 @@ class _Lap:
         self.watch, self.phase = watch, phase
 
     def __enter__(self) -> None:
-        self.t0 = time.perf_counter()
+        self.watch._push(self.phase)
 
     def __exit__(self, *exc: object) -> None:
-        self.watch.add(self.phase, time.perf_counter() - self.t0)
+        self.watch._pop()

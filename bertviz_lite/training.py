@@ -133,7 +133,7 @@ class Trainer:
         self.t0 = time.perf_counter()
         self.step = 0
         self.flops = 0.0
-        self.cache: dict[str, list[torch.Tensor]] = {}
+        self.cache: dict[str, list[torch.Tensor | None]] = {}
         self.status, self.reason = "running", ""
 
     def events(self) -> Iterator[Event]:
@@ -149,7 +149,8 @@ class Trainer:
         """True once the user asked to stop (the reason is set once)."""
         if self.status == "running" and self.stop.is_set():
             self.status = "stopped"
-            self.reason = f"Stopped by the user after step {self.step}."
+            self.reason = (f"Stopped by the user after step {self.step}." if self.step else
+                           "Stopped by the user before the first step.")
         return self.status == "stopped"
 
     # -- preparation ---------------------------------------------------------------------
@@ -180,8 +181,6 @@ class Trainer:
             "trainable_params": r.trainable_params, "total_params": r.total_params,
             "group_params": r.group_params, "device": r.device, "steps_total": self._plan()[1],
             "baseline": r.baseline, "data": r.data, "model": r.model, "notes": list(r.notes)})
-        if self.use_cache:
-            yield from self._cache_features()
 
     def _build_model(self) -> None:
         """Copy the encoder, attach the head, apply the freeze policy, move to the device."""
@@ -221,28 +220,27 @@ class Trainer:
                 "truncated (raise max_length to keep them whole)")
         self.pad_id = int(self.backbone.tokenizer.pad_token_id or 0)
 
-    def _cache_features(self) -> Iterator[Event]:
-        """Frozen encoder: run it once per example under no_grad and keep its outputs."""
-        total = len(self.enc_train) + len(self.enc_val)
-        done = 0
-        self.model.eval()
-        with self.watch.time("feature_cache"):
-            for split, enc in (("train", self.enc_train), ("val", self.enc_val)):
-                feats: list[torch.Tensor] = [torch.empty(0)] * len(enc)
-                for idx in bucket_batches([e.length for e in enc], EVAL_BATCH, None):
-                    if self.stopped():
-                        self.reason = "Stopped by the user while caching features (no step run)."
-                        return
-                    batch = self._collate(enc, idx)
-                    with torch.no_grad():
-                        out = self.model.features(batch)
-                    self.flops += 2.0 * self.fwd_params * batch.padded_tokens()
-                    for row, i in enumerate(idx):
-                        n = len(enc[i].word_pos) if self.spec.tokens else None
-                        feats[i] = out[row, :n] if n is not None else out[row]
-                    done += len(idx)
-                    yield Progress("cache", done, total, "computing frozen features once")
-                self.cache[split] = feats
+    def _cached_features(self, split: str, enc: Sequence[Encoded], idx: list[int]
+                         ) -> torch.Tensor:
+        """Frozen encoder: features of examples `idx`, each computed once under no_grad the
+        first time it is needed (epoch 1, first evaluation) and reused ever after.
+
+        Lazy, so the first step needs one batch of features, not the whole dataset.
+        """
+        store = self.cache.setdefault(split, [None] * len(enc))  # type: ignore[list-item]
+        missing = [i for i in idx if store[i] is None]
+        if missing:
+            with self.watch.time("feature_cache"):
+                was_training = self.model.training
+                self.model.eval()
+                with torch.no_grad():
+                    out = self.model.features(batch := self._collate(enc, missing))
+                self.model.train(was_training)
+                self.flops += 2.0 * self.fwd_params * batch.padded_tokens()
+                for row, i in enumerate(missing):
+                    n = len(enc[i].word_pos) if self.spec.tokens else None
+                    store[i] = out[row, :n] if n is not None else out[row]
+        return _stack([store[i] for i in idx], self.spec.tokens)
 
     def _collate(self, enc: Sequence[Encoded], idx: list[int]) -> Batch:
         items = [enc[i] for i in idx]
@@ -293,14 +291,14 @@ class Trainer:
         rng = random.Random(c.seed)
         lengths = [e.length for e in self.enc_train]
         yield Progress("train", 0, total, f"{total} steps of {c.batch_size} examples")
-        if self.use_cache:  # a "before training" point costs nothing with cached features
-            yield from self._evaluate(0.0)
         epoch = 0
         while self.step < total and not self.stopped():
             for idx in bucket_batches(lengths, c.batch_size, rng):
                 if self.step >= total or self.stopped():
                     break
                 rec = self._train_step(idx, epoch, params)
+                if rec is None:  # stop arrived during the forward pass: step discarded
+                    break
                 sched.step()
                 yield rec
                 if self.status == "diverged":
@@ -310,14 +308,17 @@ class Trainer:
             epoch += 1
 
     def _train_step(self, idx: list[int], epoch: int, params: list[torch.nn.Parameter]
-                    ) -> StepRecord:
-        """Forward, backward, read gradient norms, update; returns the step's record."""
+                    ) -> StepRecord | None:
+        """Forward, backward, read gradient norms, update; returns the step's record, or None
+        when a stop arrived during the forward pass (the step is dropped, nothing changes)."""
         t0 = time.perf_counter()
         self.model.train()
         probe = SignalProbe(self.model.groups) if self.step in self.sweep_steps else None
         with probe or contextlib.nullcontext():
             batch = self._train_batch(idx)
             loss = self.model.loss(self.model.predict(batch.features), batch.batch)
+            if self.stopped():
+                return None
             loss.backward()
         if probe is not None:
             self.record.sweeps.append({"step": self.step + 1, "signal": probe.signal})
@@ -351,8 +352,7 @@ class Trainer:
         batch = collate(items, idx, self.pad_id, self.spec.tokens, self.spec.regression)
         batch = batch.to(self.device)
         if self.use_cache:
-            feats = _stack([self.cache["train"][i] for i in idx], self.spec.tokens)
-            return _HeadBatch(feats, batch, 0)
+            return _HeadBatch(self._cached_features("train", enc, idx), batch, 0)
         return _HeadBatch(self.model.features(batch), batch, batch.padded_tokens())
 
     def _diverged(self, loss: float, norms: dict[str, float]) -> bool:
@@ -378,21 +378,27 @@ class Trainer:
                 if not idx or self.stopped():
                     return
                 rec = self._score(split, enc, idx, epoch)
+                if rec is None:
+                    return
                 self.record.evals.append(rec)
                 yield rec
 
-    def _score(self, split: str, enc: list[Encoded], idx: list[int], epoch: float) -> EvalRecord:
-        """Predict a split in length-sorted batches; metrics from tasks.evaluate."""
+    def _score(self, split: str, enc: list[Encoded], idx: list[int], epoch: float
+               ) -> EvalRecord | None:
+        """Predict a split in length-sorted batches; metrics from tasks.evaluate. None when a
+        stop arrives midway (half an evaluation would be a misleading number)."""
         self.model.eval()
         preds: dict[int, object] = {}
         loss_sum, n = 0.0, 0
         sub = [enc[i] for i in idx]
         with torch.no_grad():
             for pos in bucket_batches([e.length for e in sub], EVAL_BATCH, None):
+                if self.stopped():
+                    return None
                 ids = [idx[p] for p in pos]
                 batch = self._collate(enc, ids)
                 if self.use_cache:
-                    feats = _stack([self.cache[split][i] for i in ids], self.spec.tokens)
+                    feats = self._cached_features(split, enc, ids)
                 else:
                     feats = self.model.features(batch)
                 out = self.model.predict(feats)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 
 import pytest
@@ -118,24 +117,25 @@ def test_same_config_gives_the_same_record(tiny_model_dir, tiny_backbone):
 
 
 def test_frozen_features_are_computed_once(tiny_model_dir, tiny_backbone):
-    calls = {"n": 0}
-    hook = tiny_backbone.encoder  # train() copies the encoder: count on the copy instead
+    rows = {"n": 0, "calls": 0}
 
     def count(module, args, kwargs, out):
-        calls["n"] += 1
+        rows["n"] += kwargs["input_ids"].shape[0]
+        rows["calls"] += 1
 
     trainer = Trainer(tiny_config(tiny_model_dir, mode="frozen", epochs=3), backbone=tiny_backbone)
-    events = trainer.events()
     handle = None
-    for _event in events:
+    first_step_calls = None
+    for event in trainer.events():
         if handle is None and hasattr(trainer, "model"):
             handle = trainer.model.encoder.register_forward_hook(count, with_kwargs=True)
+        if isinstance(event, StepRecord) and first_step_calls is None:
+            first_step_calls = rows["calls"]
     handle.remove()
-    n_batches_cached = math.ceil(48 / 64) + math.ceil(24 / 64)
-    assert calls["n"] == n_batches_cached  # once per example, never again in epochs or evals
+    assert rows["n"] == 48 + 24  # every train and validation example exactly once
+    assert first_step_calls == 1  # lazy: the first step waited for one batch, not the dataset
     assert trainer.record.cost["feature_cache_seconds"] > 0
     assert len(trainer.record.steps) == 3 * 6
-    assert hook is tiny_backbone.encoder
 
 
 def test_nan_loss_stops_with_a_reason(tiny_model_dir, tiny_backbone):
@@ -168,12 +168,22 @@ def test_stop_between_steps(tiny_model_dir, tiny_backbone):
 
 
 def test_stop_during_feature_caching(tiny_model_dir, tiny_backbone):
+    """Frozen features are computed during the first epoch; a stop there ends cleanly."""
     stop = threading.Event()
-    stop.set()
-    record = run_to_record(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,
-                           stop=stop)
-    assert record.status == "stopped" and not record.steps
-    assert "caching features" in record.reason
+    record = None
+    for event in train(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,
+                       stop=stop):
+        if isinstance(event, StepRecord):
+            stop.set()
+        if isinstance(event, RunRecord):
+            record = event
+    assert record.status == "stopped" and len(record.steps) == 1
+    assert record.reason == "Stopped by the user after step 1."
+    stop2 = threading.Event()
+    stop2.set()
+    early = run_to_record(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,
+                          stop=stop2)
+    assert early.status == "stopped" and not early.steps and "before the first step" in early.reason
 
 
 def test_steps_option_and_update_ratios(tiny_model_dir, tiny_backbone):

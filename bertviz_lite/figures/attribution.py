@@ -1,0 +1,90 @@
+"""Token attributions (e.g. integrated gradients) as highlighted text and as bars.
+
+Scores are assumed L2-normalised over the tokens (|score| <= 1): positive pushes towards the
+explained class, negative away from it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from bertviz_lite.figures.text import is_finite, safe_labels, token_axis
+from bertviz_lite.figures.theme import BLUISH_GREEN, DEFAULT_THEME, VERMILLION, Theme, style
+
+POSITIVE_RGB = (0, 158, 115)  # Okabe-Ito bluish green
+NEGATIVE_RGB = (213, 94, 0)  # Okabe-Ito vermillion
+MAX_ALPHA = 0.8  # the strongest highlight still leaves black text readable
+
+
+def _check(tokens: Sequence[str], scores: Sequence[float]) -> None:
+    if len(tokens) != len(scores):
+        raise ValueError(f"{len(tokens)} tokens but {len(scores)} attribution scores")
+
+
+def score_colour(score: float) -> str:
+    """Background colour of a token: green for positive, red for negative, alpha by |score|.
+
+    score: signed attribution, |score| <= 1 (larger is clipped); None/NaN is transparent.
+    """
+    if not is_finite(score):
+        return "rgba(0, 0, 0, 0)"
+    r, g, b = POSITIVE_RGB if score >= 0 else NEGATIVE_RGB
+    alpha = min(1.0, abs(float(score))) * MAX_ALPHA
+    return f"rgba({r}, {g}, {b}, {alpha:.3f})"
+
+
+def _span(token: str, score: float) -> str:
+    """One token as an escaped, coloured <span>; the hover title shows the exact score."""
+    shown = token[2:] if token.startswith("##") and len(token) > 2 else token
+    value = f"{float(score):+.3f}" if is_finite(score) else "n/a"
+    tip = html.escape(f"{token}: {value}", quote=True)
+    return (f'<span title="{tip}" style="background-color: {score_colour(score)}; '
+            f'padding: 0.1em 0.15em; border-radius: 0.2em;">{html.escape(shown, quote=True)}'
+            "</span>")
+
+
+def token_attribution_html(tokens: list[str], scores: list[float], *, title: str = "",
+                           legend: bool = True) -> str:
+    """Inline HTML: each token in a <span> shaded by its attribution, word pieces rejoined.
+
+    tokens: T word pieces (every one escaped; "##" pieces attach to the token before them);
+    scores: T signed scores, |score| <= 1; title: plain text above the tokens; legend: add a
+    one-line key to the colours. No scripts, no external assets.
+    """
+    _check(tokens, scores)
+    parts: list[str] = []
+    for i, (tok, s) in enumerate(zip(tokens, scores)):
+        if i > 0 and not tok.startswith("##"):
+            parts.append(" ")  # a word piece continues the previous word: no space before it
+        parts.append(_span(tok, s))
+    body = f'<div style="line-height: 2.2; font-size: 1.1em;">{"".join(parts)}</div>'
+    head = f'<div style="font-weight: 600;">{html.escape(title, quote=True)}</div>' if title else ""
+    key = ('<div style="font-size: 0.85em; opacity: 0.8;">'
+           f'<span style="background-color: {score_colour(1.0)}; padding: 0 0.3em;">green</span>'
+           " pushes towards the explained class, "
+           f'<span style="background-color: {score_colour(-1.0)}; padding: 0 0.3em;">red</span>'
+           " pushes away; stronger colour = larger share</div>") if legend else ""
+    return f'<div class="bvl-attribution">{head}{body}{key}</div>'
+
+
+def attribution_bars(tokens: list[str], scores: list[float],
+                     theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Signed attribution per token as vertical bars (green positive, red negative).
+
+    tokens: T word pieces (escaped; repeated tokens keep their own bar); scores: T values.
+    """
+    _check(tokens, scores)
+    values = [float(s) if is_finite(s) else None for s in scores]
+    top = max([abs(v) for v in values if v is not None] + [1e-6]) * 1.15
+    fig = go.Figure(go.Bar(
+        x=list(range(len(tokens))), y=values, customdata=safe_labels(tokens),
+        marker={"color": [BLUISH_GREEN if (v or 0) >= 0 else VERMILLION for v in values]},
+        hovertemplate="%{customdata}: %{y:+.3f}<extra></extra>", showlegend=False))
+    fig.update_xaxes(**token_axis(tokens))
+    fig.update_yaxes(range=[-top, top], zeroline=True, zerolinecolor=theme.text,
+                     title_text="attribution (share of the prediction)")
+    return style(fig, theme, title="Which tokens drove the prediction",
+                 subtitle="green pushes towards the explained class, red away from it")

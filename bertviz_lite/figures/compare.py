@@ -1,0 +1,154 @@
+"""Frozen against fine-tuned, the lecture's way: our scores beside the paper's, and the cost.
+
+The paper (Peters, Ruder & Smith 2019, Table 2) used BERT-base on the full datasets; we use
+the bundled 6-layer MiniLM on small data. The two sets of numbers must never be confused, so
+ours and theirs differ in name, colour and pattern, and the bars say whose they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from bertviz_lite.figures.text import capitalise, fmt_human, fmt_num, is_finite, safe_text
+from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
+from bertviz_lite.tasks import PAPER_TABLE, TASK_SPECS
+
+# The course slide: frozen training costs about a tenth of fine-tuning (the same constant as
+# bertviz_lite.compare.SLIDE_COST_RATIO; not imported, that module pulls in torch).
+SLIDE_COST_RATIO = 10.0
+PAPER_NAME = "paper (BERT-base, Peters et al. 2019, Table 2)"
+
+
+def ours_name(setup: str = "bundled data", model: str = "bundled MiniLM") -> str:
+    """Legend name of our bars: "ours (bundled MiniLM, <setup>)" (escaped)."""
+    return safe_text(f"ours ({model}, {setup})")
+
+
+def _pct(v: Any) -> float | None:
+    """A 0-1 score on the paper's 0-100 scale (None if missing)."""
+    return 100.0 * float(v) if is_finite(v) else None
+
+
+def _paper_value(paper: Mapping[str, float] | None, mode: object) -> float | None:
+    """The paper's score for exactly this mode (it has frozen and finetune only, no top-K)."""
+    value = paper.get(str(mode)) if paper else None
+    return float(value) if is_finite(value) else None
+
+
+def _baseline(fig: go.Figure, rows: Sequence[Mapping[str, Any]], theme: Theme) -> None:
+    """Our data's no-learning baseline: one dashed line when every mode shares it (same data)."""
+    values = {round(b, 6) for b in (_pct(r.get("baseline")) for r in rows) if b is not None}
+    if len(values) != 1:
+        return
+    y = values.pop()
+    fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y,
+                  line={"color": theme.text, "dash": "dash", "width": theme.thin_line})
+    fig.add_annotation(xref="paper", x=0, yref="y", y=y, xanchor="left", yanchor="bottom",
+                       showarrow=False, bgcolor=theme.background, opacity=0.9,
+                       text=f"baseline on our data (ignores the input): {y:.1f}")
+
+
+def compare_bars(rows: list[dict[str, Any]], paper: dict[str, float] | None, metric_title: str,
+                 theme: Theme = DEFAULT_THEME, *, setup: str = "bundled data",
+                 model: str = "bundled MiniLM") -> go.Figure:
+    """Our metric per mode beside the paper's, everything on the 0-100 scale.
+
+    rows: one dict per mode with "mode", "value" (0-1) and "baseline" (0-1); paper: {"frozen":
+    x, "finetune": y} on 0-100 (PAPER_TABLE[task]) or None; metric_title: "accuracy", ...;
+    setup, model: describe our run in the legend, "ours (<model>, <setup>)".
+    """
+    modes = [safe_text(r.get("mode", "?")) for r in rows]
+    ours = [_pct(r.get("value")) for r in rows]
+    theirs = [_paper_value(paper, r.get("mode")) for r in rows]
+    fig = go.Figure([
+        go.Bar(x=modes, y=ours, name=ours_name(setup, model), marker={"color": theme.ours},
+               text=[f"ours {fmt_num(v, 3)}" if v is not None else "ours: n/a" for v in ours],
+               textposition="outside", offsetgroup="ours"),
+        go.Bar(x=modes, y=theirs, name=PAPER_NAME,
+               marker={"color": theme.paper, "pattern": {"shape": "/", "fgcolor": theme.text,
+                                                         "solidity": 0.2}},
+               text=[f"paper {v:.1f}" if v is not None else "" for v in theirs],
+               textposition="outside", offsetgroup="paper"),
+    ])
+    _baseline(fig, rows, theme)
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.2, "x": 0})
+    fig.update_yaxes(range=[0, 110], title_text=f"{safe_text(metric_title)} (0-100)")
+    fig.update_xaxes(title_text="mode")
+    note = "different model and data: compare the gap between modes, not the raw numbers"
+    if paper and any(t is None and r.get("mode") not in paper for t, r in zip(theirs, rows)):
+        note += "; the paper has frozen and fine-tuned only"
+    return style(fig, theme, title=f"{capitalise(metric_title)}: ours vs the paper",
+                 subtitle=note)
+
+
+def _cost_ratio(rows: Sequence[Mapping[str, Any]]) -> float | None:
+    """Fine-tune wall time / frozen wall time, or None without both (and a positive frozen)."""
+    wall = {r.get("mode"): r.get("wall_s") for r in rows}
+    f, t = wall.get("frozen"), wall.get("finetune")
+    if is_finite(f) and is_finite(t) and f > 0:
+        return float(t) / float(f)
+    return None
+
+
+COST_PANELS = (  # (row key, subplot title, log axis)
+    ("wall_s", "wall time (s)", False),
+    ("trainable", "trainable parameters (log)", True),
+    ("peak_mb", "peak memory (MB)", False),
+    ("gflops", "estimated GFLOPs", False),
+)
+
+
+def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Four panels of what each mode costs: wall time, trainable weights, memory, GFLOPs.
+
+    rows: one dict per mode with "mode", "wall_s", "trainable", "peak_mb", "gflops" (None
+    where not measured). The measured fine-tune/frozen time ratio is set beside the slide's ~10x.
+    """
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[t for _, t, _ in COST_PANELS],
+                        vertical_spacing=0.2, horizontal_spacing=0.12)
+    modes = [safe_text(r.get("mode", "?")) for r in rows]
+    colours = [mode_colour(str(r.get("mode", "")), theme, i) for i, r in enumerate(rows)]
+    for n, (key, _, log_axis) in enumerate(COST_PANELS):
+        values = [float(r[key]) if is_finite(r.get(key)) else None for r in rows]
+        row, col = n // 2 + 1, n % 2 + 1
+        fig.add_trace(go.Bar(x=modes, y=values, marker={"color": colours}, showlegend=False,
+                             text=[fmt_human(v) for v in values], textposition="outside",
+                             cliponaxis=False, name=key), row=row, col=col)
+        top = max((v for v in values if v is not None and v > 0), default=1.0)
+        if log_axis:
+            fig.update_yaxes(type="log", exponentformat="power", row=row, col=col)
+        else:  # headroom for the value labels (and the ratio note on the time panel)
+            fig.update_yaxes(range=[0, top * 1.45], row=row, col=col)
+    ratio = _cost_ratio(rows)
+    if ratio is not None:
+        finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == "finetune")
+        # Above the fine-tune bar's own value label, in the wall-time panel.
+        fig.add_annotation(x=safe_text("finetune"), y=finetune_wall, xref="x", yref="y",
+                           yanchor="bottom", yshift=int(theme.font_size * 1.8), showarrow=False,
+                           text=f"{ratio:.1f}× frozen (slide: ~{SLIDE_COST_RATIO:.0f}×)",
+                           font={"color": theme.backward})
+        subtitle = (f"fine-tuning took {ratio:.1f}× as long as frozen here; "
+                    f"the course slide says about {SLIDE_COST_RATIO:.0f}×")
+    else:
+        subtitle = "run both frozen and finetune to see the cost ratio"
+    height = 560 if not theme.presenter else 900
+    style(fig, theme, title="What each mode costs", subtitle=subtitle, height=height)
+    # The subplot titles sit above the panels, in the top margin, under the subtitle.
+    fig.update_layout(margin_t=fig.layout.margin.t + int(theme.font_size * 2))
+    return fig
+
+
+def paper_table() -> list[dict[str, Any]]:
+    """Peters, Ruder & Smith (2019), Table 2 (BERT-base) as rows for display.
+
+    Returns one dict per task: task, dataset, metric, frozen, finetune (0-100 scale).
+    """
+    return [
+        {"task": task, "dataset": TASK_SPECS[task].paper_dataset,
+         "metric": TASK_SPECS[task].metric_title, "frozen": v["frozen"], "finetune": v["finetune"]}
+        for task, v in PAPER_TABLE.items()
+    ]

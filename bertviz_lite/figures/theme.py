@@ -1,0 +1,149 @@
+"""Fonts, colours and layout shared by every figure, for laptops and for a lecture hall.
+
+Colours come from the Okabe-Ito palette (Okabe & Ito 2008), which stays distinguishable under
+the common colour-vision deficiencies; meaning never rests on colour alone (frozen groups are
+also hatched and labelled, the paper's bars are also patterned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+from bertviz_lite.figures.text import safe_text
+
+# Okabe-Ito, by name.
+ORANGE = "#E69F00"
+SKY_BLUE = "#56B4E9"
+BLUISH_GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+REDDISH_PURPLE = "#CC79A7"
+BLACK = "#000000"
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Everything about a figure's look that is not data. Frozen: usable as a cache key."""
+
+    font_size: int = 14  # base text: axis titles, annotations, legend
+    title_size: int = 18  # figure title
+    tick_size: int = 12  # tick labels (tokens, group names)
+    line_width: float = 3.0  # main curves, arrows, box outlines
+    thin_line: float = 1.5  # raw per-step curves under a smoothed one
+    marker_size: int = 8  # markers of evaluations and events
+    font_family: str = "Helvetica Neue, Helvetica, Arial, sans-serif"
+    trainable: str = BLUE  # a group that learns
+    frozen: str = "#8C8C8C"  # a group that receives no gradient: hatch lines, lock labels
+    frozen_fill: str = "#E3E3E3"  # the fill behind the hatch of a frozen group
+    forward: str = BLUISH_GREEN  # activations going up
+    backward: str = VERMILLION  # gradients coming down
+    train_curve: str = ORANGE  # anything measured on the training split
+    val_curve: str = BLUE  # anything measured on the validation split
+    paper: str = REDDISH_PURPLE  # Peters et al. (2019): never the colour of our own numbers
+    ours: str = BLUE  # numbers measured by this app
+    alert: str = VERMILLION  # NaN loss, diverged run
+    background: str = "#FFFFFF"
+    text: str = "#1A1A1A"
+    grid: str = "#E6E6E6"
+    unlit: str = "#F2F2F2"  # a group the backward sweep has not reached (yet)
+    presenter: bool = False  # large type and thick lines for a projector
+    mode_palette: tuple[str, ...] = (SKY_BLUE, VERMILLION, BLUISH_GREEN, ORANGE, REDDISH_PURPLE)
+
+
+DEFAULT_THEME = Theme()
+
+# Readable from the back of a lecture hall: big type, thick lines, black on white, darker
+# greys (projectors wash out light greys).
+PRESENTER_THEME = Theme(
+    font_size=24,
+    title_size=32,
+    tick_size=22,
+    line_width=6.0,
+    thin_line=3.0,
+    marker_size=16,
+    frozen="#595959",
+    frozen_fill="#D0D0D0",
+    text=BLACK,
+    grid="#C8C8C8",
+    unlit="#E6E6E6",
+    presenter=True,
+)
+
+
+def mode_colour(mode: str, theme: Theme = DEFAULT_THEME, index: int = 0) -> str:
+    """The colour of a freeze policy, the same on every figure.
+
+    mode: "frozen", "finetune" or "top-K"; index: the mode's position among the modes shown,
+    used to pick a distinct colour for each top-K.
+    """
+    if mode == "frozen":
+        return theme.mode_palette[0]
+    if mode == "finetune":
+        return theme.mode_palette[1]
+    rest = theme.mode_palette[2:]
+    return rest[index % len(rest)]
+
+
+def style(fig: go.Figure, theme: Theme = DEFAULT_THEME, title: str | None = None,
+          height: int | None = None, *, subtitle: str | None = None) -> go.Figure:
+    """Apply the theme's fonts, colours and margins to a figure (in place) and return it.
+
+    fig: any plotly figure; title, subtitle: plain text (escaped here, so user data is safe);
+    height: pixels, or None to leave the height to the caller/container.
+    """
+    font = {"family": theme.font_family, "size": theme.font_size, "color": theme.text}
+    layout: dict[str, object] = {
+        "template": "plotly_white",
+        "font": font,
+        "paper_bgcolor": theme.background,
+        "plot_bgcolor": theme.background,
+        "margin": _margins(theme, title is not None, subtitle is not None),
+        "legend": {"font": {"size": theme.font_size}},
+        "hoverlabel": {"font": {"size": theme.font_size, "family": theme.font_family}},
+    }
+    if fig.layout.uirevision is None:
+        layout["uirevision"] = "bertviz-lite"  # live redraws keep the user's zoom
+    if title is not None:
+        layout["title"] = _title(title, subtitle, theme)
+    if height is not None:
+        layout["height"] = height
+    fig.update_layout(**layout)
+    axis = {
+        "tickfont": {"size": theme.tick_size},
+        "title": {"font": {"size": theme.font_size}},
+        "gridcolor": theme.grid,
+        "linecolor": theme.text,
+        "linewidth": 2 if theme.presenter else 1,
+        "showline": True,
+        "automargin": True,  # long token/group labels push the plot area instead of clipping
+    }
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis)
+    return fig
+
+
+def _title(title: str, subtitle: str | None, theme: Theme) -> dict[str, object]:
+    """Layout title dict; plotly draws the subtitle under the title in a smaller size."""
+    out: dict[str, object] = {
+        "text": safe_text(title),
+        "font": {"size": theme.title_size},
+        "x": 0.01,
+        "xanchor": "left",
+    }
+    if subtitle:
+        out["subtitle"] = {"text": safe_text(subtitle), "font": {"size": theme.font_size}}
+    return out
+
+
+def _margins(theme: Theme, has_title: bool, has_subtitle: bool) -> dict[str, int]:
+    """Margins that leave room for the title and the (larger) presenter tick labels."""
+    top = 20
+    if has_title:
+        top += int(theme.title_size * 1.8)
+    if has_subtitle:
+        top += int(theme.font_size * 1.6)
+    side = int(theme.tick_size * 1.5)
+    return {"l": side + 20, "r": side, "t": top, "b": int(theme.tick_size * 3) + 10}

@@ -1,0 +1,48 @@
+"""Compare: frozen and fine-tuned side by side, the way the lecture does, with our own numbers."""
+
+import streamlit as st
+
+from bertviz_lite import ui
+from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison
+from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
+from bertviz_lite.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
+
+ui.page_header(
+    "Compare: frozen vs fine-tuned",
+    "Same data, same seed, only the freeze policy differs. Metric, training cost, trainable "
+    "parameters and the train/validation gap that shows overfitting on small data.")
+
+task = ui.task_picker()
+source = st.segmented_control("Runs", ["recorded", "session", "run"], default="recorded",
+                              required=True, key="cmp_source",
+                              format_func={"recorded": "Recorded lecture runs (instant)",
+                                           "session": "My runs in this session",
+                                           "run": "Run the comparison now"}.get)
+records = ui.comparison_records(task, str(source))
+
+if len(records) < 2:
+    st.info("Needs at least two runs of this task: pick recorded runs, train on the Backprop "
+            "page, or run the comparison now.")
+else:
+    cmp = Comparison(records)
+    rows = cmp.rows()
+    spec = TASK_SPECS[task]
+    first = next(iter(records.values()))
+    setup = f"{first.model.get('name')} model, {first.data.get('source')} data"
+    st.subheader(f"{spec.metric_title}: ours beside the paper's")
+    ui.plot(compare_bars(rows, PAPER_TABLE.get(task), spec.metric_title, theme=ui.theme()),
+            key="cmp_bars")
+    st.caption(f"Ours: {setup}, {first.data.get('train')} training examples, seed "
+               f"{first.config.get('seed')}, measured on this machine ({first.device}). Paper: "
+               f"{PAPER_CITATION} (BERT-base on the full {spec.paper_dataset}).")
+    ratio = cmp.cost_ratio()
+    if ratio:
+        st.metric("Measured cost ratio, fine-tuned / frozen (wall time)", f"{ratio:.1f}x",
+                  f"course slide: about {SLIDE_COST_RATIO:.0f}x", delta_color="off")
+    ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost")
+    st.subheader("Train vs validation: overfitting on small data")
+    ui.plot(compare_curves(records, theme=ui.theme()), key="cmp_curves")
+    st.dataframe(ui.comparison_table(rows), hide_index=True)
+
+st.header("Reproduce the paper's table on real data")
+ui.reproduce_view()

@@ -1,0 +1,131 @@
+"""The Streamlit app through AppTest: every page opens, the main widgets change, a short
+training run on a tiny model draws the gradient-flow chart with the right groups."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.conftest import REPO  # noqa: E402
+
+PAGES = ["pages/home.py", "pages/forward.py", "pages/backprop.py", "pages/compare.py",
+         "pages/attention.py", "pages/attribution.py", "pages/instructor.py"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_env(tiny_model_dir, tmp_path_factory):
+    """The app's settings for these tests: a tiny model, private cache folders."""
+    home = tmp_path_factory.mktemp("bvhome")
+    env = {"BERTVIZ_MODELS": f"tiny={tiny_model_dir},bundled=bundled",
+           "BERTVIZ_HOME": str(home), "BERTVIZ_CACHE_DIR": str(home / "cache"),
+           "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    yield
+    os.chdir(cwd)
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens(page):
+    at = open_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title, "each page has a title"
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def flow_chart(at: AppTest) -> dict | None:
+    for spec in charts(at):
+        title = json.dumps(spec["layout"].get("title", ""))
+        if "Gradient reaching each layer" in title:
+            return spec
+    return None
+
+
+def train_until_done(at: AppTest, timeout: float = 120) -> None:
+    at.button(key="bp_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["bp_job"]
+    deadline = time.time() + timeout
+    while not job.done and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert job.done, job.snapshot()
+    at.run()
+
+
+@pytest.mark.parametrize("mode,frozen", [
+    ("frozen", {"embeddings", "layer.0", "layer.1"}),
+    ("finetune", set()),
+])
+def test_backprop_trains_and_draws_gradient_flow(mode, frozen):
+    at = open_page("pages/backprop.py")
+    at.segmented_control(key="mode").set_value(mode).run()
+    at.number_input(key="epochs").set_value(1).run()
+    assert not at.exception
+    train_until_done(at)
+    job = at.session_state["bp_job"]
+    assert job.state in ("completed", "cached"), job.error
+    spec = flow_chart(at)
+    assert spec is not None, "the gradient-flow chart is drawn after training"
+    text = json.dumps(spec)
+    for group in ["embeddings", "layer.0", "layer.1", "head"]:
+        assert group in text
+    record = job.snapshot().record
+    assert set(record.frozen_groups) == frozen
+    last = record.steps[-1].grad_norm
+    assert all(last[g] == 0.0 for g in frozen) and last["head"] > 0
+    if frozen:
+        assert "frozen: no gradient" in text  # drawn as a wall, never hidden
+    assert at.get("tabs"), "replay, heatmap, sweep, ratios and export tabs follow"
+
+
+def test_main_widgets_change_without_errors():
+    at = open_page("pages/backprop.py")
+    at.selectbox(key="task").select("ner").run()
+    at.segmented_control(key="mode").set_value("top-k").run()
+    at.slider(key="top_k").set_value(1).run()
+    at.select_slider(key="lr").set_value(1e-4).run()
+    at.selectbox(key="data").select("upload").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Choose a file" in w.value for w in at.warning)
+
+
+def test_presenter_mode_toggles():
+    at = open_page("pages/home.py")
+    at.toggle(key="presenter").set_value(True).run()
+    assert not at.exception
+    assert any("font-size" in h.proto.body for h in at.get("html")), "presenter CSS is applied"
+
+
+def test_compare_page_shows_recorded_runs():
+    at = open_page("pages/compare.py")
+    at.selectbox(key="task").select("paraphrase").run()
+    assert not at.exception
+    titles = " ".join(json.dumps(c["layout"].get("title", "")) for c in charts(at))
+    assert charts(at), "recorded runs give an instant comparison"
+    assert "paper" in json.dumps(charts(at)).lower()
+    assert titles
