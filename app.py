@@ -16,5 +16,6 @@ page = st.navigation([
     st.Page("pages/attribution.py", title="Attribution", url_path="attribution"),
     st.Page("pages/instructor.py", title="Instructor", url_path="instructor"),
 ])
+ui.job_pool()  # the first visit starts the workers: the weights load while people read
 ui.sidebar()
 page.run()

@@ -46,6 +46,17 @@ PAPER_TABLE: dict[str, dict[str, float]] = {
 PAPER_CITATION = 'Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base'
 
 
+READABLE_BINARY = {"sentiment": ["negative", "positive"],
+                   "paraphrase": ["not a paraphrase", "paraphrase"]}
+
+
+def readable_labels(task: str, label_names: Sequence[str]) -> list[str]:
+    """Label names for people: GLUE's 0/1 become negative/positive or (not) paraphrase."""
+    if list(label_names) == ["0", "1"] and task in READABLE_BINARY:
+        return list(READABLE_BINARY[task])
+    return list(label_names)
+
+
 def n_outputs(task: str, label_names: Sequence[str]) -> int:
     """Width of the head's output: classes, tags, or 1 score."""
     return 1 if TASK_SPECS[task].regression else len(label_names)
@@ -88,7 +99,7 @@ def baseline(task: str, train: Sequence[Example], val: Sequence[Example],
     else:
         major = Counter(int(ex.label) for ex in train).most_common(1)[0][0]  # type: ignore[union-attr]
         preds = [major] * len(val)
-        name = f"majority class {label_names[major]!r}"
+        name = f"majority class {readable_labels(task, label_names)[major]!r}"
     scores = evaluate(task, preds, val, label_names)
     return {"name": name, "metric": spec.metric, "value": scores[spec.metric]}
 

@@ -202,18 +202,24 @@ def session_id() -> str:
 
 # -- pickers -------------------------------------------------------------------------------
 def task_picker(key: str = "task") -> str:
-    """The task type, shared through the URL by every page that uses `key`."""
-    return str(st.selectbox("Task", TASKS, key=key, bind=QUERY,
-                            format_func=lambda t: TASK_SPECS[t].title))
+    """The task type, shared through the URL by every page that uses `key`.
+
+    Bound widgets show their raw option names: the URL carries exactly what is shown
+    (`?task=ner&mode=finetune`), so a shared link reads like the CLI.
+    """
+    task = str(st.selectbox("Task", TASKS, key=key, bind=QUERY))
+    st.caption(TASK_SPECS[task].title + f", metric: {TASK_SPECS[task].metric_title}")
+    return task
 
 
 def mode_picker(n_layers: int, key: str = "mode") -> str:
     """frozen / fine-tuned / unfreeze the top k layers -> a RunConfig mode string."""
     choice = st.segmented_control(
         "What learns?", ["frozen", "top-k", "finetune"], key=key, bind=QUERY, default="frozen",
-        required=True,
-        format_func={"frozen": "Frozen BERT (head only)", "top-k": "Top k layers",
-                     "finetune": "Fine-tune everything"}.get)
+        required=True)
+    st.caption({"frozen": "Only the task head learns; BERT's weights stay fixed.",
+                "top-k": "The top k BERT layers and the head learn; the rest stay fixed.",
+                "finetune": "Every BERT layer and the head learn."}.get(str(choice), ""))
     if choice == "top-k":
         k = st.slider("k: BERT layers that learn (from the top)", 1, n_layers, 2, key="top_k",
                       bind=QUERY)
@@ -271,9 +277,9 @@ def data_picker(task: str) -> tuple[str, TaskData | None, str | None]:
     """
     folders = settings().data_folders
     options = ["bundled", *folders, "upload"]
-    names = {"bundled": "Bundled mini dataset", "upload": "Upload a file"}
     choice = st.selectbox("Dataset", options, key="data", bind=QUERY,
-                          format_func=lambda o: names.get(o, f"Class folder: {o}"))
+                          help="bundled: the mini dataset written for this app; upload: your own "
+                               "file; other names: folders your instructor provides")
     if choice == "bundled":
         return "bundled", None, None
     if choice == "upload":
@@ -379,7 +385,8 @@ def _cap_steps(config: RunConfig, data: TaskData | None) -> RunConfig:
 
 # -- live training view ----------------------------------------------------------------------
 ACTIVE = ("queued", "starting", "running")
-LIVE_SECONDS = 0.25  # how often the live chart refreshes while a job runs
+LIVE_SECONDS = 0.25  # how often the live gradient chart refreshes while a job runs
+CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
 
 
 def live_record(job: Job) -> RunRecord | None:
@@ -437,53 +444,80 @@ def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any])
     return fig
 
 
-def live_charts(record: RunRecord, key: str, run_id: str = "") -> None:
-    """Gradient flow of the latest step, loss and metric curves (run_id: which job drew them,
-    so a new run never reuses the previous run's figures)."""
-    from bertviz_lite.figures import grad_flow_bars, loss_curve, metric_curves
+def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
+    """The gradient flow of the latest step (run_id: the job that drew it, so a new run
+    never reuses the previous run's figure)."""
+    from bertviz_lite.figures import grad_flow_bars
 
     th = theme()
     last = record.steps[-1] if record.steps else None
-    sig = (run_id, len(record.steps), last.step if last else 0, len(record.evals), th.presenter)
-    left, right = st.columns([3, 2])
-    with left:
-        plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
-            record.groups, last.grad_norm if last else {}, record.frozen_groups,
-            step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow")
-    with right:
-        if record.steps:
-            plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
-                 key=f"{key}_loss")
-        if record.evals:
-            plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
-                 key=f"{key}_metric")
+    sig = (run_id, last.step if last else 0, th.presenter, tuple(record.groups))
+    plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
+        record.groups, last.grad_norm if last else {}, record.frozen_groups,
+        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow")
+
+
+def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
+    """Loss and validation/training metric curves of a run so far."""
+    from bertviz_lite.figures import loss_curve, metric_curves
+
+    th = theme()
+    sig = (run_id, len(record.steps), len(record.evals), th.presenter)
+    if record.steps:
+        plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
+             key=f"{key}_loss")
+    if record.evals:
+        plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
+             key=f"{key}_metric")
 
 
 @st.fragment(run_every=LIVE_SECONDS)
-def _live_fragment(job_key: str) -> None:
+def _live_flow(job_key: str) -> None:
+    """Four times a second: status, progress and the gradient flow of the newest step."""
     job = job_state(job_key)
     if job is None:
         return
     job_status(job)
     record = live_record(job)
     if record is not None:
-        live_charts(record, job_key, job.id)
+        flow_chart(record, job_key, job.id)
     if job.snapshot().state not in ACTIVE:
         st.rerun(scope="app")  # the run ended: redraw the whole page with the results
 
 
+@st.fragment(run_every=CURVE_SECONDS)
+def _live_curves(job_key: str) -> None:
+    """Once a second: the loss and metric curves (they change slowly; each redraw costs the
+    browser and the server CPU that the training worker would rather have)."""
+    job = job_state(job_key)
+    record = live_record(job) if job is not None else None
+    if record is not None:
+        curve_charts(record, job_key, job.id)  # type: ignore[union-attr]
+
+
 def live_view(job_key: str) -> None:
-    """While the job runs: the polling fragment; afterwards: a static status and charts."""
+    """While the job runs: the polling fragments; afterwards: a static status and charts."""
     job = job_state(job_key)
     if job is None:
         return
-    if job.snapshot().state in ACTIVE:
-        _live_fragment(job_key)
+    active = job.snapshot().state in ACTIVE
+    left, right = st.columns([3, 2])
+    with left:
+        if active:
+            _live_flow(job_key)
+        else:
+            job_status(job)
+    with right:
+        if active:
+            _live_curves(job_key)
+    if active:
         return
-    job_status(job)
     record = live_record(job)
     if record is not None:
-        live_charts(record, job_key, job.id)
+        with left:
+            flow_chart(record, job_key, job.id)
+        with right:
+            curve_charts(record, job_key, job.id)
 
 
 def stop_job(job_key: str) -> None:
@@ -502,14 +536,16 @@ def exports(record: RunRecord, key: str) -> None:
 
     name = f"{record.task}-{record.mode}"
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Run record (JSON)", json.dumps(record.to_dict(), indent=1),
+    th = theme()
+    # Callables: each file is built only when its button is clicked (the HTML is ~4 MB).
+    c1.download_button("Run record (JSON)", lambda: json.dumps(record.to_dict(), indent=1),
                        file_name=f"{name}.json", mime="application/json", key=f"{key}_json",
                        on_click="ignore")
-    c2.download_button("Steps table (CSV)", steps_table(record).to_csv(index=False),
+    c2.download_button("Steps table (CSV)", lambda: steps_table(record).to_csv(index=False),
                        file_name=f"{name}-steps.csv", mime="text/csv", key=f"{key}_csv",
                        on_click="ignore")
     c3.download_button("Replay animation (HTML)",
-                       figure_html(grad_flow_replay(record, max_frames=300, theme=theme())),
+                       lambda: figure_html(grad_flow_replay(record, max_frames=300, theme=th)),
                        file_name=f"{name}-replay.html", mime="text/html", key=f"{key}_html",
                        on_click="ignore")
 

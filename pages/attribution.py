@@ -5,6 +5,7 @@ import streamlit as st
 from bertviz_lite import ui
 from bertviz_lite.figures import token_attribution_html
 from bertviz_lite.inspect import attribute
+from bertviz_lite.tasks import readable_labels
 
 ui.page_header(
     "Attribution",
@@ -27,9 +28,10 @@ for col, mode in zip(columns, ["frozen", "finetune"]):
             continue
         model, lock = trained
         try:
+            labels = readable_labels(task, model.label_names)
             with lock:
                 att = attribute(model.model, ui.backbone(model.config.model).tokenizer, text,
-                                text_b, n_steps=int(steps), label_names=model.label_names)
+                                text_b, n_steps=int(steps), label_names=labels)
         except Exception as err:
             ui.friendly_error(err, "compute attributions")
             continue

@@ -44,11 +44,11 @@ if record is not None and record.steps:
 
 st.header("Replay a recorded run")
 recorded = ui.recorded_runs()
-if recorded:
-    name = st.selectbox("Recorded run (made with the CLI, no training needed)", list(recorded),
-                        key="bp_recorded")
+name = st.selectbox("Recorded run (made with the CLI, no training needed)", list(recorded),
+                    index=None, key="bp_recorded", placeholder="Choose a recorded run")
+if name:
     ui.results(recorded[name], f"bp_rec_{name}")
-else:
+elif not recorded:
     st.caption("No recorded runs found in the recorded-runs folder.")
 
 ui.show_code(Trainer.events, GradFlow.grad_norms, grad_flow_bars)

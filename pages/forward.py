@@ -5,6 +5,7 @@ import streamlit as st
 from bertviz_lite import ui
 from bertviz_lite.figures import hidden_norm_animation, hidden_norm_heatmap, probability_bars
 from bertviz_lite.inspect import trace_forward
+from bertviz_lite.tasks import readable_labels
 
 ui.page_header(
     "Forward pass",
@@ -19,8 +20,9 @@ if model_choice is None or not text.strip():
 trained, lock = model_choice
 try:
     with lock:
+        labels = readable_labels(task, trained.label_names)
         trace = trace_forward(trained.model, ui.backbone(trained.config.model).tokenizer, text,
-                              text_b, label_names=trained.label_names)
+                              text_b, label_names=labels)
 except Exception as err:  # a too-long input, an odd character...: a message, not a crash
     ui.friendly_error(err, "run the forward pass")
     st.stop()

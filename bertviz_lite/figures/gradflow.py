@@ -159,14 +159,16 @@ def _bars_figure(groups: Sequence[str], grad_norm: Mapping[str, Any] | None,
     x_range = x_range or norm_range([grad_norm or {}])
     fig = go.Figure(data=_bar_traces(groups, grad_norm, frozen_groups, x_range, theme, hatch))
     fig.update_layout(barmode="overlay", bargap=0.25)
-    fig.update_xaxes(type="log", range=list(x_range), dtick=1, exponentformat="power",
+    span = x_range[1] - x_range[0]
+    fig.update_xaxes(type="log", range=list(x_range), dtick=1 if span <= 5 else 2,
+                     exponentformat="power", tickangle=0,
                      title_text="gradient norm ‖g‖₂ (log scale)")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=safe_labels(groups),
                      range=[-0.5, len(groups) - 0.5], title_text="")
     _stop_line(fig, groups, frozen_groups, theme)
     height = _row_height(theme) * len(groups) + 8 * theme.font_size
     return style(fig, theme, title=_bars_title(step), height=height,
-                 subtitle="input at the bottom, loss above the head: backprop runs downward")
+                 subtitle="backprop runs down from the head")
 
 
 def grad_flow_replay(record: RunRecord, *, max_frames: int | None = None,

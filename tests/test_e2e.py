@@ -1,0 +1,224 @@
+"""End to end in real Chromium against `streamlit run`: every page, frozen and fine-tuned
+training on the bundled model with the live gradient chart, Stop, and a recorded replay.
+
+Screenshots and measured latencies go to test-artifacts/ for review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("BERTVIZ_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = {"home": "To tune or not to tune?", "forward": "Forward pass",
+         "backprop": "Backprop: train live", "compare": "Compare frozen vs fine-tuned",
+         "attention": "Attention", "attribution": "Attribution", "instructor": "Instructor"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `streamlit run app.py` on a free loopback port, stopped afterwards."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = free_port()
+    env = dict(os.environ, BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1")
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not answer its health check within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors  # type: ignore[attr-defined]
+    yield pg
+    ctx.close()
+
+
+def settle(pg, timeout: float = 60_000) -> None:
+    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                         timeout=timeout)
+    pg.wait_for_timeout(300)
+
+
+def shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def no_exceptions(pg) -> None:
+    exc = pg.locator("[data-testid='stException']").all_inner_texts()
+    assert not exc, exc
+
+
+FLOW_TITLE = """() => { const e = document.querySelector('.st-key-bp_job_flow .js-plotly-plot');
+  if (!e || !e.layout || !e.layout.title) return null;
+  const m = /step (\\d+)/.exec(e.layout.title.text || ''); return m ? Number(m[1]) : null; }"""
+
+
+def watch_training(pg, seconds: float, stop_after_steps: int | None = None) -> dict:
+    """Click Train, then sample the gradient chart's step every 50 ms."""
+    done = pg.get_by_role("heading", name="The whole run")
+    stop = pg.locator(".st-key-bp_stop button")
+    t0 = time.time()
+    pg.locator(".st-key-bp_train button").click()
+    # The new job is on screen once Stop is enabled and the previous run's chart is gone
+    # (for up to a second the old chart, with its last step, is still drawn).
+    old_chart = pg.evaluate(FLOW_TITLE) is not None
+    while time.time() - t0 < 10 and (done.count() or not stop.is_enabled()
+                                     or (old_chart and pg.evaluate(FLOW_TITLE) is not None)):
+        pg.wait_for_timeout(20)
+    first, changes, steps = None, [], []
+    while time.time() - t0 < seconds:
+        step = pg.evaluate(FLOW_TITLE)
+        now = time.time() - t0
+        if step is not None:
+            if first is None:
+                first = now
+            if not steps or steps[-1] != step:
+                steps.append(step)
+                changes.append(now)
+            if stop_after_steps and step >= stop_after_steps:
+                pg.locator(".st-key-bp_stop button").click()
+                stop_after_steps = None
+        if done.count():
+            break
+        pg.wait_for_timeout(50)
+    rate = None
+    if len(changes) > 2:
+        rate = (len(changes) - 1) / (changes[-1] - changes[0])
+    return {"first_bar_s": first, "distinct_updates": len(changes), "updates_per_s": rate,
+            "steps_seen": steps[:5] + steps[-3:]}
+
+
+def test_every_page_renders(server, page):
+    page.goto(server)
+    settle(page)
+    for name, title in PAGES.items():
+        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        page.wait_for_timeout(500)
+        settle(page)
+        page.wait_for_timeout(1500)  # let plotly draw before the screenshot
+        no_exceptions(page)
+        assert page.locator("h1").first.inner_text().strip()
+        shot(page, f"page-{name}")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_train_frozen_then_finetune_then_stop(server, page):
+    metrics = {}
+    page.goto(f"{server}/backprop?epochs=1&seed=5")
+    settle(page)
+    page.wait_for_timeout(4000)  # the workers warm up when the app is first opened
+    frozen = watch_training(page, 90)
+    settle(page)
+    no_exceptions(page)
+    assert frozen["first_bar_s"] is not None, "the gradient chart appeared"
+    assert page.get_by_text("frozen: no gradient").count() > 0
+    shot(page, "train-frozen-done")
+    metrics["frozen"] = frozen
+
+    page.get_by_test_id("stButtonGroup").get_by_text("finetune", exact=True).click()
+    settle(page)
+    finetune = watch_training(page, 120, stop_after_steps=6)
+    page.wait_for_timeout(1500)
+    settle(page)
+    no_exceptions(page)
+    assert finetune["distinct_updates"] >= 3, finetune  # the chart updated while training
+    assert page.get_by_text("Stopped by the user").count() > 0
+    shot(page, "train-finetune-stopped")
+    metrics["finetune"] = finetune
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "e2e-metrics.json").write_text(json.dumps(metrics, indent=2))
+
+
+def test_replay_recorded_run(server, page):
+    page.goto(f"{server}/backprop")
+    settle(page)
+    key = ".st-key-bp_rec_sentiment-finetune_replay .js-plotly-plot"
+    page.get_by_test_id("stSelectbox").filter(has_text="Recorded run (made with the CLI").click()
+    page.keyboard.type("sentiment-finetune")
+    page.get_by_role("option", name="sentiment-finetune", exact=True).click()
+    settle(page)
+    page.wait_for_selector(key, timeout=30_000)
+    frames = page.evaluate(f"() => document.querySelector('{key}')._transitionData._frames.length")
+    record = json.loads((REPO / "assets" / "runs" / "sentiment-finetune.json").read_text())
+    assert frames == len(record["steps"])
+    page.locator(f"{key} .updatemenu-button").first.click()  # ▶ Play
+    page.wait_for_timeout(2000)
+    active = page.evaluate(f"() => document.querySelector('{key}')._fullLayout.sliders[0].active")
+    assert active > 0, "the replay advanced through the recorded steps"
+    no_exceptions(page)
+    shot(page, "replay-recorded")
+
+
+def test_shared_link_restores_choices(server, page):
+    page.goto(f"{server}/backprop?task=ner&mode=top-k&top_k=3&epochs=2&lr=0.0001&seed=9")
+    settle(page)
+    no_exceptions(page)
+    assert page.get_by_text("Named entities (per token), metric: span F1").count()
+    assert page.get_by_text("The top k BERT layers and the head learn").count()
+    assert page.locator(".st-key-top_k input[type=range]").input_value() == "3"
+    assert page.locator(".st-key-epochs input").input_value() == "2"
+    assert page.locator(".st-key-seed input").input_value() == "9"
+    page.get_by_test_id("stButtonGroup").get_by_text("finetune", exact=True).click()
+    settle(page)
+    assert "mode=finetune" in page.url and "task=ner" in page.url  # the URL follows the widgets
