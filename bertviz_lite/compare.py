@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bertviz_lite.config import RunConfig
 from bertviz_lite.data.examples import TaskData
@@ -102,3 +103,15 @@ def _copy(data: TaskData) -> TaskData:
     """Each run gets its own notes list (runs append to it)."""
     return TaskData(data.task, data.train, data.val, list(data.label_names), data.source,
                     list(data.notes))
+
+
+def comparison_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The numbers behind the comparison charts, rounded for reading."""
+    def r(v: Any, d: int = 1) -> Any:
+        return round(v, d) if isinstance(v, (int, float)) else v
+
+    return [{"mode": row["mode"], "ours (x100)": r(100 * row["value"]) if row["value"] is not None
+             else None, "paper": row["paper"], "baseline (x100)": r(100 * (row["baseline"] or 0)),
+             "wall s": r(row["wall_s"]), "s / epoch": r(row["s_per_epoch"], 2),
+             "trainable params": row["trainable"], "peak MB": r(row["peak_mb"], 0),
+             "GFLOPs": r(row["gflops"], 0)} for row in rows]

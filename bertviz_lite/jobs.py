@@ -555,6 +555,7 @@ class JobPool:
                 "failed": self._counts["failed"],
                 "abandoned": self._counts["abandoned"],
                 "worker_restarts": self._counts["restarts"],
+                "peak_running": self._counts["peak_running"],  # most runs training at once
                 "event_latency_max_s": max(lat) if lat else None,
                 "event_latency_mean_s": sum(lat) / len(lat) if lat else None,
                 "dispatcher_alive": self._thread is not None and self._thread.is_alive(),
@@ -679,6 +680,8 @@ class JobPool:
                 return
             run.worker, w.run = w, run
             run.state = "starting"
+            busy = sum(1 for x in self._workers if x is not None and x.run is not None)
+            self._counts["peak_running"] = max(self._counts["peak_running"], busy)
             if run.stop_requested is not None:
                 self._signal_stop(w, run)
 

@@ -148,6 +148,12 @@ class RunRecord:
         """The freeze policy of the run."""
         return str(self.config.get("mode", ""))
 
+    @property
+    def label(self) -> str:
+        """A short name for legends: the mode, plus the head when it is not linear."""
+        head = self.config.get("head", "linear")
+        return self.mode if head == "linear" else f"{self.mode} ({head})"
+
     def eval_curve(self, split: str) -> list[EvalRecord]:
         """Evaluations of one split in step order."""
         return [e for e in self.evals if e.split == split]

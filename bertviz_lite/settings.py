@@ -50,6 +50,18 @@ class Settings:
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
     show_error_details: bool = False  # tracebacks in the page (never on a class server)
 
+    def offered_models(self) -> dict[str, str]:
+        """The models students may pick: local ones always, Hub ids only with allow_hub."""
+        out = {}
+        for label, name in self.models.items():
+            local = name == "bundled" or Path(name).expanduser().exists()
+            if local or self.allow_hub:
+                out[label] = name
+            else:
+                log.warning("model %r (%s) is a Hub id and allow_hub is off: not offered",
+                            label, name)
+        return out or {"bundled": "bundled"}
+
     def upload_limits(self) -> Limits:
         """Parsing limits for uploaded files."""
         return Limits(max_bytes=int(self.upload_mb * 1024 * 1024), max_rows=self.upload_rows,

@@ -36,6 +36,19 @@ TASK_SPECS: dict[str, TaskSpec] = {
                     paper_dataset="CoNLL-2003"),
 }
 
+# A good first example of each task for the inspection pages: (sentence, second sentence).
+EXAMPLE_INPUTS: dict[str, tuple[str, str | None]] = {
+    "sentiment": ("The trailer promised a lot, but the film itself was a slow, forgettable mess.",
+                  None),
+    "paraphrase": ("The company said its profits rose 5 percent in the third quarter.",
+                   "Third-quarter profits at the company were up 5 percent, it said."),
+    "similarity": ("A man is playing a guitar on stage.",
+                   "A man plays the guitar in front of a crowd."),
+    "ner": ("Maria Lopez flew from Madrid to Toronto to join Shopify in March .", None),
+}
+
+
+
 # Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base, as on the slide.
 PAPER_TABLE: dict[str, dict[str, float]] = {
     "ner": {"frozen": 92.2, "finetune": 92.4},

@@ -8,9 +8,9 @@ the URL query string (`bind="query-params"`); their keys are the parameter names
 from __future__ import annotations
 
 import atexit
-import html
 import inspect
 import logging
+import re
 import threading
 import time
 import uuid
@@ -22,13 +22,14 @@ import streamlit as st
 
 from bertviz_lite.config import TASKS, RunConfig
 from bertviz_lite.data.examples import DataError, TaskData
+from bertviz_lite.data.load import parse_upload
 from bertviz_lite.figures import DEFAULT_THEME, PRESENTER_THEME, Theme
 from bertviz_lite.jobs import Job, JobPool
 from bertviz_lite.models import Backbone, load_backbone
 from bertviz_lite.runcache import RunCache
 from bertviz_lite.runs import RunRecord
 from bertviz_lite.settings import Settings, load_settings
-from bertviz_lite.tasks import TASK_SPECS
+from bertviz_lite.tasks import EXAMPLE_INPUTS, TASK_SPECS
 
 log = logging.getLogger("bertviz_lite.app")
 
@@ -186,7 +187,7 @@ def friendly_error(err: BaseException, doing: str) -> None:
     """A clear message for the student; the details go to the log for the instructor."""
     known = (DataError, ValueError, OSError)
     if isinstance(err, known):
-        st.error(f"Could not {doing}: {err}")
+        st.error(f"Could not {doing}: {safe(err)}")
     else:
         st.error(f"Could not {doing}: an unexpected {type(err).__name__}. "
                  "It was logged for the instructor; try again or change the settings.")
@@ -244,9 +245,13 @@ def _load_recorded(folder: str) -> dict[str, RunRecord]:
     return out
 
 
-def escape(text: str) -> str:
-    """User text for st.markdown (which renders HTML-like syntax): escaped."""
-    return html.escape(text)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def safe(text: object) -> str:
+    """Any text that may hold user data (a file name, a label, a token), made inert for
+    Streamlit's markdown: no links, no formatting, no HTML. Shown exactly as written."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def job_state(key: str) -> Job | None:
@@ -312,25 +317,14 @@ def _upload(task: str) -> tuple[str, TaskData | None, str | None]:
     cache_key = (task, up.file_id)
     if cache_key not in cache:
         cache.clear()  # keep one parsed upload per session
-        cache[cache_key] = _parse_upload(task, up.name, up.getvalue(), limits)
+        try:
+            cache[cache_key] = (parse_upload(task, up.name, up.getvalue(), limits), None)
+        except DataError as err:
+            cache[cache_key] = (None, str(err))
     data, problem = cache[cache_key]
     if problem:
         return "upload", None, problem
     return f"upload:{data.fingerprint()}", data, None
-
-
-def _parse_upload(task: str, name: str, raw: bytes, limits: Any
-                  ) -> tuple[TaskData | None, str | None]:
-    from bertviz_lite.data.load import holdout_split, load_bytes
-
-    try:
-        examples, labels = load_bytes(raw, name, task, limits=limits)
-        train, val = holdout_split(examples)
-    except DataError as err:
-        return None, f"{err}"
-    data = TaskData(task, train, val, labels, source=f"upload {name}",
-                    notes=[f"uploaded {name}: held out {len(val)} examples for validation"])
-    return data, None
 
 
 # -- the training form ---------------------------------------------------------------------
@@ -358,7 +352,7 @@ def training_form(n_layers: int) -> tuple[RunConfig | None, TaskData | None, str
         head = st.radio("Head", ["linear", "scalar-mix"], key="head", bind=QUERY, horizontal=True,
                         help="scalar-mix: a learned weighted sum of all layers (the paper's "
                              "frozen setup)")
-        models = s.models
+        models = s.offered_models()
         model_label = st.selectbox("Model", list(models), key="model", bind=QUERY)
     if problem:
         return None, None, problem
@@ -422,11 +416,11 @@ def job_status(job: Job) -> None:
             info = live_progress(done, total, elapsed)
             st.progress(min(1.0, info["fraction"]), text=info["text"])
     elif snap.state == "failed":
-        st.error(snap.error or "Training failed.")
+        st.error(safe(snap.error or "Training failed."))
     elif snap.state == "diverged":
-        st.warning(snap.record.reason if snap.record else "The loss became NaN.")
+        st.warning(safe(snap.record.reason if snap.record else "The loss became NaN."))
     elif snap.state == "stopped":
-        st.info(snap.record.reason if snap.record and snap.record.reason else "Stopped.")
+        st.info(safe(snap.record.reason if snap.record and snap.record.reason else "Stopped."))
     elif snap.state == "cached":
         st.success("Someone already ran exactly this configuration: replayed from the shared "
                    "cache, no training needed.")
@@ -578,20 +572,9 @@ def results(record: RunRecord, key: str) -> None:
 
 
 # -- trained models for the inspection pages -------------------------------------------------
-EXAMPLES: dict[str, tuple[str, str | None]] = {
-    "sentiment": ("The trailer promised a lot, but the film itself was a slow, forgettable mess.",
-                  None),
-    "paraphrase": ("The company said its profits rose 5 percent in the third quarter.",
-                   "Third-quarter profits at the company were up 5 percent, it said."),
-    "similarity": ("A man is playing a guitar on stage.",
-                   "A man plays the guitar in front of a crowd."),
-    "ner": ("Maria Lopez flew from Madrid to Toronto to join Shopify in March .", None),
-}
-
-
 def example_inputs(task: str, prefix: str) -> tuple[str, str | None]:
     """Text box(es) for one example of the task, prefilled with a good default."""
-    a, b = EXAMPLES[task]
+    a, b = EXAMPLE_INPUTS[task]
     help_ner = "Words are split on spaces; put spaces around punctuation." if task == "ner" else None
     text = st.text_input("Sentence" if b is None else "Sentence A", a, key=f"{prefix}_{task}_a",
                          max_chars=2000, help=help_ner)
@@ -708,17 +691,9 @@ def finetuned_attention(task: str, text: str, text_b: str | None) -> Any:
 # -- small renderers -----------------------------------------------------------------------
 def token_chips(tokens: list[str], segments: list[int]) -> None:
     """Word pieces as escaped chips; sentence B tinted."""
-    chips = "".join(
-        f"<span style='display:inline-block;margin:2px;padding:2px 6px;border-radius:6px;"
-        f"background:{'#cde4f7' if seg == 0 else '#f9dcc4'};font-family:monospace'>"
-        f"{html.escape(tok)}</span>" for tok, seg in zip(tokens, segments))
-    st.html(f"<div>{chips}</div>")
+    from bertviz_lite.figures import token_chips_html
 
-
-def shape_table(shapes: dict[str, tuple[int, ...]]) -> list[dict[str, str]]:
-    """Tensor shapes for display: name and (B, T, H)-style shape."""
-    return [{"tensor": name, "shape": " x ".join(str(d) for d in shape)}
-            for name, shape in shapes.items()]
+    st.html(token_chips_html(tokens, segments))
 
 
 def prediction_view(trace: Any) -> None:
@@ -732,22 +707,16 @@ def prediction_view(trace: Any) -> None:
 
 
 # -- compare -------------------------------------------------------------------------------
-def run_label(record: RunRecord) -> str:
-    """A short name of a run for legends: mode, plus the head when it is not linear."""
-    head = record.config.get("head", "linear")
-    return record.mode if head == "linear" else f"{record.mode} ({head})"
-
-
 def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
     """Runs of `task` to compare: recorded, this session's, or run now (frozen + fine-tuned)."""
     if source == "recorded":
-        found = {run_label(r): r for r in recorded_runs().values() if r.task == task}
+        found = {r.label: r for r in recorded_runs().values() if r.task == task}
     elif source == "session":
         for key in ("bp_job", "cmp_frozen", "cmp_finetune", f"ft_{task}"):
             job = job_state(key)
             if job is not None:
                 remember_run(job)
-        found = {run_label(r): r for r in st.session_state.get("_runs", {}).values()
+        found = {r.label: r for r in st.session_state.get("_runs", {}).values()
                  if r.task == task}
     else:
         found = _run_comparison(task)
@@ -775,18 +744,6 @@ def _run_comparison(task: str) -> dict[str, RunRecord]:
             out[mode] = record
             remember_run(job)
     return out
-
-
-def comparison_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The numbers behind the comparison charts, rounded for reading."""
-    def r(v: Any, d: int = 1) -> Any:
-        return round(v, d) if isinstance(v, (int, float)) else v
-
-    return [{"mode": row["mode"], "ours (x100)": r(100 * row["value"]) if row["value"] is not None
-             else None, "paper": row["paper"], "baseline (x100)": r(100 * (row["baseline"] or 0)),
-             "wall s": r(row["wall_s"]), "s / epoch": r(row["s_per_epoch"], 2),
-             "trainable params": row["trainable"], "peak MB": r(row["peak_mb"], 0),
-             "GFLOPs": r(row["gflops"], 0)} for row in rows]
 
 
 def reproduce_view() -> None:

@@ -24,7 +24,7 @@ with form:
     c2.button("Stop", key="bp_stop", on_click=ui.stop_job, args=("bp_job",),
               disabled=not running, width="stretch")
     if problem:
-        st.warning(problem)
+        st.warning(ui.safe(problem))
 if train and config is not None:
     ui.start_job("bp_job", config, data)
     st.rerun()

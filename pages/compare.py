@@ -3,7 +3,7 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison
+from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
 from bertviz_lite.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
 
@@ -42,7 +42,7 @@ else:
     ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost")
     st.subheader("Train vs validation: overfitting on small data")
     ui.plot(compare_curves(records, theme=ui.theme()), key="cmp_curves")
-    st.dataframe(ui.comparison_table(rows), hide_index=True)
+    st.dataframe(comparison_table(rows), hide_index=True)
 
 st.header("Reproduce the paper's table on real data")
 ui.reproduce_view()

@@ -29,7 +29,8 @@ except Exception as err:  # a too-long input, an odd character...: a message, no
 
 st.subheader("1. Tokens and tensor shapes")
 ui.token_chips(trace.tokens, trace.segments)
-st.dataframe(ui.shape_table(trace.shapes), hide_index=True)
+st.dataframe([{"tensor": k, "shape": " x ".join(map(str, v))} for k, v in trace.shapes.items()],
+             hide_index=True)
 if trace.note:
     st.caption(trace.note)
 st.subheader("2. Hidden states, layer by layer")

@@ -242,3 +242,18 @@ def _finish(data: TaskData, max_train: int | None, max_eval: int | None, seed: i
         raise DataError("no training examples left", file=data.source)
     log.info("%s", data.summary())
     return data
+
+
+def parse_upload(task: str, name: str, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> TaskData:
+    """An uploaded file -> TaskData with a held-out validation part.
+
+    The data's source never names the file: records (and a shared run cache) carry only the
+    content's fingerprint, so nothing about one student's upload reaches another.
+    """
+    examples, labels = load_bytes(raw, name, task, limits=limits)
+    if len(examples) < 5:
+        raise DataError(f"only {len(examples)} examples; upload at least 5 (20% are held out "
+                        "for validation)", file=name)
+    train, val = holdout_split(examples)
+    return TaskData(task, train, val, labels, source="uploaded file",
+                    notes=[f"uploaded file: held out {len(val)} examples for validation"])

@@ -41,7 +41,7 @@ from bertviz_lite.figures.gradflow import (
     update_ratio_chart,
 )
 from bertviz_lite.figures.sweep import backward_sweep, sweep_frames_count, sweep_reach
-from bertviz_lite.figures.text import safe_text
+from bertviz_lite.figures.text import safe_text, token_chips_html
 from bertviz_lite.figures.theme import (
     DEFAULT_THEME,
     PRESENTER_THEME,
@@ -82,6 +82,7 @@ __all__ = [
     "paper_table",
     "probability_bars",
     "safe_text",
+    "token_chips_html",
     "score_colour",
     "score_gauge",
     "sweep_frames_count",

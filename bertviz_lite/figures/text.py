@@ -86,3 +86,12 @@ def fmt_human(x: object) -> str:
     if abs(v) >= 1e3:
         return f"{v:,.0f}"
     return f"{v:.3g}"
+
+
+def token_chips_html(tokens: Sequence[str], segments: Sequence[int]) -> str:
+    """Word pieces as inline HTML chips (escaped), sentence B tinted differently."""
+    chips = "".join(
+        f"<span style='display:inline-block;margin:2px;padding:2px 6px;border-radius:6px;"
+        f"background:{'#cde4f7' if seg == 0 else '#f9dcc4'};font-family:monospace'>"
+        f"{html.escape(str(tok))}</span>" for tok, seg in zip(tokens, segments))
+    return f"<div>{chips}</div>"
