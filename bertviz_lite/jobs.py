@@ -482,12 +482,13 @@ class JobPool:
                 log.error("loading data for %s failed:\n%s", config.task, traceback.format_exc())
                 return self._failed_job(config, owner, UNEXPECTED.format(type(err).__name__))
             key = config_hash(config, data.fingerprint())
-        if key is not None and cache is not None and not save_model:
+        if key is not None and cache is not None:
             hit = cache.get(key)
-            if hit is not None and hit.status == "completed":
+            saved = self._saved_checkpoint(key) if save_model else None
+            if hit is not None and hit.status == "completed" and (saved or not save_model):
                 with self._lock:
                     self._counts["cache_hits"] += 1
-                return Job(self, config, owner, state="cached", record=hit)
+                return Job(self, config, owner, state="cached", record=hit, checkpoint=saved)
         with self._lock:
             if self._closing:
                 raise RuntimeError("this job pool has been shut down")
@@ -514,8 +515,8 @@ class JobPool:
             run = _Run(next(self._seq), key, sent, data, None, time.time())
             job = Job(self, config, owner, run)
             run.handles.append(job)
-            if save_model:
-                run.save_to = self._checkpoint_root() / job.id
+            if save_model:  # content-addressed when possible: a restart finds it again
+                run.save_to = self._checkpoint_root() / (key or job.id)
             if key is not None:
                 self._inflight[key] = run
             self._queue.append(run)
@@ -685,6 +686,14 @@ class JobPool:
             if run.stop_requested is not None:
                 self._signal_stop(w, run)
 
+    def _saved_checkpoint(self, key: str) -> Path | None:
+        """The trained model of a finished run with this key, kept on disk (shared storage
+        survives restarts); None when there is none."""
+        if self.checkpoint_dir is None:
+            return None
+        folder = self.checkpoint_dir / key
+        return folder if (folder / "task.json").is_file() else None
+
     def _checkpoint_root(self) -> Path:
         if self.checkpoint_dir is not None:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -851,6 +860,8 @@ class JobPool:
                             self._saved[run.key] = (record, checkpoint)
                             while len(self._saved) > MAX_SAVED:
                                 self._saved.pop(next(iter(self._saved)))
+                        if checkpoint is not None and self.checkpoint_dir is not None:
+                            _prune_checkpoints(self.checkpoint_dir, MAX_CHECKPOINTS)
                 else:
                     _, _, message, exc_type, tb = msg
                     if not message:
@@ -953,6 +964,21 @@ class JobPool:
                 log.exception("could not start worker %d; retrying in 10 s", slot)
                 with self._lock:
                     self._respawn_at[slot] = time.monotonic() + 10.0
+
+
+MAX_CHECKPOINTS = 32  # trained models kept on disk (fine-tuned ones are ~90 MB each)
+
+
+def _prune_checkpoints(root: Path, keep: int) -> None:
+    """Delete the oldest saved models beyond `keep` (a page that still needs one offers to
+    train it again; nothing else depends on them)."""
+    try:
+        folders = sorted((p for p in root.iterdir() if p.is_dir()),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 _MAIN_LOCK = threading.Lock()

@@ -46,6 +46,7 @@ class Settings:
     recorded_runs: str = ""  # folder of recorded runs ("" = the bundled assets/runs)
     cache_dir: str = ""  # shared run cache ("" = ~/.bertviz-lite/cache)
     abandon_after_s: float = 90.0  # a job nobody polls for this long is stopped
+    live_refresh_s: float = 0.25  # how often a training page redraws its gradient chart
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
     show_error_details: bool = False  # tracebacks in the page (never on a class server)
@@ -54,7 +55,8 @@ class Settings:
         """The models students may pick: local ones always, Hub ids only with allow_hub."""
         out = {}
         for label, name in self.models.items():
-            local = name == "bundled" or Path(name).expanduser().exists()
+            local = name == "bundled" or name.startswith(("/", ".", "~")) \
+                or Path(name).expanduser().exists()
             if local or self.allow_hub:
                 out[label] = name
             else:
@@ -134,6 +136,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
 def _check(s: Settings) -> None:
     if s.max_jobs < 1:
         raise SettingsError("max_jobs must be at least 1")
+    if not 0.1 <= s.live_refresh_s <= 10:
+        raise SettingsError("live_refresh_s must be between 0.1 and 10 seconds")
     if not s.models:
         raise SettingsError("models must list at least one model")
     for label, folder in s.data_folders.items():

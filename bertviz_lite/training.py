@@ -361,12 +361,17 @@ class Trainer:
         if math.isfinite(loss) and not bad_norm:
             return False
         what = f"the loss became {loss}" if not math.isfinite(loss) else "the gradients overflowed"
-        lr = self.c.lr if not self.encoder_frozen else self.c.head_lr
+        head_only = self.encoder_frozen
+        lr = self.c.head_lr if head_only else self.c.lr
+        default = RunConfig().head_lr if head_only else RunConfig().lr
+        suggest = default if lr > 10 * default else lr / 10
+        which = "head" if head_only else "BERT layers"
         self.status = "diverged"
         self.reason = (
-            f"Training stopped at step {self.step + 1}: {what}. The learning rate ({lr:g}) is "
-            "too large: each update overshoots, the weights grow and the numbers overflow. "
-            f"Try a smaller one (about {lr / 100:g}); nothing was updated with the bad step.")
+            f"Training stopped at step {self.step + 1}: {what}. The learning rate of the "
+            f"{which} ({lr:g}) is too large: each update overshoots, the weights grow and the "
+            f"numbers overflow. Try a smaller one, {suggest:g}; nothing was updated with the "
+            "bad step.")
         return True
 
     # -- evaluation ----------------------------------------------------------------------

@@ -254,6 +254,15 @@ def safe(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+def redact(text: str) -> str:
+    """Server paths from the settings, replaced by the labels students see."""
+    s = settings()
+    for label, path in [*s.models.items(), *s.data_folders.items()]:
+        if path and path != "bundled":
+            text = text.replace(str(path), f"'{label}'")
+    return text
+
+
 def job_state(key: str) -> Job | None:
     """The job this session started under `key`, if any."""
     job = st.session_state.get(key)
@@ -328,8 +337,8 @@ def _upload(task: str) -> tuple[str, TaskData | None, str | None]:
 
 
 # -- the training form ---------------------------------------------------------------------
-LRS = [1e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0]
-HEAD_LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]
+LRS = [1e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]
+HEAD_LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
 
 
 def training_form(n_layers: int) -> tuple[RunConfig | None, TaskData | None, str | None]:
@@ -379,8 +388,11 @@ def _cap_steps(config: RunConfig, data: TaskData | None) -> RunConfig:
 
 # -- live training view ----------------------------------------------------------------------
 ACTIVE = ("queued", "starting", "running")
-LIVE_SECONDS = 0.25  # how often the live gradient chart refreshes while a job runs
+# How often the live gradient chart refreshes while a job runs (fragment intervals are fixed
+# when this module is imported, so this reads the settings once, here).
+LIVE_SECONDS = load_settings().live_refresh_s
 CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
+QUEUED_SECONDS = 2.0  # how often a queued job checks whether its turn has come
 
 
 def live_record(job: Job) -> RunRecord | None:
@@ -416,7 +428,7 @@ def job_status(job: Job) -> None:
             info = live_progress(done, total, elapsed)
             st.progress(min(1.0, info["fraction"]), text=info["text"])
     elif snap.state == "failed":
-        st.error(safe(snap.error or "Training failed."))
+        st.error("Training failed: " + safe(redact(snap.error or "unknown error")))
     elif snap.state == "diverged":
         st.warning(safe(snap.record.reason if snap.record else "The loss became NaN."))
     elif snap.state == "stopped":
@@ -479,6 +491,18 @@ def _live_flow(job_key: str) -> None:
         st.rerun(scope="app")  # the run ended: redraw the whole page with the results
 
 
+@st.fragment(run_every=QUEUED_SECONDS)
+def _live_queued(job_key: str) -> None:
+    """Every two seconds while the job waits for a free trainer: its place in the queue.
+    (Waiting sessions poll slowly, so a full class queueing costs the server little.)"""
+    job = job_state(job_key)
+    if job is None:
+        return
+    job_status(job)
+    if job.snapshot().state != "queued":
+        st.rerun(scope="app")  # its turn: switch to the fast live view
+
+
 @st.fragment(run_every=CURVE_SECONDS)
 def _live_curves(job_key: str) -> None:
     """Once a second: the loss and metric curves (they change slowly; each redraw costs the
@@ -494,7 +518,11 @@ def live_view(job_key: str) -> None:
     job = job_state(job_key)
     if job is None:
         return
-    active = job.snapshot().state in ACTIVE
+    state = job.snapshot().state
+    if state == "queued":
+        _live_queued(job_key)
+        return
+    active = state in ACTIVE
     left, right = st.columns([3, 2])
     with left:
         if active:

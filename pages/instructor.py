@@ -1,6 +1,7 @@
 """Instructor: the server's settings, its training queue and the shared run cache."""
 
 import dataclasses
+import os
 
 import streamlit as st
 
@@ -12,6 +13,7 @@ if not ui.is_instructor():
     st.stop()
 
 st.subheader("Training workers")
+st.caption(f"App process {os.getpid()}")
 st.json(ui.job_pool().stats())
 st.subheader("Settings")
 st.caption("From bertviz.toml (or BERTVIZ_SETTINGS) and BERTVIZ_* environment variables; "

@@ -36,7 +36,7 @@ def decode_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> str:
     if len(raw) > limits.max_bytes:
         raise DataError(
             f"file is {_human(len(raw))}, over the limit of {_human(limits.max_bytes)}; "
-            "use --max-train on a smaller file or ask for a larger limit",
+            "use a smaller file (a subsample is enough to see the effect)",
             file=name,
         )
     if not raw.strip():
