@@ -34,9 +34,11 @@ class TrainedModel:
     label_names: list[str]
 
 
-def build_task_model(backbone: Backbone, config: RunConfig, label_names: list[str]) -> TaskModel:
-    """A fresh TaskModel on a private copy of the backbone's encoder (head randomly initialised)."""
-    encoder = copy.deepcopy(backbone.encoder)
+def build_task_model(backbone: Backbone, config: RunConfig, label_names: list[str],
+                     copy_encoder: bool = True) -> TaskModel:
+    """A fresh TaskModel (head randomly initialised) on a private copy of the backbone's
+    encoder, or on the encoder itself when the caller owns the backbone (saves one copy)."""
+    encoder = copy.deepcopy(backbone.encoder) if copy_encoder else backbone.encoder
     return TaskModel(encoder, config.task, n_outputs(config.task, label_names), head=config.head,
                      pooling=config.pooling, separate_pairs=config.separate_pairs)
 

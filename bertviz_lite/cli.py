@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (runs/, reproduce.json, .md)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=commands.cmd_reproduce)
+
+    p = sub.add_parser("bench", help="performance figures, each a ratio measured in one run")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions, one task (minutes)")
+    p.add_argument("--no-app", action="store_true", help="skip the Chromium measurements")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--out", default="bench.json", help="where to write the JSON report")
+    p.set_defaults(func=commands.cmd_bench)
     return parser
 
 

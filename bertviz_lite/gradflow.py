@@ -53,24 +53,34 @@ class GradFlow:
             sums.index_add_(0, index, sq)
         return sums
 
-    def grad_norms(self) -> dict[str, float]:
-        """{group: ||grad||_2} for every group, 0.0 where no gradient arrived."""
+    def grad_norms(self, rows: dict[int, torch.Tensor] | None = None) -> dict[str, float]:
+        """{group: ||grad||_2} for every group, 0.0 where no gradient arrived.
+
+        rows: {id(param): row indices} for embedding tables whose gradient is zero outside
+        those rows (the token ids of the batch): only those rows are read, which gives the
+        same norm without scanning a 30522 x H matrix of zeros every step.
+        """
+        rows = rows or {}
         with torch.no_grad():
             have = [(i, p.grad) for i, p in enumerate(self.params) if p.grad is not None]
             if not have:
                 return dict.fromkeys(self.names, 0.0)
             idx = self.owner[[i for i, _ in have]] if len(have) < len(self.params) else self.owner
-            norms = foreach_norm([g for _, g in have])  # type: ignore[misc]
+            grads = [g if id(self.params[i]) not in rows
+                     else g.index_select(0, rows[id(self.params[i])]) for i, g in have]
+            norms = foreach_norm(grads)  # type: ignore[arg-type]
             values = self._group_sums(norms, idx).sqrt().tolist()
         return dict(zip(self.names, values))
 
     def snapshot(self) -> None:
-        """Remember the trainable weights before optimizer.step() (for update ratios)."""
+        """Remember the trainable weights before optimizer.step() (for update ratios).
+
+        The copy lives only until `update_ratios` (measured every step for small trainable
+        sets, on a stride for large ones), so it does not add a model's worth of memory to the
+        whole run.
+        """
         with torch.no_grad():
-            if self._before is None:
-                self._before = [p.detach().clone() for p in self.params]
-            else:
-                torch._foreach_copy_(self._before, [p.detach() for p in self.params])
+            self._before = [p.detach().clone() for p in self.params]
 
     def update_ratios(self) -> dict[str, float]:
         """{group: ||w_after - w_before|| / ||w_after||} since the last snapshot; 0.0 if frozen."""
@@ -78,10 +88,11 @@ class GradFlow:
             return dict.fromkeys(self.names, 0.0)
         with torch.no_grad():
             weights = [p.detach() for p in self.params]
-            delta = torch._foreach_sub(weights, self._before)
-            d = self._group_sums(foreach_norm(delta), self.owner).sqrt()
+            torch._foreach_sub_(self._before, weights)  # in place: before - after = -delta
+            d = self._group_sums(foreach_norm(self._before), self.owner).sqrt()
             w = self._group_sums(foreach_norm(weights), self.owner).sqrt()
             ratio = torch.where(w > 0, d / w.clamp(min=1e-30), torch.zeros_like(w)).tolist()
+        self._before = None
         return dict(zip(self.names, ratio))
 
 

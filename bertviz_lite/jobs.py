@@ -1125,6 +1125,10 @@ def _serve(slot: int, jobs: Any, conn: Connection, stop_event: Any, stop_token: 
         _run_job(job, send, backbones, stop_event, stop_token, threads)
 
 
+_FEATURES: Any = None  # the worker's FeatureStore: a second frozen run on the same data skips
+# the encoder entirely (created in the worker, so the app process never imports torch here)
+
+
 def _run_job(job: dict[str, Any], send: Callable[[tuple], None], backbones: _Backbones,
              stop_event: Any, stop_token: Any, threads: int) -> None:
     """Run one job in the worker and report every event; never raises."""
@@ -1151,8 +1155,14 @@ def _run_job(job: dict[str, Any], send: Callable[[tuple], None], backbones: _Bac
                   time.time()))
             backbone = backbones.load(config.model)
             send(("models", list(backbones.loaded)))
+        global _FEATURES
+        if _FEATURES is None:
+            from bertviz_lite.features import FeatureStore
+
+            _FEATURES = FeatureStore()
         trainer = Trainer(config, backbone=backbone, data=job["data"],
-                          stop=_JobStop(stop_event, stop_token, seq), limits=job["limits"])
+                          stop=_JobStop(stop_event, stop_token, seq), limits=job["limits"],
+                          features=_FEATURES)
         record: RunRecord | None = None
         for event in trainer.events():
             if isinstance(event, RunRecord):

@@ -24,7 +24,8 @@ class StepRecord:
 
     grad_norm: one entry per group, in order; 0.0 for a group that received no gradient.
     update_ratio: ||w_after - w_before|| / ||w_after|| per group; empty on the steps where it
-    was not measured (with more than 4M trainable weights it is measured every 10th step).
+    was not measured (with more than 4M trainable weights it is measured every 50th step and
+    at the last one).
     """
 
     step: int
@@ -36,6 +37,7 @@ class StepRecord:
     seconds: float
     examples: int = 0
     tokens: int = 0  # word pieces computed, padding included
+    real_tokens: int = 0  # of those, the ones that are not padding
 
 
 @dataclass

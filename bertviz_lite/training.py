@@ -27,6 +27,7 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data, subsample
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.encoding import Batch, Encoded, bucket_batches, collate, encode_examples
+from bertviz_lite.features import FeatureStore
 from bertviz_lite.gradflow import GradFlow, SignalProbe
 from bertviz_lite.groups import apply_freeze, trainable_group_names
 from bertviz_lite.models import Backbone, load_backbone, pick_device
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 Event = Progress | StepRecord | EvalRecord | RunRecord
 EVAL_BATCH = 64  # examples per evaluation / feature-caching batch
 RATIO_EVERY_STEP_MAX = 4_000_000  # trainable weights up to which update ratios come every step
-RATIO_STRIDE = 10
+RATIO_STRIDE = 50
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Trainer:
 
     after_backward: called after each backward pass with the trainer and the step's gradient
     norms, before the optimizer step (tests compare the norms with torch's own).
+    features: a store of frozen features shared between runs (a warm worker keeps one).
     """
 
     def __init__(
@@ -122,11 +124,13 @@ class Trainer:
         stop: StopSignal | None = None,
         limits: Limits = DEFAULT_LIMITS,
         after_backward: Callable[[Trainer, dict[str, float]], None] | None = None,
+        features: FeatureStore | None = None,
     ) -> None:
         self.c = config
         self.stop = stop or _NeverStop()
         self.limits = limits
         self.after_backward = after_backward
+        self.features = features
         self._backbone_in, self._data_in = backbone, data
         self.spec = TASK_SPECS[config.task]
         self.watch = Stopwatch()
@@ -134,6 +138,7 @@ class Trainer:
         self.step = 0
         self.flops = 0.0
         self.cache: dict[str, list[torch.Tensor | None]] = {}
+        self.reused = 0  # examples whose frozen features came from an earlier run
         self.status, self.reason = "running", ""
 
     def events(self) -> Iterator[Event]:
@@ -175,6 +180,7 @@ class Trainer:
         with self.watch.time("tokenize"):
             self._encode()
         self.record = self._new_record()
+        self._attach_feature_store()
         r = self.record
         yield Progress("ready", 0, 0, "model ready", {
             "groups": r.groups, "frozen_groups": r.frozen_groups,
@@ -186,7 +192,10 @@ class Trainer:
         """Copy the encoder, attach the head, apply the freeze policy, move to the device."""
         c = self.c
         torch.manual_seed(c.seed)
-        self.model = build_task_model(self.backbone, c, self.data.label_names)
+        # A backbone this run loaded itself is used as it is; a shared one (a warm worker's,
+        # the app's) is copied so it is never modified.
+        self.model = build_task_model(self.backbone, c, self.data.label_names,
+                                      copy_encoder=self._backbone_in is not None)
         self.trainable = trainable_group_names(self.model.groups, c.trainable_top)
         apply_freeze(self.model.groups, self.trainable)
         self.model.frozen_modules = [m for g in self.model.groups if g.name not in self.trainable
@@ -196,6 +205,9 @@ class Trainer:
         self.encoder_frozen = not any(n in self.trainable for n in encoder_groups)
         self.use_cache = self.encoder_frozen and c.cache_features
         self.flow = GradFlow(self.model.groups)
+        emb = self.model.encoder.get_input_embeddings()
+        self.word_embeddings = emb.weight if emb is not None and emb.weight.requires_grad \
+            and emb.weight.is_leaf else None
         n_trainable = sum(p.numel() for p in self.flow.params)
         # Update ratios need a copy of the weights: every step for small trainable sets, every
         # RATIO_STRIDE-th step (from the first) when it would cost more than ~1% of a step.
@@ -219,6 +231,22 @@ class Trainer:
                 f"{cut_t + cut_v} examples were longer than {c.max_length} word pieces and were "
                 "truncated (raise max_length to keep them whole)")
         self.pad_id = int(self.backbone.tokenizer.pad_token_id or 0)
+
+    def _feature_key(self) -> tuple:
+        """Everything that determines frozen features: model, data, tokenising, pooling."""
+        c = self.c
+        return (self.backbone.name, self.data.fingerprint(), c.task, c.max_length, c.pooling,
+                c.head == "scalar-mix", c.separate_pairs, str(self.device))
+
+    def _attach_feature_store(self) -> None:
+        """Reuse features an earlier frozen run computed for the same data and model."""
+        if not (self.use_cache and self.features is not None):
+            return
+        cached = self.features.get(self._feature_key())
+        if cached is not None:
+            self.cache = cached
+            self.reused = sum(t is not None for feats in cached.values() for t in feats)
+        self.features.put(self._feature_key(), self.cache)  # filled in place as the run goes
 
     def _cached_features(self, split: str, enc: Sequence[Encoded], idx: list[int]
                          ) -> torch.Tensor:
@@ -313,7 +341,8 @@ class Trainer:
         when a stop arrived during the forward pass (the step is dropped, nothing changes)."""
         t0 = time.perf_counter()
         self.model.train()
-        probe = SignalProbe(self.model.groups) if self.step in self.sweep_steps else None
+        probe = (SignalProbe(self.model.groups)
+                 if self.c.grad_flow and self.step in self.sweep_steps else None)
         with probe or contextlib.nullcontext():
             batch = self._train_batch(idx)
             loss = self.model.loss(self.model.predict(batch.features), batch.batch)
@@ -322,7 +351,7 @@ class Trainer:
             loss.backward()
         if probe is not None:
             self.record.sweeps.append({"step": self.step + 1, "signal": probe.signal})
-        norms = self.flow.grad_norms() if self.c.grad_flow else {}
+        norms = self.flow.grad_norms(self._touched_rows(batch)) if self.c.grad_flow else {}
         if self.after_backward is not None:
             self.after_backward(self, norms)
         value = float(loss.detach())
@@ -330,7 +359,8 @@ class Trainer:
         if self._diverged(value, norms):
             self.opt.zero_grad(set_to_none=True)  # never apply a non-finite update
         else:
-            measure = self.c.grad_flow and self.step % self.ratio_every == 0
+            last = self.step == self.total_steps - 1
+            measure = self.c.grad_flow and (self.step % self.ratio_every == 0 or last)
             if measure:
                 self.flow.snapshot()
             self.opt.step()
@@ -339,11 +369,18 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         self.step += 1
         tokens = batch.tokens
+        real = batch.batch.real_tokens() if tokens else 0
         self.flops += train_flops(0 if self.use_cache else self.fwd_params, self.bwd_params, tokens)
         rec = StepRecord(self.step, epoch, value, self.opt.param_groups[-1]["lr"], norms, ratios,
-                         time.perf_counter() - t0, len(idx), tokens)
+                         time.perf_counter() - t0, len(idx), tokens, real)
         self.record.steps.append(rec)
         return rec
+
+    def _touched_rows(self, batch: _HeadBatch) -> dict[int, torch.Tensor]:
+        """The word-embedding rows this batch can have a gradient in: its token ids."""
+        if self.use_cache or self.word_embeddings is None:
+            return {}
+        return {id(self.word_embeddings): torch.unique(batch.batch.input_ids)}
 
     def _train_batch(self, idx: list[int]) -> _HeadBatch:
         """Head inputs for a step: cached features, or the encoder run with gradients."""
@@ -439,6 +476,8 @@ class Trainer:
             if last is None or last.step != self.step:
                 for _ in self._evaluate(self.step / max(1, self._plan()[0])):
                     pass
+        if self.use_cache and self.features is not None:
+            self.features.put(self._feature_key(), self.cache)  # account its final size
         rec = self.record
         vals = rec.eval_curve("val")
         metric = self.spec.metric
@@ -460,6 +499,7 @@ class Trainer:
             "seconds_per_epoch": train_s / epochs_done if epochs_done else 0.0,
             "epochs": epochs_done,
             "peak_rss_mb": rss.peak_mb,
+            "features_reused": float(self.reused),
             "flops_estimate": self.flops,
         }
         return rec

@@ -464,17 +464,20 @@ def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
 
 
 def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
-    """Loss and validation/training metric curves of a run so far."""
+    """Loss and validation/training metric curves of a run so far, side by side."""
     from bertviz_lite.figures import loss_curve, metric_curves
 
     th = theme()
     sig = (run_id, len(record.steps), len(record.evals), th.presenter)
+    left, right = st.columns(2)
     if record.steps:
-        plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
-             key=f"{key}_loss")
+        with left:
+            plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
+                 key=f"{key}_loss")
     if record.evals:
-        plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
-             key=f"{key}_metric")
+        with right:
+            plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
+                 key=f"{key}_metric")
 
 
 @st.fragment(run_every=LIVE_SECONDS)
@@ -514,7 +517,10 @@ def _live_curves(job_key: str) -> None:
 
 
 def live_view(job_key: str) -> None:
-    """While the job runs: the polling fragments; afterwards: a static status and charts."""
+    """While the job runs: the polling fragments; afterwards: a static status and charts.
+
+    The gradient flow takes the full width (it is the lesson); the curves sit below it.
+    """
     job = job_state(job_key)
     if job is None:
         return
@@ -522,24 +528,15 @@ def live_view(job_key: str) -> None:
     if state == "queued":
         _live_queued(job_key)
         return
-    active = state in ACTIVE
-    left, right = st.columns([3, 2])
-    with left:
-        if active:
-            _live_flow(job_key)
-        else:
-            job_status(job)
-    with right:
-        if active:
-            _live_curves(job_key)
-    if active:
+    if state in ACTIVE:
+        _live_flow(job_key)
+        _live_curves(job_key)
         return
+    job_status(job)
     record = live_record(job)
     if record is not None:
-        with left:
-            flow_chart(record, job_key, job.id)
-        with right:
-            curve_charts(record, job_key, job.id)
+        flow_chart(record, job_key, job.id)
+        curve_charts(record, job_key, job.id)
 
 
 def stop_job(job_key: str) -> None:

@@ -216,7 +216,7 @@ def test_update_ratio_chart_skips_unmeasured_steps_and_frozen_groups() -> None:
     r = make_record("finetune", n=20)
     for s in r.steps:
         if s.step % 10 != 1:
-            s.update_ratio = {}  # large models: measured every 10th step
+            s.update_ratio = {}  # large models: measured every 50th step
     fig = F.update_ratio_chart(r)
     lines = [t for t in fig.data if t.name in GROUPS]
     assert [t.name for t in lines] == GROUPS

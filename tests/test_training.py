@@ -224,3 +224,35 @@ def test_backward_sweep_stops_at_the_frozen_boundary(mode, reached, tiny_model_d
         assert list(sweep["signal"]) == record.groups
         got = {g for g, v in sweep["signal"].items() if v > 0}
         assert got == reached
+
+
+def test_feature_store_reuses_frozen_features_across_runs(tiny_model_dir, tiny_backbone):
+    from bertviz_lite.features import FeatureStore
+
+    store = FeatureStore()
+    first = Trainer(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,
+                    features=store)
+    a = run_trainer_events(first)
+    calls = {"n": 0}
+    second = Trainer(tiny_config(tiny_model_dir, mode="frozen", head_lr=1e-2, epochs=2),
+                     backbone=tiny_backbone, features=store)
+    for _event in second.events():
+        if hasattr(second, "model") and not calls.get("hooked"):
+            second.model.encoder.register_forward_hook(lambda *a: calls.__setitem__(
+                "n", calls["n"] + 1))
+            calls["hooked"] = 1
+    b = second.record
+    assert a.cost["features_reused"] == 0 and b.cost["features_reused"] == 48 + 24
+    assert calls["n"] == 0  # the encoder never ran in the second run
+    assert b.final["value"] == b.final["value"]  # a real number
+    # the same examples give the same features: a third run equal to the first
+    third = Trainer(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,
+                    features=store)
+    c = run_trainer_events(third)
+    assert [s.loss for s in c.steps] == [s.loss for s in a.steps]
+
+
+def run_trainer_events(trainer):
+    for _ in trainer.events():
+        pass
+    return trainer.record

@@ -34,7 +34,7 @@ def steps_table(record: RunRecord) -> pandas.DataFrame:
     """One row per recorded step: step, epoch, loss, lr, seconds, grad_norm/<g>, update_ratio/<g>.
 
     record: a RunRecord with G groups and S steps; returns an (S, 5 + 2G) DataFrame, NaN where
-    a value was not measured (update ratios of large models every 10th step only) or diverged.
+    a value was not measured (update ratios of large models every 50th step only) or diverged.
     """
     import pandas as pd
 

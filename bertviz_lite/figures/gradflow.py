@@ -286,7 +286,7 @@ def _ratio_colours(n: int) -> list[str]:
 def update_ratio_chart(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Figure:
     """Update-to-weight ratio ‖Δw‖/‖w‖ per trainable group over steps (log y), with 1e-3.
 
-    record: a RunRecord; steps whose update_ratio is empty (measured every 10th step for large
+    record: a RunRecord; steps whose update_ratio is empty (measured every 50th step for large
     models) are skipped; frozen groups are left out (they never change) and named in the
     subtitle.
     """
