@@ -19,6 +19,8 @@ from torch import nn
 from bertviz_lite.encoding import IGNORE, Batch
 from bertviz_lite.groups import LayerGroup, build_groups
 
+SCORE_SCALE = 5.0  # similarity: the head predicts score / 5 and the loss compares with label / 5
+
 
 class ScalarMix(nn.Module):
     """gamma * sum_j softmax(w)_j h_j over the N hidden states (Peters et al., 2018)."""
@@ -88,12 +90,8 @@ class TaskModel(nn.Module):
 
     def features(self, batch: Batch) -> torch.Tensor:
         """Run the encoder: Batch -> head input (shapes in the module docstring)."""
-        out = self.encoder(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            **_token_types(self.encoder, batch),
-            output_hidden_states=self.all_layers,
-        )
+        out = self.encoder(**encoder_inputs(self.encoder, batch),
+                           output_hidden_states=self.all_layers)
         if self.all_layers:
             states = torch.stack(out.hidden_states, dim=1)  # (S, N, T, H)
         else:
@@ -119,17 +117,20 @@ class TaskModel(nn.Module):
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Cross-entropy (classes, tags) or mean squared error on scores scaled to [0, 1]."""
         if self.task == "similarity":
-            return F.mse_loss(outputs, batch.labels / 5.0)
+            return F.mse_loss(outputs, batch.labels / SCORE_SCALE)
         if self.task == "ner":
             return F.cross_entropy(outputs.flatten(0, 1), batch.labels.flatten(),
                                    ignore_index=IGNORE)
         return F.cross_entropy(outputs, batch.labels)
 
 
-def _token_types(encoder: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
-    """token_type_ids only for models that have segment embeddings (not DistilBERT/RoBERTa)."""
-    vocab = getattr(encoder.config, "type_vocab_size", 0) or 0
-    return {"token_type_ids": batch.token_type_ids} if vocab > 1 else {}
+def encoder_inputs(encoder: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+    """Keyword inputs of a BERT-family encoder: ids, mask, and token_type_ids only for models
+    with segment embeddings (BERT, ELECTRA; not DistilBERT or RoBERTa)."""
+    inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+    if (getattr(encoder.config, "type_vocab_size", 0) or 0) > 1:
+        inputs["token_type_ids"] = batch.token_type_ids
+    return inputs
 
 
 def _pool(states: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:

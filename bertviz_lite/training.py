@@ -30,6 +30,7 @@ from bertviz_lite.encoding import Batch, Encoded, bucket_batches, collate, encod
 from bertviz_lite.features import FeatureStore
 from bertviz_lite.gradflow import GradFlow, SignalProbe
 from bertviz_lite.groups import apply_freeze, trainable_group_names
+from bertviz_lite.heads import SCORE_SCALE
 from bertviz_lite.models import Backbone, load_backbone, pick_device
 from bertviz_lite.optim import build_optimizer, linear_schedule
 from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
@@ -457,7 +458,7 @@ class Trainer:
     def _decode(self, out: torch.Tensor, batch: Batch, enc: Sequence[Encoded]) -> list[object]:
         """Model outputs -> class ids, scores on the 0-5 scale, or tag ids per word."""
         if self.spec.regression:
-            return (out * 5.0).tolist()
+            return (out * SCORE_SCALE).tolist()
         if not self.spec.tokens:
             return out.argmax(-1).tolist()
         tags = out.argmax(-1).tolist()  # (B, W)

@@ -62,15 +62,6 @@ def device_of(module: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def encoder_inputs(encoder: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
-    """Keyword inputs of a BERT-family encoder; token_type_ids only where segment embeddings
-    exist (BERT, ELECTRA; not DistilBERT or RoBERTa), exactly as TaskModel.features does."""
-    inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-    if (getattr(encoder.config, "type_vocab_size", 0) or 0) > 1:
-        inputs["token_type_ids"] = batch.token_type_ids
-    return inputs
-
-
 def make_example(task: str, text: str, text_b: str | None) -> Example:
     """One unlabelled example of a task (the label is a placeholder; nothing reads it).
 

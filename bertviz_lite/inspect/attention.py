@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from bertviz_lite.heads import encoder_inputs
 from bertviz_lite.inspect._common import (
     device_of,
     encode_one,
-    encoder_inputs,
     eval_mode,
     flat_tokens,
     segments_of,

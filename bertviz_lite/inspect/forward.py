@@ -14,12 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from bertviz_lite.heads import TaskModel
+from bertviz_lite.heads import TaskModel, encoder_inputs
 from bertviz_lite.inspect._common import (
     OneInput,
     device_of,
     encode_one,
-    encoder_inputs,
     eval_mode,
     flat_tokens,
     segments_of,

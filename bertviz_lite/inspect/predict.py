@@ -13,10 +13,11 @@ import torch
 
 from bertviz_lite.data.examples import Example
 from bertviz_lite.encoding import Encoded, bucket_batches, collate, encode_examples
-from bertviz_lite.heads import TaskModel
+from bertviz_lite.heads import (
+    SCORE_SCALE,  # the similarity head predicts score / 5
+    TaskModel,
+)
 from bertviz_lite.inspect._common import device_of, eval_mode, locked, unlabelled
-
-SCORE_SCALE = 5.0  # the similarity head predicts score / 5 (the loss compares with labels / 5)
 
 
 @dataclass

@@ -1,0 +1,28 @@
+"""`bertviz-lite bench --quick` produces every figure (the app section is covered by the
+end-to-end tests, which drive the same Chromium measurements)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bertviz_lite.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_quick_writes_report_and_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--no-app", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [c["epochs"] for c in report["cost"]] == [1, 3]
+    for c in report["cost"]:
+        assert c["ratio_cold"] > 1 and c["ratio_warm"] > c["ratio_cold"]  # reuse is cheaper
+    assert report["overhead"]["pairs"] == 3
+    assert 0 < report["efficiency"]["rows"][0]["real_over_padded_tokens"] <= 1
+    assert report["memory"]["job_peak_rss_mb"] > 100
+    assert all(r["beats_baseline"] for r in report["lecture"])
+    table = capsys.readouterr().out
+    for needle in ("fine-tuned / frozen", "overhead", "matmul", "peak RSS", "lecture run"):
+        assert needle in table
