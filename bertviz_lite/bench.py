@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -143,14 +144,32 @@ def hardware_efficiency(backbone: Backbone, batch_sizes: tuple[int, ...] = (16, 
 
 
 def job_memory(task: str = "sentiment") -> Report:
-    """Peak RSS of one fine-tuning job in a fresh process (nothing else loaded)."""
-    code = ("import resource, bertviz_lite.training as t, bertviz_lite.config as c;"
+    """Peak RSS of one fine-tuning job in a fresh process (nothing else loaded).
+
+    The peak is the kernel's high-water mark of the child's own address space (`VmHWM`,
+    reset by exec). `ru_maxrss` is not: Linux carries it across fork and exec, so a child of
+    this 1.4 GB benchmark process would report the parent's peak, not its own.
+    """
+    code = ("import bertviz_lite.training as t, bertviz_lite.config as c, bertviz_lite.bench as b;"
             f"r = t.run_to_record(c.RunConfig(task={task!r}, mode='finetune', epochs=1));"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.cost['peak_rss_mb'])")
+            "print(b.own_peak_rss_mb(), r.cost['peak_rss_mb'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=600).stdout.split()
-    return {"job_peak_rss_mb": round(int(out[0]) / 1024, 0),
+    return {"job_peak_rss_mb": round(float(out[0]), 0),
             "job_peak_rss_sampled_mb": round(float(out[1]), 0)}
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB: `VmHWM` where /proc has it, else
+    `ru_maxrss` (which on Linux may include a parent's peak from before exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return ru / 2**20 if sys.platform == "darwin" else ru / 1024  # bytes on macOS, KiB on Linux
 
 
 def lecture_defaults(backbone: Backbone, tasks: tuple[str, ...] = TASKS,
@@ -193,6 +212,5 @@ def run_bench(quick: bool = False, device: str = "auto", with_app: bool = True,
 
         say("the app in Chromium")
         report["app"] = app_measurements(quick=quick)
-    report["rss_of_bench_process_mb"] = round(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+    report["rss_of_bench_process_mb"] = round(own_peak_rss_mb(), 0)
     return report

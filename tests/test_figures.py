@@ -255,7 +255,8 @@ def test_metric_curves_show_baseline_and_train_val_gap() -> None:
     assert list(trace_by_name(fig, "validation set").y) == [0.5, 0.8, 0.78]
     assert list(trace_by_name(fig, "training set").y) == [0.5, 0.9, 0.95]
     notes = [a.text for a in fig.layout.annotations]
-    assert any(t.startswith("baseline: &lt;img") for t in notes)
+    assert "baseline 0.5" in notes  # short on the line, the full (escaped) name in the legend
+    assert any(t.name.startswith("baseline: &lt;img") for t in fig.data)
     assert "train − val gap: 0.17" in notes
     assert fig.layout.shapes[0].line.dash == "dash"
     assert_escaped(fig)
@@ -265,7 +266,8 @@ def test_compare_curves_colour_by_mode_dash_by_split() -> None:
     recs = {"frozen": make_record("frozen"), "top-1": make_record("finetune"),
             "finetune": make_record("finetune")}
     fig = F.compare_curves(recs)
-    assert len(fig.data) == 6
+    assert len(fig.data) == 7  # 3 modes x 2 splits, and the baseline's legend entry
+    assert fig.data[6].name.startswith("baseline: ")
     assert fig.data[0].name == "frozen · validation set"
     assert fig.data[0].line.dash == "solid" and fig.data[1].line.dash == "dash"
     assert fig.data[0].line.color == fig.data[1].line.color != fig.data[4].line.color

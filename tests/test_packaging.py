@@ -39,3 +39,14 @@ def test_assets_the_app_reads_are_tracked(in_git, folder):
     tracked = set(_git("ls-files", folder).stdout.split())
     assert on_disk, f"{folder} is empty"
     assert on_disk <= tracked, f"not committed: {sorted(on_disk - tracked)[:5]}"
+
+
+def test_readme_images_are_committed(in_git):
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert images, "the README shows screenshots"
+    tracked = set(_git("ls-files", "docs").stdout.split())
+    missing = [i for i in images if i not in tracked]
+    assert not missing, f"README shows images a clone would not have: {missing}"

@@ -107,9 +107,14 @@ def _baseline_line(fig: go.Figure, baseline: dict[str, Any], theme: Theme) -> No
     fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=value, y1=value,
                   line={"color": theme.text, "dash": "dash", "width": theme.thin_line})
     name = safe_text(baseline.get("name", "no learning"))
+    # The short label sits on the line, inside the plot even in a narrow column; the legend
+    # carries the baseline's full name (it wraps, an annotation does not).
     fig.add_annotation(xref="paper", x=1, yref="y", y=value, xanchor="right", yanchor="bottom",
-                       text=f"baseline: {name} ({fmt_num(value)})", showarrow=False,
+                       text=f"baseline {fmt_num(value)}", showarrow=False,
                        font={"color": theme.text}, bgcolor=theme.background, opacity=0.9)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"baseline: {name}",
+                             line={"color": theme.text, "dash": "dash", "width": theme.thin_line},
+                             hoverinfo="skip"))
 
 
 def _gap_note(fig: go.Figure, record: RunRecord, theme: Theme) -> None:
@@ -148,7 +153,7 @@ def metric_curves(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Figure:
     fig.update_yaxes(title_text=safe_text(title))
     fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
     return style(fig, theme, title=f"{capitalise(title)}: training vs validation",
-                 subtitle="train keeps rising while validation stalls = overfitting")
+                 subtitle="a widening gap = overfitting")
 
 
 def compare_curves(records: dict[str, RunRecord], theme: Theme = DEFAULT_THEME) -> go.Figure:
