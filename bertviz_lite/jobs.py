@@ -39,7 +39,6 @@ import itertools
 import logging
 import multiprocessing as mp
 import os
-import secrets
 import shutil
 import signal
 import sys
@@ -59,15 +58,14 @@ from typing import Any
 from bertviz_lite.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
+from bertviz_lite.job import ACTIVE, FINISHED, STATES, Job, JobSnapshot, QueueFull, _Run
 from bertviz_lite.runcache import RunCache
 from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
 from bertviz_lite.worker import worker_main
 
 log = logging.getLogger(__name__)
 
-STATES = ("queued", "starting", "running", "completed", "stopped", "diverged", "failed", "cached")
-ACTIVE = frozenset({"queued", "starting", "running"})
-FINISHED = frozenset(STATES) - ACTIVE
+__all__ = ["ACTIVE", "FINISHED", "STATES", "Job", "JobPool", "JobSnapshot", "QueueFull"]
 
 TICK_S = 0.25  # dispatcher housekeeping interval (events themselves are routed at once)
 MAX_SAVED = 200  # completed runs with a saved model remembered for identical save_model submits
@@ -77,74 +75,6 @@ UNEXPECTED = "Training failed unexpectedly ({}); the error was logged for the in
 DIED = "The training process stopped unexpectedly (exit code {})"
 OOM_HINT = (". It was killed, most often because the machine ran out of memory: try a smaller "
             "batch size, max_length or model")
-
-
-class QueueFull(RuntimeError):
-    """Too many jobs are waiting; the message is meant for the student."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Main-process side: runs, job handles, snapshots
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class JobSnapshot:
-    """What a page needs to draw a job, copied at one moment (safe to read without locks).
-
-    steps: StepRecords with step > since_step, in order. evals: every EvalRecord so far.
-    started/finished: wall-clock times (time.time()) of the run this job follows.
-    eta_seconds: rough seconds until a queued job starts.
-    """
-
-    id: str
-    state: str
-    progress: Progress | None
-    steps: list[StepRecord]
-    evals: list[EvalRecord]
-    record: RunRecord | None
-    error: str
-    queue_position: int | None
-    eta_seconds: float | None
-    submitted: float
-    started: float | None
-    finished: float | None
-    checkpoint: Path | None = None
-    total_steps: int | None = None  # known once training starts
-    last_step: int = 0  # the newest step recorded so far (pass it as the next since_step)
-    stopping: bool = False  # stop was asked for; the worker has not confirmed yet
-    shared: bool = False  # this job follows a run that another submission started
-    ready: dict[str, Any] = field(default_factory=dict)  # the run's "ready" info: groups...
-
-    @property
-    def done(self) -> bool:
-        """True once the state is final."""
-        return self.state in FINISHED
-
-
-@dataclass(eq=False)
-class _Run:
-    """One actual training run (in a worker), followed by one or more Job handles."""
-
-    seq: int
-    key: str | None
-    config: RunConfig  # as sent to the worker (threads clamped)
-    data: TaskData | None
-    save_to: Path | None
-    submitted: float
-    state: str = "queued"
-    progress: Progress | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-    evals: list[EvalRecord] = field(default_factory=list)
-    record: RunRecord | None = None
-    error: str = ""
-    checkpoint: Path | None = None
-    started: float | None = None  # wall clock, when the worker began it
-    finished: float | None = None
-    total_steps: int | None = None
-    ready: dict[str, Any] = field(default_factory=dict)
-    worker: _Worker | None = None
-    handles: list[Job] = field(default_factory=list)
-    stop_requested: float | None = None  # monotonic time of the stop request
-    requeues: int = 0
 
 
 @dataclass(eq=False)
@@ -165,150 +95,6 @@ class _Worker:
     eof: bool = False
     dead: bool = False
 
-
-class Job:
-    """Main-process handle of one submission (thread-safe; every call returns in milliseconds).
-
-    state: queued | starting (a worker is loading, tokenising or caching features) | running
-    (the training loop has begun) | completed | stopped | diverged | failed | cached.
-    """
-
-    def __init__(self, pool: JobPool, config: RunConfig, owner: str, run: _Run | None = None, *,
-                 state: str | None = None, record: RunRecord | None = None, error: str = "",
-                 checkpoint: Path | None = None) -> None:
-        self.id = secrets.token_hex(6)
-        self.config = config
-        self.owner = owner
-        self.submitted = time.time()
-        self._pool = pool
-        self._lock = pool._lock
-        self._run = run
-        self._own_state = state  # a final state of this handle alone (cached, failed, detached)
-        self._own_record = record
-        self._own_error = error
-        self._own_checkpoint = checkpoint
-        self._own_finished = self.submitted if state else None
-        self._frozen: tuple[int, int] | None = None  # steps/evals seen when it was detached
-        self._stop_requested = False
-        self._last_touch = time.monotonic()
-        self._done = threading.Event()
-        if state is not None:
-            self._done.set()
-
-    # -- state ----------------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        with self._lock:
-            return self._state()
-
-    def _state(self) -> str:
-        if self._own_state is not None or self._run is None:
-            return self._own_state or "failed"
-        return self._run.state
-
-    @property
-    def record(self) -> RunRecord | None:
-        """The RunRecord once the run finished (None while it runs, when it failed, or when
-        this job was stopped while others kept following the run)."""
-        with self._lock:
-            if self._own_state is not None or self._run is None:
-                return self._own_record
-            return self._run.record
-
-    @property
-    def error(self) -> str:
-        """Why a job failed, in words for a student (never a traceback); else ''."""
-        with self._lock:
-            if self._own_state is not None or self._run is None:
-                return self._own_error
-            return self._run.error
-
-    @property
-    def checkpoint(self) -> Path | None:
-        """Folder of the saved trained model (save_model=True and the run completed)."""
-        with self._lock:
-            if self._own_state is not None or self._run is None:
-                return self._own_checkpoint
-            return self._run.checkpoint
-
-    @property
-    def done(self) -> bool:
-        """True once the state is final."""
-        return self.state in FINISHED
-
-    @property
-    def shared(self) -> bool:
-        """True when this job follows a run that another (identical) submission started."""
-        with self._lock:
-            return self._run is not None and bool(self._run.handles) and \
-                self._run.handles[0] is not self
-
-    def queue_position(self) -> int | None:
-        """1-based place in the queue while queued, else None."""
-        with self._lock:
-            return self._pool._position(self)
-
-    def eta_seconds(self) -> float | None:
-        """Rough seconds until a queued job starts (None when not queued or nothing has
-        finished yet to estimate from)."""
-        with self._lock:
-            return self._pool._eta(self)
-
-    def touch(self) -> None:
-        """Tell the watchdog someone is still watching (the page calls it on every poll)."""
-        self._last_touch = time.monotonic()
-
-    def snapshot(self, since_step: int = 0) -> JobSnapshot:
-        """Everything to draw, with only the steps after `since_step` (also touches)."""
-        self.touch()
-        with self._lock:
-            run = self._run
-            state = self._state()
-            if run is None:  # cached, or failed before it could run
-                rec = self._own_record
-                steps = list(rec.steps) if rec else []
-                evals = list(rec.evals) if rec else []
-                return JobSnapshot(
-                    id=self.id, state=state, progress=None,
-                    steps=[s for s in steps if s.step > since_step], evals=evals, record=rec,
-                    error=self._own_error, queue_position=None, eta_seconds=None,
-                    submitted=self.submitted, started=None, finished=self._own_finished,
-                    checkpoint=self._own_checkpoint, total_steps=len(steps) if rec else None,
-                    last_step=steps[-1].step if steps else 0)
-            n_steps, n_evals = self._frozen or (len(run.steps), len(run.evals))
-            start = max(0, min(since_step, n_steps))
-            if start and run.steps[start - 1].step != since_step:  # not contiguous: search
-                start = next((i for i, s in enumerate(run.steps[:n_steps]) if s.step > since_step),
-                             n_steps)
-            detached = self._own_state is not None
-            return JobSnapshot(
-                id=self.id, state=state, progress=run.progress,
-                steps=run.steps[start:n_steps], evals=run.evals[:n_evals],
-                record=self._own_record if detached else run.record,
-                error=self._own_error if detached else run.error,
-                queue_position=self._pool._position(self), eta_seconds=self._pool._eta(self),
-                submitted=self.submitted, started=run.started,
-                finished=self._own_finished if detached else run.finished,
-                checkpoint=self._own_checkpoint if detached else run.checkpoint,
-                total_steps=run.total_steps, last_step=run.steps[n_steps - 1].step if n_steps else 0,
-                stopping=(not detached and run.stop_requested is not None
-                          and run.state in ACTIVE),
-                shared=bool(run.handles) and run.handles[0] is not self, ready=run.ready)
-
-    # -- control --------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Stop this job. A queued job ends "stopped" at once; a running one when its worker
-        confirms (within a step). When other identical submissions follow the same run, only
-        this handle stops and the run goes on for them."""
-        with self._lock:
-            self._pool._stop_job(self)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job is final (does not touch); True if it is."""
-        return self._done.wait(timeout)
-
-    def __repr__(self) -> str:
-        return f"Job({self.id}, {self.state}, {self.config.task}/{self.config.mode}, owner={self.owner!r})"
 
 
 # ---------------------------------------------------------------------------------------------
