@@ -191,6 +191,15 @@ def test_trace_forward_matches_torch(tiny_backbone):
     np.testing.assert_allclose(tr.probabilities, probs.numpy(), rtol=1e-5)
 
 
+def test_trace_forward_truncates_a_10000_token_sentence(tiny_backbone):
+    """A pasted novel is cut to max_length word pieces, not an error or a 10,000-column map."""
+    model = make_model(tiny_backbone, "sentiment")
+    tr = trace_forward(model, tiny_backbone.tokenizer, "word " * 10_000, max_length=64,
+                       label_names=LABELS["sentiment"])
+    assert len(tr.tokens) == 64 and tr.tokens[-1] == "[SEP]"
+    assert tr.hidden_norms.shape == (tiny_backbone.num_layers + 1, 64)
+
+
 def test_trace_encoder_pretrained_view(tiny_backbone):
     encoder, tok = tiny_backbone.encoder, tiny_backbone.tokenizer
     before = model_state(encoder)
