@@ -46,16 +46,24 @@ def _arrow(fig: go.Figure, x: float, y_from: float, y_to: float, colour: str,
                        arrowwidth=theme.line_width, arrowcolor=colour)
 
 
+def _status(text: str, theme: Theme) -> str:
+    """The "· frozen" / "· trainable" part of a box label: in large (presenter) type a size
+    smaller than the group's name, so the label stays inside a half-slide-wide box."""
+    if theme.font_size < 18:
+        return text
+    return f'<span style="font-size:{int(theme.font_size * 0.7)}px">{text}</span>'
+
+
 def _group_boxes(fig: go.Figure, groups: Sequence[str], frozen: set[str],
                  group_params: Mapping[str, int] | None, theme: Theme) -> None:
     """Boxes for the groups (embeddings at y=0, upward) and the loss on top."""
     for i, g in enumerate(groups):
         size = f" · {_weights(group_params[g])}" if group_params and g in group_params else ""
         if g in frozen:
-            label = f"🔒 <b>{safe_text(g)}</b> · frozen{size}"
+            label = f"🔒 <b>{safe_text(g)}</b> {_status('· frozen' + size, theme)}"
             _box(fig, i, label, theme.frozen_fill, theme.frozen, theme.text, theme, dash="dot")
         else:
-            label = f"<b>{safe_text(g)}</b> · trainable{size}"
+            label = f"<b>{safe_text(g)}</b> {_status('· trainable' + size, theme)}"
             _box(fig, i, label, theme.trainable, theme.trainable, "#FFFFFF", theme)
     _box(fig, len(groups), "<b>loss</b>", theme.background, theme.text, theme.text, theme)
 
@@ -134,5 +142,8 @@ def bert_diagram(groups: list[str], frozen_groups: list[str], *, show_backward: 
     fig.update_yaxes(range=[-1.35, n + 0.6], **hidden)
     fig.update_layout(showlegend=False, dragmode=False)
     unit = int(theme.font_size * 4.2)  # pixels per box: room for the label and an arrow
-    title = _diagram_title(groups, stop, show_backward)
-    return style(fig, theme, title=title, height=unit * (n + 2) + 6 * theme.font_size)
+    # Title and subtitle, not one long line (plotly titles never wrap): half a slide wide in
+    # presenter type, both still fit.
+    title, _, subtitle = _diagram_title(groups, stop, show_backward).partition(": ")
+    return style(fig, theme, title=title, subtitle=subtitle or None,
+                 height=unit * (n + 2) + 7 * theme.font_size)
