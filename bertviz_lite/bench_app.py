@@ -35,15 +35,29 @@ FLOW_STEP = """() => { const e = document.querySelector('.st-key-bp_job_flow .js
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def _free_port() -> int:
+def chromium_path() -> str:
+    """The system Chromium the browser measurements (and tests) drive: BERTVIZ_CHROMIUM or
+    Debian's /usr/bin/chromium (never a browser downloaded by Playwright)."""
+    return os.environ.get("BERTVIZ_CHROMIUM", "/usr/bin/chromium")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def settle(page: Any, pause_ms: int = 300, timeout_ms: float = 60_000) -> None:
+    """Wait until the Streamlit script run has finished, then `pause_ms` for the browser
+    to draw what it sent."""
+    page.wait_for_selector(READY, timeout=timeout_ms)
+    page.wait_for_timeout(pause_ms)
+
+
 def _start_server(home: str) -> tuple[subprocess.Popen, str, float]:
     """`streamlit run app.py` from the checkout; returns (process, url, seconds to healthy)."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, BERTVIZ_HOME=home, HF_HUB_OFFLINE="1")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -94,7 +108,7 @@ def _memory(proc: subprocess.Popen) -> dict[str, float]:
 
 def app_measurements(quick: bool = False) -> dict[str, Any]:
     """Start the app, open it in Chromium, train frozen and fine-tuned; see the module doc."""
-    chromium = os.environ.get("BERTVIZ_CHROMIUM", "/usr/bin/chromium")
+    chromium = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,24 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from bertviz_lite.bench_app import CHROMIUM_ARGS, chromium_path, free_port, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("BERTVIZ_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = chromium_path()
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PAGES = {"home": "To tune or not to tune?", "forward": "Forward pass",
          "backprop": "Backprop: train live", "compare": "Compare frozen vs fine-tuned",
          "attention": "Attention", "attribution": "Attribution", "instructor": "Instructor"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +82,6 @@ def page(browser):
     pg.errors = errors  # type: ignore[attr-defined]
     yield pg
     ctx.close()
-
-
-def settle(pg, timeout: float = 60_000) -> None:
-    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
-                         timeout=timeout)
-    pg.wait_for_timeout(300)
 
 
 def shot(pg, name: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import string
 import subprocess
 import sys
@@ -20,21 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from bertviz_lite.bench_app import CHROMIUM_ARGS, chromium_path, free_port, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("BERTVIZ_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = chromium_path()
 ARTIFACTS = REPO / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_health(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -85,7 +76,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -113,12 +104,6 @@ def server(class_env):
     srv = Server(class_env).start()
     yield srv
     srv.stop()
-
-
-def settle(pg, timeout: float = 60_000) -> None:
-    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
-                         timeout=timeout)
-    pg.wait_for_timeout(200)
 
 
 def new_page(browser):
