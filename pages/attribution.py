@@ -3,9 +3,9 @@
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.engine.tasks import readable_labels
 from bertviz_lite.figures import token_attribution_html
 from bertviz_lite.inspect import attribute
-from bertviz_lite.tasks import readable_labels
 
 ui.page_header(
     "Attribution",

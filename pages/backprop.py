@@ -3,9 +3,9 @@
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.engine.gradflow import GradFlow
+from bertviz_lite.engine.training import Trainer
 from bertviz_lite.figures import grad_flow_bars
-from bertviz_lite.gradflow import GradFlow
-from bertviz_lite.training import Trainer
 
 ui.page_header(
     "Backprop: train live",

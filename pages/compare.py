@@ -3,9 +3,9 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison, comparison_table
+from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
+from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
-from bertviz_lite.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
 
 ui.page_header(
     "Compare: frozen vs fine-tuned",

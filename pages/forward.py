@@ -3,9 +3,9 @@
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.engine.tasks import readable_labels
 from bertviz_lite.figures import hidden_norm_animation, hidden_norm_heatmap, probability_bars
 from bertviz_lite.inspect import trace_forward
-from bertviz_lite.tasks import readable_labels
 
 ui.page_header(
     "Forward pass",

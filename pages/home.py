@@ -3,8 +3,8 @@
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.engine.tasks import PAPER_CITATION
 from bertviz_lite.figures import bert_diagram, paper_table
-from bertviz_lite.tasks import PAPER_CITATION
 
 ui.page_header(
     "To tune or not to tune?",

@@ -22,7 +22,7 @@ def make_tiny_bert(path: Path, *, layers: int = 2, hidden: int = 32, heads: int 
     """Save a random-weight BERT (hidden 32, 2 layers, 4 heads) with the bundled tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from bertviz_lite.models import bundled_model_dir
+    from bertviz_lite.engine.models import bundled_model_dir
 
     tok = AutoTokenizer.from_pretrained(bundled_model_dir())
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
@@ -43,7 +43,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_backbone(tiny_model_dir: Path):
     """The tiny BERT loaded once (train() copies it for every run)."""
-    from bertviz_lite.models import load_backbone
+    from bertviz_lite.engine.models import load_backbone
 
     return load_backbone(str(tiny_model_dir))
 
@@ -51,7 +51,7 @@ def tiny_backbone(tiny_model_dir: Path):
 @pytest.fixture(scope="session")
 def bundled_backbone():
     """The real bundled 6-layer BERT, loaded once per test session."""
-    from bertviz_lite.models import load_backbone
+    from bertviz_lite.engine.models import load_backbone
 
     return load_backbone("bundled")
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bertviz_lite.cli import main
+from bertviz_lite.cli.main import main
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bertviz_lite.config import RunConfig
-from bertviz_lite.training import run_to_record
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.training import run_to_record
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bertviz_lite.cli import main
-from bertviz_lite.runs import RunRecord
+from bertviz_lite.cli.main import main
+from bertviz_lite.record.runs import RunRecord
 
 
 def test_train_writes_record_and_summary(tmp_path, tiny_model_dir, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bertviz_lite.bench_app import CHROMIUM_ARGS, chromium_path, free_port, settle
+from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path, free_port, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

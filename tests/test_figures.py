@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 import pytest
 
 from bertviz_lite import figures as F
-from bertviz_lite.runs import EvalRecord, RunRecord, StepRecord
-from bertviz_lite.tasks import PAPER_TABLE
+from bertviz_lite.engine.tasks import PAPER_TABLE
+from bertviz_lite.record.runs import EvalRecord, RunRecord, StepRecord
 
 EVIL = "<img src=x onerror=alert(1)>"
 GROUPS = ["embeddings", "layer.0", "layer.1", "head"]

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from bertviz_lite.checkpoints import build_task_model
-from bertviz_lite.config import RunConfig
 from bertviz_lite.data.examples import PairExample, SentenceExample, TokenExample
-from bertviz_lite.encoding import collate, encode_examples
-from bertviz_lite.groups import apply_freeze, trainable_group_names
-from bertviz_lite.heads import TaskModel
+from bertviz_lite.engine.checkpoints import build_task_model
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.encoding import collate, encode_examples
+from bertviz_lite.engine.groups import apply_freeze, trainable_group_names
+from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.inspect import (
     AttentionUnavailableError,
     attention_maps,

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from bertviz_lite.checkpoints import load_task_model
-from bertviz_lite.config import RunConfig
 from bertviz_lite.data.examples import DataError, SentenceExample, TaskData
 from bertviz_lite.data.load import load_task_data
-from bertviz_lite.jobs import FINISHED, Job, JobPool, QueueFull
-from bertviz_lite.runcache import RunCache
-from bertviz_lite.runs import RunRecord, StepRecord
-from bertviz_lite.training import run_to_record
+from bertviz_lite.engine.checkpoints import load_task_model
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.training import run_to_record
+from bertviz_lite.record.runcache import RunCache
+from bertviz_lite.record.runs import RunRecord, StepRecord
+from bertviz_lite.serve.pool import FINISHED, Job, JobPool, QueueFull
 
 TIMEOUT = 60.0  # generous upper bounds: a tiny run takes well under a second
 
@@ -230,7 +230,7 @@ def test_unexpected_error_gives_a_plain_message_and_logs_the_traceback(jobs, tin
                                                                        caplog):
     broken = TaskData("sentiment", [SentenceExample("good", 0), SentenceExample("bad", 7)] * 4,
                       [SentenceExample("fine", 1)] * 2, ["negative", "positive"])
-    with caplog.at_level(logging.ERROR, logger="bertviz_lite.jobs"):
+    with caplog.at_level(logging.ERROR, logger="bertviz_lite.serve.pool"):
         job = jobs(tiny(tiny_model_dir), data=broken)
         assert job.wait(TIMEOUT)
     assert job.state == "failed"
@@ -266,7 +266,7 @@ def test_watchdog_stops_a_job_nobody_polls(jobs, pool, tiny_model_dir, caplog):
     while time.monotonic() < polled_until:
         assert job.snapshot().state in ("starting", "running")
         time.sleep(0.1)
-    with caplog.at_level(logging.WARNING, logger="bertviz_lite.jobs"):
+    with caplog.at_level(logging.WARNING, logger="bertviz_lite.serve.pool"):
         t0 = time.monotonic()
         assert job.wait(15.0)  # wait() does not touch: the tab "is closed"
         assert time.monotonic() - t0 >= 0.8
@@ -379,7 +379,7 @@ def test_run_cache_roundtrip_and_corrupt_files(tmp_path, caplog):
 
     (tmp_path / "fedcba9876543210.json").write_text('{"version": 1, "conf', encoding="utf-8")
     (tmp_path / "aaaaaaaaaaaaaaaa.json").write_text(json.dumps({"nothing": 1}), encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="bertviz_lite.runcache"):
+    with caplog.at_level(logging.WARNING, logger="bertviz_lite.record.runcache"):
         assert cache.get("fedcba9876543210") is None
         assert cache.get("aaaaaaaaaaaaaaaa") is None
     assert "fedcba9876543210" in caplog.text and "aaaaaaaaaaaaaaaa" in caplog.text

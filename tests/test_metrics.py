@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bertviz_lite import metrics
 from bertviz_lite.data.examples import PairExample, SentenceExample, TokenExample
-from bertviz_lite.tasks import baseline, evaluate
+from bertviz_lite.engine import metrics
+from bertviz_lite.engine.tasks import baseline, evaluate
 
 
 def test_spans_follow_conlleval():

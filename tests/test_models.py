@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from bertviz_lite.groups import ModelStructureError, build_groups, trainable_group_names
-from bertviz_lite.heads import TaskHead
-from bertviz_lite.models import ModelError, load_backbone, pick_device, resolve_model
+from bertviz_lite.engine.groups import ModelStructureError, build_groups, trainable_group_names
+from bertviz_lite.engine.heads import TaskHead
+from bertviz_lite.engine.models import ModelError, load_backbone, pick_device, resolve_model
 
 
 def _tiny(kind: str):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bertviz_lite.cli import main
-from bertviz_lite.reproduce import ReproduceResult, result_markdown
-from bertviz_lite.runs import RunRecord
+from bertviz_lite.cli.main import main
+from bertviz_lite.experiments.reproduce import ReproduceResult, result_markdown
+from bertviz_lite.record.runs import RunRecord
 
 
 def test_reproduce_on_real_files_and_resume(tmp_path, shared_data, tiny_model_dir, capsys):

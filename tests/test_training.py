@@ -7,9 +7,9 @@ import threading
 import pytest
 import torch
 
-from bertviz_lite.config import RunConfig
-from bertviz_lite.runs import RunRecord, StepRecord
-from bertviz_lite.training import Trainer, run_to_record, train
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.training import Trainer, run_to_record, train
+from bertviz_lite.record.runs import RunRecord, StepRecord
 
 TASKS = ["sentiment", "paraphrase", "similarity", "ner"]
 
@@ -100,7 +100,7 @@ def _encoder_name(model, param) -> str:
 
 
 def test_top_k_larger_than_model_is_a_clear_error(tiny_model_dir, tiny_backbone):
-    from bertviz_lite.groups import ModelStructureError
+    from bertviz_lite.engine.groups import ModelStructureError
 
     with pytest.raises(ModelStructureError, match="top-5 asks for more layers than the model has"):
         run_to_record(tiny_config(tiny_model_dir, mode="top-5"), backbone=tiny_backbone)
@@ -227,7 +227,7 @@ def test_backward_sweep_stops_at_the_frozen_boundary(mode, reached, tiny_model_d
 
 
 def test_feature_store_reuses_frozen_features_across_runs(tiny_model_dir, tiny_backbone):
-    from bertviz_lite.features import FeatureStore
+    from bertviz_lite.engine.features import FeatureStore
 
     store = FeatureStore()
     first = Trainer(tiny_config(tiny_model_dir, mode="frozen"), backbone=tiny_backbone,

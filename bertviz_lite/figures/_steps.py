@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bertviz_lite.runs import RunRecord, StepRecord
+from bertviz_lite.record.runs import RunRecord, StepRecord
 
 StepLike = StepRecord | Mapping[str, Any]
 

@@ -13,12 +13,12 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bertviz_lite.engine.tasks import PAPER_TABLE, TASK_SPECS
 from bertviz_lite.figures.text import capitalise, fmt_human, fmt_num, is_finite, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
-from bertviz_lite.tasks import PAPER_TABLE, TASK_SPECS
 
 # The course slide: frozen training costs about a tenth of fine-tuning (the same constant as
-# bertviz_lite.compare.SLIDE_COST_RATIO; not imported, that module pulls in torch).
+# bertviz_lite.experiments.compare.SLIDE_COST_RATIO; not imported, that module pulls in torch).
 SLIDE_COST_RATIO = 10.0
 PAPER_NAME = "paper (BERT-base, Peters et al. 2019, Table 2)"
 

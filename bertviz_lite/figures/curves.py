@@ -6,11 +6,11 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.figures._steps import field
 from bertviz_lite.figures.text import capitalise, fmt_num, is_finite, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
-from bertviz_lite.runs import EvalRecord, RunRecord
-from bertviz_lite.tasks import TASK_SPECS
+from bertviz_lite.record.runs import EvalRecord, RunRecord
 
 SPLIT_NAMES = {"train": "training set", "val": "validation set"}
 SPLIT_DASH = {"train": "dash", "val": "solid"}  # the same on every figure

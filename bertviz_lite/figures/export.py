@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from bertviz_lite.figures._steps import field
 from bertviz_lite.figures.text import is_finite
-from bertviz_lite.runs import RunRecord
+from bertviz_lite.record.runs import RunRecord
 
 if TYPE_CHECKING:  # pandas is imported when a table is asked for, not with the figures
     import pandas

@@ -20,7 +20,7 @@ from bertviz_lite.figures._anim import animation_controls, frame_duration
 from bertviz_lite.figures._steps import field, frame_indices, norms_of
 from bertviz_lite.figures.text import fmt_num, is_finite, safe_labels, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, style
-from bertviz_lite.runs import RunRecord
+from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
 

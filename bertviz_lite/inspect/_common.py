@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from bertviz_lite.data.examples import Example, PairExample, SentenceExample, TokenExample
-from bertviz_lite.encoding import Batch, Encoded, collate, encode_examples
+from bertviz_lite.engine.encoding import Batch, Encoded, collate, encode_examples
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bertviz_lite.heads import encoder_inputs
+from bertviz_lite.engine.heads import encoder_inputs
 from bertviz_lite.inspect._common import (
     device_of,
     encode_one,
@@ -75,7 +75,7 @@ def _no_attention_error(encoder: nn.Module) -> AttentionUnavailableError:
     return AttentionUnavailableError(
         f"the encoder returned no attention weights (its attention implementation is {impl!r}). "
         "Load it with eager attention: AutoModel.from_pretrained(..., attn_implementation="
-        "'eager'); bertviz_lite.models.load_backbone does this.")
+        "'eager'); bertviz_lite.engine.models.load_backbone does this.")
 
 
 def attention_maps(encoder: nn.Module, tokenizer: object, text: str, text_b: str | None = None,

@@ -21,8 +21,8 @@ import torch
 from captum.attr import LayerIntegratedGradients
 from torch import nn
 
-from bertviz_lite.encoding import Batch
-from bertviz_lite.heads import TaskModel
+from bertviz_lite.engine.encoding import Batch
+from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.inspect._common import (
     OneInput,
     device_of,

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bertviz_lite.heads import TaskModel, encoder_inputs
+from bertviz_lite.engine.heads import TaskModel, encoder_inputs
 from bertviz_lite.inspect._common import (
     OneInput,
     device_of,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from bertviz_lite.data.examples import Example
-from bertviz_lite.encoding import Encoded, bucket_batches, collate, encode_examples
-from bertviz_lite.heads import (
+from bertviz_lite.engine.encoding import Encoded, bucket_batches, collate, encode_examples
+from bertviz_lite.engine.heads import (
     SCORE_SCALE,  # the similarity head predicts score / 5
     TaskModel,
 )

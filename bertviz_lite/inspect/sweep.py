@@ -32,9 +32,9 @@ import torch
 from torch import nn
 
 from bertviz_lite.data.examples import Example
-from bertviz_lite.encoding import Batch, collate, encode_examples
-from bertviz_lite.groups import apply_freeze
-from bertviz_lite.heads import TaskModel
+from bertviz_lite.engine.encoding import Batch, collate, encode_examples
+from bertviz_lite.engine.groups import apply_freeze
+from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.inspect._common import device_of, eval_mode, kept_grad_flags, locked
 
 ForwardHook = Callable[[nn.Module, tuple, object], None]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from bertviz_lite.config import RunConfig
-from bertviz_lite.heads import TaskModel
-from bertviz_lite.models import Backbone
-from bertviz_lite.tasks import n_outputs
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.heads import TaskModel
+from bertviz_lite.engine.models import Backbone
+from bertviz_lite.engine.tasks import n_outputs
 
 WEIGHTS = "model.safetensors"
 META = "task.json"

@@ -20,16 +20,16 @@ from typing import Any
 
 import streamlit as st
 
-from bertviz_lite.config import TASKS, RunConfig
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.load import parse_upload
+from bertviz_lite.engine.config import TASKS, RunConfig
+from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.tasks import EXAMPLE_INPUTS, TASK_SPECS
 from bertviz_lite.figures import DEFAULT_THEME, PRESENTER_THEME, Theme
-from bertviz_lite.jobs import Job, JobPool
-from bertviz_lite.models import Backbone, load_backbone
-from bertviz_lite.runcache import RunCache
-from bertviz_lite.runs import RunRecord
-from bertviz_lite.settings import Settings, load_settings
-from bertviz_lite.tasks import EXAMPLE_INPUTS, TASK_SPECS
+from bertviz_lite.record.runcache import RunCache
+from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.serve.pool import Job, JobPool
+from bertviz_lite.serve.settings import Settings, load_settings
 
 log = logging.getLogger("bertviz_lite.app")
 
@@ -88,7 +88,7 @@ def bundled_layers() -> int:
     """Transformer layers of the bundled model, read from its config (no weights loaded)."""
     import json
 
-    from bertviz_lite.models import bundled_model_dir
+    from bertviz_lite.engine.models import bundled_model_dir
 
     cfg = json.loads((bundled_model_dir() / "config.json").read_text(encoding="utf-8"))
     return int(cfg["num_hidden_layers"])
@@ -611,7 +611,7 @@ def example_inputs(task: str, prefix: str) -> tuple[str, str | None]:
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the trained model...")
 def _trained(folder: str, model_name: str) -> Any:
-    from bertviz_lite.checkpoints import load_task_model
+    from bertviz_lite.engine.checkpoints import load_task_model
 
     return load_task_model(folder, backbone(model_name))
 
@@ -776,7 +776,7 @@ def reproduce_view() -> None:
     CoNLL-2003): the shipped one, or an uploaded reproduce.json."""
     import json
 
-    from bertviz_lite.reproduce import ReproduceResult, result_markdown
+    from bertviz_lite.experiments.reproduce import ReproduceResult, result_markdown
 
     up = st.file_uploader("Load a reproduce.json written by `bertviz-lite reproduce`",
                           type=["json"], key="cmp_reproduce")

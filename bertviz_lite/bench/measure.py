@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 
-from bertviz_lite.config import TASKS, RunConfig
-from bertviz_lite.cost import matmul_params
 from bertviz_lite.data.load import load_task_data
-from bertviz_lite.features import FeatureStore
-from bertviz_lite.models import Backbone, load_backbone
-from bertviz_lite.runs import RunRecord
-from bertviz_lite.training import Trainer
+from bertviz_lite.engine.config import TASKS, RunConfig
+from bertviz_lite.engine.cost import matmul_params
+from bertviz_lite.engine.features import FeatureStore
+from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.training import Trainer
+from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def hardware_efficiency(backbone: Backbone, batch_sizes: tuple[int, ...] = (16, 
                         steps: int = 10, device: str = "auto") -> Report:
     """Fine-tuning FLOPs per second (6 x non-embedding weights x tokens) divided by the dense
     matmul throughput of this process, and the padding waste of the batching used."""
-    from bertviz_lite.models import pick_device
+    from bertviz_lite.engine.models import pick_device
 
     dev = pick_device(device)
     hidden = backbone.hidden_size
@@ -150,7 +150,7 @@ def job_memory(task: str = "sentiment") -> Report:
     reset by exec). `ru_maxrss` is not: Linux carries it across fork and exec, so a child of
     this 1.4 GB benchmark process would report the parent's peak, not its own.
     """
-    code = ("import bertviz_lite.training as t, bertviz_lite.config as c, bertviz_lite.bench as b;"
+    code = ("import bertviz_lite.engine.training as t, bertviz_lite.engine.config as c, bertviz_lite.bench.measure as b;"
             f"r = t.run_to_record(c.RunConfig(task={task!r}, mode='finetune', epochs=1));"
             "print(b.own_peak_rss_mb(), r.cost['peak_rss_mb'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -208,7 +208,7 @@ def run_bench(quick: bool = False, device: str = "auto", with_app: bool = True,
     say("default lecture runs")
     report["lecture"] = lecture_defaults(backbone, ("sentiment",) if quick else TASKS, device)
     if with_app:
-        from bertviz_lite.bench_app import app_measurements
+        from bertviz_lite.bench.browser import app_measurements
 
         say("the app in Chromium")
         report["app"] = app_measurements(quick=quick)

@@ -20,21 +20,21 @@ from typing import Protocol
 
 import torch
 
-from bertviz_lite.checkpoints import build_task_model
-from bertviz_lite.config import RunConfig, config_hash
-from bertviz_lite.cost import PeakRSS, Stopwatch, matmul_params, train_flops
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data, subsample
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
-from bertviz_lite.encoding import Batch, Encoded, bucket_batches, collate, encode_examples
-from bertviz_lite.features import FeatureStore
-from bertviz_lite.gradflow import GradFlow, SignalProbe
-from bertviz_lite.groups import apply_freeze, trainable_group_names
-from bertviz_lite.heads import SCORE_SCALE
-from bertviz_lite.models import Backbone, load_backbone, pick_device
-from bertviz_lite.optim import build_optimizer, linear_schedule
-from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
-from bertviz_lite.tasks import TASK_SPECS, baseline, evaluate
+from bertviz_lite.engine.checkpoints import build_task_model
+from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.engine.cost import PeakRSS, Stopwatch, matmul_params, train_flops
+from bertviz_lite.engine.encoding import Batch, Encoded, bucket_batches, collate, encode_examples
+from bertviz_lite.engine.features import FeatureStore
+from bertviz_lite.engine.gradflow import GradFlow, SignalProbe
+from bertviz_lite.engine.groups import apply_freeze, trainable_group_names
+from bertviz_lite.engine.heads import SCORE_SCALE
+from bertviz_lite.engine.models import Backbone, load_backbone, pick_device
+from bertviz_lite.engine.optim import build_optimizer, linear_schedule
+from bertviz_lite.engine.tasks import TASK_SPECS, baseline, evaluate
+from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
 

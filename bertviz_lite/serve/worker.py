@@ -1,4 +1,4 @@
-"""The worker process of the job pool (`bertviz_lite.jobs`): load the pretrained backbone(s)
+"""The worker process of the job pool (`bertviz_lite.serve.pool`): load the pretrained backbone(s)
 once, then take one job at a time from this worker's queue, run the one engine
 (`training.Trainer`) and stream its events back over this worker's pipe as plain dicts.
 
@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bertviz_lite.config import ConfigError, RunConfig
 from bertviz_lite.data.examples import DataError
-from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
+from bertviz_lite.engine.config import ConfigError, RunConfig
+from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _serve(slot: int, jobs: Any, conn: Connection, stop_event: Any, stop_token: 
     send(("hello", os.getpid()))
     import torch
 
-    from bertviz_lite.models import load_backbone
+    from bertviz_lite.engine.models import load_backbone
 
     torch.set_num_threads(threads)
     try:
@@ -140,10 +140,10 @@ def _run_job(job: dict[str, Any], send: Callable[[tuple], None], backbones: _Bac
     """Run one job in the worker and report every event; never raises."""
     import torch
 
-    from bertviz_lite.checkpoints import save_task_model
-    from bertviz_lite.groups import ModelStructureError
-    from bertviz_lite.models import ModelError
-    from bertviz_lite.training import Trainer
+    from bertviz_lite.engine.checkpoints import save_task_model
+    from bertviz_lite.engine.groups import ModelStructureError
+    from bertviz_lite.engine.models import ModelError
+    from bertviz_lite.engine.training import Trainer
 
     seq = job["seq"]
     stop_event.clear()  # a stale stop of the previous job must not stop this one...
@@ -163,7 +163,7 @@ def _run_job(job: dict[str, Any], send: Callable[[tuple], None], backbones: _Bac
             send(("models", list(backbones.loaded)))
         global _FEATURES
         if _FEATURES is None:
-            from bertviz_lite.features import FeatureStore
+            from bertviz_lite.engine.features import FeatureStore
 
             _FEATURES = FeatureStore()
         trainer = Trainer(config, backbone=backbone, data=job["data"],

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bertviz_lite import metrics
 from bertviz_lite.data.examples import Example, PairExample, SentenceExample, TokenExample
+from bertviz_lite.engine import metrics
 
 
 @dataclass(frozen=True)

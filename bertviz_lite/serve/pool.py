@@ -55,13 +55,13 @@ from multiprocessing.connection import wait as _wait_any
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
-from bertviz_lite.job import ACTIVE, FINISHED, STATES, Job, JobSnapshot, QueueFull, _Run
-from bertviz_lite.runcache import RunCache
-from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
-from bertviz_lite.worker import worker_main
+from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
+from bertviz_lite.record.runcache import RunCache
+from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
+from bertviz_lite.serve.job import ACTIVE, FINISHED, STATES, Job, JobSnapshot, QueueFull, _Run
+from bertviz_lite.serve.worker import worker_main
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from bertviz_lite.config import RunConfig, config_hash
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
-from bertviz_lite.models import Backbone, load_backbone
-from bertviz_lite.runs import Progress, RunRecord
-from bertviz_lite.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
-from bertviz_lite.training import Event, train
+from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
+from bertviz_lite.engine.training import Event, train
+from bertviz_lite.record.runs import Progress, RunRecord
 
 log = logging.getLogger(__name__)
 

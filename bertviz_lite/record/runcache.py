@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from bertviz_lite.runs import RunRecord
+from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 `Job` is thread-safe and every call returns in milliseconds; `JobSnapshot` is what a page
 draws, copied at one moment. `_Run` is the training run a job follows (several identical
-submissions can follow one run). The pool that owns them is `bertviz_lite.jobs`.
+submissions can follow one run). The pool that owns them is `bertviz_lite.serve.pool`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bertviz_lite.config import RunConfig
 from bertviz_lite.data.examples import TaskData
-from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 if TYPE_CHECKING:
-    from bertviz_lite.jobs import JobPool, _Worker
+    from bertviz_lite.serve.pool import JobPool, _Worker
 
 STATES = ("queued", "starting", "running", "completed", "stopped", "diverged", "failed", "cached")
 ACTIVE = frozenset({"queued", "starting", "running"})

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bertviz_lite.checkpoints import save_task_model
-from bertviz_lite.cli import config_from_args, echo
-from bertviz_lite.compare import SLIDE_COST_RATIO, Comparison, compare
-from bertviz_lite.config import ConfigError
-from bertviz_lite.runs import EvalRecord, Progress, RunRecord, StepRecord
-from bertviz_lite.tasks import PAPER_CITATION, TASK_SPECS
-from bertviz_lite.training import Event, Trainer
+from bertviz_lite.cli.main import config_from_args, echo
+from bertviz_lite.engine.checkpoints import save_task_model
+from bertviz_lite.engine.config import ConfigError
+from bertviz_lite.engine.tasks import PAPER_CITATION, TASK_SPECS
+from bertviz_lite.engine.training import Event, Trainer
+from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, compare
+from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,8 @@ def _eval_files(pairs: list[str]) -> dict[str, str]:
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
     """`bertviz-lite reproduce`: the paper's four tasks on real data, frozen vs fine-tuned."""
-    from bertviz_lite.config import RunConfig
-    from bertviz_lite.reproduce import reproduce, result_markdown
+    from bertviz_lite.engine.config import RunConfig
+    from bertviz_lite.experiments.reproduce import reproduce, result_markdown
 
     tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASK_SPECS]
@@ -285,7 +285,7 @@ def bench_table(report: dict) -> list[str]:
 
 def cmd_bench(a: argparse.Namespace) -> int:
     """`bertviz-lite bench`: measure, print the table, write the JSON report."""
-    from bertviz_lite.bench import run_bench
+    from bertviz_lite.bench.measure import run_bench
 
     report = run_bench(quick=a.quick, device=a.device, with_app=not a.no_app,
                        on_section=lambda name: log.warning("bench: %s", name))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bertviz_lite.config import (
+from bertviz_lite.engine.config import (
     DEVICES,
     HEADS,
     PAIR_ENCODINGS,
@@ -75,7 +75,7 @@ def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfi
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from bertviz_lite import commands
+    from bertviz_lite.cli import commands
 
     parser = argparse.ArgumentParser(
         prog="bertviz-lite",
@@ -135,8 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from bertviz_lite.data.examples import DataError
-    from bertviz_lite.groups import ModelStructureError
-    from bertviz_lite.models import ModelError
+    from bertviz_lite.engine.groups import ModelStructureError
+    from bertviz_lite.engine.models import ModelError
 
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bertviz_lite.groups import LayerGroup
+from bertviz_lite.engine.groups import LayerGroup
 
 Handle = torch.utils.hooks.RemovableHandle
 

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertviz_lite.encoding import IGNORE, Batch
-from bertviz_lite.groups import LayerGroup, build_groups
+from bertviz_lite.engine.encoding import IGNORE, Batch
+from bertviz_lite.engine.groups import LayerGroup, build_groups
 
 SCORE_SCALE = 5.0  # similarity: the head predicts score / 5 and the loss compares with label / 5
 

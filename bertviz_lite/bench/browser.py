@@ -22,9 +22,9 @@ from typing import Any
 
 import psutil
 
-from bertviz_lite.config import RunConfig
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.training import run_to_record
 from bertviz_lite.paths import PACKAGE_DIR
-from bertviz_lite.training import run_to_record
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from bertviz_lite.heads import TaskModel
+from bertviz_lite.engine.heads import TaskModel
 
 
 def _no_decay(name: str, p: nn.Parameter) -> bool:

@@ -1,0 +1,1 @@
+"""The bertviz-lite command line."""

@@ -1,0 +1,1 @@
+"""Serving training jobs: settings, the job handle, the pool and its worker processes."""
