@@ -1,0 +1,81 @@
+"""Trained models for the inspection pages (Forward, Attention, Attribution): this session's
+runs or the shipped frozen heads, each with the lock that serialises its use."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.ui.live import live_view
+from bertviz_lite.ui.resources import _model_lock, _trained, backbone, shipped_model
+from bertviz_lite.ui.state import friendly_error, job_state, remember_run, start_job
+
+
+def model_for(task: str, mode: str) -> tuple[Any, threading.Lock] | None:
+    """(TrainedModel, its lock) for a task: this session's run of `mode`, or for frozen the
+    shipped head; None when there is none yet."""
+    for key in [k for k in ("bp_job", f"ft_{task}", "cmp_frozen", "cmp_finetune")]:
+        job = job_state(key)
+        if job is not None:
+            remember_run(job)
+    folder = st.session_state.get("_checkpoints", {}).get((task, mode))
+    if folder is None and mode == "frozen":
+        shipped = shipped_model(task)
+        folder = str(shipped) if shipped else None
+    if folder is None or not Path(folder).is_dir():
+        return None
+    try:
+        import json
+
+        name = json.loads((Path(folder) / "task.json").read_text())["config"]["model"]
+        return _trained(folder, name), _model_lock(folder)
+    except Exception as err:
+        friendly_error(err, "load the trained model")
+        return None
+
+
+def model_source(task: str, prefix: str) -> tuple[Any, threading.Lock] | None:
+    """Pick the frozen or the fine-tuned model of this task for a view."""
+    available = {m: model_for(task, m) for m in ("frozen", "finetune")}
+    options = [m for m, v in available.items() if v is not None]
+    if not options:
+        st.warning("No trained head for this task yet: train one on the Backprop page.")
+        return None
+    choice = st.segmented_control(
+        "Model", options, default=options[0], required=True, key=f"{prefix}_model_{task}",
+        format_func={"frozen": "Frozen BERT + trained head",
+                     "finetune": "Fine-tuned in this session"}.get)
+    if "finetune" not in options:
+        st.caption("Fine-tune a model on the Backprop page to compare it here.")
+    return available[str(choice)]
+
+
+def finetune_offer(task: str, prefix: str) -> None:
+    """No fine-tuned model yet: offer to fine-tune one on the bundled data now."""
+    key = f"ft_{task}"
+    job = job_state(key)
+    if job is None:
+        st.info("No fine-tuned model in this session yet.")
+        if st.button("Fine-tune one now (bundled data, about 20 s)", key=f"{prefix}_ft_{task}"):
+            start_job(key, RunConfig(task=task, mode="finetune"), None)
+            st.rerun()
+        return
+    live_view(key)
+    remember_run(job)
+
+
+def finetuned_attention(task: str, text: str, text_b: str | None) -> Any:
+    """Attention maps of this session's fine-tuned encoder, or None."""
+    from bertviz_lite.inspect import attention_maps
+
+    found = model_for(task, "finetune")
+    if found is None:
+        return None
+    trained, lock = found
+    with lock:
+        return attention_maps(trained.model.encoder, backbone(trained.config.model).tokenizer,
+                              text, text_b)

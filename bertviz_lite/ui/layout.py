@@ -1,0 +1,105 @@
+"""The page frame: header, presenter mode, sidebar, plots, "Show the code", small renderers."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from bertviz_lite.figures import DEFAULT_THEME, PRESENTER_THEME, Theme
+from bertviz_lite.ui.state import QUERY
+
+PRESENTER_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
+h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
+h3 { font-size: 1.8rem !important; }
+label, [data-testid="stWidgetLabel"] p { font-size: 1.15rem !important; font-weight: 600; }
+[data-testid="stAppViewContainer"] { background: #ffffff; color: #000000; }
+</style>
+"""
+
+
+# -- page frame --------------------------------------------------------------------------
+def presenter() -> bool:
+    """Whether presenter mode (large type, high contrast) is on for this session."""
+    return bool(st.session_state.get("presenter", False))
+
+
+def theme() -> Theme:
+    """The figure theme that matches presenter mode."""
+    return PRESENTER_THEME if presenter() else DEFAULT_THEME
+
+
+def sidebar() -> None:
+    """Controls shared by every page: presenter mode, and what the server is doing."""
+    with st.sidebar:
+        st.toggle("Presenter mode", key="presenter", bind=QUERY,
+                  help="Large type and high contrast for a projector")
+        pool = st.session_state.get("_pool_stats")
+        if pool:
+            st.caption(pool)
+
+
+def mark_entrypoint() -> None:
+    """Called by app.py on every run: the pages know they run inside st.navigation."""
+    st.session_state["_via_app"] = True
+
+
+def _ensure_entrypoint() -> None:
+    """A deep link as the very first request of a fresh server runs the page without app.py
+    (Streamlit's legacy pages/ mode until some run calls st.navigation). Switch that mode off
+    and rerun, so app.py builds the navigation and the same page runs inside it."""
+    if st.session_state.get("_via_app"):
+        return
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+    except (ImportError, AttributeError):  # a future Streamlit without the legacy mode
+        return
+    st.rerun()
+
+
+def page_header(title: str, lead: str) -> None:
+    """Title and one-paragraph lead of a page; presenter CSS when on."""
+    _ensure_entrypoint()
+    if presenter():
+        st.html(PRESENTER_CSS)
+    st.title(title)
+    st.markdown(lead)
+
+
+def plot(fig: Any, key: str | None = None) -> None:
+    """Show a plotly figure full width; the modebar camera saves it as PNG."""
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+    st.plotly_chart(fig, key=key, config=config, theme=None)
+
+
+def show_code(*funcs: Callable[..., Any], key: str = "") -> None:
+    """ "Show the code": the real bertviz_lite functions behind a view."""
+    with st.expander("Show the code"):
+        for func in funcs:
+            st.caption(f"`{func.__module__}.{func.__qualname__}`")
+            st.code(inspect.getsource(func), language="python")
+
+
+# -- small renderers -----------------------------------------------------------------------
+def token_chips(tokens: list[str], segments: list[int]) -> None:
+    """Word pieces as escaped chips; sentence B tinted."""
+    from bertviz_lite.figures import token_chips_html
+
+    st.html(token_chips_html(tokens, segments))
+
+
+def prediction_view(trace: Any) -> None:
+    """The prediction in words: class, score, or one tag per word."""
+    if trace.word_tags:
+        st.dataframe([{"word": w, "tag": t} for w, t in trace.word_tags], hide_index=True)
+    elif isinstance(trace.prediction, float):
+        st.metric("Predicted similarity (0-5)", f"{trace.prediction:.2f}")
+    else:
+        st.metric("Prediction", str(trace.prediction))

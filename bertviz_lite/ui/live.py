@@ -1,0 +1,174 @@
+"""The live training view: polling fragments, progress, the gradient-flow and curve charts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.serve.pool import Job
+from bertviz_lite.serve.settings import load_settings
+from bertviz_lite.ui.layout import plot, theme
+from bertviz_lite.ui.state import job_state, redact, safe
+
+# -- live training view ----------------------------------------------------------------------
+ACTIVE = ("queued", "starting", "running")
+# How often the live gradient chart refreshes while a job runs (fragment intervals are fixed
+# when this module is imported, so this reads the settings once, here).
+LIVE_SECONDS = load_settings().live_refresh_s
+CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
+QUEUED_SECONDS = 2.0  # how often a queued job checks whether its turn has come
+
+
+def live_record(job: Job) -> RunRecord | None:
+    """The job's run so far as a (partial) RunRecord, or the final one."""
+    snap = job.snapshot()
+    if snap.record is not None:
+        return snap.record
+    if not snap.ready:
+        return None
+    return RunRecord.partial(job.config.to_dict(), snap.ready, snap.steps, snap.evals)
+
+
+def job_status(job: Job) -> None:
+    """Queue position, progress bar with ETA, or how the run ended."""
+    from bertviz_lite.figures import live_progress
+
+    snap = job.snapshot()
+    if snap.state == "queued":
+        eta = job.eta_seconds()
+        wait = f", about {eta:.0f} s" if eta else ""
+        st.info(f"Waiting for a free trainer: position {snap.queue_position} in the queue{wait}.")
+    elif snap.state in ("starting", "running"):
+        total = int(snap.total_steps or (snap.ready or {}).get("steps_total") or 0)
+        done = snap.last_step
+        p = snap.progress
+        if p is not None and p.phase == "cache" and not done:
+            st.progress(p.done / max(1, p.total), text=f"Computing frozen features once: "
+                        f"{p.done} / {p.total} examples")
+        elif not total:
+            st.progress(0.0, text="Preparing: copying the model, reading and tokenising data")
+        else:
+            elapsed = time.time() - (snap.started or time.time())
+            info = live_progress(done, total, elapsed)
+            st.progress(min(1.0, info["fraction"]), text=info["text"])
+    elif snap.state == "failed":
+        st.error("Training failed: " + safe(redact(snap.error or "unknown error")))
+    elif snap.state == "diverged":
+        st.warning(safe(snap.record.reason if snap.record else "The loss became NaN."))
+    elif snap.state == "stopped":
+        st.info(safe(snap.record.reason if snap.record and snap.record.reason else "Stopped."))
+    elif snap.state == "cached":
+        st.success("Someone already ran exactly this configuration: replayed from the shared "
+                   "cache, no training needed.")
+
+
+def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """Rebuild a live figure only when its data changed (the fragment reruns 4 times a second;
+    building plotly figures is the costly part, re-sending one is cheap)."""
+    memo = st.session_state.setdefault("_live_figs", {})
+    hit = memo.get(key)
+    if hit is not None and hit[0] == signature:
+        return hit[1]
+    fig = build()
+    memo[key] = (signature, fig)
+    return fig
+
+
+def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
+    """The gradient flow of the latest step (run_id: the job that drew it, so a new run
+    never reuses the previous run's figure)."""
+    from bertviz_lite.figures import grad_flow_bars
+
+    th = theme()
+    last = record.steps[-1] if record.steps else None
+    sig = (run_id, last.step if last else 0, th.presenter, tuple(record.groups))
+    plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
+        record.groups, last.grad_norm if last else {}, record.frozen_groups,
+        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow")
+
+
+def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
+    """Loss and validation/training metric curves of a run so far, side by side."""
+    from bertviz_lite.figures import loss_curve, metric_curves
+
+    th = theme()
+    sig = (run_id, len(record.steps), len(record.evals), th.presenter)
+    left, right = st.columns(2)
+    if record.steps:
+        with left:
+            plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
+                 key=f"{key}_loss")
+    if record.evals:
+        with right:
+            plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
+                 key=f"{key}_metric")
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def _live_flow(job_key: str) -> None:
+    """Four times a second: status, progress and the gradient flow of the newest step."""
+    job = job_state(job_key)
+    if job is None:
+        return
+    job_status(job)
+    record = live_record(job)
+    if record is not None:
+        flow_chart(record, job_key, job.id)
+    if job.snapshot().state not in ACTIVE:
+        st.rerun(scope="app")  # the run ended: redraw the whole page with the results
+
+
+@st.fragment(run_every=QUEUED_SECONDS)
+def _live_queued(job_key: str) -> None:
+    """Every two seconds while the job waits for a free trainer: its place in the queue.
+    (Waiting sessions poll slowly, so a full class queueing costs the server little.)"""
+    job = job_state(job_key)
+    if job is None:
+        return
+    job_status(job)
+    if job.snapshot().state != "queued":
+        st.rerun(scope="app")  # its turn: switch to the fast live view
+
+
+@st.fragment(run_every=CURVE_SECONDS)
+def _live_curves(job_key: str) -> None:
+    """Once a second: the loss and metric curves (they change slowly; each redraw costs the
+    browser and the server CPU that the training worker would rather have)."""
+    job = job_state(job_key)
+    record = live_record(job) if job is not None else None
+    if record is not None:
+        curve_charts(record, job_key, job.id)  # type: ignore[union-attr]
+
+
+def live_view(job_key: str) -> None:
+    """While the job runs: the polling fragments; afterwards: a static status and charts.
+
+    The gradient flow takes the full width (it is the lesson); the curves sit below it.
+    """
+    job = job_state(job_key)
+    if job is None:
+        return
+    state = job.snapshot().state
+    if state == "queued":
+        _live_queued(job_key)
+        return
+    if state in ACTIVE:
+        _live_flow(job_key)
+        _live_curves(job_key)
+        return
+    job_status(job)
+    record = live_record(job)
+    if record is not None:
+        flow_chart(record, job_key, job.id)
+        curve_charts(record, job_key, job.id)
+
+
+def stop_job(job_key: str) -> None:
+    """on_click of the Stop button: ask the worker to stop between two steps."""
+    job = job_state(job_key)
+    if job is not None:
+        job.stop()

@@ -1,0 +1,124 @@
+"""Shared read-only objects, one per server process: settings, the pretrained models, the
+worker pool, recorded runs, trained heads (all behind st.cache_resource / st.cache_data)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from bertviz_lite.data.examples import TaskData
+from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.record.runcache import RunCache
+from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.serve.pool import JobPool
+from bertviz_lite.serve.settings import Settings, load_settings
+
+log = logging.getLogger("bertviz_lite.app")
+
+
+@st.cache_resource
+def settings() -> Settings:
+    """The deployment's settings (bertviz.toml and BERTVIZ_* variables)."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Loading the pretrained BERT (once per server)...")
+def backbone(name: str = "bundled") -> Backbone:
+    """A pretrained model shared read-only by every session; jobs and views copy it."""
+    return load_backbone(name)
+
+
+@st.cache_resource
+def tokenizer_lock(name: str = "bundled") -> threading.Lock:
+    """Fast tokenizers are not thread-safe: sessions take this lock to tokenize."""
+    return threading.Lock()
+
+
+@st.cache_resource
+def job_pool() -> JobPool:
+    """The worker pool (started with the app, weights loaded, waiting for jobs)."""
+    s = settings()
+    pool = JobPool(
+        s.max_jobs,
+        warm_models=tuple(s.models.values())[:1],
+        threads_per_job=s.threads_per_job,
+        max_queue=s.max_queue,
+        abandon_after_s=s.abandon_after_s,
+        cache=RunCache(s.cache_path()),
+        checkpoint_dir=s.checkpoints_path(),
+    )
+    pool.start()
+    atexit.register(pool.shutdown)
+    return pool
+
+
+@st.cache_resource
+def bundled_layers() -> int:
+    """Transformer layers of the bundled model, read from its config (no weights loaded)."""
+    import json
+
+    from bertviz_lite.engine.models import bundled_model_dir
+
+    cfg = json.loads((bundled_model_dir() / "config.json").read_text(encoding="utf-8"))
+    return int(cfg["num_hidden_layers"])
+
+
+def bundled_groups() -> list[str]:
+    """Layer groups of the bundled model with a task head, input to output."""
+    return ["embeddings", *[f"layer.{i}" for i in range(bundled_layers())], "head"]
+
+
+def recorded_runs() -> dict[str, RunRecord]:
+    """Run records shipped for lectures (and the instructor's folder), by file stem."""
+    folder = settings().recorded_runs_path()
+    return _load_recorded(str(folder))
+
+
+@st.cache_data(show_spinner=False)
+def _load_recorded(folder: str) -> dict[str, RunRecord]:
+    out: dict[str, RunRecord] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            out[path.stem] = RunRecord.load(path)
+        except (ValueError, TypeError, KeyError, OSError) as err:
+            log.warning("skipping recorded run %s: %s", path, err)
+    return out
+
+
+@st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
+def _folder_data(task: str, folder: str) -> TaskData:
+    from bertviz_lite.data import load_task_data
+
+    return load_task_data(task, folder, max_train=settings().max_examples,
+                          max_eval=settings().max_eval_examples)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the trained model...")
+def _trained(folder: str, model_name: str) -> Any:
+    from bertviz_lite.engine.checkpoints import load_task_model
+
+    return load_task_model(folder, backbone(model_name))
+
+
+@st.cache_resource(max_entries=64)
+def _model_lock(folder: str) -> threading.Lock:
+    """One inference at a time per shared model (attribution toggles requires_grad)."""
+    return threading.Lock()
+
+
+def shipped_model(task: str) -> Path | None:
+    """The frozen head shipped in assets/models for instant demos (a few KB)."""
+    from bertviz_lite.paths import assets_dir
+
+    folder = assets_dir() / "models" / f"{task}-frozen"
+    return folder if (folder / "task.json").is_file() else None
+
+
+def run_cache_size() -> int:
+    """Number of runs in the shared cache."""
+    return len(RunCache(settings().cache_path()))

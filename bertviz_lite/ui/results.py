@@ -1,0 +1,132 @@
+"""After a run: the results tabs and exports, the Compare page's records, the reproduction."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.ui.layout import plot, theme
+from bertviz_lite.ui.live import ACTIVE, job_status, live_view
+from bertviz_lite.ui.resources import recorded_runs, settings
+from bertviz_lite.ui.state import (
+    escape_markdown,
+    friendly_error,
+    job_state,
+    remember_run,
+    start_job,
+)
+
+
+# -- after training ------------------------------------------------------------------------------
+def exports(record: RunRecord, key: str) -> None:
+    """Download the run record (JSON), the per-step table (CSV), the replay (HTML)."""
+    import json
+
+    from bertviz_lite.figures import figure_html, grad_flow_replay, steps_table
+
+    name = f"{record.task}-{record.mode}"
+    c1, c2, c3 = st.columns(3)
+    th = theme()
+    # Callables: each file is built only when its button is clicked (the HTML is ~4 MB).
+    c1.download_button("Run record (JSON)", lambda: json.dumps(record.to_dict(), indent=1),
+                       file_name=f"{name}.json", mime="application/json", key=f"{key}_json",
+                       on_click="ignore")
+    c2.download_button("Steps table (CSV)", lambda: steps_table(record).to_csv(index=False),
+                       file_name=f"{name}-steps.csv", mime="text/csv", key=f"{key}_csv",
+                       on_click="ignore")
+    c3.download_button("Replay animation (HTML)",
+                       lambda: figure_html(grad_flow_replay(record, max_frames=300, theme=th)),
+                       file_name=f"{name}-replay.html", mime="text/html", key=f"{key}_html",
+                       on_click="ignore")
+
+
+def results(record: RunRecord, key: str) -> None:
+    """Replay, heatmap, backward sweep, update ratios and exports of a finished run."""
+    from bertviz_lite import figures
+
+    th = theme()
+    tabs = st.tabs(["Replay", "Layers x steps", "Backward sweep", "Update ratios", "Export"])
+    with tabs[0]:
+        plot(figures.grad_flow_replay(record, max_frames=300, theme=th), key=f"{key}_replay")
+        st.caption("Press play: one frame per recorded step. Frozen groups stay behind the "
+                   "no-gradient wall for the whole run.")
+    with tabs[1]:
+        plot(figures.grad_heatmap(record, theme=th), key=f"{key}_heat")
+    with tabs[2]:
+        if record.sweeps:
+            sweep = record.sweeps[-1]
+            plot(figures.backward_sweep(record.groups, sweep["signal"], record.frozen_groups,
+                                        theme=th), key=f"{key}_sweep")
+            st.caption(f"The gradient of the loss reaching each group's output during step "
+                       f"{sweep['step']}, travelling from the loss down the network.")
+        else:
+            st.info("This run recorded no backward sweep.")
+    with tabs[3]:
+        plot(figures.update_ratio_chart(record, theme=th), key=f"{key}_ratio")
+    with tabs[4]:
+        exports(record, key)
+
+
+# -- compare -------------------------------------------------------------------------------
+def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
+    """Runs of `task` to compare: recorded, this session's, or run now (frozen + fine-tuned)."""
+    if source == "recorded":
+        found = {r.label: r for r in recorded_runs().values() if r.task == task}
+    elif source == "session":
+        for key in ("bp_job", "cmp_frozen", "cmp_finetune", f"ft_{task}"):
+            job = job_state(key)
+            if job is not None:
+                remember_run(job)
+        found = {r.label: r for r in st.session_state.get("_runs", {}).values()
+                 if r.task == task}
+    else:
+        found = _run_comparison(task)
+    order = {"frozen": 0, "frozen (scalar-mix)": 1, "finetune": 9}
+    return dict(sorted(found.items(), key=lambda kv: order.get(kv[0], 5)))
+
+
+def _run_comparison(task: str) -> dict[str, RunRecord]:
+    """Submit frozen and fine-tuned runs of the bundled data (same seed); show progress."""
+    seed = int(st.number_input("Seed", 0, 10_000, 0, key="cmp_seed"))
+    if st.button("Run frozen and fine-tuned", type="primary", key="cmp_run"):
+        for mode in ("frozen", "finetune"):
+            start_job(f"cmp_{mode}", RunConfig(task=task, mode=mode, seed=seed), None)
+    out: dict[str, RunRecord] = {}
+    for mode in ("frozen", "finetune"):
+        job = job_state(f"cmp_{mode}")
+        if job is None:
+            continue
+        if job.config.task != task:
+            continue
+        st.caption(f"{mode}:")
+        live_view(f"cmp_{mode}") if job.snapshot().state in ACTIVE else job_status(job)
+        record = job.snapshot().record
+        if record is not None and record.status == "completed":
+            out[mode] = record
+            remember_run(job)
+    return out
+
+
+def reproduce_view() -> None:
+    """Results of `bertviz-lite reproduce` (frozen vs fine-tuned on SST-2, MRPC, STS-B,
+    CoNLL-2003): the shipped one, or an uploaded reproduce.json."""
+    import json
+
+    from bertviz_lite.experiments.reproduce import ReproduceResult, result_markdown
+
+    up = st.file_uploader("Load a reproduce.json written by `bertviz-lite reproduce`",
+                          type=["json"], key="cmp_reproduce")
+    shipped = settings().recorded_runs_path() / "reproduce.json"
+    try:
+        if up is not None:
+            result = ReproduceResult.from_dict(json.loads(up.getvalue().decode("utf-8")))
+        elif shipped.is_file():
+            result = ReproduceResult.load(shipped)
+        else:
+            st.caption("No reproduce results yet. Run `bertviz-lite reproduce --data-dir ...`.")
+            return
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        friendly_error(err, "read the reproduce results")
+        return
+    st.markdown(escape_markdown(result_markdown(result)))

@@ -1,0 +1,149 @@
+"""The forms: task, mode and data pickers, the training form, the example text boxes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bertviz_lite.data.examples import DataError, TaskData
+from bertviz_lite.data.load import parse_upload
+from bertviz_lite.engine.config import TASKS, RunConfig
+from bertviz_lite.engine.tasks import EXAMPLE_INPUTS, TASK_SPECS
+from bertviz_lite.ui.resources import _folder_data, settings
+from bertviz_lite.ui.state import QUERY
+
+
+# -- pickers -------------------------------------------------------------------------------
+def task_picker(key: str = "task") -> str:
+    """The task type, shared through the URL by every page that uses `key`.
+
+    Bound widgets show their raw option names: the URL carries exactly what is shown
+    (`?task=ner&mode=finetune`), so a shared link reads like the CLI.
+    """
+    task = str(st.selectbox("Task", TASKS, key=key, bind=QUERY))
+    st.caption(TASK_SPECS[task].title + f", metric: {TASK_SPECS[task].metric_title}")
+    return task
+
+
+def mode_picker(n_layers: int, key: str = "mode") -> str:
+    """frozen / fine-tuned / unfreeze the top k layers -> a RunConfig mode string."""
+    choice = st.segmented_control(
+        "What learns?", ["frozen", "top-k", "finetune"], key=key, bind=QUERY, default="frozen",
+        required=True)
+    st.caption({"frozen": "Only the task head learns; BERT's weights stay fixed.",
+                "top-k": "The top k BERT layers and the head learn; the rest stay fixed.",
+                "finetune": "Every BERT layer and the head learn."}.get(str(choice), ""))
+    if choice == "top-k":
+        k = st.slider("k: BERT layers that learn (from the top)", 1, n_layers, 2, key="top_k",
+                      bind=QUERY)
+        return f"top-{k}"
+    return str(choice or "frozen")
+
+
+# -- data --------------------------------------------------------------------------------
+UPLOAD_TYPES = ["tsv", "csv", "jsonl", "json", "txt", "conll"]
+
+
+def data_picker(task: str) -> tuple[str, TaskData | None, str | None]:
+    """Where the training data comes from: bundled, an instructor's folder, or an upload.
+
+    Returns (label for the run config, loaded data or None for bundled, problem message).
+    """
+    folders = settings().data_folders
+    options = ["bundled", *folders, "upload"]
+    choice = st.selectbox("Dataset", options, key="data", bind=QUERY,
+                          help="bundled: the mini dataset written for this app; upload: your own "
+                               "file; other names: folders your instructor provides")
+    if choice == "bundled":
+        return "bundled", None, None
+    if choice == "upload":
+        return _upload(task)
+    try:
+        return f"folder:{choice}", _folder_data(task, folders[choice]), None
+    except DataError as err:
+        return str(choice), None, str(err)
+
+
+def _upload(task: str) -> tuple[str, TaskData | None, str | None]:
+    """An uploaded file, parsed with the server's limits; a validation part is held out."""
+    limits = settings().upload_limits()
+    st.caption(f"TSV/CSV with a header, JSONL, or CoNLL columns for NER; at most "
+               f"{settings().upload_mb:g} MB and {limits.max_rows:,} rows. 20% is held out for "
+               "validation.")
+    up = st.file_uploader("Training file", type=UPLOAD_TYPES, key=f"upload_{task}",
+                          max_upload_size=max(1, int(settings().upload_mb)))
+    if up is None:
+        return "upload", None, "Choose a file to upload."
+    cache = st.session_state.setdefault("_uploads", {})
+    cache_key = (task, up.file_id)
+    if cache_key not in cache:
+        cache.clear()  # keep one parsed upload per session
+        try:
+            cache[cache_key] = (parse_upload(task, up.name, up.getvalue(), limits), None)
+        except DataError as err:
+            cache[cache_key] = (None, str(err))
+    data, problem = cache[cache_key]
+    if problem:
+        return "upload", None, problem
+    return f"upload:{data.fingerprint()}", data, None
+
+
+# -- the training form ---------------------------------------------------------------------
+LRS = [1e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]
+HEAD_LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
+
+
+def training_form(n_layers: int) -> tuple[RunConfig | None, TaskData | None, str | None]:
+    """Every choice of a training run; returns (config, uploaded data, problem)."""
+    s = settings()
+    task = task_picker()
+    mode = mode_picker(n_layers)
+    data_label, data, problem = data_picker(task)
+    c1, c2 = st.columns(2)
+    epochs = c1.number_input("Epochs", 1, s.max_epochs, 3, key="epochs", bind=QUERY)
+    batch = c2.select_slider("Batch size", [b for b in (4, 8, 16, 32, 64) if b <= s.max_batch_size],
+                             16, key="batch", bind=QUERY)
+    lr = c1.select_slider("Learning rate (BERT layers)", LRS, 5e-5, key="lr", bind=QUERY,
+                          format_func=lambda v: f"{v:g}", disabled=mode == "frozen")
+    head_lr = c2.select_slider("Learning rate (head)", HEAD_LRS, 3e-3, key="head_lr", bind=QUERY,
+                               format_func=lambda v: f"{v:g}")
+    seed = c1.number_input("Seed", 0, 10_000, 0, key="seed", bind=QUERY)
+    device = c2.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="device", bind=QUERY)
+    with st.expander("More options"):
+        head = st.radio("Head", ["linear", "scalar-mix"], key="head", bind=QUERY, horizontal=True,
+                        help="scalar-mix: a learned weighted sum of all layers (the paper's "
+                             "frozen setup)")
+        models = s.offered_models()
+        model_label = st.selectbox("Model", list(models), key="model", bind=QUERY)
+    if problem:
+        return None, None, problem
+    try:
+        config = RunConfig(task=task, mode=mode, model=models[model_label], data=data_label,
+                           epochs=int(epochs), batch_size=int(batch), lr=float(lr),
+                           head_lr=float(head_lr), seed=int(seed), device=str(device),
+                           head=str(head), max_train=s.max_examples,
+                           max_eval=s.max_eval_examples, max_length=min(128, s.max_length))
+    except ValueError as err:
+        return None, None, str(err)
+    return _cap_steps(config, data), data, None
+
+
+def _cap_steps(config: RunConfig, data: TaskData | None) -> RunConfig:
+    """Respect the server's step limit (a class server caps each job)."""
+    n_train = len(data.train) if data else 480
+    steps = -(-min(n_train, config.max_train or n_train) // config.batch_size) * config.epochs
+    if steps > settings().max_steps:
+        st.info(f"This server allows {settings().max_steps} steps per run; training stops there.")
+        return config.replace(steps=settings().max_steps)
+    return config
+
+
+def example_inputs(task: str, prefix: str) -> tuple[str, str | None]:
+    """Text box(es) for one example of the task, prefilled with a good default."""
+    a, b = EXAMPLE_INPUTS[task]
+    help_ner = "Words are split on spaces; put spaces around punctuation." if task == "ner" else None
+    text = st.text_input("Sentence" if b is None else "Sentence A", a, key=f"{prefix}_{task}_a",
+                         max_chars=2000, help=help_ner)
+    text_b = None
+    if b is not None:
+        text_b = st.text_input("Sentence B", b, key=f"{prefix}_{task}_b", max_chars=2000)
+    return text, text_b
