@@ -8,21 +8,27 @@ from bertviz_lite.inspect import attention_maps
 
 ui.page_header(
     "Attention",
-    "Every layer has 12 attention heads; each row shows how much one token attends to every "
-    "other token. Compare the pretrained BERT with the one fine-tuned in this session.")
-
+    "Every layer has several attention heads; each row of a map shows how much one token "
+    "attends to every other token. Compare the pretrained BERT with the one fine-tuned in this "
+    "session.")
 task = ui.task_picker()
+name = ui.finetuned_model_name(task) or ui.default_model()  # pretrained = the tuned one's start
+facts = ui.facts(name)
+st.caption(f"Pretrained model: {ui.safe(facts.title)}, {facts.layers} layers with "
+           f"{facts.heads} attention heads each.")
 text, text_b = ui.example_inputs(task, "att")
 if not text.strip():
     st.stop()
-pretrained = ui.backbone("bundled")
+pretrained = ui.backbone(name)
 try:
-    with ui.tokenizer_lock("bundled"):
+    with ui.tokenizer_lock(name):
         before = attention_maps(pretrained.encoder, pretrained.tokenizer, text, text_b)
 except Exception as err:
     ui.friendly_error(err, "compute attention")
     st.stop()
 n_layers, n_heads = before.attn.shape[:2]
+ui.clamp_state("att_layer", n_layers - 1)
+ui.clamp_state("att_head", n_heads - 1)
 c1, c2 = st.columns(2)
 layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, key="att_layer")
 head = c2.slider("Head", 0, n_heads - 1, 0, key="att_head")

@@ -15,7 +15,7 @@ ui.page_header(
 
 form, view = st.columns([1, 2], gap="large")
 with form:
-    config, data, problem = ui.training_form(ui.bundled_layers())
+    config, data, problem = ui.training_form()
     job = ui.job_state("bp_job")
     running = job is not None and job.snapshot().state in ui.ACTIVE
     c1, c2 = st.columns(2)
@@ -47,6 +47,7 @@ recorded = ui.recorded_runs()
 name = st.selectbox("Recorded run (made with the CLI, no training needed)", list(recorded),
                     index=None, key="bp_recorded", placeholder="Choose a recorded run")
 if name:
+    st.caption(ui.safe(ui.run_origin(recorded[name], "recorded")))
     ui.results(recorded[name], f"bp_rec_{name}")
 elif not recorded:
     st.caption("No recorded runs found in the recorded-runs folder.")

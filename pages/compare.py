@@ -3,9 +3,10 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
-from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, comparison_table
+from bertviz_lite.engine.tasks import TASK_SPECS
+from bertviz_lite.experiments.compare import Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
+from bertviz_lite.record.paper import PAPER_CITATION, SLIDE_COST_RATIO
 
 ui.page_header(
     "Compare: frozen vs fine-tuned",
@@ -28,16 +29,17 @@ else:
     rows = cmp.rows()
     spec = TASK_SPECS[task]
     first = next(iter(records.values()))
-    setup = f"{first.model.get('name')} model, {first.data.get('source')} data"
+    model = f"{first.model.get('name')}, {first.model.get('layers')} layers"
+    setup = f"{first.data.get('source')} data, {first.data.get('train')} examples"
     st.subheader(f"{spec.metric_title}: ours beside the paper's")
-    ui.plot(compare_bars(rows, PAPER_TABLE.get(task), spec.metric_title, theme=ui.theme()),
+    ui.plot(compare_bars(rows, spec.metric_title, theme=ui.theme(), setup=setup, model=model),
             key="cmp_bars")
-    st.caption(f"Ours: {setup}, {first.data.get('train')} training examples, seed "
-               f"{first.config.get('seed')}, measured on this machine ({first.device}). Paper: "
-               f"{PAPER_CITATION} (BERT-base on the full {spec.paper_dataset}).")
+    st.caption(f"Ours: {ui.safe(model)} model, {ui.safe(setup)}, seed "
+               f"{first.config.get('seed')}; {ui.safe(ui.run_origin(first, str(source)))}. "
+               f"Paper: {PAPER_CITATION} (BERT-base on the full {spec.paper_dataset}).")
     ratio = cmp.cost_ratio()
     if ratio:
-        st.metric("Measured cost ratio, fine-tuned / frozen (wall time)", f"{ratio:.1f}x",
+        st.metric("Cost ratio of these runs, fine-tuned / frozen (wall time)", f"{ratio:.1f}x",
                   f"course slide: about {SLIDE_COST_RATIO:.0f}x", delta_color="off")
     ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost")
     st.subheader("Train vs validation: overfitting on small data")

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.engine.tasks import PAPER_CITATION
+from bertviz_lite.engine.facts import human_count, linear_head_params
 from bertviz_lite.figures import bert_diagram, paper_table
+from bertviz_lite.record.paper import PAPER_CITATION
 
 ui.page_header(
     "To tune or not to tune?",
@@ -12,26 +13,29 @@ ui.page_header(
     "small task head learns, so backprop stops at the head. **Fine-tuned**: the gradient flows "
     "back through every layer and all of BERT adapts to the task.")
 
-groups = ui.bundled_groups()
+facts = ui.facts()
+groups = facts.groups
+head = linear_head_params(facts.hidden, 2)  # a linear head for two classes (sentiment)
 left, right = st.columns(2)
 with left:
     st.subheader("Frozen: only the head learns")
     ui.plot(bert_diagram(groups, groups[:-1], theme=ui.theme()), key="home_frozen")
     st.markdown("- cheap: BERT runs **once** per example, its outputs are reused every epoch\n"
-                "- a few thousand trainable weights\n"
+                f"- {head:,} trainable weights: a linear head for two classes "
+                f"({facts.hidden} x 2 + 2)\n"
                 "- competitive when pretraining already fits the task")
 with right:
     st.subheader("Fine-tuned: every layer learns")
     ui.plot(bert_diagram(groups, [], theme=ui.theme()), key="home_finetune")
     st.markdown("- forward **and** backward through all layers, every step, every epoch\n"
-                "- all 22 million weights change\n"
+                f"- all {human_count(facts.trained_params + head)} weights change\n"
                 "- usually scores higher, and can overfit a small dataset")
 
 st.subheader("What the paper found")
 st.dataframe(paper_table(), hide_index=True)
 st.caption(f"Their numbers: {PAPER_CITATION}, as on the course slide. The frozen model fed a "
            "scalar mix of all layers into a task model; fine-tuning used a softmax layer. "
-           "Our own numbers (a 6-layer MiniLM BERT on small data) are on the Compare page.")
+           f"Our own numbers ({ui.safe(facts.summary)}, on small data) are on the Compare page.")
 
 st.subheader("Explore")
 cols = st.columns(5)

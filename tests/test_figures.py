@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 import pytest
 
 from bertviz_lite import figures as F
-from bertviz_lite.engine.tasks import PAPER_TABLE
 from bertviz_lite.record.runs import EvalRecord, RunRecord, StepRecord
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -321,12 +320,15 @@ def test_sweep_reaches_the_embeddings_when_everything_trains() -> None:
 
 
 def test_compare_bars_label_paper_and_ours_distinctly() -> None:
-    rows = [{"mode": "frozen", "value": 0.758, "baseline": 0.5},
-            {"mode": "top-2", "value": 0.77, "baseline": 0.5},
-            {"mode": "finetune", "value": 0.8, "baseline": 0.5}]
-    fig = F.compare_bars(rows, PAPER_TABLE["sentiment"], "accuracy", setup="480 examples")
+    rows = [{"mode": "frozen", "value": 0.758, "baseline": 0.5, "paper": 93.0,
+             "paper_matches": True},
+            {"mode": "top-2", "value": 0.77, "baseline": 0.5, "paper": None,
+             "paper_matches": False},
+            {"mode": "finetune", "value": 0.8, "baseline": 0.5, "paper": 93.5,
+             "paper_matches": True}]
+    fig = F.compare_bars(rows, "accuracy", setup="480 examples", model="tiny BERT")
     ours, paper = fig.data
-    assert ours.name == "ours (bundled MiniLM, 480 examples)"
+    assert ours.name == "ours (tiny BERT, 480 examples)"
     assert paper.name.startswith("paper (BERT-base")
     assert "paper" not in ours.name and "ours" not in paper.name
     assert ours.marker.color != paper.marker.color and paper.marker.pattern.shape == "/"
@@ -354,8 +356,12 @@ def test_cost_figure_annotates_the_measured_ratio_beside_the_slide() -> None:
 
 def test_paper_table_matches_the_slide() -> None:
     table = F.paper_table()
-    assert [r["task"] for r in table] == list(PAPER_TABLE)
-    assert {r["task"]: (r["frozen"], r["finetune"]) for r in table}["paraphrase"] == (78.1, 84.8)
+    # Peters, Ruder & Smith (2019), Table 2, BERT-base (frozen, fine-tuned), typed from the paper
+    slide = {"ner": (92.2, 92.4), "sentiment": (93.0, 93.5), "paraphrase": (78.1, 84.8),
+             "similarity": (82.9, 87.1)}
+    assert {r["task"]: (r["frozen"], r["finetune"]) for r in table} == slide
+    assert {r["task"]: r["dataset"] for r in table} == {
+        "ner": "CoNLL-2003", "sentiment": "SST-2", "paraphrase": "MRPC", "similarity": "STS-B"}
     assert all({"task", "metric", "frozen", "finetune"} <= set(r) for r in table)
 
 
@@ -492,7 +498,11 @@ def test_bert_diagram_backward_arrows_stop_at_the_first_frozen_group() -> None:
     texts = [a.text or "" for a in frozen.layout.annotations]
     assert any("gradient stops" in t for t in texts)
     assert sum("frozen" in t for t in texts) == 4
-    assert len([s for s in frozen.layout.shapes if s.type == "rect"]) == len(groups) + 1
+    boxes = [s for s in frozen.layout.shapes if s.type == "rect" and s.name != "lock"]
+    assert len(boxes) == len(groups) + 1
+    # every frozen box has a drawn padlock (body + shackle), never an emoji glyph
+    assert len([s for s in frozen.layout.shapes if s.name == "lock"]) == 2 * 4
+    assert not any("\U0001f512" in t for t in texts)
     assert frozen.layout.title.text == "Frozen BERT"
     assert frozen.layout.title.subtitle.text == "the gradient stops at the head"
 
@@ -555,7 +565,7 @@ def every_figure() -> dict[str, go.Figure]:
         "metric_curves": F.metric_curves(r),
         "compare_curves": F.compare_curves({"frozen": r}),
         "backward_sweep": F.backward_sweep(GROUPS, {"head": 1.0}, GROUPS[:-1]),
-        "compare_bars": F.compare_bars(rows, None, "accuracy"),
+        "compare_bars": F.compare_bars(rows, "accuracy", setup="s", model="m"),
         "cost_figure": F.cost_figure(rows),
         "hidden_norm_heatmap": F.hidden_norm_heatmap(TOKENS, np.ones((3, t))),
         "hidden_norm_animation": F.hidden_norm_animation(TOKENS, np.ones((3, t))),
@@ -586,7 +596,8 @@ def test_malicious_group_and_mode_names_are_escaped_everywhere() -> None:
                 F.update_ratio_chart(make_record("finetune", n=3, groups=groups)),
                 F.backward_sweep(groups, {"head": 1.0, "layer.0": 0.5}, [EVIL]),
                 F.compare_curves({EVIL: r}),
-                F.compare_bars([{"mode": EVIL, "value": 0.5, "baseline": 0.5}], None, EVIL),
+                F.compare_bars([{"mode": EVIL, "value": 0.5, "baseline": 0.5,
+                                 "paper_matches": False}], EVIL, setup=EVIL, model=EVIL),
                 F.cost_figure([{"mode": EVIL, "wall_s": 1.0}])):
         assert_escaped(fig)
 

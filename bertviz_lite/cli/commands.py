@@ -13,9 +13,10 @@ from tqdm import tqdm
 from bertviz_lite.cli.main import config_from_args, echo
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import ConfigError
-from bertviz_lite.engine.tasks import PAPER_CITATION, TASK_SPECS
+from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import Event, Trainer
-from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, compare
+from bertviz_lite.experiments.compare import Comparison, compare
+from bertviz_lite.record.paper import PAPER_CITATION, SLIDE_COST_RATIO
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def comparison_table(cmp: Comparison) -> list[str]:
         ("trainable parameters", [fmt(r["trainable"]) for r in rows]),
         ("peak memory (MB)", [fmt(r["peak_mb"], 0) for r in rows]),
         ("estimated GFLOPs", [fmt(r["gflops"], 0) for r in rows]),
-        (f"paper ({spec.paper_dataset}, BERT-base)", [fmt(r["paper"], 1) for r in rows]),
+        (f"paper ({spec.paper_dataset}, BERT-base)", [str(r["paper_shown"]) for r in rows]),
     ]
     width = max(len(label) for label, _ in lines_src) + 2
     col = 14
@@ -155,6 +156,7 @@ def comparison_table(cmp: Comparison) -> list[str]:
         out.append(f"cost ratio, fine-tuned / frozen wall time: {ratio:.1f}x "
                    f"(the course slide says about {SLIDE_COST_RATIO:.0f}x)")
     out.append(f"paper row: {PAPER_CITATION} (their numbers, not ours)")
+    out += [f"  {r['mode']}: {r['paper_note']}" for r in rows if r["paper_note"]]
     return out
 
 

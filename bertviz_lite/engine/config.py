@@ -149,10 +149,13 @@ def validate(c: RunConfig) -> None:
 
 
 def config_hash(c: RunConfig, data_fingerprint: str = "") -> str:
-    """Stable 16-hex-digit key of a configuration (plus the data's content fingerprint)."""
+    """Stable 16-hex-digit key of a configuration (plus the data's content fingerprint and the
+    engine version, so a changed engine never replays an old run as new)."""
+    from bertviz_lite.record.provenance import engine_version
+
     d = c.to_dict()
     d.pop("threads", None)  # thread count changes speed, not results
-    payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint
+    payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bertviz_lite.data.examples import Example, PairExample, SentenceExample, TokenExample
+from bertviz_lite.data.examples import Example
 from bertviz_lite.engine import metrics
 
 
@@ -46,18 +46,6 @@ EXAMPLE_INPUTS: dict[str, tuple[str, str | None]] = {
                    "A man plays the guitar in front of a crowd."),
     "ner": ("Maria Lopez flew from Madrid to Toronto to join Shopify in March .", None),
 }
-
-
-
-# Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base, as on the slide.
-PAPER_TABLE: dict[str, dict[str, float]] = {
-    "ner": {"frozen": 92.2, "finetune": 92.4},
-    "sentiment": {"frozen": 93.0, "finetune": 93.5},
-    "paraphrase": {"frozen": 78.1, "finetune": 84.8},
-    "similarity": {"frozen": 82.9, "finetune": 87.1},
-}
-PAPER_CITATION = 'Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base'
-
 
 READABLE_BINARY = {"sentiment": ["negative", "positive"],
                    "paraphrase": ["not a paraphrase", "paraphrase"]}
@@ -116,13 +104,3 @@ def baseline(task: str, train: Sequence[Example], val: Sequence[Example],
     scores = evaluate(task, preds, val, label_names)
     return {"name": name, "metric": spec.metric, "value": scores[spec.metric]}
 
-
-def example_text(ex: Example) -> str:
-    """A readable one-line form of an example."""
-    if isinstance(ex, SentenceExample):
-        return ex.text
-    if isinstance(ex, PairExample):
-        return f"{ex.text_a} ||| {ex.text_b}"
-    if isinstance(ex, TokenExample):
-        return " ".join(ex.tokens)
-    return repr(ex)

@@ -13,14 +13,13 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.models import Backbone, load_backbone
-from bertviz_lite.engine.tasks import PAPER_TABLE, TASK_SPECS
+from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import Event, train
+from bertviz_lite.record.paper import cost_ratio as wall_time_ratio
+from bertviz_lite.record.paper import paper_cell
 from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
-
-SLIDE_COST_RATIO = 10.0  # the course slide: frozen training costs about a tenth
-
 
 @dataclass
 class Comparison:
@@ -31,15 +30,16 @@ class Comparison:
     def cost_ratio(self, mode: str = "finetune", baseline: str = "frozen") -> float | None:
         """Wall time of `mode` divided by wall time of `baseline` (None if either is missing)."""
         a, b = self.records.get(mode), self.records.get(baseline)
-        if a is None or b is None or not b.cost.get("wall_seconds"):
+        if a is None or b is None:
             return None
-        return a.cost["wall_seconds"] / b.cost["wall_seconds"]
+        return wall_time_ratio(a.cost.get("wall_seconds"), b.cost.get("wall_seconds"))
 
     def rows(self) -> list[dict[str, object]]:
         """One row per mode with the figures the lecture compares."""
         out = []
         for mode, r in self.records.items():
             spec = TASK_SPECS[r.task]
+            paper = paper_cell(r.task, r.mode, str(r.config.get("head", "linear")))
             out.append({
                 "mode": mode,
                 "metric": spec.metric_title,
@@ -52,14 +52,14 @@ class Comparison:
                 "total": r.total_params,
                 "peak_mb": r.cost.get("peak_rss_mb"),
                 "gflops": r.cost.get("flops_estimate", 0.0) / 1e9,
-                "paper": PAPER_TABLE.get(r.task, {}).get(_paper_mode(mode)),
+                "paper": paper.value,
+                "paper_shown": paper.shown,
+                "paper_column": paper.column,
+                "paper_matches": paper.matches,
+                "paper_note": paper.note,
                 "status": r.status,
             })
         return out
-
-
-def _paper_mode(mode: str) -> str:
-    return "frozen" if mode == "frozen" else "finetune"
 
 
 def release_memory() -> None:
@@ -111,7 +111,8 @@ def comparison_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return round(v, d) if isinstance(v, (int, float)) else v
 
     return [{"mode": row["mode"], "ours (x100)": r(100 * row["value"]) if row["value"] is not None
-             else None, "paper": row["paper"], "baseline (x100)": r(100 * (row["baseline"] or 0)),
+             else None, "paper": row["paper_shown"],
+             "paper's number": row["paper_note"], "baseline (x100)": r(100 * (row["baseline"] or 0)),
              "wall s": r(row["wall_s"]), "s / epoch": r(row["s_per_epoch"], 2),
              "trainable params": row["trainable"], "peak MB": r(row["peak_mb"], 0),
              "GFLOPs": r(row["gflops"], 0)} for row in rows]

@@ -22,8 +22,9 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig, config_hash
 from bertviz_lite.engine.models import Backbone, load_backbone
-from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
+from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import Event, train
+from bertviz_lite.record.paper import PAPER_CITATION, PAPER_TABLE, cost_ratio, paper_cell
 from bertviz_lite.record.runs import Progress, RunRecord
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,9 @@ def _row(task: str, frozen: RunRecord | None, finetune: RunRecord | None) -> dic
     def wall(r: RunRecord | None) -> float | None:
         return None if r is None else round(r.cost.get("wall_seconds", 0.0), 1)
 
-    ratio = None
-    if frozen and finetune and frozen.cost.get("wall_seconds"):
-        ratio = round(finetune.cost["wall_seconds"] / frozen.cost["wall_seconds"], 1)
+    ratio = cost_ratio(finetune.cost.get("wall_seconds") if finetune else None,
+                       frozen.cost.get("wall_seconds") if frozen else None)
+    ratio = None if ratio is None else round(ratio, 1)
     paper = PAPER_TABLE[task]
     return {
         "task": task, "dataset": TASK_SPECS[task].paper_dataset, "metric": PAPER_METRIC[task],
@@ -93,7 +94,8 @@ def result_markdown(result: ReproduceResult) -> str:
         f"{s.get('seed')}, frozen head: {s.get('frozen_head')}, fine-tuned head: linear; "
         f"evaluated on the full dev/valid split; {s.get('hardware')}; total "
         f"{s.get('total_minutes', 0):.0f} min.",
-        f"Paper: {PAPER_CITATION} (BERT-base, full training sets, task-specific frozen models).",
+        f"Paper: {PAPER_CITATION} (BERT-base, full training sets, task-specific frozen models). "
+        f"Our frozen rows beside {paper_cell('ner', 'frozen', str(s.get('frozen_head'))).note}.",
         "",
         "| task | metric | ours frozen | ours fine-tuned | ours gap | paper frozen | "
         "paper fine-tuned | paper gap | frozen s | fine-tuned s | cost ratio |",

@@ -1,7 +1,7 @@
 """Frozen against fine-tuned, the lecture's way: our scores beside the paper's, and the cost.
 
 The paper (Peters, Ruder & Smith 2019, Table 2) used BERT-base on the full datasets; we use
-the bundled 6-layer MiniLM on small data. The two sets of numbers must never be confused, so
+whatever model and data the run names (by default a 6-layer MiniLM on small data). The two sets of numbers must never be confused, so
 ours and theirs differ in name, colour and pattern, and the bars say whose they are.
 """
 
@@ -13,18 +13,16 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bertviz_lite.engine.tasks import PAPER_TABLE, TASK_SPECS
+from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.figures.text import capitalise, fmt_human, fmt_num, is_finite, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
+from bertviz_lite.record.paper import PAPER_TABLE, SLIDE_COST_RATIO, cost_ratio
 
-# The course slide: frozen training costs about a tenth of fine-tuning (the same constant as
-# bertviz_lite.experiments.compare.SLIDE_COST_RATIO; not imported, that module pulls in torch).
-SLIDE_COST_RATIO = 10.0
 PAPER_NAME = "paper (BERT-base, Peters et al. 2019, Table 2)"
 
 
-def ours_name(setup: str = "bundled data", model: str = "bundled MiniLM") -> str:
-    """Legend name of our bars: "ours (bundled MiniLM, <setup>)" (escaped)."""
+def ours_name(setup: str, model: str) -> str:
+    """Legend name of our bars: "ours (<model>, <setup>)" (escaped)."""
     return safe_text(f"ours ({model}, {setup})")
 
 
@@ -33,10 +31,26 @@ def _pct(v: Any) -> float | None:
     return 100.0 * float(v) if is_finite(v) else None
 
 
-def _paper_value(paper: Mapping[str, float] | None, mode: object) -> float | None:
-    """The paper's score for exactly this mode (it has frozen and finetune only, no top-K)."""
-    value = paper.get(str(mode)) if paper else None
+def _paper_value(row: Mapping[str, Any]) -> float | None:
+    """The paper's score that goes beside this row (record.paper.paper_cell), or None."""
+    value = row.get("paper")
     return float(value) if is_finite(value) else None
+
+
+def _paper_text(row: Mapping[str, Any], value: float | None) -> str:
+    """Bar label of the paper's number: marked where our run is not the paper's setup."""
+    if value is None:
+        return ""
+    return f"paper {value:.1f}" + ("" if row.get("paper_matches", True) else " (other setup)")
+
+
+def _paper_note(rows: Sequence[Mapping[str, Any]]) -> str:
+    """What the paper's bars are, short, for the rows where that needs saying (the page's
+    table gives each row's full note)."""
+    parts = [f"{r.get('mode')}: " + ("no paper number" if _paper_value(r) is None
+                                     else "not the paper's setup")
+             for r in rows if not r.get("paper_matches", True)]
+    return "; ".join(parts)  # plain text: style() escapes the subtitle
 
 
 def _baseline(fig: go.Figure, rows: Sequence[Mapping[str, Any]], theme: Theme) -> None:
@@ -52,18 +66,18 @@ def _baseline(fig: go.Figure, rows: Sequence[Mapping[str, Any]], theme: Theme) -
                        text=f"baseline on our data (ignores the input): {y:.1f}")
 
 
-def compare_bars(rows: list[dict[str, Any]], paper: dict[str, float] | None, metric_title: str,
-                 theme: Theme = DEFAULT_THEME, *, setup: str = "bundled data",
-                 model: str = "bundled MiniLM") -> go.Figure:
+def compare_bars(rows: list[dict[str, Any]], metric_title: str, theme: Theme = DEFAULT_THEME,
+                 *, setup: str, model: str) -> go.Figure:
     """Our metric per mode beside the paper's, everything on the 0-100 scale.
 
-    rows: one dict per mode with "mode", "value" (0-1) and "baseline" (0-1); paper: {"frozen":
-    x, "finetune": y} on 0-100 (PAPER_TABLE[task]) or None; metric_title: "accuracy", ...;
-    setup, model: describe our run in the legend, "ours (<model>, <setup>)".
+    rows: one dict per run (Comparison.rows) with "mode", "value" (0-1), "baseline" (0-1) and
+    the paper's number for that run's setup: "paper" (0-100 or None), "paper_matches",
+    "paper_note"; metric_title: "accuracy", ...; setup, model: describe our run in the legend,
+    "ours (<model>, <setup>)".
     """
     modes = [safe_text(r.get("mode", "?")) for r in rows]
     ours = [_pct(r.get("value")) for r in rows]
-    theirs = [_paper_value(paper, r.get("mode")) for r in rows]
+    theirs = [_paper_value(r) for r in rows]
     fig = go.Figure([
         go.Bar(x=modes, y=ours, name=ours_name(setup, model), marker={"color": theme.ours},
                text=[f"ours {fmt_num(v, 3)}" if v is not None else "ours: n/a" for v in ours],
@@ -71,16 +85,16 @@ def compare_bars(rows: list[dict[str, Any]], paper: dict[str, float] | None, met
         go.Bar(x=modes, y=theirs, name=PAPER_NAME,
                marker={"color": theme.paper, "pattern": {"shape": "/", "fgcolor": theme.text,
                                                          "solidity": 0.2}},
-               text=[f"paper {v:.1f}" if v is not None else "" for v in theirs],
+               text=[_paper_text(r, v) for r, v in zip(rows, theirs)],
                textposition="outside", offsetgroup="paper"),
     ])
     _baseline(fig, rows, theme)
     fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.2, "x": 0})
     fig.update_yaxes(range=[0, 110], title_text=f"{safe_text(metric_title)} (0-100)")
     fig.update_xaxes(title_text="mode")
-    note = "different model and data: compare the gap between modes, not the raw numbers"
-    if paper and any(t is None and r.get("mode") not in paper for t, r in zip(theirs, rows)):
-        note += "; the paper has frozen and fine-tuned only"
+    note = "different model and data: compare the gap between modes"
+    if _paper_note(rows):
+        note += " · " + _paper_note(rows)
     return style(fig, theme, title=f"{capitalise(metric_title)}: ours vs the paper",
                  subtitle=note)
 
@@ -89,9 +103,7 @@ def _cost_ratio(rows: Sequence[Mapping[str, Any]]) -> float | None:
     """Fine-tune wall time / frozen wall time, or None without both (and a positive frozen)."""
     wall = {r.get("mode"): r.get("wall_s") for r in rows}
     f, t = wall.get("frozen"), wall.get("finetune")
-    if is_finite(f) and is_finite(t) and f > 0:
-        return float(t) / float(f)
-    return None
+    return cost_ratio(t, f) if is_finite(f) and is_finite(t) else None
 
 
 COST_PANELS = (  # (row key, subplot title, log axis)

@@ -38,6 +38,18 @@ def _box(fig: go.Figure, y: float, label: str, fill: str, line: str, text_colour
                        font={"color": text_colour, "size": int(theme.font_size * 1.1)})
 
 
+def _lock(fig: go.Figure, y: float, colour: str) -> None:
+    """A padlock drawn with two shapes at the left of the box at height y (a glyph such as
+    U+1F512 is an empty box where no emoji font is installed)."""
+    x, w = BOX_X[0] + 0.4, 0.13  # centre and half width, in axis units
+    fig.add_shape(type="rect", x0=x - w, x1=x + w, y0=y - 0.15, y1=y + 0.01, fillcolor=colour,
+                  line={"color": colour, "width": 1}, name="lock")
+    shackle = (f"M {x - 0.08},{y + 0.01} L {x - 0.08},{y + 0.07} "
+               f"Q {x - 0.08},{y + 0.16} {x},{y + 0.16} Q {x + 0.08},{y + 0.16} {x + 0.08},{y + 0.07} "
+               f"L {x + 0.08},{y + 0.01}")
+    fig.add_shape(type="path", path=shackle, line={"color": colour, "width": 2}, name="lock")
+
+
 def _arrow(fig: go.Figure, x: float, y_from: float, y_to: float, colour: str,
            theme: Theme) -> None:
     """A straight arrow from (x, y_from) to (x, y_to), in data coordinates."""
@@ -60,8 +72,9 @@ def _group_boxes(fig: go.Figure, groups: Sequence[str], frozen: set[str],
     for i, g in enumerate(groups):
         size = f" · {_weights(group_params[g])}" if group_params and g in group_params else ""
         if g in frozen:
-            label = f"🔒 <b>{safe_text(g)}</b> {_status('· frozen' + size, theme)}"
+            label = f"<b>{safe_text(g)}</b> {_status('· frozen' + size, theme)}"
             _box(fig, i, label, theme.frozen_fill, theme.frozen, theme.text, theme, dash="dot")
+            _lock(fig, i, theme.frozen)
         else:
             label = f"<b>{safe_text(g)}</b> {_status('· trainable' + size, theme)}"
             _box(fig, i, label, theme.trainable, theme.trainable, "#FFFFFF", theme)

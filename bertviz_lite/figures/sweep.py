@@ -1,8 +1,10 @@
 """One backward pass, animated: the gradient signal leaves the loss, passes the head and walks
 down the layers until it reaches the embeddings, or stops at the first frozen layer.
 
-`signal[g]` is the norm of the gradient arriving at group g's output (a module backward hook
-measures it; see ECOSYSTEM.md "Gradient norms, cheaply"). Where everything below is frozen,
+`signal[g]` is the norm of the gradient arriving at group g's output, dL/d(output of g), for
+one batch (a module backward hook measures it). That is not the weight-gradient norm of the
+live chart, ||dL/dW|| over the group's weights: the two differ by the weights and inputs in
+between, typically several-fold. Where everything below is frozen,
 autograd never computes it and the value is 0.0.
 """
 
@@ -50,7 +52,7 @@ def _background(groups: Sequence[str], frozen: set[str], reach: int, full: float
     walls = [g in frozen and g in unreached for g in groups] + [False]
     return go.Bar(
         x=[full] * len(rows), y=safe_labels(rows), orientation="h", showlegend=False,
-        text=["🔒 frozen" if w else "" for w in walls], textposition="inside",
+        text=["frozen: no gradient" if w else "" for w in walls], textposition="inside",
         insidetextanchor="middle", textfont={"color": theme.text}, hoverinfo="skip",
         # No hatch pattern: plotly.js 3 throws on patterned bars in a figure with frames.
         marker={"color": [theme.frozen_fill if w else theme.unlit for w in walls],

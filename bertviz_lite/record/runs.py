@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: the engine field
 
 
 @dataclass
@@ -66,7 +66,12 @@ class Progress:
 
 @dataclass
 class RunRecord:
-    """Everything about one run; see DESIGN.md for the field contract."""
+    """Everything about one run (the field contract is the comments below).
+
+    engine: which engine made the run and where (record.provenance.engine_info(): package
+    and engine version, record format, git commit or None, torch, machine); a record made
+    now gets the current engine, one loaded from an older file without it keeps {}.
+    """
 
     config: dict[str, Any]
     groups: list[str]
@@ -89,6 +94,7 @@ class RunRecord:
     created: str = ""
     key: str = ""  # config_hash: identical configs share a key
     version: int = RECORD_VERSION
+    engine: dict[str, Any] = field(default_factory=lambda: _engine_info())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN and infinity become None)."""
@@ -109,6 +115,7 @@ class RunRecord:
         """Inverse of to_dict (unknown future fields are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
+        d.setdefault("engine", {})  # an older record: its engine is unknown, not this one
         d["steps"] = [StepRecord(**_nan(s, ("loss",))) for s in d.get("steps", [])]
         d["evals"] = [EvalRecord(**_nan(e, ("value", "loss"))) for e in d.get("evals", [])]
         return cls(**d)
@@ -159,6 +166,12 @@ class RunRecord:
     def eval_curve(self, split: str) -> list[EvalRecord]:
         """Evaluations of one split in step order."""
         return [e for e in self.evals if e.split == split]
+
+
+def _engine_info() -> dict[str, Any]:
+    from bertviz_lite.record.provenance import engine_info
+
+    return engine_info()
 
 
 def _finite(obj: Any) -> Any:

@@ -10,7 +10,14 @@ frame, presenter mode, plots), widgets (forms), live (the live training view), r
 a run, Compare, reproduction), inspection (trained models for the inspection pages).
 """
 
-from bertviz_lite.ui.inspection import finetune_offer, finetuned_attention, model_for, model_source
+from bertviz_lite.ui.inspection import (
+    finetune_config,
+    finetune_offer,
+    finetuned_attention,
+    finetuned_model_name,
+    model_for,
+    model_source,
+)
 from bertviz_lite.ui.layout import (
     PRESENTER_CSS,
     mark_entrypoint,
@@ -34,8 +41,9 @@ from bertviz_lite.ui.live import (
 )
 from bertviz_lite.ui.resources import (
     backbone,
-    bundled_groups,
-    bundled_layers,
+    bundled_train_size,
+    default_model,
+    facts,
     job_pool,
     recorded_runs,
     run_cache_size,
@@ -43,9 +51,16 @@ from bertviz_lite.ui.resources import (
     shipped_model,
     tokenizer_lock,
 )
-from bertviz_lite.ui.results import comparison_records, exports, reproduce_view, results
+from bertviz_lite.ui.results import (
+    comparison_records,
+    exports,
+    reproduce_view,
+    results,
+    run_origin,
+)
 from bertviz_lite.ui.state import (
     QUERY,
+    clamp_state,
     escape_markdown,
     friendly_error,
     is_instructor,
@@ -70,12 +85,13 @@ from bertviz_lite.ui.widgets import (
 
 __all__ = [
     "ACTIVE", "HEAD_LRS", "LRS", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
-    "bundled_groups", "bundled_layers", "comparison_records", "curve_charts", "data_picker",
+    "bundled_train_size", "clamp_state", "default_model", "facts", "finetune_config",
+    "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
     "escape_markdown", "example_inputs", "exports", "finetune_offer", "finetuned_attention",
     "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source",
     "page_header", "plot", "prediction_view", "presenter", "recorded_runs", "redact",
-    "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "safe",
+    "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "run_origin", "safe",
     "session_id", "settings", "shipped_model", "show_code", "sidebar", "start_job", "stop_job",
     "task_picker", "theme", "token_chips", "tokenizer_lock", "training_form",
 ]

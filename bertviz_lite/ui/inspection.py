@@ -11,7 +11,15 @@ import streamlit as st
 
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.ui.live import live_view
-from bertviz_lite.ui.resources import _model_lock, _trained, backbone, shipped_model
+from bertviz_lite.ui.resources import (
+    _model_lock,
+    _trained,
+    backbone,
+    default_model,
+    recorded_runs,
+    settings,
+    shipped_model,
+)
 from bertviz_lite.ui.state import friendly_error, job_state, remember_run, start_job
 
 
@@ -23,8 +31,8 @@ def model_for(task: str, mode: str) -> tuple[Any, threading.Lock] | None:
         if job is not None:
             remember_run(job)
     folder = st.session_state.get("_checkpoints", {}).get((task, mode))
-    if folder is None and mode == "frozen":
-        shipped = shipped_model(task)
+    if folder is None and mode == "frozen" and "bundled" in settings().offered_models().values():
+        shipped = shipped_model(task)  # trained on the bundled model: only where it is offered
         folder = str(shipped) if shipped else None
     if folder is None or not Path(folder).is_dir():
         return None
@@ -60,12 +68,32 @@ def finetune_offer(task: str, prefix: str) -> None:
     job = job_state(key)
     if job is None:
         st.info("No fine-tuned model in this session yet.")
-        if st.button("Fine-tune one now (bundled data, about 20 s)", key=f"{prefix}_ft_{task}"):
-            start_job(key, RunConfig(task=task, mode="finetune"), None)
+        config = finetune_config(task)
+        if st.button(f"Fine-tune one now ({finetune_estimate(config)})", key=f"{prefix}_ft_{task}"):
+            start_job(key, config, None)
             st.rerun()
         return
     live_view(key)
     remember_run(job)
+
+
+def finetune_config(task: str) -> RunConfig:
+    """The quick fine-tuning run offered on the inspection pages: the app's model, bundled
+    data, the lecture defaults, the server's example limits."""
+    s = settings()
+    return RunConfig(task=task, mode="finetune", model=default_model(), max_train=s.max_examples,
+                     max_eval=s.max_eval_examples, max_length=min(128, s.max_length))
+
+
+def finetune_estimate(config: RunConfig) -> str:
+    """What the button promises: the data, and the time the recorded run of the same task and
+    model took (no number where there is none)."""
+    recorded = recorded_runs().get(f"{config.task}-finetune")
+    if recorded is not None and recorded.config.get("model") == config.model:
+        wall = recorded.cost.get("wall_seconds")
+        if wall:
+            return f"bundled data; the recorded run took {wall:.0f} s"
+    return "bundled data"
 
 
 def finetuned_attention(task: str, text: str, text_b: str | None) -> Any:
@@ -79,3 +107,9 @@ def finetuned_attention(task: str, text: str, text_b: str | None) -> Any:
     with lock:
         return attention_maps(trained.model.encoder, backbone(trained.config.model).tokenizer,
                               text, text_b)
+
+
+def finetuned_model_name(task: str) -> str | None:
+    """The pretrained model this session's fine-tuned model of `task` started from, or None."""
+    found = model_for(task, "finetune")
+    return None if found is None else str(found[0].config.model)

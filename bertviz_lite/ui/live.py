@@ -23,6 +23,12 @@ CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
 QUEUED_SECONDS = 2.0  # how often a queued job checks whether its turn has come
 
 
+GRADIENTS_DIFFER = ("Two different gradients: the live chart shows each group's weight gradient "
+                    "‖∂L/∂W‖ (what the optimizer steps with); the backward sweep shows the "
+                    "gradient passed down at each group's output ‖∂L/∂(output)‖, a different, "
+                    "usually smaller number.")
+
+
 def live_record(job: Job) -> RunRecord | None:
     """The job's run so far as a (partial) RunRecord, or the final one."""
     snap = job.snapshot()
@@ -89,6 +95,7 @@ def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
     plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
         record.groups, last.grad_norm if last else {}, record.frozen_groups,
         step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow")
+    st.caption(GRADIENTS_DIFFER)
 
 
 def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from bertviz_lite.data.examples import TaskData
+from bertviz_lite.engine.facts import ModelFacts, model_facts
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
@@ -57,20 +58,25 @@ def job_pool() -> JobPool:
     return pool
 
 
-@st.cache_resource
-def bundled_layers() -> int:
-    """Transformer layers of the bundled model, read from its config (no weights loaded)."""
-    import json
-
-    from bertviz_lite.engine.models import bundled_model_dir
-
-    cfg = json.loads((bundled_model_dir() / "config.json").read_text(encoding="utf-8"))
-    return int(cfg["num_hidden_layers"])
+def default_model() -> str:
+    """The model the app uses unless a student picks another: the first one the settings offer
+    (`BERTVIZ_MODELS`, bertviz.toml `models`; "bundled" when none is set)."""
+    offered = settings().offered_models()
+    return next(iter(offered.values()), "bundled")
 
 
-def bundled_groups() -> list[str]:
-    """Layer groups of the bundled model with a task head, input to output."""
-    return ["embeddings", *[f"layer.{i}" for i in range(bundled_layers())], "head"]
+@st.cache_resource(show_spinner=False)
+def facts(name: str | None = None) -> ModelFacts:
+    """Layers, heads, width and weights of a model (default: the app's), read from its files."""
+    return model_facts(name or default_model())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def bundled_train_size(task: str) -> int:
+    """Training examples of the bundled dataset of a task (the step cap needs it)."""
+    from bertviz_lite.data import load_task_data
+
+    return len(load_task_data(task, "bundled").train)
 
 
 def recorded_runs() -> dict[str, RunRecord]:

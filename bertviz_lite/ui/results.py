@@ -7,7 +7,7 @@ import streamlit as st
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.ui.layout import plot, theme
-from bertviz_lite.ui.live import ACTIVE, job_status, live_view
+from bertviz_lite.ui.live import ACTIVE, GRADIENTS_DIFFER, job_status, live_view
 from bertviz_lite.ui.resources import recorded_runs, settings
 from bertviz_lite.ui.state import (
     escape_markdown,
@@ -58,8 +58,9 @@ def results(record: RunRecord, key: str) -> None:
             sweep = record.sweeps[-1]
             plot(figures.backward_sweep(record.groups, sweep["signal"], record.frozen_groups,
                                         theme=th), key=f"{key}_sweep")
-            st.caption(f"The gradient of the loss reaching each group's output during step "
-                       f"{sweep['step']}, travelling from the loss down the network.")
+            st.caption(f"The gradient at each group's output, ‖∂L/∂(output)‖, during step "
+                       f"{sweep['step']}, travelling from the loss down the network. "
+                       f"{GRADIENTS_DIFFER}")
         else:
             st.info("This run recorded no backward sweep.")
     with tabs[3]:
@@ -130,3 +131,16 @@ def reproduce_view() -> None:
         friendly_error(err, "read the reproduce results")
         return
     st.markdown(escape_markdown(result_markdown(result)))
+
+
+def run_origin(record: RunRecord, source: str) -> str:
+    """Where a run's numbers come from, in one line: a recorded run says when, where and by
+    which engine it was recorded; a run of this session says so (never "this machine" for a
+    file made elsewhere)."""
+    from bertviz_lite.record.provenance import provenance_line
+
+    if source == "recorded":
+        return provenance_line(record.created, record.device, record.engine,
+                               record.config.get("threads"))
+    version = (record.engine or {}).get("version", "?")
+    return f"trained on this server in this session ({record.device}, engine {version})"

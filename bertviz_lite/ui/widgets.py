@@ -8,7 +8,7 @@ from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.load import parse_upload
 from bertviz_lite.engine.config import TASKS, RunConfig
 from bertviz_lite.engine.tasks import EXAMPLE_INPUTS, TASK_SPECS
-from bertviz_lite.ui.resources import _folder_data, settings
+from bertviz_lite.ui.resources import _folder_data, bundled_train_size, facts, settings
 from bertviz_lite.ui.state import QUERY
 
 
@@ -33,7 +33,10 @@ def mode_picker(n_layers: int, key: str = "mode") -> str:
                 "top-k": "The top k BERT layers and the head learn; the rest stay fixed.",
                 "finetune": "Every BERT layer and the head learn."}.get(str(choice), ""))
     if choice == "top-k":
-        k = st.slider("k: BERT layers that learn (from the top)", 1, n_layers, 2, key="top_k",
+        if int(st.session_state.get("top_k", 0) or 0) > n_layers:  # another model had more
+            st.session_state["top_k"] = n_layers
+        k = st.slider("k: BERT layers that learn (from the top)", 1, n_layers, min(2, n_layers),
+                      key="top_k",
                       bind=QUERY)
         return f"top-{k}"
     return str(choice or "frozen")
@@ -92,11 +95,19 @@ LRS = [1e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1
 HEAD_LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
 
 
-def training_form(n_layers: int) -> tuple[RunConfig | None, TaskData | None, str | None]:
+def _chosen_model(models: dict[str, str]) -> str:
+    """The model label picked in the form (drawn further down; read from the session or the
+    link first, so the top-k slider can offer exactly that model's layers)."""
+    label = st.session_state.get("model") or st.query_params.get("model")
+    return str(label) if label in models else next(iter(models))
+
+
+def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     """Every choice of a training run; returns (config, uploaded data, problem)."""
     s = settings()
+    models = s.offered_models()
     task = task_picker()
-    mode = mode_picker(n_layers)
+    mode = mode_picker(facts(models[_chosen_model(models)]).layers)
     data_label, data, problem = data_picker(task)
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Epochs", 1, s.max_epochs, 3, key="epochs", bind=QUERY)
@@ -112,7 +123,6 @@ def training_form(n_layers: int) -> tuple[RunConfig | None, TaskData | None, str
         head = st.radio("Head", ["linear", "scalar-mix"], key="head", bind=QUERY, horizontal=True,
                         help="scalar-mix: a learned weighted sum of all layers (the paper's "
                              "frozen setup)")
-        models = s.offered_models()
         model_label = st.selectbox("Model", list(models), key="model", bind=QUERY)
     if problem:
         return None, None, problem
@@ -129,7 +139,7 @@ def training_form(n_layers: int) -> tuple[RunConfig | None, TaskData | None, str
 
 def _cap_steps(config: RunConfig, data: TaskData | None) -> RunConfig:
     """Respect the server's step limit (a class server caps each job)."""
-    n_train = len(data.train) if data else 480
+    n_train = len(data.train) if data else bundled_train_size(config.task)
     steps = -(-min(n_train, config.max_train or n_train) // config.batch_size) * config.epochs
     if steps > settings().max_steps:
         st.info(f"This server allows {settings().max_steps} steps per run; training stops there.")
