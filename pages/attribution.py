@@ -6,12 +6,15 @@ from bertviz_lite import ui
 from bertviz_lite.engine.tasks import readable_labels
 from bertviz_lite.figures import token_attribution_html
 from bertviz_lite.inspect import attribute
+from bertviz_lite.inspect.attribution import attribution_sums
 
 ui.page_header(
     "Attribution",
-    "Layer Integrated Gradients (captum) on the word embeddings: how much each token pushed "
-    "the prediction, green for towards it, red for against. The convergence delta says how "
-    "well the attributions add up to the change in output (closer to 0 is better).")
+    "Layer Integrated Gradients (captum) on the word embeddings: how much each token moved the "
+    "explained number F from the baseline (every word piece replaced by [PAD]) to the input. "
+    "For a class F is its log-odds against the other classes, log p/(1-p): green tokens make "
+    "the class more likely, red less. For similarity F is the predicted score. The "
+    "attributions add up to F(input) - F(baseline), missing it by the convergence delta.")
 
 task = ui.task_picker()
 text, text_b = ui.example_inputs(task, "attr")
@@ -35,8 +38,12 @@ for col, mode in zip(columns, ["frozen", "finetune"]):
         except Exception as err:
             ui.friendly_error(err, "compute attributions")
             continue
-        st.html(token_attribution_html(att.tokens, list(att.scores),
-                                       title=f"explaining: {att.target_name}"))
-        st.caption(f"{att.note} Convergence delta {att.delta:+.4f} "
-                   f"(output {att.output:.3f}, baseline {att.baseline_output:.3f}).")
+        score = att.target is None
+        title = "explaining: the predicted score" if score else (
+            f"explaining: {att.target_name} (p = {att.probability:.3f})")
+        st.html(token_attribution_html(att.tokens, list(att.attributions), title=title,
+                                       towards="a higher score" if score else
+                                       f"{att.target_name!r}"))
+        st.caption(ui.safe(att.note))
+        st.caption(ui.safe(attribution_sums(att)))
 ui.show_code(attribute)

@@ -461,14 +461,17 @@ def test_head_grid_and_attention_diff() -> None:
 
 
 def test_token_attribution_html_escapes_and_joins_word_pieces() -> None:
-    out = F.token_attribution_html(["play", "##ing", EVIL, '"q"'], [0.5, -0.5, 0.9, 0.0],
-                                   title=EVIL)
+    out = F.token_attribution_html(["play", "##ing", EVIL, '"q"'], [1.0, -1.0, 2.0, 0.0],
+                                   title=EVIL, towards=EVIL)
     assert "<img" not in out
     assert out.count("&lt;img src=x onerror=alert(1)&gt;") >= 3  # title, text, tooltip
     assert "&quot;q&quot;" in out
     assert "</span><span" in out  # "##ing" attaches to "play" with no space between
     assert ">ing</span>" in out and "##ing:" in out  # shown joined, tooltip says the piece
+    # raw attributions, coloured relative to the largest (2.0), the raw value in the tooltip
     assert "rgba(0, 158, 115, 0.400)" in out and "rgba(213, 94, 0, 0.400)" in out
+    assert "rgba(0, 158, 115, 0.800)" in out and 'title="play: +1.000"' in out
+    assert "share" not in out
     assert "<script" not in out.lower()
     with pytest.raises(ValueError):
         F.token_attribution_html(["a"], [0.1, 0.2])

@@ -1,7 +1,8 @@
 """Token attributions (e.g. integrated gradients) as highlighted text and as bars.
 
-Scores are assumed L2-normalised over the tokens (|score| <= 1): positive pushes towards the
-explained class, negative away from it.
+Attributions are raw (in units of the explained number, e.g. a class's log-odds): positive
+raises it, negative lowers it. The colour strength is |attribution| / the largest |attribution|
+of the sentence, a colour scale only; the hover shows the raw value.
 """
 
 from __future__ import annotations
@@ -36,37 +37,50 @@ def score_colour(score: float) -> str:
     return f"rgba({r}, {g}, {b}, {alpha:.3f})"
 
 
-def _span(token: str, score: float) -> str:
-    """One token as an escaped, coloured <span>; the hover title shows the exact score."""
+def _span(token: str, score: float, raw: float) -> str:
+    """One token as an escaped <span> coloured by `score` (in -1 ... 1); the hover title
+    shows the raw attribution."""
     shown = token[2:] if token.startswith("##") and len(token) > 2 else token
-    value = f"{float(score):+.3f}" if is_finite(score) else "n/a"
+    value = f"{float(raw):+.3f}" if is_finite(raw) else "n/a"
     tip = html.escape(f"{token}: {value}", quote=True)
     return (f'<span title="{tip}" style="background-color: {score_colour(score)}; '
             f'padding: 0.1em 0.15em; border-radius: 0.2em;">{html.escape(shown, quote=True)}'
             "</span>")
 
 
-def token_attribution_html(tokens: list[str], scores: list[float], *, title: str = "",
-                           legend: bool = True) -> str:
+def colour_scale(values: Sequence[float]) -> list[float]:
+    """Raw attributions -> colour strengths in -1 ... 1: each divided by the largest |value|
+    (non-finite values stay as they are and are drawn transparent)."""
+    top = max((abs(float(v)) for v in values if is_finite(v)), default=0.0)
+    return [float(v) / top if top > 0 and is_finite(v) else v for v in values]
+
+
+def token_attribution_html(tokens: list[str], attributions: list[float], *, title: str = "",
+                           legend: bool = True, towards: str = "the explained class") -> str:
     """Inline HTML: each token in a <span> shaded by its attribution, word pieces rejoined.
 
     tokens: T word pieces (every one escaped; "##" pieces attach to the token before them);
-    scores: T signed scores, |score| <= 1; title: plain text above the tokens; legend: add a
-    one-line key to the colours. No scripts, no external assets.
+    attributions: T raw signed attributions (any scale; coloured relative to the largest,
+    the hover shows the raw value); title: plain text above the tokens; legend: add a one-line
+    key to the colours; towards: what a positive attribution pushes towards ("the explained
+    class", "a higher score"). No scripts, no external assets.
     """
-    _check(tokens, scores)
+    _check(tokens, attributions)
+    scores = colour_scale(attributions)
     parts: list[str] = []
-    for i, (tok, s) in enumerate(zip(tokens, scores)):
+    for i, (tok, s, raw) in enumerate(zip(tokens, scores, attributions)):
         if i > 0 and not tok.startswith("##"):
             parts.append(" ")  # a word piece continues the previous word: no space before it
-        parts.append(_span(tok, s))
+        parts.append(_span(tok, s, raw))
     body = f'<div style="line-height: 2.2; font-size: 1.1em;">{"".join(parts)}</div>'
     head = f'<div style="font-weight: 600;">{html.escape(title, quote=True)}</div>' if title else ""
+    what = html.escape(towards, quote=True)
     key = ('<div style="font-size: 0.85em; opacity: 0.8;">'
            f'<span style="background-color: {score_colour(1.0)}; padding: 0 0.3em;">green</span>'
-           " pushes towards the explained class, "
+           f" pushes towards {what}, "
            f'<span style="background-color: {score_colour(-1.0)}; padding: 0 0.3em;">red</span>'
-           " pushes away; stronger colour = larger share</div>") if legend else ""
+           " away; stronger colour = larger attribution (relative to the largest here; hover "
+           "for the value)</div>") if legend else ""
     return f'<div class="bvl-attribution">{head}{body}{key}</div>'
 
 
@@ -85,6 +99,6 @@ def attribution_bars(tokens: list[str], scores: list[float],
         hovertemplate="%{customdata}: %{y:+.3f}<extra></extra>", showlegend=False))
     fig.update_xaxes(**token_axis(tokens))
     fig.update_yaxes(range=[-top, top], zeroline=True, zerolinecolor=theme.text,
-                     title_text="attribution (share of the prediction)")
+                     title_text="attribution (change of the explained output)")
     return style(fig, theme, title="Which tokens drove the prediction",
-                 subtitle="green pushes towards the explained class, red away from it")
+                 subtitle="green raises the explained output, red lowers it")

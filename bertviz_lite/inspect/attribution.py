@@ -2,7 +2,13 @@
 
 Integrated gradients (Sundararajan et al., 2017) walks in `n_steps` from a baseline input to
 the real one and adds up the gradient of the output along the way. Its attributions sum to
-f(input) - f(baseline) (completeness); captum's convergence delta is how far they miss.
+F(input) - F(baseline) (completeness); captum's convergence delta is how far they miss.
+
+What is explained, F: for a class (or an NER tag) its log-odds against the other classes,
+log p / (1 - p) = logit[c] - logsumexp(logits of the others), which for two classes is the
+difference of the two logits. A token with a positive attribution makes the model more sure
+of the class; the raw logit alone is not that (it can fall while p rises). For similarity,
+F is the predicted 0-5 score.
 Baseline: the same word pieces with every non-special token replaced by [PAD] ([CLS], [SEP]
 kept), the neutral reference of captum's BERT tutorials.
 
@@ -47,16 +53,17 @@ class Attribution:
     tokens: the T word pieces ([CLS]/[SEP] included); for a separately encoded pair, sentence
       A's then sentence B's.
     segments: 0 (sentence A) or 1 (sentence B) per token.
-    scores: (T,) each token's attribution summed over the hidden dimension, then divided by
-      the L2 norm of all T (what the page colours: sign = for or against the target).
-    attributions: (T,) the same before normalising; they sum to output - baseline_output, up
-      to delta.
+    attributions: (T,) each token's attribution (summed over the hidden dimension), in units
+      of the explained number: they sum to output - baseline_output, up to delta; positive
+      raises it (towards the class, or a higher score).
+    scores: (T,) attributions / max |attribution|: the colour scale of the page only (the
+      largest is +-1), not a share of anything.
     target: the explained class (or NER tag) index; None for similarity (the score itself).
     target_name: its name ("score" for similarity).
     probability: softmax probability of the target at the input (None for similarity).
     score: the predicted similarity on the 0-5 scale (None for classes).
-    output, baseline_output: the explained number (a logit, or the 0-5 score) at the input
-      and at the baseline.
+    output, baseline_output: the explained number F at the input and at the baseline: the
+      target's log-odds against the other classes, or the 0-5 score.
     delta: captum's convergence delta, sum(attributions) - (output - baseline_output).
     n_steps: interpolation steps used.
     word_index, word: NER only: the word whose tag is explained.
@@ -80,6 +87,11 @@ class Attribution:
     note: str = ""
 
     @property
+    def total(self) -> float:
+        """Sum of the attributions (completeness: output - baseline_output + ... - delta)."""
+        return float(self.attributions.sum())
+
+    @property
     def relative_delta(self) -> float:
         """|delta| / |output - baseline_output|: below a few percent, the steps were enough."""
         change = abs(self.output - self.baseline_output)
@@ -94,6 +106,24 @@ def _select(model: TaskModel, out: torch.Tensor, word_index: int | None) -> torc
     if model.task == "ner":
         return out[:, word_index]  # (n, W, C) -> (n, C)
     return out
+
+
+def log_odds(logits: torch.Tensor, target: int) -> torch.Tensor:
+    """(n, C) logits -> (n,) log-odds of class `target` against the others:
+    logit[target] - logsumexp(other logits) = log p / (1 - p); two classes: a logit difference."""
+    others = torch.cat([logits[:, :target], logits[:, target + 1:]], dim=1)
+    return logits[:, target] - torch.logsumexp(others, dim=1)
+
+
+def _explained(forward_fn: ForwardFn, target: int | None) -> ForwardFn:
+    """forward_fn -> the number explained, (n,): the target's log-odds, or the score as is."""
+    if target is None:
+        return forward_fn
+
+    def explained(*args: torch.Tensor) -> torch.Tensor:
+        return log_odds(forward_fn(*args), target)
+
+    return explained
 
 
 def _joint_forward(model: TaskModel, word_index: int | None) -> ForwardFn:
@@ -214,12 +244,16 @@ def _pick_word(pred_tags: list[int], n_kept: int, word_index: int | None) -> int
 def _note(model: TaskModel, target_name: str, word: str | None) -> str:
     """What is explained, for the page."""
     if model.task == "similarity":
-        what = "the predicted similarity score (0-5): positive tokens push it up"
+        what = "the predicted similarity score (0-5): positive tokens push the score up"
     elif model.task == "ner":
-        what = (f"the logit of tag {target_name!r} at the word {word!r} (its first word piece); "
-                "every word piece of the sentence gets a score, since context decides the tag")
+        what = (f"the log-odds of tag {target_name!r} against the other tags at the word "
+                f"{word!r} (its first word piece), log p/(1-p) = its logit minus the logsumexp "
+                "of the other tags' logits; every word piece gets an attribution, since context "
+                "decides the tag")
     else:
-        what = f"the logit of class {target_name!r}: positive tokens speak for it"
+        what = (f"the log-odds of class {target_name!r} against the other classes, log p/(1-p) "
+                "= its logit minus the logsumexp of the other logits (two classes: the "
+                "difference of the two logits): positive tokens make it more likely")
     note = f"Explains {what}. Baseline: every word piece replaced by [PAD], [CLS]/[SEP] kept."
     if model.pair_separate:
         note += (" The model encodes the two sentences separately; both are moved from the "
@@ -265,16 +299,14 @@ def _integrate(model: TaskModel, inp: OneInput, choice: _Choice, special: set[in
     """Run captum: (per-token attributions (T,), convergence delta, the explained number at
     the input and at the baseline (2,))."""
     forward_fn, ids, extra = _inputs(model, inp, choice.word_index, pad_id)
+    explained = _explained(forward_fn, choice.target)  # (n,): log-odds, or the score
     base = _baseline(ids, special, pad_id)  # (1, T)
-    lig = LayerIntegratedGradients(forward_fn, word_embeddings(model.encoder))
+    lig = LayerIntegratedGradients(explained, word_embeddings(model.encoder))
     attr, delta = lig.attribute(ids, baselines=base, additional_forward_args=extra,
-                                target=choice.target, n_steps=n_steps,
-                                internal_batch_size=INTERNAL_BATCH,
+                                n_steps=n_steps, internal_batch_size=INTERNAL_BATCH,
                                 return_convergence_delta=True)  # attr: (1, T, H)
     with torch.no_grad():
-        ends = forward_fn(torch.cat([ids, base]), *(torch.cat([e, e]) for e in extra))
-    if choice.target is not None:
-        ends = ends[:, choice.target]  # (2, C) -> (2,)
+        ends = explained(torch.cat([ids, base]), *(torch.cat([e, e]) for e in extra))  # (2,)
     per_token = attr.sum(dim=-1)[0].detach().float().cpu()  # (T,)
     return per_token, float(delta.sum()), ends.detach().float().cpu()
 
@@ -307,15 +339,25 @@ def attribute(model: TaskModel, tokenizer: object, text: str, text_b: str | None
     with eval_mode(model), kept_grad_flags(model), torch.enable_grad():
         choice = _choose(model, inp, names, target, word_index)
         raw, delta, ends = _integrate(model, inp, choice, special, pad_id, n_steps)
-    norm = torch.linalg.vector_norm(raw)
+    top = raw.abs().max()
     t = choice.target
     name = "score" if t is None else names[t]
     return Attribution(
         tokens=flat_tokens(inp),
         segments=segments_of(inp, getattr(tokenizer, "sep_token_id", None)),
-        scores=(raw / norm if norm > 0 else raw).numpy(), attributions=raw.numpy(),
+        scores=(raw / top if top > 0 else raw).numpy(), attributions=raw.numpy(),
         target=t, target_name=name,
         probability=None if t is None else float(torch.softmax(choice.output, -1)[t]),
         score=float(ends[0]) if t is None else None,
         output=float(ends[0]), baseline_output=float(ends[1]), delta=delta, n_steps=n_steps,
         word_index=choice.word_index, word=choice.word, note=_note(model, name, choice.word))
+
+
+def attribution_sums(att: Attribution) -> str:
+    """The completeness check in one line, raw numbers: "sum of attributions +1.234 =
+    F(input) - F(baseline) = 2.100 - 0.860 = +1.240, convergence delta -0.0060"."""
+    what = "score" if att.target is None else f"log-odds of {att.target_name!r}"
+    change = att.output - att.baseline_output
+    return (f"Sum of the attributions {att.total:+.3f}; F = {what}: F(input) - F(baseline) = "
+            f"{att.output:.3f} - {att.baseline_output:.3f} = {change:+.3f}; convergence delta "
+            f"{att.delta:+.4f} ({100 * att.relative_delta:.1f}% of the change).")
