@@ -7,8 +7,19 @@ from bertviz_lite import ui
 st.set_page_config(page_title="bertviz-lite: to tune or not to tune?", layout="wide")
 ui.mark_entrypoint()
 ui.require_login()
+# The default page is served at "/" but reserves its own pathname, which then answers "page
+# not found": give it one nobody types, and serve /home as an alias of "/".
+home = st.Page("pages/home.py", title="To tune or not to tune?", url_path="lesson", default=True)
+
+
+def _home_alias() -> None:
+    """/home: the home page's own address is "/", so send /home there (no "page not found")."""
+    st.switch_page(home)
+
+
 page = st.navigation([
-    st.Page("pages/home.py", title="To tune or not to tune?", url_path="home", default=True),
+    home,
+    st.Page(_home_alias, title="Home", url_path="home", visibility="hidden"),
     st.Page("pages/forward.py", title="Forward pass", url_path="forward"),
     st.Page("pages/backprop.py", title="Backprop: train live", url_path="backprop"),
     st.Page("pages/compare.py", title="Compare frozen vs fine-tuned", url_path="compare"),

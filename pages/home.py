@@ -43,4 +43,4 @@ for col, (page, label) in zip(cols, [
         ("pages/forward.py", "Forward pass"), ("pages/backprop.py", "Backprop: train live"),
         ("pages/compare.py", "Compare"), ("pages/attention.py", "Attention"),
         ("pages/attribution.py", "Attribution")]):
-    col.page_link(page, label=label, width="stretch")
+    col.page_link(page, label=label, width="stretch", query_params=ui.presenter_params())

@@ -60,7 +60,7 @@ def charts(at: AppTest) -> list[dict]:
 def flow_chart(at: AppTest) -> dict | None:
     for spec in charts(at):
         title = json.dumps(spec["layout"].get("title", ""))
-        if "Gradient reaching each layer" in title:
+        if "Weight-gradient norm of each layer" in title:
             return spec
     return None
 
@@ -119,13 +119,62 @@ def test_presenter_mode_toggles():
     at.toggle(key="presenter").set_value(True).run()
     assert not at.exception
     assert any("font-size" in h.proto.body for h in at.get("html")), "presenter CSS is applied"
+    assert at.query_params.get("present") in ("1", ["1"]), "presenter mode is kept in the URL"
+    at.run()  # a rerun (as every page change is, through app.py) keeps it
+    assert at.query_params.get("present") in ("1", ["1"])
+    at.toggle(key="presenter").set_value(False).run()
+    assert "present" not in at.query_params
+
+
+def test_a_link_with_present_opens_in_presenter_mode():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.toggle(key="presenter").value is True
+    assert any("font-size" in h.proto.body for h in at.get("html"))
+
+
+def test_every_page_works_with_a_tiny_2_layer_4_head_model(tiny_model_dir):
+    """The app's model here is the tiny safetensors BERT (first in BERTVIZ_MODELS): every fact
+    on the pages comes from it, and every page works after fine-tuning it in the session."""
+    at = open_page("pages/home.py")
+    text = " ".join([*(m.value for m in at.markdown), *(c.value for c in at.caption)])
+    assert "2 layers x 4 heads, 32 wide" in text and "66 trainable weights" in text
+    assert "12 attention heads" not in text and "22 million" not in text
+    home = [c for c in charts(at) if "BERT" in json.dumps(c["layout"].get("title", ""))]
+    assert "layer.1" in json.dumps(home) and "layer.2" not in json.dumps(home)
+    at.switch_page("pages/backprop.py").run()
+    at.segmented_control(key="mode").set_value("top-k").run()
+    assert at.slider(key="top_k").max == 2  # the tiny model's layers, not the bundled six
+    at.segmented_control(key="mode").set_value("finetune").run()
+    at.number_input(key="epochs").set_value(1).run()
+    train_until_done(at)
+    assert at.session_state["bp_job"].snapshot().record.model["layers"] == 2
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    at.switch_page("pages/attention.py").run()
+    assert at.slider(key="att_layer").max == 1 and at.slider(key="att_head").max == 3
+    titles = " ".join(json.dumps(c["layout"].get("title", "")) for c in charts(at))
+    assert "Pretrained: layer 1, head 0" in titles and "Fine-tuned: layer 1, head 0" in titles
+    assert any("4 attention heads" in c.value for c in at.caption)
 
 
 def test_compare_page_shows_recorded_runs():
     at = open_page("pages/compare.py")
     at.selectbox(key="task").select("paraphrase").run()
     assert not at.exception
-    titles = " ".join(json.dumps(c["layout"].get("title", "")) for c in charts(at))
     assert charts(at), "recorded runs give an instant comparison"
-    assert "paper" in json.dumps(charts(at)).lower()
-    assert titles
+    titles = [json.dumps(c["layout"].get("title", "")) for c in charts(at)]
+    assert any("Accuracy: ours vs the paper" in t for t in titles)
+    assert any("What each mode costs" in t for t in titles)
+    bars = next(c for c in charts(at) if "ours vs the paper" in json.dumps(c["layout"]["title"]))
+    paper = {m: y for m, y in zip(bars["data"][1]["x"], bars["data"][1]["y"])}
+    # each row's own paper number: scalar-mix frozen is the paper's frozen setup, top-2 has none
+    assert paper["frozen (scalar-mix)"] == 78.1 and paper["finetune"] == 84.8
+    assert paper["top-2"] is None
+    captions = " ".join(c.value for c in at.caption)
+    assert "recorded " in captions and "measured on this machine" not in captions
+    table = at.dataframe[0].value
+    assert "paper's number" in table.columns

@@ -1,6 +1,6 @@
 """A pool of warm training worker processes for the app (and anything else that serves many users).
 
-Training never runs in the app's threads (see DESIGN.md): each worker is a `spawn`ed process
+Training never runs in the app's threads (a training step would stall every page): each worker is a `spawn`ed process
 that loads the pretrained backbone(s) once, then takes one job at a time, runs the one engine
 (`training.Trainer`) and streams its events back. The main process only keeps handles:
 

@@ -19,12 +19,14 @@ from bertviz_lite.ui.inspection import (
     model_source,
 )
 from bertviz_lite.ui.layout import (
+    PRESENT_PARAM,
     PRESENTER_CSS,
     mark_entrypoint,
     page_header,
     plot,
     prediction_view,
     presenter,
+    presenter_params,
     show_code,
     sidebar,
     theme,
@@ -84,13 +86,13 @@ from bertviz_lite.ui.widgets import (
 )
 
 __all__ = [
-    "ACTIVE", "HEAD_LRS", "LRS", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
+    "ACTIVE", "HEAD_LRS", "LRS", "PRESENT_PARAM", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
     "bundled_train_size", "clamp_state", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
     "escape_markdown", "example_inputs", "exports", "finetune_offer", "finetuned_attention",
     "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source",
-    "page_header", "plot", "prediction_view", "presenter", "recorded_runs", "redact",
+    "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",
     "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "run_origin", "safe",
     "session_id", "settings", "shipped_model", "show_code", "sidebar", "start_job", "stop_job",
     "task_picker", "theme", "token_chips", "tokenizer_lock", "training_form",

@@ -9,7 +9,6 @@ from typing import Any
 import streamlit as st
 
 from bertviz_lite.figures import DEFAULT_THEME, PRESENTER_THEME, Theme
-from bertviz_lite.ui.state import QUERY
 
 PRESENTER_CSS = """
 <style>
@@ -34,14 +33,26 @@ def theme() -> Theme:
     return PRESENTER_THEME if presenter() else DEFAULT_THEME
 
 
+PRESENT_PARAM = "present"  # ?present=1: presenter mode, kept in every page's URL
+
+
+def presenter_params() -> dict[str, str]:
+    """Query parameters that keep presenter mode in a link ({} when it is off)."""
+    return {PRESENT_PARAM: "1"} if presenter() else {}
+
+
 def sidebar() -> None:
-    """Controls shared by every page: presenter mode, and what the server is doing."""
+    """Controls shared by every page: presenter mode, kept in the URL as ?present=1 so a
+    shared link opens in it and it survives moving between pages."""
+    if "presenter" not in st.session_state:  # a fresh session: the link decides
+        st.session_state["presenter"] = st.query_params.get(PRESENT_PARAM) == "1"
     with st.sidebar:
-        st.toggle("Presenter mode", key="presenter", bind=QUERY,
+        st.toggle("Presenter mode", key="presenter",
                   help="Large type and high contrast for a projector")
-        pool = st.session_state.get("_pool_stats")
-        if pool:
-            st.caption(pool)
+    if presenter():
+        st.query_params[PRESENT_PARAM] = "1"
+    elif PRESENT_PARAM in st.query_params:
+        del st.query_params[PRESENT_PARAM]
 
 
 def mark_entrypoint() -> None:
