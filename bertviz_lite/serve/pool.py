@@ -1,7 +1,7 @@
 """A pool of warm training worker processes for the app (and anything else that serves many users).
 
-Training never runs in the app's threads (a training step would stall every page): each worker is a `spawn`ed process
-that loads the pretrained backbone(s) once, then takes one job at a time, runs the one engine
+Training never runs in the app's threads (a step would stall every page): each worker is a
+`spawn`ed process that loads the pretrained backbone(s) once, then takes one job at a time, runs the one engine
 (`training.Trainer`) and streams its events back. The main process only keeps handles:
 
     pool = JobPool(max_workers=2, cache=RunCache(folder)).start()  # returns at once
