@@ -1,8 +1,9 @@
 """A pool of warm training worker processes for the app (and anything else that serves many users).
 
 Training never runs in the app's threads (a step would stall every page): each worker is a
-`spawn`ed process that loads the pretrained backbone(s) once, then takes one job at a time, runs the one engine
-(`training.Trainer`) and streams its events back. The main process only keeps handles:
+`spawn`ed process that loads the pretrained backbone(s) once, then takes one job at a time, runs
+the one engine (`training.Trainer`) and streams its events back. The main process only keeps
+handles:
 
     pool = JobPool(max_workers=2, cache=RunCache(folder)).start()  # returns at once
     job = pool.submit(config, owner=session_id)     # milliseconds; may raise QueueFull
