@@ -56,7 +56,7 @@ def test_paper_cell_of_every_mode(task: str, mode: str, head: str) -> None:
     if (mode, head) == ("frozen", "linear"):
         assert NOT_PAPER_SETUP in cell.note and "scalar mix" in cell.note
     if (mode, head) == ("frozen", "scalar-mix"):
-        assert "its setup" in cell.note and "scalar mix of all layers" in cell.note
+        assert "the same setup" in cell.note and "scalar mix of all layers" in cell.note
 
 
 def comparison(task: str) -> Comparison:

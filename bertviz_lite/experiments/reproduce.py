@@ -95,7 +95,7 @@ def result_markdown(result: ReproduceResult) -> str:
         f"evaluated on the full dev/valid split; {s.get('hardware')}; total "
         f"{s.get('total_minutes', 0):.0f} min.",
         f"Paper: {PAPER_CITATION} (BERT-base, full training sets, task-specific frozen models). "
-        f"Our frozen rows beside {paper_cell('ner', 'frozen', str(s.get('frozen_head'))).note}.",
+        f"Beside our frozen runs: {paper_cell('ner', 'frozen', str(s.get('frozen_head'))).note}.",
         "",
         "| task | metric | ours frozen | ours fine-tuned | ours gap | paper frozen | "
         "paper fine-tuned | paper gap | frozen s | fine-tuned s | cost ratio |",

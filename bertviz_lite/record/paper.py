@@ -65,8 +65,8 @@ def paper_cell(task: str, mode: str, head: str = "linear") -> PaperCell:
         return PaperCell(None, "", False, f"the paper reports no {mode} runs")
     if head == "scalar-mix":
         return PaperCell(row.get("frozen"), "frozen", True,
-                         f"the paper's frozen column: its setup, {PAPER_FROZEN_SETUP} "
-                         "(ours: into a linear layer)")
+                         "the paper's frozen column, the same setup: a scalar mix of all layers "
+                         "(the paper fed it into a task model, ours into a linear layer)")
     return PaperCell(row.get("frozen"), "frozen", False,
                      f"the paper's frozen column, {NOT_PAPER_SETUP}")
 
