@@ -1,8 +1,9 @@
 """Frozen against fine-tuned, the lecture's way: our scores beside the paper's, and the cost.
 
 The paper (Peters, Ruder & Smith 2019, Table 2) used BERT-base on the full datasets; we use
-whatever model and data the run names (by default a 6-layer MiniLM on small data). The two sets of numbers must never be confused, so
-ours and theirs differ in name, colour and pattern, and the bars say whose they are.
+whatever model and data the run names (by default a 6-layer MiniLM on small data). The two sets
+of numbers must never be confused, so ours and theirs differ in name, colour and pattern, and
+the bars say whose they are.
 """
 
 from __future__ import annotations

@@ -49,7 +49,6 @@ class Settings:
     live_refresh_s: float = 0.25  # how often a training page redraws its gradient chart
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
-    show_error_details: bool = False  # tracebacks in the page (never on a class server)
 
     def offered_models(self) -> dict[str, str]:
         """The models students may pick: local ones always, Hub ids only with allow_hub."""

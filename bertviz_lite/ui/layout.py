@@ -90,7 +90,7 @@ def plot(fig: Any, key: str | None = None) -> None:
     st.plotly_chart(fig, key=key, config=config, theme=None)
 
 
-def show_code(*funcs: Callable[..., Any], key: str = "") -> None:
+def show_code(*funcs: Callable[..., Any]) -> None:
     """ "Show the code": the real bertviz_lite functions behind a view."""
     with st.expander("Show the code"):
         for func in funcs:

@@ -36,7 +36,8 @@ def backbone(name: str = "bundled") -> Backbone:
 
 @st.cache_resource
 def tokenizer_lock(name: str = "bundled") -> threading.Lock:
-    """Fast tokenizers are not thread-safe: sessions take this lock to tokenize."""
+    """Fast tokenizers are not thread-safe: sessions take this lock to tokenize (one lock per
+    model name: the name is the cache key)."""
     return threading.Lock()
 
 
@@ -113,7 +114,8 @@ def _trained(folder: str, model_name: str) -> Any:
 
 @st.cache_resource(max_entries=64)
 def _model_lock(folder: str) -> threading.Lock:
-    """One inference at a time per shared model (attribution toggles requires_grad)."""
+    """One inference at a time per shared model (attribution toggles requires_grad); the
+    folder is the cache key."""
     return threading.Lock()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.ui.inspection import finetune_config
 from bertviz_lite.ui.layout import plot, theme
 from bertviz_lite.ui.live import ACTIVE, GRADIENTS_DIFFER, job_status, live_view
 from bertviz_lite.ui.resources import recorded_runs, settings
@@ -88,11 +88,13 @@ def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
 
 
 def _run_comparison(task: str) -> dict[str, RunRecord]:
-    """Submit frozen and fine-tuned runs of the bundled data (same seed); show progress."""
+    """Submit frozen and fine-tuned runs of the app's model on the bundled data (same seed);
+    show progress."""
     seed = int(st.number_input("Seed", 0, 10_000, 0, key="cmp_seed"))
     if st.button("Run frozen and fine-tuned", type="primary", key="cmp_run"):
         for mode in ("frozen", "finetune"):
-            start_job(f"cmp_{mode}", RunConfig(task=task, mode=mode, seed=seed), None)
+            config = finetune_config(task).replace(mode=mode, seed=seed)
+            start_job(f"cmp_{mode}", config, None)
     out: dict[str, RunRecord] = {}
     for mode in ("frozen", "finetune"):
         job = job_state(f"cmp_{mode}")
