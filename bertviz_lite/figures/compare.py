@@ -42,14 +42,14 @@ def _paper_text(row: Mapping[str, Any], value: float | None) -> str:
     """Bar label of the paper's number: marked where our run is not the paper's setup."""
     if value is None:
         return ""
-    return f"paper {value:.1f}" + ("" if row.get("paper_matches", True) else " (other setup)")
+    return f"paper {value:.1f}" + ("" if row.get("paper_matches", True) else "*")
 
 
 def _paper_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """What the paper's bars are, short, for the rows where that needs saying (the page's
     table gives each row's full note)."""
-    parts = [f"{r.get('mode')}: " + ("no paper number" if _paper_value(r) is None
-                                     else "not the paper's setup")
+    parts = [(f"{r.get('mode')}: no paper number" if _paper_value(r) is None
+              else f"*{r.get('mode')}: not the paper's setup")
              for r in rows if not r.get("paper_matches", True)]
     return "; ".join(parts)  # plain text: style() escapes the subtitle
 
