@@ -25,6 +25,7 @@ from bertviz_lite.data.labels import (
     token_examples,
 )
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits, decode_bytes, read_text
+from bertviz_lite.data.validate import refuse_conll_for
 from bertviz_lite.paths import bundled_data_dir
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def parse_examples(
         else:
             sentences = read_conll(text, name, limits)
         return token_examples(sentences, name, known_labels, limits)
+    refuse_conll_for(task, text, name)
     if kind == "conll":
         kind = "tsv" if "\t" in text.split("\n", 1)[0] else "csv"
     table = read_jsonl(text, name, limits) if kind == "jsonl" else read_delimited(text, name, kind, limits)
