@@ -328,8 +328,10 @@ def _upload(task: str) -> tuple[str, TaskData | None, str | None]:
         cache.clear()  # keep one parsed upload per session
         try:
             cache[cache_key] = (parse_upload(task, up.name, up.getvalue(), limits), None)
-        except DataError as err:
-            cache[cache_key] = (None, str(err))
+        except (DataError, ValueError, RecursionError) as err:  # one line beside the uploader
+            cache[cache_key] = (None, str(err) if isinstance(err, ValueError) else
+                                f"{up.name}: could not read the file ({type(err).__name__})")
+            log.warning("upload refused: %s", err)
     data, problem = cache[cache_key]
     if problem:
         return "upload", None, problem
@@ -774,8 +776,6 @@ def _run_comparison(task: str) -> dict[str, RunRecord]:
 def reproduce_view() -> None:
     """Results of `bertviz-lite reproduce` (frozen vs fine-tuned on SST-2, MRPC, STS-B,
     CoNLL-2003): the shipped one, or an uploaded reproduce.json."""
-    import json
-
     from bertviz_lite.experiments.reproduce import ReproduceResult, result_markdown
 
     up = st.file_uploader("Load a reproduce.json written by `bertviz-lite reproduce`",
@@ -783,7 +783,7 @@ def reproduce_view() -> None:
     shipped = settings().recorded_runs_path() / "reproduce.json"
     try:
         if up is not None:
-            result = ReproduceResult.from_dict(json.loads(up.getvalue().decode("utf-8")))
+            result = ReproduceResult.from_json(up.getvalue().decode("utf-8"), "the upload")
         elif shipped.is_file():
             result = ReproduceResult.load(shipped)
         else:
@@ -792,7 +792,7 @@ def reproduce_view() -> None:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         friendly_error(err, "read the reproduce results")
         return
-    st.markdown(escape_markdown(result_markdown(result)))
+    st.markdown(result_markdown(result, cell=safe))  # values from the file: inert text
 
 
 def escape_markdown(text: str) -> str:
