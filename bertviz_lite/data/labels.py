@@ -165,20 +165,26 @@ def token_examples(
     name: str,
     known_tags: Sequence[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    line_per_token: bool = True,
 ) -> tuple[list[Example], list[str]]:
-    """CoNLL sentences -> token examples with tag indices, and the tag names."""
+    """CoNLL sentences -> token examples with tag indices, and the tag names.
+
+    line_per_token: CoNLL has one token a line (errors name the token's line); JSONL has a
+    sentence a line.
+    """
     names = list(known_tags) if known_tags else tag_names(sentences)
     index = {t: i for i, t in enumerate(names)}
     examples: list[Example] = []
     for line, tokens, tags in sentences:
         for offset, (tok, tag) in enumerate(zip(tokens, tags)):
+            where = line + offset if line_per_token else line
             if tag not in index:
                 raise DataError(
                     f"tag {tag!r} does not occur in the training data (its tags are {names})",
                     file=name,
-                    line=line + offset,
+                    line=where,
                 )
-            check_field(tok, name, line + offset, "token", limits, need_visible=False)
+            check_field(tok, name, where, "token", limits, need_visible=False)
         examples.append(TokenExample(tuple(tokens), tuple(index[t] for t in tags)))
     if known_tags is None and len(names) < 3:
         raise DataError("no entity tags found: every token is tagged O", file=name)
