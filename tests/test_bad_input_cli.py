@@ -238,3 +238,32 @@ def test_reproduce_merges_with_the_folder(tmp_path, tiny_model_dir, caplog, caps
                               caplog, capsys)
     assert code == 2 and "another setup (seed 0, now 1)" in errors
     assert len(ReproduceResult.load(out / "reproduce.json").rows) == 2
+
+
+def test_reproduce_failing_save_loses_no_record(tmp_path, tiny_model_dir, caplog, capsys,
+                                                 monkeypatch):
+    """The out folder turns into a file after the first run: every record and the table go to
+    the fallback folder, each named in one line, exit 2."""
+    from bertviz_lite.experiments import reproduce as repro
+
+    monkeypatch.setenv("BERTVIZ_HOME", str(tmp_path / "home"))
+    data = _mini_data(tmp_path, ("sentiment",))
+    out = tmp_path / "repro"
+    real = repro.train
+
+    def then_break_the_folder(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        if out.is_dir():
+            shutil.rmtree(out)
+            out.write_text("someone put a file here")
+
+    monkeypatch.setattr(repro, "train", then_break_the_folder)
+    code, errors, stdout = run_cli(_reproduce(data, out, tiny_model_dir, "sentiment"), caplog,
+                                   capsys)
+    assert code == 2 and "written:" not in stdout
+    saved = {p.name.rsplit("-2", 1)[0]: p for p in (tmp_path / "home" / "unsaved").iterdir()}
+    assert set(saved) == {"sentiment-frozen", "sentiment-finetune", "reproduce-json",
+                          "reproduce-md"}, saved
+    assert all(str(p) in errors for p in saved.values()), errors
+    assert RunRecord.load(saved["sentiment-finetune"]).mode == "finetune"
+    assert [r["task"] for r in ReproduceResult.load(saved["reproduce-json"]).rows] == ["sentiment"]

@@ -251,6 +251,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
                        frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
                        base=base, on_event=on_event)
     echo(result_markdown(result))
+    if result.problems:
+        return report_problems(list(result.problems))
     echo(f"written: {a.out}/reproduce.json, {a.out}/reproduce.md, {a.out}/runs/")
     return 0
 

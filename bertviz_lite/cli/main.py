@@ -66,14 +66,14 @@ def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfi
     """Parsed options -> RunConfig (validation errors surface as ConfigError)."""
     return RunConfig(
         task=a.task, mode=mode or a.mode, model=a.model, data=a.data, train_file=a.train_file,
-        eval_file=a.eval_file, max_train=a.max_train, max_eval=a.max_eval, epochs=d_epochs(a),
+        eval_file=a.eval_file, max_train=a.max_train, max_eval=a.max_eval, epochs=epochs_arg(a),
         steps=a.steps, batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, seed=a.seed,
         device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
         pair_encoding=a.pair_encoding, threads=a.threads,
     )
 
 
-def d_epochs(a: argparse.Namespace) -> int:
+def epochs_arg(a: argparse.Namespace) -> int:
     """--epochs as given (0 is refused by RunConfig, never turned into 1); the default when
     --steps is used instead."""
     return RunConfig().epochs if a.epochs is None else a.epochs

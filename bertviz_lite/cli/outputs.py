@@ -3,19 +3,20 @@ the record when saving still fails at the end, so no finished run is ever lost."
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from bertviz_lite.paths import home_dir
+from bertviz_lite.record.fallback import fallback_dir, save_with_fallback
 
 log = logging.getLogger(__name__)
 
 SPECIAL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+__all__ = ["OutputError", "check_output_dir", "check_output_file", "fallback_dir",
+           "save_with_fallback"]
 
 
 class OutputError(OSError):
@@ -85,36 +86,3 @@ def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
     else:
         _check_ancestors(p / "x", what)
     return p
-
-
-def fallback_dir() -> Path:
-    """Where a record goes when its own path fails: `<home>/unsaved/`, else the temp folder."""
-    for folder in (home_dir() / "unsaved", Path(tempfile.gettempdir()) / "bertviz-lite-unsaved"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _probe(folder, "fallback folder", folder)
-            return folder
-        except OSError:
-            continue
-    raise OutputError(errno.EACCES, "no writable folder for an unsaved record")
-
-
-def save_with_fallback(save: Callable[[Path], object], path: str | Path, stem: str,
-                       what: str = "run record") -> tuple[Path, str | None]:
-    """Call `save(path)`; if that fails, `save(fallback)`: (where it is, the one-line problem
-    or None). Nothing finished is lost.
-
-    stem: the fallback's name without a suffix, e.g. `sentiment-frozen`; the suffix of `path`
-    is kept (none for a model folder, `.json` for a record).
-    """
-    target = Path(path)
-    try:
-        save(target)
-        return target, None
-    except OSError as err:
-        first = err
-    spare = fallback_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{target.suffix}"
-    save(spare)
-    log.debug("could not write %s", target, exc_info=first)
-    return spare, (f"could not write the {what} to {target} ({type(first).__name__}: "
-                   f"{first.strerror or first}); nothing is lost: it was saved to {spare}")

@@ -25,6 +25,7 @@ from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
 from bertviz_lite.engine.training import Event, train
+from bertviz_lite.record.fallback import save_with_fallback
 from bertviz_lite.record.runs import Progress, RunRecord
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,13 @@ class ReproduceResult:
 
     setup: dict[str, Any]
     rows: list[dict[str, Any]] = field(default_factory=list)  # one per task
+    problems: list[str] = field(default_factory=list)  # saves that went to a fallback (not saved)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return asdict(self)
+        d = asdict(self)
+        d.pop("problems")
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> ReproduceResult:
@@ -173,15 +177,18 @@ def reproduce(
     (out / "runs").mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     rows = dict(earlier)
+    problems: list[str] = []
     for task, by_mode in configs.items():
-        records = {mode: _run_or_resume(config, datas[task], out, backbone, on_event)
+        records = {mode: _run_or_resume(config, datas[task], out, backbone, on_event, problems)
                    for mode, config in by_mode.items()}
         rows[task] = _row(task, records["frozen"], records["finetune"])
         result = _result(list(rows.values()), base, backbone, max_train, epochs, frozen_head,
                          seed, started)
-        _write(result, out)  # after every task, so a partial table is always on disk
-    return _result(list(rows.values()), base, backbone, max_train, epochs, frozen_head, seed,
-                   started)
+        _write(result, out, problems)  # after every task, so a partial table is always on disk
+    result = _result(list(rows.values()), base, backbone, max_train, epochs, frozen_head, seed,
+                     started)
+    result.problems = list(dict.fromkeys(problems))
+    return result
 
 
 def _configs(tasks: Sequence[str], base: RunConfig, data_dir: str | Path,
@@ -231,7 +238,8 @@ def _earlier_rows(out: Path, base: RunConfig, max_train: int | None, epochs: int
 
 
 def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backbone,
-                   on_event: Callable[[str, str, Event], None] | None) -> RunRecord | None:
+                   on_event: Callable[[str, str, Event], None] | None,
+                   problems: list[str]) -> RunRecord | None:
     """Reuse a finished record with the same key, else train and save it."""
     path = out / "runs" / f"{config.task}-{config.mode}.json"
     key = config_hash(config, data.fingerprint())
@@ -254,7 +262,8 @@ def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backb
         if isinstance(event, RunRecord):
             record = event
     if record is not None and record.status == "completed":
-        record.save(path)
+        problem = save_with_fallback(record.save, path, f"{config.task}-{config.mode}")[1]
+        problems += [problem] if problem else []
     return record
 
 
@@ -272,6 +281,15 @@ def _result(rows: list[dict[str, Any]], base: RunConfig, backbone: Backbone,
     return ReproduceResult(setup, list(rows))
 
 
-def _write(result: ReproduceResult, out: Path) -> None:
-    (out / "reproduce.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    (out / "reproduce.md").write_text(result_markdown(result) + "\n", encoding="utf-8")
+def _write(result: ReproduceResult, out: Path, problems: list[str]) -> None:
+    """reproduce.json and .md in `out` (or, if that fails, in the fallback folder)."""
+    for name, text in (("reproduce.json", json.dumps(result.to_dict(), indent=2)),
+                       ("reproduce.md", result_markdown(result) + "\n")):
+        problem = save_with_fallback(lambda p, t=text: _write_text(p, t), out / name,
+                                     name.replace(".", "-"), name)[1]
+        problems += [problem] if problem else []
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
