@@ -11,8 +11,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bertviz_lite.cli.main import config_from_args, echo
+from bertviz_lite.cli.outputs import check_output_dir, check_output_file, save_with_fallback
 from bertviz_lite.engine.checkpoints import save_task_model
-from bertviz_lite.engine.config import ConfigError
+from bertviz_lite.engine.config import ConfigError, parse_modes
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import Event, Trainer
 from bertviz_lite.experiments.compare import Comparison, compare
@@ -116,17 +117,33 @@ def run_with_progress(events: Iterable[Event], printer: ProgressPrinter) -> RunR
 def cmd_train(a: argparse.Namespace) -> int:
     """`bertviz-lite train`: one run, a progress bar, a summary, a JSON record."""
     config = config_from_args(a)
+    out = check_output_file(a.out, "--out")  # before any training: nothing is lost later
+    if a.save_model:
+        check_output_dir(a.save_model, "--save-model")
     printer = ProgressPrinter(enabled=not a.quiet)
     trainer = Trainer(config)
     record = run_with_progress(trainer.events(), printer)
-    path = record.save(a.out)
+    stem = f"{config.task}-{config.mode}"
+    path, problem = save_with_fallback(record.save, out, stem)
+    problems = [problem]
     if a.save_model and record.status == "completed":
-        save_task_model(trainer.model, config, trainer.data.label_names, a.save_model)
-        echo(f"model: {a.save_model}")
+        folder, problem = save_with_fallback(
+            lambda f: save_task_model(trainer.model, config, trainer.data.label_names, f),
+            a.save_model, f"{stem}-model", "model")
+        problems.append(problem)
+        echo(f"model: {folder}")
     for line in summary_lines(record):
         echo(line)
     echo(f"run record: {path}")
-    return 0 if record.status != "diverged" else 1
+    return report_problems(problems) or (0 if record.status != "diverged" else 1)
+
+
+def report_problems(problems: list[str | None]) -> int:
+    """Log each saving problem as one line; 2 if there was any, else 0."""
+    real = [p for p in problems if p]
+    for p in real:
+        log.error("%s", p)
+    return 2 if real else 0
 
 
 def comparison_table(cmp: Comparison) -> list[str]:
@@ -162,10 +179,11 @@ def comparison_table(cmp: Comparison) -> list[str]:
 
 def cmd_compare(a: argparse.Namespace) -> int:
     """`bertviz-lite compare`: the same config in several modes, side by side."""
-    modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+    modes = parse_modes(a.modes)
     base = config_from_args(a, mode=modes[0])
     for m in modes:
         base.replace(mode=m)  # validates every mode before any training starts
+    out = check_output_dir(a.out_dir, "--out-dir") if a.out_dir else None
     printers = {m: ProgressPrinter(label=f"[{m}] ", enabled=not a.quiet) for m in modes}
 
     def on_event(mode: str, event: Event) -> None:
@@ -176,14 +194,22 @@ def cmd_compare(a: argparse.Namespace) -> int:
     cmp = compare(base, modes, on_event=on_event)
     for line in comparison_table(cmp):
         echo(line)
-    if a.out_dir:
-        out = Path(a.out_dir)
-        for mode, record in cmp.records.items():
-            record.save(out / f"{base.task}-{mode}.json")
-        (out / "compare.json").write_text(json.dumps(
-            {"rows": cmp.rows(), "cost_ratio": cmp.cost_ratio()}, indent=2), encoding="utf-8")
-        echo(f"records written to {out}/")
-    return 0
+    if out is None:
+        return 0
+    problems = []
+    for mode, record in cmp.records.items():
+        problems.append(save_with_fallback(record.save, out / f"{base.task}-{mode}.json",
+                                           f"{base.task}-{mode}")[1])
+    summary = json.dumps({"rows": cmp.rows(), "cost_ratio": cmp.cost_ratio()}, indent=2)
+    problems.append(save_with_fallback(lambda p: _write_text(p, summary), out / "compare.json",
+                                       f"{base.task}-compare", "comparison")[1])
+    echo(f"records written to {out}/")
+    return report_problems(problems)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def _eval_files(pairs: list[str]) -> dict[str, str]:
@@ -206,6 +232,9 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     unknown = [t for t in tasks if t not in TASK_SPECS]
     if unknown:
         raise ConfigError(f"unknown tasks {unknown}; choose from {list(TASK_SPECS)}")
+    if not tasks:
+        raise ConfigError(f"--tasks names no task ({a.tasks!r}); give e.g. sentiment,ner")
+    check_output_dir(Path(a.out) / "runs", "--out")
     printers: dict[tuple[str, str], ProgressPrinter] = {}
 
     def on_event(task: str, mode: str, event: Event) -> None:
@@ -224,6 +253,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
                        frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
                        base=base, on_event=on_event)
     echo(result_markdown(result))
+    if result.problems:
+        return report_problems(list(result.problems))
     echo(f"written: {a.out}/reproduce.json, {a.out}/reproduce.md, {a.out}/runs/")
     return 0
 

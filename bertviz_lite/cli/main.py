@@ -66,11 +66,17 @@ def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfi
     """Parsed options -> RunConfig (validation errors surface as ConfigError)."""
     return RunConfig(
         task=a.task, mode=mode or a.mode, model=a.model, data=a.data, train_file=a.train_file,
-        eval_file=a.eval_file, max_train=a.max_train, max_eval=a.max_eval, epochs=a.epochs or 1,
+        eval_file=a.eval_file, max_train=a.max_train, max_eval=a.max_eval, epochs=epochs_arg(a),
         steps=a.steps, batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, seed=a.seed,
         device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
         pair_encoding=a.pair_encoding, threads=a.threads,
     )
+
+
+def epochs_arg(a: argparse.Namespace) -> int:
+    """--epochs as given (0 is refused by RunConfig, never turned into 1); the default when
+    --steps is used instead."""
+    return RunConfig().epochs if a.epochs is None else a.epochs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from bertviz_lite.cli.outputs import OutputError
     from bertviz_lite.data.examples import DataError
     from bertviz_lite.engine.groups import ModelStructureError
     from bertviz_lite.engine.models import ModelError
@@ -141,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ConfigError, DataError, ModelError, ModelStructureError) as err:
+    except (ConfigError, DataError, ModelError, ModelStructureError, OutputError) as err:
         log.error("%s", err)
         return 2
     except KeyboardInterrupt:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import re
 from dataclasses import dataclass, field
 
 from bertviz_lite.data.examples import DataError
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits, check_rows
+from bertviz_lite.data.validate import check_tag, parse_json
 
 csv.field_size_limit(2**31 - 1)
 
@@ -85,6 +84,7 @@ def read_delimited(text: str, name: str, kind: str, limits: Limits = DEFAULT_LIM
             file=name,
             line=1,
         )
+    _refuse_duplicate_columns(header, name)
     rows: list[tuple[int, dict[str, object]]] = []
     try:
         for fields in reader:
@@ -106,6 +106,16 @@ def read_delimited(text: str, name: str, kind: str, limits: Limits = DEFAULT_LIM
     return Table(name, header, rows)
 
 
+def _refuse_duplicate_columns(header: list[str], name: str) -> None:
+    """A header naming one column twice would silently use only one of them."""
+    lower = [h.lower() for h in header]
+    dup = next((i for i, h in enumerate(lower) if h in lower[:i]), None)
+    if dup is not None:
+        first = lower.index(lower[dup])
+        raise DataError(f"column {header[dup]!r} appears twice in the header (columns "
+                        f"{first + 1} and {dup + 1}); rename or remove one", file=name, line=1)
+
+
 def read_jsonl(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Table:
     """One JSON object per line; the header is the union of keys in file order."""
     rows: list[tuple[int, dict[str, object]]] = []
@@ -113,10 +123,7 @@ def read_jsonl(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Table:
     for i, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"not valid JSON ({err.msg})", file=name, line=i) from None
+        obj = parse_json(line, name, i)
         if not isinstance(obj, dict):
             raise DataError("each line must be a JSON object like {\"text\": ..., \"label\": ...}",
                             file=name, line=i)
@@ -150,9 +157,6 @@ def pick_column(table: Table, wanted: str | None, candidates: tuple[str, ...], r
         file=table.name,
         line=1,
     )
-
-
-_TAG = re.compile(r"^(O|[BIES]-\S+)$")
 
 
 def read_conll(text: str, name: str, limits: Limits = DEFAULT_LIMITS
@@ -190,14 +194,11 @@ def read_conll(text: str, name: str, limits: Limits = DEFAULT_LIMITS
                 file=name,
                 line=i,
             )
-        if not _TAG.match(cols[-1]):
-            raise DataError(
-                f"tag {cols[-1][:40]!r} is not a BIO tag (O, B-TYPE or I-TYPE)", file=name, line=i
-            )
+        tag = check_tag(cols[-1], name, i)
         if not tokens:
             start = i
         tokens.append(cols[0])
-        tags.append(cols[-1])
+        tags.append(tag)
     flush()
     if not sentences:
         raise DataError("no sentences found (expected one token and tag per line)", file=name)

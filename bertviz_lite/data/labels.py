@@ -19,11 +19,21 @@ from bertviz_lite.data.formats import (
     ColumnMap,
     Table,
     pick_column,
+    to_bio,
 )
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits, check_field
+from bertviz_lite.data.validate import (
+    check_class_count,
+    check_label_kinds,
+    check_tag,
+    is_class_number,
+    label_text,
+    refuse_pairs_for,
+)
 
 SIMILARITY_RANGE = (0.0, 5.0)  # the STS scale
 MAX_CLASSES = 20
+CLASS_LIMITS = {"paraphrase": 2, "sentiment": MAX_CLASSES}  # most classes a task can have
 
 
 def _text(row: dict[str, object], col: str, name: str, line: int, limits: Limits) -> str:
@@ -49,7 +59,7 @@ def class_names(raw: Sequence[tuple[int, str]], known: Sequence[str] | None, nam
             "least two classes",
             file=name,
         )
-    if all(v.lstrip("-").isdigit() for v in values):
+    if all(is_class_number(v) for v in values):
         ints = sorted(int(v) for v in values)
         if ints != list(range(len(ints))):
             expected = set(range(len(ints)))
@@ -61,23 +71,24 @@ def class_names(raw: Sequence[tuple[int, str]], known: Sequence[str] | None, nam
                 line=bad[0],
             )
         values = [str(i) for i in ints]
-    if len(values) > MAX_CLASSES:
-        raise DataError(
-            f"found {len(values)} different labels (e.g. {values[:5]}); is the label column right?",
-            file=name,
-        )
     return values
 
 
-def _class_index(value: object, names: list[str], name: str, line: int) -> int:
-    text = str(value).strip()
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
+def _class_index(text: str, names: list[str], name: str, line: int, known: bool) -> int:
     if text not in names:
-        raise DataError(
-            f"label {text[:40]!r} is not one of the task's labels {names}", file=name, line=line
-        )
+        whose = "the training file's labels" if known else "the task's labels"
+        raise DataError(f"label {text[:40]!r} is not one of {whose} {names}; the evaluation "
+                        "file must use the same labels as the training file", file=name,
+                        line=line)
     return names.index(text)
+
+
+def class_labels(table: Table, label_col: str, task: str) -> list[tuple[int, str]]:
+    """`(line, label)` of every row, normalised and checked: one kind, not too many classes."""
+    raw = [(line, label_text(row.get(label_col), table.name, line)) for line, row in table.rows]
+    check_label_kinds(raw, table.name)
+    check_class_count(raw, CLASS_LIMITS.get(task, MAX_CLASSES), task, table.name)
+    return raw
 
 
 def classification_examples(
@@ -89,10 +100,12 @@ def classification_examples(
 ) -> tuple[list[Example], list[str]]:
     """Rows -> sentence or pair examples with class indices, and the label names."""
     pair = task == "paraphrase"
+    if not pair and columns.text_b is None:
+        refuse_pairs_for(task, table.header, TEXT_B_COLUMNS, table.name)
     text_col = pick_column(table, columns.text, TEXT_COLUMNS, "text")
     b_col = pick_column(table, columns.text_b, TEXT_B_COLUMNS, "second sentence") if pair else ""
     label_col = pick_column(table, columns.label, LABEL_COLUMNS, "label")
-    raw = [(line, str(row.get(label_col, "")).strip()) for line, row in table.rows]
+    raw = class_labels(table, label_col, task)
     names = class_names(raw, known_labels or table.class_names.get(label_col), table.name)
     if task == "paraphrase" and len(names) != 2:
         raise DataError(
@@ -100,8 +113,8 @@ def classification_examples(
             file=table.name,
         )
     examples: list[Example] = []
-    for line, row in table.rows:
-        label = _class_index(row.get(label_col, ""), names, table.name, line)
+    for (line, row), (_, text) in zip(table.rows, raw):
+        label = _class_index(text, names, table.name, line, bool(known_labels))
         a = _text(row, text_col, table.name, line, limits)
         if pair:
             examples.append(PairExample(a, _text(row, b_col, table.name, line, limits), label))
@@ -152,20 +165,26 @@ def token_examples(
     name: str,
     known_tags: Sequence[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    line_per_token: bool = True,
 ) -> tuple[list[Example], list[str]]:
-    """CoNLL sentences -> token examples with tag indices, and the tag names."""
+    """CoNLL sentences -> token examples with tag indices, and the tag names.
+
+    line_per_token: CoNLL has one token a line (errors name the token's line); JSONL has a
+    sentence a line.
+    """
     names = list(known_tags) if known_tags else tag_names(sentences)
     index = {t: i for i, t in enumerate(names)}
     examples: list[Example] = []
     for line, tokens, tags in sentences:
         for offset, (tok, tag) in enumerate(zip(tokens, tags)):
+            where = line + offset if line_per_token else line
             if tag not in index:
                 raise DataError(
                     f"tag {tag!r} does not occur in the training data (its tags are {names})",
                     file=name,
-                    line=line + offset,
+                    line=where,
                 )
-            check_field(tok, name, line + offset, "token", limits)
+            check_field(tok, name, where, "token", limits, need_visible=False)
         examples.append(TokenExample(tuple(tokens), tuple(index[t] for t in tags)))
     if known_tags is None and len(names) < 3:
         raise DataError("no entity tags found: every token is tagged O", file=name)
@@ -181,11 +200,21 @@ def jsonl_token_sentences(table: Table, columns: ColumnMap) -> list[tuple[int, l
         toks, tags = row.get(tok_col), row.get(tag_col)
         if not isinstance(toks, list) or not isinstance(tags, list):
             raise DataError(f"{tok_col!r} and {tag_col!r} must be lists", file=table.name, line=line)
-        if len(toks) != len(tags) or not toks:
-            raise DataError(
-                f"{len(toks)} tokens but {len(tags)} tags; each token needs one tag",
-                file=table.name,
-                line=line,
-            )
-        out.append((line, [str(t) for t in toks], [str(t) for t in tags]))
+        if not toks:
+            raise DataError(f"the sentence has no tokens ({tok_col!r} is an empty list)",
+                            file=table.name, line=line)
+        if len(toks) != len(tags):
+            raise DataError(f"{len(toks)} tokens but {len(tags)} tags; each token needs one tag",
+                            file=table.name, line=line)
+        words = [_token(t, table.name, line) for t in toks]
+        out.append((line, words, to_bio([check_tag(t, table.name, line) for t in tags])))
     return out
+
+
+def _token(value: object, name: str, line: int) -> str:
+    """A JSONL token: text (a number is its text); null, lists and objects are refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise DataError(f"token {value!r:.40} is not text", file=name, line=line)

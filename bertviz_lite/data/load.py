@@ -25,6 +25,7 @@ from bertviz_lite.data.labels import (
     token_examples,
 )
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits, decode_bytes, read_text
+from bertviz_lite.data.validate import refuse_conll_for
 from bertviz_lite.paths import bundled_data_dir
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def parse_examples(
             sentences = jsonl_token_sentences(read_jsonl(text, name, limits), columns)
         else:
             sentences = read_conll(text, name, limits)
-        return token_examples(sentences, name, known_labels, limits)
+        return token_examples(sentences, name, known_labels, limits, kind != "jsonl")
+    refuse_conll_for(task, text, name)
     if kind == "conll":
         kind = "tsv" if "\t" in text.split("\n", 1)[0] else "csv"
     table = read_jsonl(text, name, limits) if kind == "jsonl" else read_delimited(text, name, kind, limits)
@@ -217,8 +219,9 @@ def _load_hub(task: str, name: str, max_train: int | None, max_eval: int | None,
         from bertviz_lite.data.labels import jsonl_token_sentences
 
         train, names = token_examples(jsonl_token_sentences(train_t, columns), train_t.name,
-                                      None, limits)
-        val = (token_examples(jsonl_token_sentences(val_t, columns), val_t.name, names, limits)[0]
+                                      None, limits, False)
+        val = (token_examples(jsonl_token_sentences(val_t, columns), val_t.name, names, limits,
+                              False)[0]
                if val_t else [])
     else:
         train, names = table_examples(train_t, task, columns, None, limits)

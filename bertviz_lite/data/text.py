@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bertviz_lite.data.examples import DataError
+from bertviz_lite.data.validate import text_problem
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,16 @@ def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
     return decode_bytes(p.read_bytes(), str(p), limits)
 
 
-def check_field(value: str, name: str, line: int, what: str, limits: Limits) -> str:
-    """Strip a text field and refuse an empty or oversized one."""
+def check_field(value: str, name: str, line: int, what: str, limits: Limits,
+                need_visible: bool = True) -> str:
+    """Strip a text field and refuse an empty, oversized or invalid (lone surrogate) one, and
+    one without a visible character unless `need_visible` is False (NER tokens)."""
     value = value.strip()
     if not value:
         raise DataError(f"{what} is empty", file=name, line=line)
+    problem = text_problem(value, need_visible)
+    if problem:
+        raise DataError(f"{what} {problem}", file=name, line=line)
     if len(value) > limits.max_chars_per_field:
         raise DataError(
             f"{what} has {len(value):,} characters, over the limit of "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -121,6 +122,32 @@ def _check_positive(name: str, value: float | int | None, *, allow_none: bool = 
         raise ConfigError(f"{name} must be a positive number; got {value!r}")
 
 
+MAX_SEED = 2**32 - 1  # what every generator in the stack accepts (numpy's limit)
+MAX_THREADS = 1024
+
+
+def _check_seed_threads(c: RunConfig) -> None:
+    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or not 0 <= c.seed <= MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,}; got {c.seed!r:.40}")
+    if c.threads is not None and (isinstance(c.threads, bool) or not isinstance(c.threads, int)
+                                  or not 1 <= c.threads <= MAX_THREADS):
+        raise ConfigError(f"threads must be a whole number from 1 to {MAX_THREADS} (or left "
+                          f"out for torch's default); got {c.threads!r:.40}")
+
+
+def parse_modes(text: str) -> list[str]:
+    """`frozen,top-2,finetune` -> the modes, each checked; an empty or repeated list is an error."""
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    if not modes:
+        raise ConfigError(f"--modes names no mode ({text!r}); give e.g. frozen,finetune")
+    for mode in modes:
+        parse_mode(mode)
+    dup = next((m for i, m in enumerate(modes) if m in modes[:i]), None)
+    if dup is not None:
+        raise ConfigError(f"mode {dup!r} is listed twice in {text!r}; each mode runs once")
+    return modes
+
+
 def validate(c: RunConfig) -> None:
     """Raise ConfigError with a fix-it message for values no run can use."""
     _check_choice("task", c.task, TASKS)
@@ -136,9 +163,10 @@ def validate(c: RunConfig) -> None:
     _check_positive("steps", c.steps, allow_none=True)
     _check_positive("max_train", c.max_train, allow_none=True)
     _check_positive("max_eval", c.max_eval, allow_none=True)
+    _check_seed_threads(c)
     for name in ("lr", "head_lr"):
         value = getattr(c, name)
-        if not isinstance(value, (int, float)) or value != value or value <= 0:
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{name} (learning rate) must be a positive number; got {value!r}")
     if not 0 <= c.warmup < 1:
         raise ConfigError(f"warmup is a fraction of the steps in [0, 1); got {c.warmup!r}")

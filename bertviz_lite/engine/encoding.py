@@ -32,6 +32,16 @@ class Encoded:
     label: float | list[int]
     word_pos: list[int] = field(default_factory=list)
     n_words: int = 0  # words in the original sentence (NER), including truncated ones
+    words: list[int] = field(default_factory=list)  # NER: the word of each word_pos entry
+
+    def per_word(self, values: Sequence[object], fill: object = 0) -> list[object]:
+        """Values of the kept words (one per `word_pos`) -> one per original word; a word
+        without a word piece (cut off by truncation, or made of characters the tokenizer drops,
+        like an emoji's variation selector) gets `fill`."""
+        out = [fill] * max(self.n_words, len(values))
+        for w, v in zip(self.words or range(len(values)), values):
+            out[w] = v
+        return out[: self.n_words] if self.n_words else out
 
     @property
     def length(self) -> int:
@@ -130,11 +140,11 @@ def _encode_tokens(examples: Sequence[TokenExample], tokenizer: object, max_leng
         for pos, w in enumerate(word_ids):
             if w is not None and w not in first:
                 first[w] = pos
-        kept = [first[w] for w in range(len(ex.tokens)) if w in first]
-        n_cut += len(kept) < len(ex.tokens)
+        n_cut += bool(ex.tokens) and len(ex.tokens) - 1 not in first  # the end was cut off
         ids = enc["input_ids"][i]
-        out.append(Encoded([ids], [[0] * len(ids)], list(ex.tags[: len(kept)]), kept,
-                           len(ex.tokens)))
+        words = [w for w in range(len(ex.tokens)) if w in first]
+        out.append(Encoded([ids], [[0] * len(ids)], [ex.tags[w] for w in words],
+                           [first[w] for w in words], len(ex.tokens), words))
     return out, n_cut
 
 

@@ -66,6 +66,9 @@ def bundled_model_dir() -> Path:
 
 def check_local_dir(path: Path) -> None:
     """Refuse a directory that is not a BERT-family checkpoint with safetensors weights."""
+    if path.is_file():
+        raise ModelError(f"{path} is a file, not a model folder; give the folder that holds "
+                         f"config.json and the *.safetensors weights (here: {path.parent})")
     if not path.is_dir():
         raise ModelError(f"model folder {path} does not exist")
     cfg_file = path / "config.json"
@@ -124,12 +127,13 @@ def load_backbone(name: str = "bundled") -> Backbone:
     )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        encoder = AutoModel.from_pretrained(
-            path, dtype=torch.float32, attn_implementation="eager", **kwargs
-        )
-    except (OSError, ValueError) as err:
-        where = "the folder" if local else "the Hugging Face Hub (needs the network)"
-        raise ModelError(f"could not load {name!r} from {where}: {err}") from None
+        encoder, info = AutoModel.from_pretrained(
+            path, dtype=torch.float32, attn_implementation="eager", output_loading_info=True,
+            **kwargs)
+    except Exception as err:  # OSError, a truncated file, a config that does not fit the weights
+        raise ModelError(load_failure(name, local, err)) from None
+    check_weights_match(name, info)
+    check_tokenizer(name, tokenizer, encoder)
     model_type = getattr(encoder.config, "model_type", "")
     if model_type not in SUPPORTED_TYPES:
         raise ModelError(f"{name!r} is a {model_type!r} model, not a BERT-family encoder")
@@ -139,6 +143,72 @@ def load_backbone(name: str = "bundled") -> Backbone:
     seconds = time.perf_counter() - t0
     log.info("loaded %s (%s) in %.1f s", name, type(encoder).__name__, seconds)
     return Backbone(encoder, tokenizer, name, path, seconds)
+
+
+def load_failure(name: str, local: bool, err: BaseException) -> str:
+    """One line saying why `from_pretrained` failed and what to do."""
+    first = (str(err).strip().splitlines() or [""])[0][:300]
+    if "size mismatch" in str(err) or "ignore_mismatched_sizes" in str(err):
+        return (f"{name!r}: config.json does not match the weights (a tensor's shape differs "
+                "from what the config says, e.g. hidden_size); use the config saved with "
+                "these weights")
+    if type(err).__name__ == "SafetensorError" or "deserializ" in first:
+        return (f"{name!r}: the *.safetensors weights cannot be read ({first}); the file is "
+                "probably truncated or damaged: copy or download it again")
+    where = "the folder" if local else "the Hugging Face Hub (needs the network)"
+    return f"could not load {name!r} from {where}: {type(err).__name__}: {first}"
+
+
+def check_weights_match(name: str, info: dict[str, Any]) -> None:
+    """Refuse a config whose layers are not all in the weights (they would be random), or
+    weights with layers the config leaves out. The pooler may be absent (often not saved)."""
+    missing = sorted(k for k in info.get("missing_keys", ()) if not _optional_key(k))
+    extra = sorted(k for k in info.get("unexpected_keys", ()) if re.search(r"layer\.\d+\.", k))
+    if info.get("mismatched_keys"):
+        missing = sorted(str(k[0] if isinstance(k, tuple) else k)
+                         for k in info["mismatched_keys"]) + missing
+    if missing:
+        raise ModelError(
+            f"{name!r}: config.json does not match the weights: {len(missing)} weights the "
+            f"config asks for are not in the file (e.g. {missing[0]}), so they would be random; "
+            "use the config saved with these weights (num_hidden_layers, hidden_size)")
+    if extra:
+        raise ModelError(
+            f"{name!r}: config.json does not match the weights: the file holds {len(extra)} "
+            f"layer weights the config does not use (e.g. {extra[0]}); use the config saved with "
+            "these weights (num_hidden_layers)")
+
+
+def _optional_key(key: str) -> bool:
+    return "pooler" in key or key.endswith("position_ids")
+
+
+PROBE_SENTENCE = "The students trained a small model on movie reviews in the afternoon."
+MAX_UNKNOWN = 0.2  # of the probe sentence's words
+
+
+def check_tokenizer(name: str, tokenizer: Any, encoder: nn.Module) -> None:
+    """Refuse a tokenizer that does not belong to the model: more entries than embedding rows
+    (ids out of range), far fewer (another or an empty vocabulary), or a round trip of a plain
+    English sentence that is mostly [UNK]."""
+    rows = int(encoder.get_input_embeddings().num_embeddings)
+    size = len(tokenizer)
+    fix = ("copy this model's tokenizer files (tokenizer.json, vocab.txt, tokenizer_config.json) "
+           "into the folder")
+    if size > rows:
+        raise ModelError(f"{name!r}: the tokenizer has {size:,} entries but the model's embedding "
+                         f"table only {rows:,} rows, so they are not from the same model; {fix}")
+    if size < rows // 2:
+        raise ModelError(f"{name!r}: the tokenizer has only {size:,} entries for an embedding "
+                         f"table of {rows:,} rows (its files are missing or from another model); "
+                         f"{fix}")
+    unk = getattr(tokenizer, "unk_token_id", None)
+    ids = tokenizer(PROBE_SENTENCE.split(), is_split_into_words=True,
+                    add_special_tokens=False)["input_ids"]
+    share = sum(i == unk for i in ids) / max(1, len(PROBE_SENTENCE.split()))
+    if unk is not None and share > MAX_UNKNOWN:
+        raise ModelError(f"{name!r}: the tokenizer turns {share:.0%} of the words of a plain "
+                         f"English sentence into [UNK]; it does not fit the model; {fix}")
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -465,7 +465,7 @@ class Trainer:
         result = []
         for row, i in enumerate(batch.index):
             kept = len(enc[i].word_pos)
-            result.append(tags[row][:kept] + [0] * (enc[i].n_words - kept))  # truncated: O
+            result.append(enc[i].per_word(tags[row][:kept], 0))  # no word piece: O
         return result
 
     # -- the end -------------------------------------------------------------------------

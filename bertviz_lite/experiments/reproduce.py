@@ -20,16 +20,21 @@ import torch
 
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
-from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.data.validate import parse_json
+from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import Event, train
+from bertviz_lite.record.fallback import save_with_fallback
 from bertviz_lite.record.paper import PAPER_CITATION, PAPER_TABLE, cost_ratio, paper_cell
 from bertviz_lite.record.runs import Progress, RunRecord
 
 log = logging.getLogger(__name__)
 
 REPRO_TASKS = ("ner", "sentiment", "paraphrase", "similarity")  # the paper's column order
+ROW_KEYS = ("task", "dataset", "metric", "ours_frozen", "ours_finetune", "paper_frozen",
+            "paper_finetune", "ours_gap", "paper_gap", "frozen_wall_s", "finetune_wall_s",
+            "cost_ratio")
 PAPER_METRIC = {"ner": "span F1", "sentiment": "accuracy", "paraphrase": "accuracy",
                 "similarity": "Pearson r"}
 
@@ -40,22 +45,40 @@ class ReproduceResult:
 
     setup: dict[str, Any]
     rows: list[dict[str, Any]] = field(default_factory=list)  # one per task
+    problems: list[str] = field(default_factory=list)  # saves that went to a fallback (not saved)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return asdict(self)
+        d = asdict(self)
+        d.pop("problems")
+        return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ReproduceResult:
-        """Inverse of to_dict; refuses something that is not a reproduce result."""
-        if "setup" not in d or "rows" not in d:
+    def from_dict(cls, d: Any) -> ReproduceResult:
+        """Inverse of to_dict; refuses, in one line, something that is not a reproduce result."""
+        if not isinstance(d, dict) or "setup" not in d or "rows" not in d:
             raise ValueError("not a reproduce.json: it needs 'setup' and 'rows'")
-        return cls(dict(d["setup"]), [dict(r) for r in d["rows"]])
+        if not isinstance(d["setup"], dict):
+            raise ValueError("not a reproduce.json: 'setup' must be an object of settings, got "
+                             f"{type(d['setup']).__name__}")
+        rows = d["rows"]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValueError("not a reproduce.json: 'rows' must be a list of table rows (objects), "
+                             f"got {type(rows).__name__}")
+        missing = sorted({k for r in rows for k in ROW_KEYS if k not in r})
+        if missing:
+            raise ValueError(f"not a reproduce.json: rows lack {missing}")
+        return cls(dict(d["setup"]), [dict(r) for r in rows])
+
+    @classmethod
+    def from_json(cls, text: str, name: str = "reproduce.json") -> ReproduceResult:
+        """Parse the JSON text of a reproduce.json (an upload); every problem is a ValueError."""
+        return cls.from_dict(parse_json(text, name))
 
     @classmethod
     def load(cls, path: str | Path) -> ReproduceResult:
         """Read a reproduce.json."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return cls.from_json(Path(path).read_text(encoding="utf-8"), str(path))
 
 
 def _row(task: str, frozen: RunRecord | None, finetune: RunRecord | None) -> dict[str, Any]:
@@ -85,15 +108,20 @@ def _row(task: str, frozen: RunRecord | None, finetune: RunRecord | None) -> dic
     }
 
 
-def result_markdown(result: ReproduceResult) -> str:
-    """The comparison as a markdown table with its setup, ours and theirs labelled."""
-    s = result.setup
+def result_markdown(result: ReproduceResult, cell: Callable[[object], str] = str) -> str:
+    """The comparison as a markdown table with its setup, ours and theirs labelled.
+
+    cell: how a value from the file is written; the app passes a function that makes it
+    inert text (a setup field or cell of an uploaded file may hold markdown links).
+    """
+    s = {k: cell(v) for k, v in result.setup.items() if k != "total_minutes"}
+    s["total_minutes"] = result.setup.get("total_minutes", 0)
     lines = [
         f"Ours: {s.get('model')} ({s.get('layers')} layers), {s.get('max_train')} training "
         f"examples per task (stratified subsample), {s.get('epochs')} epochs, seed "
         f"{s.get('seed')}, frozen head: {s.get('frozen_head')}, fine-tuned head: linear; "
         f"evaluated on the full dev/valid split; {s.get('hardware')}; total "
-        f"{s.get('total_minutes', 0):.0f} min.",
+        f"{_minutes(s['total_minutes'])} min.",
         f"Paper: {PAPER_CITATION} (BERT-base, full training sets, task-specific frozen models). "
         f"Beside our frozen runs: {paper_cell('ner', 'frozen', str(s.get('frozen_head'))).note}.",
         "",
@@ -106,8 +134,12 @@ def result_markdown(result: ReproduceResult) -> str:
                  r["ours_finetune"], r["ours_gap"], r["paper_frozen"], r["paper_finetune"],
                  r["paper_gap"], r["frozen_wall_s"], r["finetune_wall_s"],
                  f"{r['cost_ratio']}x" if r["cost_ratio"] else None]
-        lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
+        lines.append("| " + " | ".join("-" if c is None else cell(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def _minutes(value: object) -> str:
+    return f"{value:.0f}" if isinstance(value, (int, float)) else "?"
 
 
 def _hardware() -> str:
@@ -136,29 +168,80 @@ def reproduce(
     interrupted reproduction resumes where it stopped.
     """
     out = Path(out_dir)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
     base = base or RunConfig()
-    backbone = backbone or load_backbone(base.model)
     eval_files = eval_files or {}
+    configs = _configs(tasks, base, data_dir, max_train, epochs, frozen_head, seed, eval_files)
+    earlier = _earlier_rows(out, base, max_train, epochs, frozen_head, seed)
+    # every input is read before the first step: a missing folder is found now, not in hours
+    datas = {task: load_task_data(task, str(data_dir), eval_file=eval_files.get(task),
+                                  max_train=max_train, seed=seed) for task in configs}
+    backbone = backbone or load_backbone(base.model)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    rows = []
-    for task in tasks:
-        data = load_task_data(task, str(data_dir), eval_file=eval_files.get(task),
-                              max_train=max_train, seed=seed)
-        records: dict[str, RunRecord | None] = {}
-        for mode, head in (("frozen", frozen_head), ("finetune", "linear")):
-            config = base.replace(task=task, mode=mode, head=head, epochs=epochs, seed=seed,
-                                  data=str(data_dir), eval_file=eval_files.get(task),
-                                  max_train=max_train, max_eval=None)
-            records[mode] = _run_or_resume(config, data, out, backbone, on_event)
-        rows.append(_row(task, records["frozen"], records["finetune"]))
-        result = _result(rows, base, backbone, max_train, epochs, frozen_head, seed, started)
-        _write(result, out)  # after every task, so a partial table is always on disk
-    return _result(rows, base, backbone, max_train, epochs, frozen_head, seed, started)
+    rows = dict(earlier)
+    problems: list[str] = []
+    for task, by_mode in configs.items():
+        records = {mode: _run_or_resume(config, datas[task], out, backbone, on_event, problems)
+                   for mode, config in by_mode.items()}
+        rows[task] = _row(task, records["frozen"], records["finetune"])
+        result = _result(list(rows.values()), base, backbone, max_train, epochs, frozen_head,
+                         seed, started)
+        _write(result, out, problems)  # after every task, so a partial table is always on disk
+    result = _result(list(rows.values()), base, backbone, max_train, epochs, frozen_head, seed,
+                     started)
+    result.problems = list(dict.fromkeys(problems))
+    return result
+
+
+def _configs(tasks: Sequence[str], base: RunConfig, data_dir: str | Path,
+             max_train: int | None, epochs: int, frozen_head: str, seed: int,
+             eval_files: dict[str, str]) -> dict[str, dict[str, RunConfig]]:
+    """Every run's config, validated before anything is loaded (task -> mode -> config)."""
+    if not tasks:
+        raise ConfigError("no tasks to reproduce; give e.g. --tasks sentiment,ner")
+    stray = sorted(set(eval_files) - set(tasks))
+    if stray:
+        raise ConfigError(f"--eval-file names {stray}, which --tasks does not include {list(tasks)}")
+    if max_train is not None and max_train < 1:
+        raise ConfigError(f"--max-train must be at least 1 training example per task; got {max_train}")
+    return {task: {mode: base.replace(task=task, mode=mode, head=head, epochs=epochs, seed=seed,
+                                      data=str(data_dir), eval_file=eval_files.get(task),
+                                      max_train=max_train, max_eval=None)
+                   for mode, head in (("frozen", frozen_head), ("finetune", "linear"))}
+            for task in dict.fromkeys(tasks)}
+
+
+SAME_SETUP = ("model", "max_train", "epochs", "seed", "frozen_head", "batch_size", "lr",
+              "head_lr")
+
+
+def _earlier_rows(out: Path, base: RunConfig, max_train: int | None, epochs: int,
+                  frozen_head: str, seed: int) -> dict[str, dict[str, Any]]:
+    """Rows of a reproduce.json already in `out` (other tasks of the same setup are kept in
+    the merged table); a different setup is an error, so no table mixes two setups."""
+    path = out / "reproduce.json"
+    if not path.is_file():
+        return {}
+    try:
+        old = ReproduceResult.load(path)
+    except (ValueError, OSError) as err:
+        raise ConfigError(f"{path} exists but cannot be read ({err}); move it away or choose "
+                          "another --out folder") from None
+    now = {"model": base.model, "max_train": max_train or "all", "epochs": epochs, "seed": seed,
+           "frozen_head": frozen_head, "batch_size": base.batch_size, "lr": base.lr,
+           "head_lr": base.head_lr}
+    diff = [k for k in SAME_SETUP if old.setup.get(k) != now[k]]
+    if diff:
+        k = diff[0]
+        raise ConfigError(f"{path} holds results of another setup ({k} {old.setup.get(k)!r}, now "
+                          f"{now[k]!r}); use the same settings to add tasks to it, or another "
+                          "--out folder")
+    return {str(r.get("task")): r for r in old.rows}
 
 
 def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backbone,
-                   on_event: Callable[[str, str, Event], None] | None) -> RunRecord | None:
+                   on_event: Callable[[str, str, Event], None] | None,
+                   problems: list[str]) -> RunRecord | None:
     """Reuse a finished record with the same key, else train and save it."""
     path = out / "runs" / f"{config.task}-{config.mode}.json"
     key = config_hash(config, data.fingerprint())
@@ -181,7 +264,8 @@ def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backb
         if isinstance(event, RunRecord):
             record = event
     if record is not None and record.status == "completed":
-        record.save(path)
+        problem = save_with_fallback(record.save, path, f"{config.task}-{config.mode}")[1]
+        problems += [problem] if problem else []
     return record
 
 
@@ -199,6 +283,15 @@ def _result(rows: list[dict[str, Any]], base: RunConfig, backbone: Backbone,
     return ReproduceResult(setup, list(rows))
 
 
-def _write(result: ReproduceResult, out: Path) -> None:
-    (out / "reproduce.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    (out / "reproduce.md").write_text(result_markdown(result) + "\n", encoding="utf-8")
+def _write(result: ReproduceResult, out: Path, problems: list[str]) -> None:
+    """reproduce.json and .md in `out` (or, if that fails, in the fallback folder)."""
+    for name, text in (("reproduce.json", json.dumps(result.to_dict(), indent=2)),
+                       ("reproduce.md", result_markdown(result) + "\n")):
+        problem = save_with_fallback(lambda p, t=text: _write_text(p, t), out / name,
+                                     name.replace(".", "-"), name)[1]
+        problems += [problem] if problem else []
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from bertviz_lite.data.examples import Example, PairExample, SentenceExample, TokenExample
+from bertviz_lite.data.validate import text_problem, visible_words
 from bertviz_lite.engine.encoding import Batch, Encoded, collate, encode_examples
 
 
@@ -74,8 +75,12 @@ def make_example(task: str, text: str, text_b: str | None) -> Example:
         raise ValueError(f"the {task} task compares two sentences: give the second one too")
     if not pair and text_b is not None:
         raise ValueError(f"the {task} task reads one sentence; leave the second one out")
+    for which, value in (("the text", text), ("the second sentence", text_b)):
+        problem = text_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"{which} {problem}; type a sentence with words")
     if task == "ner":
-        words = tuple(text.split())
+        words = tuple(visible_words(text))  # a zero-width-only "word" has no word piece
         return TokenExample(words, (0,) * len(words))
     if pair:
         return PairExample(text, text_b or "", 0.0)

@@ -284,7 +284,10 @@ def _choose(model: TaskModel, inp: OneInput, names: list[str], target: int | Non
     if model.task == "ner":
         tags = decode(model.task, out, inp.encoded, names).index
         word_index = _pick_word(tags, len(inp.encoded.word_pos), word_index)  # type: ignore[arg-type]
-        word, out = inp.words[word_index], out[word_index]  # (W, C) -> (C,)
+        if not inp.encoded.word_pos:
+            raise ValueError("no word of the input has a word piece the model can read")
+        kept = inp.encoded.words or list(range(len(inp.encoded.word_pos)))
+        word, out = inp.words[kept[word_index]], out[word_index]  # (W, C) -> (C,)
     else:
         word_index = None
     if target is None:

@@ -56,7 +56,7 @@ def decode(task: str, out: torch.Tensor, encoded: Encoded, label_names: Sequence
     probs = torch.softmax(out.float(), dim=-1)
     if task == "ner":
         kept = len(encoded.word_pos)
-        ids = probs[:kept].argmax(-1).tolist() + [0] * (encoded.n_words - kept)
+        ids = encoded.per_word(probs[:kept].argmax(-1).tolist(), 0)
         return Prediction([label_names[i] for i in ids], ids, probs[:kept].tolist())
     idx = int(probs.argmax())
     return Prediction(label_names[idx], idx, probs.tolist())

@@ -63,7 +63,6 @@ from bertviz_lite.ui.results import (
 from bertviz_lite.ui.state import (
     QUERY,
     clamp_state,
-    escape_markdown,
     friendly_error,
     is_instructor,
     job_state,
@@ -89,7 +88,7 @@ __all__ = [
     "ACTIVE", "HEAD_LRS", "LRS", "PRESENT_PARAM", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
     "bundled_train_size", "clamp_state", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
-    "escape_markdown", "example_inputs", "exports", "finetune_offer", "finetuned_attention",
+    "example_inputs", "exports", "finetune_offer", "finetuned_attention",
     "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source",
     "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",

@@ -10,10 +10,10 @@ from bertviz_lite.ui.layout import plot, theme
 from bertviz_lite.ui.live import ACTIVE, GRADIENTS_DIFFER, job_status, live_view
 from bertviz_lite.ui.resources import recorded_runs, settings
 from bertviz_lite.ui.state import (
-    escape_markdown,
     friendly_error,
     job_state,
     remember_run,
+    safe,
     start_job,
 )
 
@@ -114,8 +114,6 @@ def _run_comparison(task: str) -> dict[str, RunRecord]:
 def reproduce_view() -> None:
     """Results of `bertviz-lite reproduce` (frozen vs fine-tuned on SST-2, MRPC, STS-B,
     CoNLL-2003): the shipped one, or an uploaded reproduce.json."""
-    import json
-
     from bertviz_lite.experiments.reproduce import ReproduceResult, result_markdown
 
     up = st.file_uploader("Load a reproduce.json written by `bertviz-lite reproduce`",
@@ -123,7 +121,7 @@ def reproduce_view() -> None:
     shipped = settings().recorded_runs_path() / "reproduce.json"
     try:
         if up is not None:
-            result = ReproduceResult.from_dict(json.loads(up.getvalue().decode("utf-8")))
+            result = ReproduceResult.from_json(up.getvalue().decode("utf-8"), "the upload")
         elif shipped.is_file():
             result = ReproduceResult.load(shipped)
         else:
@@ -132,7 +130,7 @@ def reproduce_view() -> None:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         friendly_error(err, "read the reproduce results")
         return
-    st.markdown(escape_markdown(result_markdown(result)))
+    st.markdown(result_markdown(result, cell=safe))  # values from the file: inert text
 
 
 def run_origin(record: RunRecord, source: str) -> str:

@@ -110,11 +110,6 @@ def _mode_kind(mode: str) -> str:
     return "frozen" if mode == "frozen" else "finetune" if mode == "finetune" else "top-k"
 
 
-def escape_markdown(text: str) -> str:
-    """Markdown we generated ourselves, with any HTML from data neutralised."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
-
-
 def clamp_state(key: str, top: int) -> None:
     """Keep a remembered slider value within 0 ... top (another model may have fewer layers)."""
     value = st.session_state.get(key)

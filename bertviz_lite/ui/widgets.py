@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from bertviz_lite.data.examples import DataError, TaskData
@@ -10,6 +12,8 @@ from bertviz_lite.engine.config import TASKS, RunConfig
 from bertviz_lite.engine.tasks import EXAMPLE_INPUTS, TASK_SPECS
 from bertviz_lite.ui.resources import _folder_data, bundled_train_size, facts, settings
 from bertviz_lite.ui.state import QUERY
+
+log = logging.getLogger("bertviz_lite.app")
 
 
 # -- pickers -------------------------------------------------------------------------------
@@ -82,8 +86,10 @@ def _upload(task: str) -> tuple[str, TaskData | None, str | None]:
         cache.clear()  # keep one parsed upload per session
         try:
             cache[cache_key] = (parse_upload(task, up.name, up.getvalue(), limits), None)
-        except DataError as err:
-            cache[cache_key] = (None, str(err))
+        except (DataError, ValueError, RecursionError) as err:  # one line beside the uploader
+            cache[cache_key] = (None, str(err) if isinstance(err, ValueError) else
+                                f"{up.name}: could not read the file ({type(err).__name__})")
+            log.warning("upload refused: %s", err)
     data, problem = cache[cache_key]
     if problem:
         return "upload", None, problem

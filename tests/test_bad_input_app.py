@@ -1,0 +1,206 @@
+"""Bad input through the app (AppTest, the real pages and job pool): each bad upload or model
+gets a one-line message beside its control, the page keeps its controls, and the same session
+then trains a good input to the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+import streamlit as st  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.conftest import REPO  # noqa: E402
+
+
+def good_file(salt: str) -> bytes:
+    """A small clean sentiment file; the salt makes its content (and so the run) new, so the
+    session really trains instead of replaying the shared cache."""
+    return b"sentence\tlabel\n" + b"".join(
+        f"{'a fine good film' if i % 2 else 'a dull bad film'} {salt} {i}\t{i % 2}\n".encode()
+        for i in range(24))
+
+
+DEEP = ("[" * 100_000 + "]" * 100_000 + "\n").encode()
+HUGE = "1" + "0" * 4999
+
+
+def _jsonl(*rows: object) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def _pad(rows: list[dict]) -> list[dict]:
+    return rows + [{"text": f"fine {i}", "label": i % 2} for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def broken_models(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
+    """A model folder without tokenizer files and one with truncated weights."""
+    root = tmp_path_factory.mktemp("broken-models")
+    notok = root / "notok"
+    notok.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(Path(tiny_model_dir) / name, notok / name)
+    trunc = root / "trunc"
+    shutil.copytree(tiny_model_dir, trunc)
+    (trunc / "model.safetensors").write_bytes((trunc / "model.safetensors").read_bytes()[:999])
+    return {"notok": notok, "trunc": trunc}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_env(tiny_model_dir, broken_models, tmp_path_factory):
+    """Settings for these tests: the tiny model, two broken ones, private cache folders."""
+    home = tmp_path_factory.mktemp("bvhome-bad")
+    env = {"BERTVIZ_MODELS": f"tiny={tiny_model_dir},notok={broken_models['notok']},"
+                             f"trunc={broken_models['trunc']}",
+           "BERTVIZ_HOME": str(home), "BERTVIZ_CACHE_DIR": str(home / "cache"),
+           "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    st.cache_resource.clear()  # settings of this module, not of another test module
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    os.chdir(cwd)
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page(page).run()
+    return at
+
+
+def messages(at: AppTest) -> str:
+    return " | ".join(m.value for kind in ("warning", "error") for m in getattr(at, kind))
+
+
+def upload(at: AppTest, name: str, raw: bytes, task: str = "sentiment") -> None:
+    at.selectbox(key="data").select("upload").run()
+    uploader = next(u for u in at.get("file_uploader") if u.proto.id.endswith(f"upload_{task}")
+                    or f"upload_{task}" in u.proto.id)
+    uploader.set_value((name, raw, "text/plain")).run()
+
+
+def train_until_done(at: AppTest, timeout: float = 120) -> object:
+    at.button(key="bp_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["bp_job"]
+    deadline = time.time() + timeout
+    while not job.done and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert job.done, job.snapshot()
+    at.run()
+    return job
+
+
+def still_serves_and_trains(at: AppTest, salt: str) -> None:
+    """The page kept its controls; a good upload on the tiny model trains to the end."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.button(key="bp_train") is not None and at.selectbox(key="data") is not None
+    at.selectbox(key="model").select("tiny").run()
+    at.number_input(key="epochs").set_value(1).run()
+    upload(at, "good.tsv", good_file(f"{salt}-{uuid.uuid4().hex[:8]}"))
+    assert not at.button(key="bp_train").disabled, messages(at)
+    job = train_until_done(at)
+    assert job.state == "completed", (job.state, job.error)
+    assert job.snapshot().record.steps, "it trained"
+
+
+UPLOADS = [
+    # (id, class, file name, bytes, task, message)
+    ("null-label", "silently wrong", "n.jsonl", _jsonl(*_pad([{"text": "x", "label": None}])),
+     "sentiment", "the label is null"),
+    ("mixed-label-kinds", "silently wrong", "m.tsv",
+     b"sentence\tlabel\n" + b"".join(f"s{i}\t{['pos', 'neg', 0, 1][i % 4]}\n".encode()
+                                     for i in range(12)), "sentiment", "mixes kinds"),
+    ("duplicated-header", "silently wrong", "d.csv",
+     b"text,label,label\n" + b"".join(f"s{i},{i % 2},1\n".encode() for i in range(8)),
+     "sentiment", "appears twice"),
+    ("ner-jsonl-integer-tags", "misleading", "t.jsonl",
+     _jsonl(*[{"tokens": ["EU", "rejects"], "ner_tags": [3, 0]}] * 6), "ner", "is a number"),
+    ("conll-for-sentiment", "misleading", "c.txt", b"EU B-ORG\nrejects O\nGerman B-MISC\n" * 3,
+     "sentiment", "looks like a CoNLL file"),
+    ("ner-jsonl-prefixless-tags", "misleading", "p.jsonl",
+     _jsonl(*[{"tokens": ["EU", "x"], "tags": ["ORG", "O"]}] * 6), "ner", "not a BIO tag"),
+    ("deep-json", "crash", "deep.jsonl", DEEP, "sentiment", "nested more than"),
+    ("5000-digit-label", "crash", "big.jsonl",
+     b'{"text": "a", "label": ' + HUGE.encode() + b"}\n" + _jsonl(*_pad([])), "sentiment",
+     "too many digits"),
+    ("lone-surrogate", "crash", "s.jsonl",
+     b'{"text": "bad \\ud800 text", "label": 1}\n' + _jsonl(*_pad([])), "sentiment",
+     "unpaired surrogate"),
+]
+
+
+@pytest.mark.parametrize("case,kind,name,raw,task,message", UPLOADS, ids=[u[0] for u in UPLOADS])
+def test_bad_upload_message_beside_the_uploader(case, kind, name, raw, task, message):
+    at = open_page("pages/backprop.py")
+    if task != "sentiment":
+        at.selectbox(key="task").select(task).run()
+    upload(at, name, raw, task)
+    assert not at.exception, [e.value for e in at.exception]
+    assert message in messages(at), messages(at)
+    assert at.button(key="bp_train").disabled  # nothing to train yet, but the button is there
+    if task != "sentiment":
+        at.selectbox(key="task").select("sentiment").run()
+    still_serves_and_trains(at, case)
+
+
+@pytest.mark.parametrize("model,message", [
+    ("notok", "the tokenizer has only"),  # silently wrong: every word would be [UNK]
+    ("trunc", "probably truncated"),  # crash: a SafetensorError
+], ids=["model-without-tokenizer", "truncated-weights"])
+def test_bad_model_fails_in_one_line_and_the_page_keeps_working(model, message):
+    at = open_page("pages/backprop.py")
+    at.selectbox(key="model").select(model).run()
+    at.number_input(key="epochs").set_value(1).run()
+    job = train_until_done(at)
+    assert job.state == "failed"
+    assert message in messages(at) and "unexpected" not in messages(at), messages(at)
+    still_serves_and_trains(at, model)
+
+
+REPRO_ROW = {"task": "ner", "dataset": "CoNLL-2003", "metric": "span F1", "ours_frozen": 80.0,
+             "ours_finetune": 85.0, "paper_frozen": 92.2, "paper_finetune": 92.4, "ours_gap": 5.0,
+             "paper_gap": 0.2, "frozen_wall_s": 1.0, "finetune_wall_s": 9.0, "cost_ratio": 9.0}
+GOOD_REPRO = json.dumps({"setup": {"model": "[click](https://example.com)", "layers": 2},
+                         "rows": [REPRO_ROW]}).encode()
+
+
+@pytest.mark.parametrize("raw,message", [
+    (DEEP, "nested more than"),
+    (json.dumps({"setup": {}, "rows": {"task": "ner"}}).encode(), "'rows' must be a list"),
+    (b'{"setup": {}, "rows": [' + HUGE.encode() + b"]}", "too many digits"),
+    (b"\xff\xfe not utf-8", "Could not read the reproduce results"),
+], ids=["deep-json", "rows-not-a-list", "5000-digit-number", "not-utf8"])
+def test_bad_reproduce_upload_then_a_good_one(raw, message, request):
+    at = open_page("pages/compare.py")
+    up = next(u for u in at.get("file_uploader") if "cmp_reproduce" in u.proto.id)
+    up.set_value(("reproduce.json", raw, "application/json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert message in messages(at), messages(at)
+    assert at.selectbox(key="task") is not None  # the page keeps its controls
+    up = next(u for u in at.get("file_uploader") if "cmp_reproduce" in u.proto.id)
+    up.set_value(("reproduce.json", GOOD_REPRO, "application/json")).run()
+    body = " ".join(m.value for m in at.markdown)
+    assert "ner \\(CoNLL\\-2003\\)" in body, body  # the table is drawn
+    assert "[click](https://example.com)" not in body and "\\[click\\]" in body  # inert text
+    at.switch_page("pages/backprop.py").run()
+    still_serves_and_trains(at, request.node.callspec.id)
