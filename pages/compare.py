@@ -6,6 +6,7 @@ from bertviz_lite import ui
 from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
 from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
+from bertviz_lite.figures.describe import describe_compare, describe_cost
 
 ui.page_header(
     "Compare: frozen vs fine-tuned",
@@ -31,7 +32,7 @@ else:
     setup = f"{first.model.get('name')} model, {first.data.get('source')} data"
     st.subheader(f"{spec.metric_title}: ours beside the paper's")
     ui.plot(compare_bars(rows, PAPER_TABLE.get(task), spec.metric_title, theme=ui.theme()),
-            key="cmp_bars")
+            key="cmp_bars", alt=describe_compare(rows, PAPER_TABLE.get(task), spec.metric_title))
     st.caption(f"Ours: {setup}, {first.data.get('train')} training examples, seed "
                f"{first.config.get('seed')}, measured on this machine ({first.device}). Paper: "
                f"{PAPER_CITATION} (BERT-base on the full {spec.paper_dataset}).")
@@ -39,7 +40,7 @@ else:
     if ratio:
         st.metric("Measured cost ratio, fine-tuned / frozen (wall time)", f"{ratio:.1f}x",
                   f"course slide: about {SLIDE_COST_RATIO:.0f}x", delta_color="off")
-    ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost")
+    ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost", alt=describe_cost(rows))
     st.subheader("Train vs validation: overfitting on small data")
     ui.plot(compare_curves(records, theme=ui.theme()), key="cmp_curves")
     st.dataframe(comparison_table(rows), hide_index=True)

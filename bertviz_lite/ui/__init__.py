@@ -169,10 +169,17 @@ def page_header(title: str, lead: str) -> None:
     st.markdown(lead)
 
 
-def plot(fig: Any, key: str | None = None) -> None:
-    """Show a plotly figure full width; the modebar camera saves it as PNG."""
+def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
+    """Show a plotly figure full width; the modebar camera saves it as PNG.
+
+    alt: the chart's text alternative (bertviz_lite.figures.describe), shown under it for
+    screen readers and the back row; default: a generic one from the figure's title and data.
+    """
+    from bertviz_lite.figures.describe import describe_figure
+
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
     st.plotly_chart(fig, key=key, config=config, theme=None)
+    st.caption(f"Chart in words: {alt if alt is not None else describe_figure(fig)}")
 
 
 def show_code(*funcs: Callable[..., Any], key: str = "") -> None:
@@ -453,19 +460,22 @@ def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any])
 def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
     """The gradient flow of the latest step (run_id: the job that drew it, so a new run
     never reuses the previous run's figure)."""
-    from bertviz_lite.figures import grad_flow_bars
+    from bertviz_lite.figures import describe, grad_flow_bars
 
     th = theme()
     last = record.steps[-1] if record.steps else None
     sig = (run_id, last.step if last else 0, th.presenter, tuple(record.groups))
     plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
         record.groups, last.grad_norm if last else {}, record.frozen_groups,
-        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow")
+        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow",
+        alt=describe.describe_grad_flow(record.groups, last.grad_norm if last else {},
+                                        record.frozen_groups, last.step if last else None))
 
 
 def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
     """Loss and validation/training metric curves of a run so far, side by side."""
     from bertviz_lite.figures import loss_curve, metric_curves
+    from bertviz_lite.figures.describe import describe_loss, describe_metrics
 
     th = theme()
     sig = (run_id, len(record.steps), len(record.evals), th.presenter)
@@ -473,11 +483,11 @@ def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
     if record.steps:
         with left:
             plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
-                 key=f"{key}_loss")
+                 key=f"{key}_loss", alt=describe_loss(record))
     if record.evals:
         with right:
             plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
-                 key=f"{key}_metric")
+                 key=f"{key}_metric", alt=describe_metrics(record))
 
 
 @st.fragment(run_every=LIVE_SECONDS)
@@ -572,26 +582,32 @@ def exports(record: RunRecord, key: str) -> None:
 def results(record: RunRecord, key: str) -> None:
     """Replay, heatmap, backward sweep, update ratios and exports of a finished run."""
     from bertviz_lite import figures
+    from bertviz_lite.figures import describe as d
 
     th = theme()
     tabs = st.tabs(["Replay", "Layers x steps", "Backward sweep", "Update ratios", "Export"])
     with tabs[0]:
-        plot(figures.grad_flow_replay(record, max_frames=300, theme=th), key=f"{key}_replay")
+        plot(figures.grad_flow_replay(record, max_frames=300, theme=th), key=f"{key}_replay",
+             alt=d.describe_replay(record))
         st.caption("Press play: one frame per recorded step. Frozen groups stay behind the "
                    "no-gradient wall for the whole run.")
     with tabs[1]:
-        plot(figures.grad_heatmap(record, theme=th), key=f"{key}_heat")
+        plot(figures.grad_heatmap(record, theme=th), key=f"{key}_heat",
+             alt="layers x steps: " + d.describe_replay(record))
     with tabs[2]:
         if record.sweeps:
             sweep = record.sweeps[-1]
             plot(figures.backward_sweep(record.groups, sweep["signal"], record.frozen_groups,
-                                        theme=th), key=f"{key}_sweep")
+                                        theme=th), key=f"{key}_sweep",
+                 alt=d.describe_sweep(record.groups, sweep["signal"], record.frozen_groups,
+                                      sweep["step"]))
             st.caption(f"The gradient of the loss reaching each group's output during step "
                        f"{sweep['step']}, travelling from the loss down the network.")
         else:
             st.info("This run recorded no backward sweep.")
     with tabs[3]:
-        plot(figures.update_ratio_chart(record, theme=th), key=f"{key}_ratio")
+        plot(figures.update_ratio_chart(record, theme=th), key=f"{key}_ratio",
+             alt=d.describe_update_ratios(record))
     with tabs[4]:
         exports(record, key)
 
