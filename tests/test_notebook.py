@@ -78,6 +78,23 @@ def test_public_api_names():
         bv.no_such_figure  # noqa: B018
 
 
+@pytest.mark.parametrize("module", ["changes", "learning_curves"])
+def test_figures_written_elsewhere_are_re_exported(module):
+    """The inside-BERT and learning-curve figures, where this version has them."""
+    import importlib
+    import inspect
+
+    try:
+        mod = importlib.import_module(f"bertviz_lite.figures.{module}")
+    except ModuleNotFoundError:
+        pytest.skip(f"bertviz_lite/figures/{module}.py is not in this version")
+    public = [n for n, f in inspect.getmembers(mod, inspect.isfunction)
+              if not n.startswith("_") and f.__module__ == mod.__name__]
+    assert public
+    for name in public:
+        assert callable(getattr(bv, name)), name
+
+
 def test_live_chart_updates_one_output_in_place(shell, tiny_model_dir):
     """One display output is created, then updated once per step (min_interval=0); the bars
     of every update equal that step's recorded norms."""
