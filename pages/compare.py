@@ -6,6 +6,7 @@ from bertviz_lite import ui
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.experiments.compare import Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
+from bertviz_lite.figures.describe import describe_compare, describe_cost
 from bertviz_lite.record.paper import PAPER_CITATION, SLIDE_COST_RATIO
 
 ui.page_header(
@@ -33,7 +34,7 @@ else:
     setup = f"{first.data.get('source')} data, {first.data.get('train')} examples"
     st.subheader(f"{spec.metric_title}: ours beside the paper's")
     ui.plot(compare_bars(rows, spec.metric_title, theme=ui.theme(), setup=setup, model=model),
-            key="cmp_bars")
+            key="cmp_bars", alt=describe_compare(rows, spec.metric_title))
     st.caption(f"Ours: {ui.safe(model)} model, {ui.safe(setup)}, seed "
                f"{first.config.get('seed')}; {ui.safe(ui.run_origin(first, str(source)))}. "
                f"Paper: {PAPER_CITATION} (BERT-base on the full {spec.paper_dataset}).")
@@ -41,7 +42,7 @@ else:
     if ratio:
         st.metric("Cost ratio of these runs, fine-tuned / frozen (wall time)", f"{ratio:.1f}x",
                   f"course slide: about {SLIDE_COST_RATIO:.0f}x", delta_color="off")
-    ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost")
+    ui.plot(cost_figure(rows, theme=ui.theme()), key="cmp_cost", alt=describe_cost(rows))
     st.subheader("Train vs validation: overfitting on small data")
     ui.plot(compare_curves(records, theme=ui.theme()), key="cmp_curves")
     st.dataframe(comparison_table(rows), hide_index=True)

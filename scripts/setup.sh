@@ -23,6 +23,10 @@ stamp="$VENV/.bertviz-installed"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
   echo "[setup] installing bertviz-lite and its dependencies"
   python -m pip install -q -e "$ROOT[${BERTVIZ_EXTRAS:-test}]"
+  # the Jupyter kernel of this venv (examples/*.ipynb and tests/test_notebook.py run in it)
+  if python -c "import ipykernel" 2>/dev/null; then
+    python -m ipykernel install --sys-prefix >/dev/null
+  fi
   touch "$stamp"
 fi
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"

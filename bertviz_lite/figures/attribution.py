@@ -44,6 +44,7 @@ def _span(token: str, score: float, raw: float) -> str:
     value = f"{float(raw):+.3f}" if is_finite(raw) else "n/a"
     tip = html.escape(f"{token}: {value}", quote=True)
     return (f'<span title="{tip}" style="background-color: {score_colour(score)}; '
+            'color: #000000; '  # black on the strongest shade is still 7:1 (WCAG AA)
             f'padding: 0.1em 0.15em; border-radius: 0.2em;">{html.escape(shown, quote=True)}'
             "</span>")
 
@@ -75,10 +76,12 @@ def token_attribution_html(tokens: list[str], attributions: list[float], *, titl
     body = f'<div style="line-height: 2.2; font-size: 1.1em;">{"".join(parts)}</div>'
     head = f'<div style="font-weight: 600;">{html.escape(title, quote=True)}</div>' if title else ""
     what = html.escape(towards, quote=True)
-    key = ('<div style="font-size: 0.85em; opacity: 0.8;">'
-           f'<span style="background-color: {score_colour(1.0)}; padding: 0 0.3em;">green</span>'
+    key = ('<div style="font-size: 0.85em;">'  # no opacity: faded text fell below 4.5:1
+           f'<span style="background-color: {score_colour(1.0)}; color: #000000; '
+           'padding: 0 0.3em;">green</span>'
            f" pushes towards {what}, "
-           f'<span style="background-color: {score_colour(-1.0)}; padding: 0 0.3em;">red</span>'
+           f'<span style="background-color: {score_colour(-1.0)}; color: #000000; '
+           'padding: 0 0.3em;">red</span>'
            " away; stronger colour = larger attribution (relative to the largest here; hover "
            "for the value)</div>") if legend else ""
     return f'<div class="bvl-attribution">{head}{body}{key}</div>'

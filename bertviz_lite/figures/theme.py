@@ -23,6 +23,18 @@ VERMILLION = "#D55E00"
 REDDISH_PURPLE = "#CC79A7"
 BLACK = "#000000"
 
+# Okabe-Ito hues darkened (CAM02 lightness lowered, hue kept) so that lines and text in them
+# reach WCAG AA contrast on white (>= 4.5:1; *_7: >= 7:1, AAA, for presenter mode); two very
+# dark modes tell frozen/fine-tuned/top-K apart by lightness too, which survives colour-blindness.
+# tests/test_palette.py checks contrast and CVD distinctness of every pair that shares a figure.
+SKY_BLUE_AA, SKY_BLUE_7 = "#167DAD", "#0E5E83"
+VERMILLION_AA, VERMILLION_7 = "#C0570B", "#8F430F"
+GREEN_AA, GREEN_7 = "#028661", "#17644A"
+ORANGE_AA, ORANGE_7 = "#9A6D18", "#75520E"
+BLUE_7 = "#0D5C8E"
+DARK_GREEN_AA, DARK_GREEN_7 = "#004D38", "#00382A"
+PLUM_AA, PLUM_7 = "#5B2A4E", "#45203D"
+
 
 @dataclass(frozen=True)
 class Theme:
@@ -36,27 +48,29 @@ class Theme:
     marker_size: int = 8  # markers of evaluations and events
     font_family: str = "Helvetica Neue, Helvetica, Arial, sans-serif"
     trainable: str = BLUE  # a group that learns
-    frozen: str = "#8C8C8C"  # a group that receives no gradient: hatch lines, lock labels
+    frozen: str = "#767676"  # a group that receives no gradient: hatch lines, lock labels
     frozen_fill: str = "#E3E3E3"  # the fill behind the hatch of a frozen group
-    forward: str = BLUISH_GREEN  # activations going up
-    backward: str = VERMILLION  # gradients coming down
-    train_curve: str = ORANGE  # anything measured on the training split
+    forward: str = GREEN_AA  # activations going up
+    backward: str = VERMILLION_AA  # gradients coming down
+    train_curve: str = ORANGE_AA  # anything measured on the training split
     val_curve: str = BLUE  # anything measured on the validation split
     paper: str = REDDISH_PURPLE  # Peters et al. (2019): never the colour of our own numbers
+    #   (a bar fill under a hatch of `text`: needs 3:1, WCAG 1.4.11 non-text contrast)
     ours: str = BLUE  # numbers measured by this app
-    alert: str = VERMILLION  # NaN loss, diverged run
+    alert: str = VERMILLION_AA  # NaN loss, diverged run
     background: str = "#FFFFFF"
     text: str = "#1A1A1A"
     grid: str = "#E6E6E6"
     unlit: str = "#F2F2F2"  # a group the backward sweep has not reached (yet)
     presenter: bool = False  # large type and thick lines for a projector
-    mode_palette: tuple[str, ...] = (SKY_BLUE, VERMILLION, BLUISH_GREEN, ORANGE, REDDISH_PURPLE)
+    # frozen, finetune, then top-K modes in turn
+    mode_palette: tuple[str, ...] = (SKY_BLUE_AA, VERMILLION_AA, DARK_GREEN_AA, PLUM_AA)
 
 
 DEFAULT_THEME = Theme()
 
 # Readable from the back of a lecture hall: big type, thick lines, black on white, darker
-# greys (projectors wash out light greys).
+# greys and colours (projectors wash out light ones): text and lines >= 7:1 on white.
 PRESENTER_THEME = Theme(
     font_size=24,
     title_size=32,
@@ -66,6 +80,14 @@ PRESENTER_THEME = Theme(
     marker_size=16,
     frozen="#595959",
     frozen_fill="#D0D0D0",
+    trainable=BLUE_7,
+    ours=BLUE_7,
+    val_curve=BLUE_7,
+    train_curve=ORANGE_7,
+    forward=GREEN_7,
+    backward=VERMILLION_7,
+    alert=VERMILLION_7,
+    mode_palette=(SKY_BLUE_7, VERMILLION_7, DARK_GREEN_7, PLUM_7),
     text=BLACK,
     grid="#C8C8C8",
     unlit="#E6E6E6",

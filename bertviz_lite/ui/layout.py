@@ -75,19 +75,39 @@ def _ensure_entrypoint() -> None:
     st.rerun()
 
 
+# WCAG AA (4.5:1) for the text Streamlit draws faded: captions (#828180 by default, 3.9:1),
+# the selected option of a segmented control (4.47:1) and labels of disabled widgets (2.3:1;
+# exempt for inactive controls, made readable anyway). Checked by axe in tests/test_a11y.py.
+A11Y_CSS = """
+<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #595959 !important; opacity: 1 !important; }
+button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #A3172A !important; }
+label[data-testid="stWidgetLabel"][disabled] p { color: #6B6B6B !important; }
+</style>
+"""
+
+
 def page_header(title: str, lead: str) -> None:
     """Title and one-paragraph lead of a page; presenter CSS when on."""
     _ensure_entrypoint()
+    st.html(A11Y_CSS)
     if presenter():
         st.html(PRESENTER_CSS)
     st.title(title)
     st.markdown(lead)
 
 
-def plot(fig: Any, key: str | None = None) -> None:
-    """Show a plotly figure full width; the modebar camera saves it as PNG."""
+def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
+    """Show a plotly figure full width; the modebar camera saves it as PNG.
+
+    alt: the chart's text alternative (bertviz_lite.figures.describe), shown under it for
+    screen readers and the back row; default: a generic one from the figure's title and data.
+    """
+    from bertviz_lite.figures.describe import describe_figure
+
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
     st.plotly_chart(fig, key=key, config=config, theme=None)
+    st.caption(f"Chart in words: {alt if alt is not None else describe_figure(fig)}")
 
 
 def show_code(*funcs: Callable[..., Any]) -> None:

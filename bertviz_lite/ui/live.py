@@ -87,20 +87,23 @@ def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any])
 def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
     """The gradient flow of the latest step (run_id: the job that drew it, so a new run
     never reuses the previous run's figure)."""
-    from bertviz_lite.figures import grad_flow_bars
+    from bertviz_lite.figures import describe, grad_flow_bars
 
     th = theme()
     last = record.steps[-1] if record.steps else None
     sig = (run_id, last.step if last else 0, th.presenter, tuple(record.groups))
     plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
         record.groups, last.grad_norm if last else {}, record.frozen_groups,
-        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow")
+        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow",
+        alt=describe.describe_grad_flow(record.groups, last.grad_norm if last else {},
+                                        record.frozen_groups, last.step if last else None))
     st.caption(GRADIENTS_DIFFER)
 
 
 def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
     """Loss and validation/training metric curves of a run so far, side by side."""
     from bertviz_lite.figures import loss_curve, metric_curves
+    from bertviz_lite.figures.describe import describe_loss, describe_metrics
 
     th = theme()
     sig = (run_id, len(record.steps), len(record.evals), th.presenter)
@@ -108,11 +111,11 @@ def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
     if record.steps:
         with left:
             plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
-                 key=f"{key}_loss")
+                 key=f"{key}_loss", alt=describe_loss(record))
     if record.evals:
         with right:
             plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
-                 key=f"{key}_metric")
+                 key=f"{key}_metric", alt=describe_metrics(record))
 
 
 @st.fragment(run_every=LIVE_SECONDS)
