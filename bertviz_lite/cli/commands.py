@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bertviz_lite.cli.main import config_from_args, echo
+from bertviz_lite.cli.args import config_from_args, echo
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import ConfigError
 from bertviz_lite.engine.tasks import PAPER_CITATION, TASK_SPECS
