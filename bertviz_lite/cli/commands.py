@@ -13,8 +13,9 @@ from tqdm import tqdm
 from bertviz_lite.cli.args import config_from_args, echo
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import ConfigError
+from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.tasks import PAPER_CITATION, TASK_SPECS
-from bertviz_lite.engine.training import Event, Trainer
+from bertviz_lite.engine.training import Trainer
 from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, compare
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
@@ -102,14 +103,10 @@ def summary_lines(r: RunRecord) -> list[str]:
 
 def run_with_progress(events: Iterable[Event], printer: ProgressPrinter) -> RunRecord:
     """Drive an event iterator, feeding the progress printer; return the final record."""
-    record = None
-    for event in events:
-        printer(event)
-        if isinstance(event, RunRecord):
-            record = event
-    printer.close()
-    assert record is not None
-    return record
+    try:
+        return drain(events, printer)
+    finally:
+        printer.close()
 
 
 def cmd_train(a: argparse.Namespace) -> int:

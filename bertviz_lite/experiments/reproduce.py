@@ -21,9 +21,10 @@ import torch
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
-from bertviz_lite.engine.training import Event, train
+from bertviz_lite.engine.training import train
 from bertviz_lite.record.runs import Progress, RunRecord
 
 log = logging.getLogger(__name__)
@@ -170,15 +171,11 @@ def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backb
                 return old
         except (ValueError, KeyError, TypeError) as err:
             log.warning("ignoring unreadable %s: %s", path, err)
-    record = None
     copy = TaskData(data.task, data.train, data.val, list(data.label_names), data.source,
                     list(data.notes))
-    for event in train(config, backbone=backbone, data=copy):
-        if on_event is not None:
-            on_event(config.task, config.mode, event)
-        if isinstance(event, RunRecord):
-            record = event
-    if record is not None and record.status == "completed":
+    report = (lambda event: on_event(config.task, config.mode, event)) if on_event else None
+    record = drain(train(config, backbone=backbone, data=copy), report)
+    if record.status == "completed":
         record.save(path)
     return record
 

@@ -216,6 +216,7 @@ def _run_job(job: JobRequest, send: Send, backbones: _Backbones, stop_event: Any
 def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop) -> Done:
     """Train one job, streaming its events; the Done message with its record."""
     from bertviz_lite.engine.checkpoints import save_task_model
+    from bertviz_lite.engine.events import Event, drain
     from bertviz_lite.engine.training import Trainer
 
     config = job.config
@@ -232,13 +233,12 @@ def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop) -
         _FEATURES = FeatureStore()
     trainer = Trainer(config, backbone=backbone, data=job.data, stop=stop, limits=job.limits,
                       features=_FEATURES)
-    record = None
-    for event in trainer.events():
-        if isinstance(event, RunRecord):
-            record = event
-            continue
-        send(training_event(job.seq, event, time.time()))
-    assert record is not None
+
+    def stream(event: Event) -> None:
+        if not isinstance(event, RunRecord):
+            send(training_event(job.seq, event, time.time()))
+
+    record = drain(trainer.events(), stream)
     checkpoint, note = None, ""
     if job.save_to and record.status == "completed":
         try:
