@@ -8,18 +8,23 @@ Everything trains the tiny random BERT so the suite stays within a few minutes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import string
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path, free_port, settle
+from bertviz_lite.bench.browser import (
+    CHROMIUM_ARGS,
+    AppServer,
+    chromium_path,
+    free_port,
+    settle,
+    wait_healthy,
+)
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,45 +33,10 @@ CHROMIUM = chromium_path()
 ARTIFACTS = REPO / "test-artifacts"
 
 
-def wait_health(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not become healthy")
-
-
-class Server:
-    """One `streamlit run app.py` with its own settings (environment) on a free port."""
-
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
-        self.env = env
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Server:
-        log = open(Path(self.env["BERTVIZ_HOME"]) / f"server-{self.port}.log", "a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1"],
-            cwd=REPO, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
-        wait_health(self.url, self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
+def app_server(env: dict[str, str], port: int | None = None) -> AppServer:
+    """The app with a class server's settings (environment), logging into its home folder."""
+    port = port or free_port()
+    return AppServer(env, port=port, log=Path(env["BERTVIZ_HOME"]) / f"server-{port}.log")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +71,7 @@ def class_env(tiny_model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(class_env):
-    srv = Server(class_env).start()
+    srv = app_server(class_env).start()
     yield srv
     srv.stop()
 
@@ -370,7 +340,7 @@ def test_failing_job_leaves_the_queue_working(server, browser):
 
 
 def test_restart_keeps_finished_runs(class_env, browser):
-    srv = Server(class_env).start()
+    srv = app_server(class_env).start()
     try:
         ctx, pg = new_page(browser)
         train_on(pg, srv.url, "task=similarity&seed=700")
@@ -378,7 +348,7 @@ def test_restart_keeps_finished_runs(class_env, browser):
         ctx.close()
     finally:
         srv.stop()
-    srv = Server(class_env, port=srv.port).start()  # a restart: same folders, new process
+    srv = app_server(class_env, port=srv.port).start()  # a restart: same folders, new process
     try:
         ctx, pg = new_page(browser)
         train_on(pg, srv.url, "task=similarity&seed=700")
@@ -393,7 +363,7 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         pytest.skip("nginx is not installed (apt-get install nginx)")
-    backends = [Server(class_env).start(), Server(class_env).start()]
+    backends = [app_server(class_env).start(), app_server(class_env).start()]
     port = free_port()
     upstreams = "".join(f"        server 127.0.0.1:{b.port};\n" for b in backends)
     conf = string.Template((REPO / "deploy" / "nginx.conf.template").read_text()).safe_substitute(
@@ -403,7 +373,7 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
                              "-e", str(tmp_path / "error.log"), "-g", "daemon off;"])
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_health(url, proc)
+        wait_healthy(url, proc)
         # New browsers are spread over the processes (each first request gets a random route).
         spread = set()
         for _ in range(40):

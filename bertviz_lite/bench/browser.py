@@ -55,24 +55,74 @@ def settle(page: Any, pause_ms: int = 300, timeout_ms: float = 60_000) -> None:
     page.wait_for_timeout(pause_ms)
 
 
-def _start_server(home: str) -> tuple[subprocess.Popen, str, float]:
-    """`streamlit run app.py` from the checkout; returns (process, url, seconds to healthy)."""
-    port = free_port()
-    env = dict(os.environ, BERTVIZ_HOME=home, HF_HUB_OFFLINE="1")
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> float:
+    """Poll `url`/_stcore/health until it answers "ok"; returns the seconds it took. Raises
+    RuntimeError when the process exits first, TimeoutError after `timeout` seconds."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1"], cwd=PACKAGE_DIR.parent, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - t0 < 60:
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server behind {url} exited with code {proc.returncode}")
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url, time.perf_counter() - t0
+                return time.perf_counter() - t0
         except OSError:
             time.sleep(0.05)
-    proc.kill()
-    raise TimeoutError("the app did not start within 60 s")
+    raise TimeoutError(f"{url} did not answer its health check within {timeout:.0f} s")
+
+
+class AppServer:
+    """`streamlit run app.py` from the checkout on a loopback port: the one way the benchmark
+    and the tests start the app.
+
+    env: added to this process's environment (settings such as BERTVIZ_HOME, BERTVIZ_MAX_JOBS);
+    port: default a free one; log: file for the server's output (default: discarded).
+    `start()` returns once the health check answers (`healthy_s` says how long that took).
+    """
+
+    def __init__(self, env: dict[str, str] | None = None, port: int | None = None,
+                 log: Path | None = None) -> None:
+        self.env = dict(env or {})
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+        self.healthy_s: float | None = None
+
+    def start(self, timeout: float = 60.0) -> AppServer:
+        """Start the server and wait for its health check (the process is killed on failure)."""
+        out = open(self.log, "a") if self.log is not None else subprocess.DEVNULL
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", **self.env}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=PACKAGE_DIR.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+        if out is not subprocess.DEVNULL:
+            out.close()  # the child keeps its own handle
+        try:
+            self.healthy_s = wait_healthy(self.url, self.proc, timeout)
+        except (RuntimeError, TimeoutError):
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Terminate the server (killed when it does not exit within 15 s)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _watch(pg: Any, seconds: float) -> dict[str, Any]:
@@ -106,7 +156,7 @@ def _memory(proc: subprocess.Popen) -> dict[str, float]:
             "workers_rss_mb": round(sum(k.memory_info().rss for k in kids) / 2**20, 0)}
 
 
-def app_measurements(quick: bool = False) -> dict[str, Any]:
+def app_measurements() -> dict[str, Any]:
     """Start the app, open it in Chromium, train frozen and fine-tuned; see the module doc."""
     chromium = chromium_path()
     try:
@@ -117,7 +167,8 @@ def app_measurements(quick: bool = False) -> dict[str, Any]:
         return {"skipped": f"no Chromium at {chromium}"}
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as home:
-        proc, url, healthy_s = _start_server(home)
+        server = AppServer({"BERTVIZ_HOME": home}).start()
+        proc, url, healthy_s = server.proc, server.url, server.healthy_s or 0.0
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -139,8 +190,7 @@ def app_measurements(quick: bool = False) -> dict[str, Any]:
                 browser.close()
             out["step_app_vs_cli"] = _step_ratio(home)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            server.stop()
     return out
 
 

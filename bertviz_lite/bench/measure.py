@@ -209,6 +209,6 @@ def run_bench(quick: bool = False, device: str = "auto", with_app: bool = True,
         from bertviz_lite.bench.browser import app_measurements
 
         say("the app in Chromium")
-        report["app"] = app_measurements(quick=quick)
+        report["app"] = app_measurements()
     report["rss_of_bench_process_mb"] = round(own_peak_rss_mb(), 0)
     return report
