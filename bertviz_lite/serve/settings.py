@@ -21,7 +21,7 @@ from bertviz_lite.paths import home_dir, recorded_runs_dir
 log = logging.getLogger(__name__)
 
 
-DEFAULT_WORKER_NICE = 0  # training workers yield the CPU to the web server (see worker_nice)
+DEFAULT_WORKER_NICE = 10  # training workers yield the CPU to the web server (see worker_nice)
 
 
 class SettingsError(ValueError):
