@@ -1,6 +1,8 @@
 """The app's figures for `bertviz-lite bench`, measured in Chromium against `streamlit run`:
 cold start, time from clicking Train to the first gradient bar, how often the live chart
-changes, a training step inside the app against the same step from the CLI, and memory.
+changes, a training step inside the app against the same step from the CLI, memory, and how
+long a new visitor waits for the Home page while both job slots train (workers at the
+default lower CPU priority against the same priority as the server).
 
 Needs Playwright (`pip install playwright`) and a Chromium at $BERTVIZ_CHROMIUM or
 /usr/bin/chromium; without them this section reports why it was skipped.
@@ -148,6 +150,72 @@ def _watch(pg: Any, seconds: float) -> dict[str, Any]:
             "median_gap_s": round(statistics.median(gaps), 3) if gaps else None}
 
 
+def home_page_s(browser: Any, url: str, timeout_ms: float = 120_000) -> float:
+    """Seconds a NEW browser session waits for the Home page: from navigation until its
+    script run has finished and the diagram is drawn."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        pg = ctx.new_page()
+        t0 = time.perf_counter()
+        pg.goto(url)
+        pg.wait_for_selector(".js-plotly-plot", timeout=timeout_ms)
+        settle(pg, pause_ms=0, timeout_ms=timeout_ms)
+        return round(time.perf_counter() - t0, 2)
+    finally:
+        ctx.close()
+
+
+def start_training(browser: Any, url: str, queries: list[str], timeout_s: float = 180.0
+                   ) -> list[Any]:
+    """One browser session per query on the Backprop page, Train clicked in each; returns the
+    (context, page) pairs once every session shows a training step (every slot is busy when
+    there are as many queries as job slots)."""
+    sessions = []
+    for query in queries:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = ctx.new_page()
+        pg.goto(f"{url}/backprop?{query}")
+        settle(pg)
+        pg.locator(".st-key-bp_train button").click()
+        sessions.append((ctx, pg))
+    deadline = time.perf_counter() + timeout_s
+    for _, pg in sessions:
+        while pg.evaluate(FLOW_STEP) is None:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the training sessions did not all reach a step")
+            pg.wait_for_timeout(100)
+    return sessions
+
+
+def home_page_while_training(chromium: str, nice_levels: tuple[int, ...] = (0, 10),
+                             loads: int = 3) -> dict[str, Any]:
+    """For each worker niceness: an app with two job slots, two sessions fine-tuning the
+    bundled model, then `loads` new sessions open Home one after another; seconds each."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, Any] = {"slots": 2, "training_sessions": 2, "model": "bundled"}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for nice in nice_levels:
+            with tempfile.TemporaryDirectory() as home:
+                env = {"BERTVIZ_HOME": home, "BERTVIZ_MAX_JOBS": "2",
+                       "BERTVIZ_WORKER_NICE": str(nice)}
+                with AppServer(env) as server:
+                    home_page_s(browser, server.url)  # the first visit starts the workers
+                    sessions = start_training(browser, server.url, [
+                        f"mode=finetune&epochs=3&seed={40 + i}" for i in range(2)])
+                    times = [home_page_s(browser, server.url) for _ in range(loads)]
+                    for ctx, _ in sessions:
+                        ctx.close()
+            out[f"worker_nice_{nice}"] = {"home_page_s": times,
+                                          "median_s": round(statistics.median(times), 2)}
+        browser.close()
+    if len(nice_levels) == 2:
+        a, b = (out[f"worker_nice_{n}"]["median_s"] for n in nice_levels)
+        out["ratio_equal_over_lower_priority"] = round(a / b, 2) if b else None
+    return out
+
+
 def _memory(proc: subprocess.Popen) -> dict[str, float]:
     """RSS of the app process and of its worker processes, now."""
     p = psutil.Process(proc.pid)
@@ -191,6 +259,7 @@ def app_measurements() -> dict[str, Any]:
             out["step_app_vs_cli"] = _step_ratio(home)
         finally:
             server.stop()
+    out["home_page_while_training"] = home_page_while_training(chromium)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -277,7 +277,20 @@ def bench_table(report: dict) -> list[str]:
         mem = app["memory_with_one_job_done"]
         row("app with one job: app process + workers",
             f"{mem['app_rss_mb']:.0f} MB + {mem['workers_rss_mb']:.0f} MB")
+        _home_rows(app.get("home_page_while_training") or {}, row)
     return out
+
+
+def _home_rows(home: dict, row: Callable[..., None]) -> None:
+    """Rows of the new-visitor Home page measurement while both job slots train."""
+    for key, value in home.items():
+        if key.startswith("worker_nice_"):
+            nice = key.removeprefix("worker_nice_")
+            row(f"new session's Home page while both job slots train (workers at nice {nice})",
+                f"median {value['median_s']} s of {value['home_page_s']}", "< 5 s")
+    if home.get("ratio_equal_over_lower_priority"):
+        row("Home page wait, workers at the server's priority / at lower priority",
+            f"{home['ratio_equal_over_lower_priority']}x")
 
 
 def cmd_bench(a: argparse.Namespace) -> int:

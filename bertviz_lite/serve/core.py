@@ -167,6 +167,36 @@ class PoolCore:
                 "models": list(w.models)})
         return rows
 
+    def stats(self, *, dispatcher_alive: bool) -> dict[str, Any]:
+        """Workers, runs and counters for an instructor's status panel (JobPool.stats)."""
+        with self.lock:
+            workers = self.worker_rows()
+            lat = list(self.latency)
+            counts = self.counts
+            return {
+                "max_workers": self.slots.size,
+                "workers_alive": sum(1 for w in workers if w["alive"]),
+                "running": self.slots.busy(),
+                "queued": len(self.queue),
+                "warm": [w["warm"] for w in workers],
+                "workers": workers,
+                "threads_per_job": self.options.threads,
+                "worker_nice": self.options.nice,
+                "training_runs": counts["runs"],  # queued to train: not hits or followers
+                "cache_hits": counts["cache_hits"],
+                "shared": counts["shared"],
+                "completed": counts["completed"],
+                "stopped": counts["stopped"],
+                "diverged": counts["diverged"],
+                "failed": counts["failed"],
+                "abandoned": counts["abandoned"],
+                "worker_restarts": counts["restarts"],
+                "peak_running": counts["peak_running"],  # most runs training at once
+                "event_latency_max_s": max(lat) if lat else None,
+                "event_latency_mean_s": sum(lat) / len(lat) if lat else None,
+                "dispatcher_alive": dispatcher_alive,
+            }
+
     def workers(self) -> list[WorkerHandle]:
         """The installed worker handles, dead or alive."""
         return [w for w in self.slots.handles if w is not None]

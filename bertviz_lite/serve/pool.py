@@ -280,31 +280,4 @@ class JobPool:
 
     def stats(self) -> dict[str, Any]:
         """Workers, runs and counters for an instructor's status panel."""
-        core = self._core
-        with core.lock:
-            workers = core.worker_rows()
-            lat = list(core.latency)
-            counts = core.counts
-            return {
-                "max_workers": self.max_workers,
-                "workers_alive": sum(1 for w in workers if w["alive"]),
-                "running": core.slots.busy(),
-                "queued": len(core.queue),
-                "warm": [w["warm"] for w in workers],
-                "workers": workers,
-                "threads_per_job": self.threads_per_job,
-                "worker_nice": core.options.nice,
-                "training_runs": counts["runs"],  # queued to train: not hits or followers
-                "cache_hits": counts["cache_hits"],
-                "shared": counts["shared"],
-                "completed": counts["completed"],
-                "stopped": counts["stopped"],
-                "diverged": counts["diverged"],
-                "failed": counts["failed"],
-                "abandoned": counts["abandoned"],
-                "worker_restarts": counts["restarts"],
-                "peak_running": counts["peak_running"],  # most runs training at once
-                "event_latency_max_s": max(lat) if lat else None,
-                "event_latency_mean_s": sum(lat) / len(lat) if lat else None,
-                "dispatcher_alive": self._dispatcher.alive(),
-            }
+        return self._core.stats(dispatcher_alive=self._dispatcher.alive())
