@@ -20,10 +20,12 @@ from bertviz_lite.record.runs import EvalRecord
 EVAL_BATCH = 64  # examples per evaluation / feature-caching batch
 
 
-def score_batch(model: TaskModel, feats: torch.Tensor, batch: Batch
-                ) -> tuple[torch.Tensor, float]:
-    """The head's outputs for a batch of features and the batch's mean loss (no_grad is the
-    caller's). Outputs: (B, C) logits, (B,) scores or (B, W, C) tag logits."""
+def score_batch(model: TaskModel, inputs: RunInputs, split: str, enc: Sequence[Encoded],
+                ids: list[int], batch: Batch) -> tuple[torch.Tensor, float]:
+    """An evaluation batch's whole forward pass (no_grad is the caller's): features (the
+    encoder, or cached frozen features), the head's outputs and the batch's mean loss.
+    Outputs: (B, C) logits, (B,) scores or (B, W, C) tag logits."""
+    feats = inputs.eval_features(split, enc, ids, batch)
     out = model.predict(feats)
     return out, float(model.loss(out, batch))
 
@@ -86,8 +88,7 @@ class Evaluator:
                     return None
                 ids = [idx[p] for p in pos]
                 batch = run.collate(enc, ids)
-                feats = self.inputs.eval_features(split, enc, ids, batch)
-                out, loss = score_batch(run.model, feats, batch)
+                out, loss = score_batch(run.model, self.inputs, split, enc, ids, batch)
                 loss_sum += loss * len(ids)
                 n += len(ids)
                 preds.update(zip(ids, decode(run.spec, out, batch, enc)))

@@ -25,9 +25,12 @@ RATIO_EVERY_STEP_MAX = 4_000_000  # trainable weights up to which update ratios 
 RATIO_STRIDE = 50
 
 
-def forward_loss(model: TaskModel, hb: HeadBatch) -> torch.Tensor:
-    """The step's loss (a scalar tensor) from the head's inputs."""
-    return model.loss(model.predict(hb.features), hb.batch)
+def forward_loss(model: TaskModel, inputs: RunInputs, idx: list[int]
+                 ) -> tuple[HeadBatch, torch.Tensor]:
+    """A training step's whole forward pass: the head's inputs for examples `idx` (the
+    encoder run with gradients, or cached frozen features) and the loss (a scalar tensor)."""
+    hb = inputs.train_batch(idx)
+    return hb, model.loss(model.predict(hb.features), hb.batch)
 
 
 class Instruments:
@@ -117,8 +120,7 @@ class StepRunner:
         model.train()
         probe = self.inst.probe(step)
         with probe or contextlib.nullcontext():
-            hb = self.inputs.train_batch(idx)
-            loss = forward_loss(model, hb)
+            hb, loss = forward_loss(model, self.inputs, idx)
             if self.stopped():
                 return None
             loss.backward()
