@@ -165,7 +165,7 @@ def home_page_s(browser: Any, url: str, timeout_ms: float = 120_000) -> float:
         ctx.close()
 
 
-def start_training(browser: Any, url: str, queries: list[str], timeout_s: float = 180.0
+def start_training(browser: Any, url: str, queries: list[str], timeout_s: float = 600.0
                    ) -> list[Any]:
     """One browser session per query on the Backprop page, Train clicked in each; returns the
     (context, page) pairs once every session shows a training step (every slot is busy when
@@ -188,27 +188,35 @@ def start_training(browser: Any, url: str, queries: list[str], timeout_s: float 
 
 
 def home_page_while_training(chromium: str, nice_levels: tuple[int, ...] = (0, 10),
-                             loads: int = 3) -> dict[str, Any]:
-    """For each worker niceness: an app with two job slots, two sessions fine-tuning the
-    bundled model, then `loads` new sessions open Home one after another; seconds each."""
+                             loads: int = 3, model: str = "bundled", epochs: int = 3
+                             ) -> dict[str, Any]:
+    """For each worker niceness: an app with two job slots, two sessions fine-tuning `model`
+    (a label of the server's allowlist: "bundled", or a folder offered as "custom"), then
+    `loads` new sessions open Home one after another; seconds each."""
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, Any] = {"slots": 2, "training_sessions": 2, "model": "bundled"}
+    label = "bundled" if model == "bundled" else "custom"
+    out: dict[str, Any] = {"slots": 2, "training_sessions": 2, "model": model,
+                           "epochs": epochs}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for nice in nice_levels:
             with tempfile.TemporaryDirectory() as home:
                 env = {"BERTVIZ_HOME": home, "BERTVIZ_MAX_JOBS": "2",
-                       "BERTVIZ_WORKER_NICE": str(nice)}
+                       "BERTVIZ_WORKER_NICE": str(nice), "BERTVIZ_MODELS": f"{label}={model}"}
                 with AppServer(env) as server:
                     home_page_s(browser, server.url)  # the first visit starts the workers
                     sessions = start_training(browser, server.url, [
-                        f"mode=finetune&epochs=3&seed={40 + i}" for i in range(2)])
+                        f"model={label}&mode=finetune&epochs={epochs}&seed={40 + i}"
+                        for i in range(2)])
                     times = [home_page_s(browser, server.url) for _ in range(loads)]
+                    still = sum(not pg.get_by_role("heading", name="The whole run").count()
+                                for _, pg in sessions)
                     for ctx, _ in sessions:
                         ctx.close()
             out[f"worker_nice_{nice}"] = {"home_page_s": times,
-                                          "median_s": round(statistics.median(times), 2)}
+                                          "median_s": round(statistics.median(times), 2),
+                                          "sessions_still_training_after": still}
         browser.close()
     if len(nice_levels) == 2:
         a, b = (out[f"worker_nice_{n}"]["median_s"] for n in nice_levels)
