@@ -19,6 +19,7 @@ from typing import Any
 
 from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
+from bertviz_lite.version import __version__ as __version__
 
 # name -> module that defines it, imported on first use.
 _LAZY: dict[str, str] = {
@@ -51,7 +52,6 @@ __all__ = [
     "config_hash",
     *_LAZY,
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

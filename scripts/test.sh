@@ -4,12 +4,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
 . "$ROOT/scripts/setup.sh"
-if [ -z "${BERTVIZ_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+# System programs the tests drive: Chromium (browser tests) and nginx (two app processes
+# behind a proxy). Installed with apt when missing and we are root; otherwise those tests skip.
+missing=()
+if [ -z "${BERTVIZ_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then missing+=(nginx); fi
+if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "[test] installing Chromium for the browser tests"
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    echo "[test] installing ${missing[*]} for the browser and proxy tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "[test] no Chromium at /usr/bin/chromium: browser tests will be skipped" >&2
+    echo "[test] not installed: ${missing[*]}: the tests that need them will be skipped" >&2
   fi
 fi
 cd "$ROOT"

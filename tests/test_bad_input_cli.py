@@ -6,6 +6,7 @@ silently wrong, crash, misleading message."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -261,7 +262,8 @@ def test_reproduce_failing_save_loses_no_record(tmp_path, tiny_model_dir, caplog
     code, errors, stdout = run_cli(_reproduce(data, out, tiny_model_dir, "sentiment"), caplog,
                                    capsys)
     assert code == 2 and "written:" not in stdout
-    saved = {p.name.rsplit("-2", 1)[0]: p for p in (tmp_path / "home" / "unsaved").iterdir()}
+    saved = {re.sub(r"-\d{8}-\d{6}(-\d+)?\.\w+$", "", p.name): p
+             for p in (tmp_path / "home" / "unsaved").iterdir()}
     assert set(saved) == {"sentiment-frozen", "sentiment-finetune", "reproduce-json",
                           "reproduce-md"}, saved
     assert all(str(p) in errors for p in saved.values()), errors

@@ -26,3 +26,16 @@ def test_bench_quick_writes_report_and_table(tmp_path, capsys):
     table = capsys.readouterr().out
     for needle in ("fine-tuned / frozen", "overhead", "matmul", "peak RSS", "lecture run"):
         assert needle in table
+
+
+def test_home_page_rows_show_each_priority_and_the_ratio():
+    from bertviz_lite.cli.commands import _home_rows
+
+    rows = []
+    _home_rows({"slots": 2, "worker_nice_0": {"home_page_s": [9.0, 8.0, 7.5], "median_s": 8.0},
+                "worker_nice_10": {"home_page_s": [2.0, 1.5, 1.9], "median_s": 1.9},
+                "ratio_equal_over_lower_priority": 4.21},
+               lambda name, value, target="": rows.append((name, value, target)))
+    assert [r[0].rsplit("nice ", 1)[-1] for r in rows[:2]] == ["0)", "10)"]
+    assert rows[0][1] == "median 8.0 s of [9.0, 8.0, 7.5]" and rows[1][2] == "< 5 s"
+    assert rows[2][1] == "4.21x"

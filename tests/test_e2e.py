@@ -7,16 +7,12 @@ Screenshots and measured latencies go to test-artifacts/ for review.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path, free_port, settle
+from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,32 +31,13 @@ def server(tmp_path_factory):
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")
     home = tmp_path_factory.mktemp("e2e-home")
-    port = free_port()
-    env = dict(os.environ, BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not answer its health check within 60 s")
-    yield url
-    proc.terminate()
+    server = AppServer({"BERTVIZ_HOME": str(home)}, log=home / "server.log")
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        server.start()
+    except (RuntimeError, TimeoutError) as err:
+        pytest.fail(f"streamlit did not start: {err}")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")

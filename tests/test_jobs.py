@@ -1,4 +1,4 @@
-"""The worker pool (jobs.py) and the shared run cache (runcache.py), on the tiny random BERT.
+"""The worker pool (serve/) and the shared run cache (runcache.py), on the tiny random BERT.
 
 One pool (one warm worker process) serves the whole module: spawning costs seconds, a tiny run
 a fraction of one. Tests that change a pool setting restore it; every job a test submits is
@@ -25,7 +25,8 @@ from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.training import run_to_record
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord, StepRecord
-from bertviz_lite.serve.pool import FINISHED, Job, JobPool, QueueFull
+from bertviz_lite.serve.pool import ACTIVE, FINISHED, Job, JobPool, QueueFull
+from bertviz_lite.serve.settings import DEFAULT_WORKER_NICE, Settings, SettingsError, load_settings
 
 TIMEOUT = 60.0  # generous upper bounds: a tiny run takes well under a second
 
@@ -417,12 +418,42 @@ def test_run_cache_readers_never_see_partial_files(tmp_path):
     assert reader_cache.keys() == [key]  # no temporary file is ever listed
 
 
-def test_finished_states_are_final():
-    assert FINISHED == {"completed", "stopped", "diverged", "failed", "cached"}
+def test_a_finished_job_stays_finished(jobs, tiny_model_dir):
+    """Every state seen while it runs is active; once final, stop() and more polling change
+    nothing (the state, the record and done agree on every handle and snapshot)."""
+    job = jobs(tiny(tiny_model_dir, seed=71))
+    seen = set()
+    while not job.done:
+        seen.add(job.snapshot().state)
+        time.sleep(0.005)
+    assert seen <= ACTIVE and job.state == "completed" and job.state in FINISHED
+    record = job.record
+    job.stop()
+    time.sleep(0.3)
+    snap = job.snapshot()
+    assert snap.done and snap.state == "completed" and not snap.stopping
+    assert job.record is record and job.wait(0) and job.error == ""
+
+
+def test_workers_run_at_a_lower_cpu_priority(pool):
+    """The pool's workers are `worker_nice` nicer than this process (capped at 19), so the
+    web server in this process draws pages first while they train."""
+    stats = pool.stats()
+    assert stats["worker_nice"] == DEFAULT_WORKER_NICE == Settings().worker_nice > 0
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    for w in stats["workers"]:
+        assert os.getpriority(os.PRIO_PROCESS, w["pid"]) == min(19, ours + stats["worker_nice"])
+
+
+def test_worker_nice_setting(tmp_path):
+    assert load_settings(tmp_path / "none.toml", env={}).worker_nice == DEFAULT_WORKER_NICE
+    assert load_settings(tmp_path / "none.toml", env={"BERTVIZ_WORKER_NICE": "0"}).worker_nice == 0
+    with pytest.raises(SettingsError, match="worker_nice must be between 0 and 19"):
+        load_settings(tmp_path / "none.toml", env={"BERTVIZ_WORKER_NICE": "25"})
 
 
 def test_stop_before_the_worker_begins_and_shutdown_stops_running_jobs(tiny_model_dir):
-    with JobPool(1, warm_models=[str(tiny_model_dir)], threads_per_job=1) as own:
+    with JobPool(1, warm_models=[str(tiny_model_dir)], threads_per_job=1, worker_nice=3) as own:
         early = own.submit(tiny(tiny_model_dir))
         assert early.state == "starting"  # handed to the worker while it is still warming up
         early.stop()
@@ -432,6 +463,8 @@ def test_stop_before_the_worker_begins_and_shutdown_stops_running_jobs(tiny_mode
         assert later.wait(TIMEOUT) and later.state == "completed"
         busy = own.submit(endless(tiny_model_dir))
         wait_for(lambda: running(busy), what="the first step")
+        pid = own.stats()["workers"][0]["pid"]
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
     assert busy.state == "stopped" and busy.record is not None
     with pytest.raises(RuntimeError, match="shut down"):
         own.submit(tiny(tiny_model_dir))

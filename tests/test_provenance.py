@@ -10,8 +10,9 @@ import torch
 import bertviz_lite
 from bertviz_lite.engine.config import RunConfig, config_hash
 from bertviz_lite.record import provenance
+from bertviz_lite.record.provenance import RECORD_VERSION
 from bertviz_lite.record.runcache import RunCache
-from bertviz_lite.record.runs import RECORD_VERSION, RunRecord
+from bertviz_lite.record.runs import RunRecord
 from tests.conftest import REPO
 
 

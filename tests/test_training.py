@@ -256,3 +256,27 @@ def run_trainer_events(trainer):
     for _ in trainer.events():
         pass
     return trainer.record
+
+
+def test_update_ratios_every_stride_steps_for_large_models(tiny_model_dir, tiny_backbone,
+                                                            monkeypatch):
+    """Above RATIO_EVERY_STEP_MAX trainable weights, update ratios come every RATIO_STRIDE-th
+    step (from the first) and at the last one; measuring them never changes the training,
+    so those steps equal the ones of a run that measures every step."""
+    from bertviz_lite.engine import steps
+
+    config = tiny_config(tiny_model_dir, mode="finetune", steps=8, evals_per_epoch=0)
+    every = run_to_record(config, backbone=tiny_backbone)
+    assert all(s.update_ratio for s in every.steps)
+    assert every.trainable_params > 100  # the tiny model is far below the real threshold
+    monkeypatch.setattr(steps, "RATIO_EVERY_STEP_MAX", 100)  # now it counts as large
+    monkeypatch.setattr(steps, "RATIO_STRIDE", 3)
+    strided = run_to_record(config, backbone=tiny_backbone)
+    measured = [s.step for s in strided.steps if s.update_ratio]
+    assert measured == [1, 4, 7, 8]  # 0-based steps 0, 3, 6 and the last, 7
+    assert [s.loss for s in strided.steps] == [s.loss for s in every.steps]
+    for a, b in zip(strided.steps, every.steps):
+        assert a.grad_norm == b.grad_norm
+        if a.update_ratio:
+            assert list(a.update_ratio) == strided.groups
+            assert a.update_ratio == pytest.approx(b.update_ratio, rel=1e-6)

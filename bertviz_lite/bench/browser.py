@@ -1,6 +1,8 @@
 """The app's figures for `bertviz-lite bench`, measured in Chromium against `streamlit run`:
 cold start, time from clicking Train to the first gradient bar, how often the live chart
-changes, a training step inside the app against the same step from the CLI, and memory.
+changes, a training step inside the app against the same step from the CLI, memory, and how
+long a new visitor waits for the Home page while both job slots train (workers at the
+default lower CPU priority against the same priority as the server).
 
 Needs Playwright (`pip install playwright`) and a Chromium at $BERTVIZ_CHROMIUM or
 /usr/bin/chromium; without them this section reports why it was skipped.
@@ -55,24 +57,74 @@ def settle(page: Any, pause_ms: int = 300, timeout_ms: float = 60_000) -> None:
     page.wait_for_timeout(pause_ms)
 
 
-def _start_server(home: str) -> tuple[subprocess.Popen, str, float]:
-    """`streamlit run app.py` from the checkout; returns (process, url, seconds to healthy)."""
-    port = free_port()
-    env = dict(os.environ, BERTVIZ_HOME=home, HF_HUB_OFFLINE="1")
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> float:
+    """Poll `url`/_stcore/health until it answers "ok"; returns the seconds it took. Raises
+    RuntimeError when the process exits first, TimeoutError after `timeout` seconds."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1"], cwd=PACKAGE_DIR.parent, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - t0 < 60:
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server behind {url} exited with code {proc.returncode}")
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url, time.perf_counter() - t0
+                return time.perf_counter() - t0
         except OSError:
             time.sleep(0.05)
-    proc.kill()
-    raise TimeoutError("the app did not start within 60 s")
+    raise TimeoutError(f"{url} did not answer its health check within {timeout:.0f} s")
+
+
+class AppServer:
+    """`streamlit run app.py` from the checkout on a loopback port: the one way the benchmark
+    and the tests start the app.
+
+    env: added to this process's environment (settings such as BERTVIZ_HOME, BERTVIZ_MAX_JOBS);
+    port: default a free one; log: file for the server's output (default: discarded).
+    `start()` returns once the health check answers (`healthy_s` says how long that took).
+    """
+
+    def __init__(self, env: dict[str, str] | None = None, port: int | None = None,
+                 log: Path | None = None) -> None:
+        self.env = dict(env or {})
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+        self.healthy_s: float | None = None
+
+    def start(self, timeout: float = 60.0) -> AppServer:
+        """Start the server and wait for its health check (the process is killed on failure)."""
+        out = open(self.log, "a") if self.log is not None else subprocess.DEVNULL
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", **self.env}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=PACKAGE_DIR.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+        if out is not subprocess.DEVNULL:
+            out.close()  # the child keeps its own handle
+        try:
+            self.healthy_s = wait_healthy(self.url, self.proc, timeout)
+        except (RuntimeError, TimeoutError):
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Terminate the server (killed when it does not exit within 15 s)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _watch(pg: Any, seconds: float) -> dict[str, Any]:
@@ -98,6 +150,80 @@ def _watch(pg: Any, seconds: float) -> dict[str, Any]:
             "median_gap_s": round(statistics.median(gaps), 3) if gaps else None}
 
 
+def home_page_s(browser: Any, url: str, timeout_ms: float = 120_000) -> float:
+    """Seconds a NEW browser session waits for the Home page: from navigation until its
+    script run has finished and the diagram is drawn."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        pg = ctx.new_page()
+        t0 = time.perf_counter()
+        pg.goto(url)
+        pg.wait_for_selector(".js-plotly-plot", timeout=timeout_ms)
+        settle(pg, pause_ms=0, timeout_ms=timeout_ms)
+        return round(time.perf_counter() - t0, 2)
+    finally:
+        ctx.close()
+
+
+def start_training(browser: Any, url: str, queries: list[str], timeout_s: float = 600.0
+                   ) -> list[Any]:
+    """One browser session per query on the Backprop page, Train clicked in each; returns the
+    (context, page) pairs once every session shows a training step (every slot is busy when
+    there are as many queries as job slots)."""
+    sessions = []
+    for query in queries:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = ctx.new_page()
+        pg.goto(f"{url}/backprop?{query}")
+        settle(pg)
+        pg.locator(".st-key-bp_train button").click()
+        sessions.append((ctx, pg))
+    deadline = time.perf_counter() + timeout_s
+    for _, pg in sessions:
+        while pg.evaluate(FLOW_STEP) is None:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the training sessions did not all reach a step")
+            pg.wait_for_timeout(100)
+    return sessions
+
+
+def home_page_while_training(chromium: str, nice_levels: tuple[int, ...] = (0, 10),
+                             loads: int = 3, model: str = "bundled", epochs: int = 3
+                             ) -> dict[str, Any]:
+    """For each worker niceness: an app with two job slots, two sessions fine-tuning `model`
+    (a label of the server's allowlist: "bundled", or a folder offered as "custom"), then
+    `loads` new sessions open Home one after another; seconds each."""
+    from playwright.sync_api import sync_playwright
+
+    label = "bundled" if model == "bundled" else "custom"
+    out: dict[str, Any] = {"slots": 2, "training_sessions": 2, "model": model,
+                           "epochs": epochs}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for nice in nice_levels:
+            with tempfile.TemporaryDirectory() as home:
+                env = {"BERTVIZ_HOME": home, "BERTVIZ_MAX_JOBS": "2",
+                       "BERTVIZ_WORKER_NICE": str(nice), "BERTVIZ_MODELS": f"{label}={model}"}
+                with AppServer(env) as server:
+                    home_page_s(browser, server.url)  # the first visit starts the workers
+                    sessions = start_training(browser, server.url, [
+                        f"model={label}&mode=finetune&epochs={epochs}&seed={40 + i}"
+                        for i in range(2)])
+                    times = [home_page_s(browser, server.url) for _ in range(loads)]
+                    still = sum(not pg.get_by_role("heading", name="The whole run").count()
+                                for _, pg in sessions)
+                    for ctx, _ in sessions:
+                        ctx.close()
+            out[f"worker_nice_{nice}"] = {"home_page_s": times,
+                                          "median_s": round(statistics.median(times), 2),
+                                          "sessions_still_training_after": still}
+        browser.close()
+    if len(nice_levels) == 2:
+        a, b = (out[f"worker_nice_{n}"]["median_s"] for n in nice_levels)
+        out["ratio_equal_over_lower_priority"] = round(a / b, 2) if b else None
+    return out
+
+
 def _memory(proc: subprocess.Popen) -> dict[str, float]:
     """RSS of the app process and of its worker processes, now."""
     p = psutil.Process(proc.pid)
@@ -106,7 +232,7 @@ def _memory(proc: subprocess.Popen) -> dict[str, float]:
             "workers_rss_mb": round(sum(k.memory_info().rss for k in kids) / 2**20, 0)}
 
 
-def app_measurements(quick: bool = False) -> dict[str, Any]:
+def app_measurements() -> dict[str, Any]:
     """Start the app, open it in Chromium, train frozen and fine-tuned; see the module doc."""
     chromium = chromium_path()
     try:
@@ -117,7 +243,8 @@ def app_measurements(quick: bool = False) -> dict[str, Any]:
         return {"skipped": f"no Chromium at {chromium}"}
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as home:
-        proc, url, healthy_s = _start_server(home)
+        server = AppServer({"BERTVIZ_HOME": home}).start()
+        proc, url, healthy_s = server.proc, server.url, server.healthy_s or 0.0
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -139,8 +266,8 @@ def app_measurements(quick: bool = False) -> dict[str, Any]:
                 browser.close()
             out["step_app_vs_cli"] = _step_ratio(home)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            server.stop()
+    out["home_page_while_training"] = home_page_while_training(chromium)
     return out
 
 

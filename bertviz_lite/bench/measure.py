@@ -23,6 +23,7 @@ import torch
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import TASKS, RunConfig
 from bertviz_lite.engine.cost import matmul_params
+from bertviz_lite.engine.events import drain
 from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.training import Trainer
@@ -34,10 +35,7 @@ Report = dict[str, Any]
 
 
 def _run(config: RunConfig, backbone: Backbone, **kwargs: Any) -> RunRecord:
-    trainer = Trainer(config, backbone=backbone, **kwargs)
-    for _ in trainer.events():
-        pass
-    return trainer.record
+    return drain(Trainer(config, backbone=backbone, **kwargs).events())
 
 
 def machine() -> dict[str, Any]:
@@ -211,6 +209,6 @@ def run_bench(quick: bool = False, device: str = "auto", with_app: bool = True,
         from bertviz_lite.bench.browser import app_measurements
 
         say("the app in Chromium")
-        report["app"] = app_measurements(quick=quick)
+        report["app"] = app_measurements()
     report["rss_of_bench_process_mb"] = round(own_peak_rss_mb(), 0)
     return report

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tqdm import tqdm
 
-from bertviz_lite.cli.main import config_from_args, echo
+from bertviz_lite.cli.args import config_from_args, echo
 from bertviz_lite.cli.outputs import check_output_dir, check_output_file, save_with_fallback
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import ConfigError, parse_modes
+from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.tasks import TASK_SPECS
-from bertviz_lite.engine.training import Event, Trainer
+from bertviz_lite.engine.training import Trainer
 from bertviz_lite.experiments.compare import Comparison, compare
 from bertviz_lite.record.paper import PAPER_CITATION, SLIDE_COST_RATIO
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
@@ -104,14 +105,10 @@ def summary_lines(r: RunRecord) -> list[str]:
 
 def run_with_progress(events: Iterable[Event], printer: ProgressPrinter) -> RunRecord:
     """Drive an event iterator, feeding the progress printer; return the final record."""
-    record = None
-    for event in events:
-        printer(event)
-        if isinstance(event, RunRecord):
-            record = event
-    printer.close()
-    assert record is not None
-    return record
+    try:
+        return drain(events, printer)
+    finally:
+        printer.close()
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -313,7 +310,20 @@ def bench_table(report: dict) -> list[str]:
         mem = app["memory_with_one_job_done"]
         row("app with one job: app process + workers",
             f"{mem['app_rss_mb']:.0f} MB + {mem['workers_rss_mb']:.0f} MB")
+        _home_rows(app.get("home_page_while_training") or {}, row)
     return out
+
+
+def _home_rows(home: dict, row: Callable[..., None]) -> None:
+    """Rows of the new-visitor Home page measurement while both job slots train."""
+    for key, value in home.items():
+        if key.startswith("worker_nice_"):
+            nice = key.removeprefix("worker_nice_")
+            row(f"new session's Home page while both job slots train (workers at nice {nice})",
+                f"median {value['median_s']} s of {value['home_page_s']}", "< 5 s")
+    if home.get("ratio_equal_over_lower_priority"):
+        row("Home page wait, workers at the server's priority / at lower priority",
+            f"{home['ratio_equal_over_lower_priority']}x")
 
 
 def cmd_bench(a: argparse.Namespace) -> int:

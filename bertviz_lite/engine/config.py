@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 TASKS: tuple[str, ...] = ("sentiment", "paraphrase", "similarity", "ner")
 HEADS: tuple[str, ...] = ("linear", "scalar-mix")
@@ -186,10 +186,3 @@ def config_hash(c: RunConfig, data_fingerprint: str = "") -> str:
     payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
-
-ModeName = Literal["frozen", "finetune"]
-
-
-def default_config(task: str, mode: str = "frozen", **overrides: Any) -> RunConfig:
-    """The lecture defaults for a task and mode (what the app and `compare` start from)."""
-    return RunConfig(task=task, mode=mode, **overrides)

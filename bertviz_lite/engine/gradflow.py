@@ -101,15 +101,27 @@ class SignalProbe:
     OUTPUT (the backward signal travelling down the network), 0.0 where it never arrives.
 
     Use as a context manager around forward and backward. A forward hook on each group's last
-    module registers a tensor hook on its output; groups whose output does not require grad
-    (frozen layers below the lowest trainable one, or features from the cache) stay 0.0.
-    For the head the value is the gradient of the loss with respect to the logits.
+    module registers a tensor hook on its output; autograd calls it with dLoss/d(output),
+    summed over every path the output takes. A module that runs more than once in the pass
+    adds up: the value is the norm over all its outputs' gradients. Groups whose output does
+    not require grad stay exactly 0.0: the word-piece ids are integers and frozen weights are
+    constants, so everything below the lowest trainable group (or every encoder group, when
+    the features come from the cache) is outside the graph. For the head the value is the
+    gradient of the loss with respect to the logits.
+
+    This is the gradient of activations, not the per-parameter gradient norm of `GradFlow`
+    (what the optimizer uses).
     """
 
     def __init__(self, groups: list[LayerGroup]) -> None:
         self.groups = groups
-        self.signal: dict[str, float] = {g.name: 0.0 for g in groups}
+        self._sq: dict[str, float] = {g.name: 0.0 for g in groups}
         self._handles: list[Handle] = []
+
+    @property
+    def signal(self) -> dict[str, float]:
+        """{group: ||dLoss/d output||_2} in group order (input to output)."""
+        return {name: sq ** 0.5 for name, sq in self._sq.items()}
 
     def _capture(self, name: str) -> object:
         def hook(module: nn.Module, args: object, output: object) -> None:
@@ -120,7 +132,7 @@ class SignalProbe:
         return hook
 
     def _store(self, name: str, grad: torch.Tensor) -> None:
-        self.signal[name] = float(torch.linalg.vector_norm(grad.detach().float()))
+        self._sq[name] += float(torch.linalg.vector_norm(grad.detach().float())) ** 2
 
     def __enter__(self) -> SignalProbe:
         for g in self.groups:

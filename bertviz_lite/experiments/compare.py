@@ -12,9 +12,10 @@ from typing import Any
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.tasks import TASK_SPECS
-from bertviz_lite.engine.training import Event, train
+from bertviz_lite.engine.training import train
 from bertviz_lite.record.paper import cost_ratio as wall_time_ratio
 from bertviz_lite.record.paper import paper_cell
 from bertviz_lite.record.runs import RunRecord
@@ -91,11 +92,8 @@ def compare(
     for mode in modes:
         release_memory()
         config = base.replace(mode=mode)
-        for event in train(config, backbone=backbone, data=_copy(data)):
-            if on_event is not None:
-                on_event(mode, event)
-            if isinstance(event, RunRecord):
-                records[mode] = event
+        report = (lambda event, mode=mode: on_event(mode, event)) if on_event else None
+        records[mode] = drain(train(config, backbone=backbone, data=_copy(data)), report)
     return Comparison(records)
 
 

@@ -22,9 +22,10 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.data.validate import parse_json
 from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
+from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.tasks import TASK_SPECS
-from bertviz_lite.engine.training import Event, train
+from bertviz_lite.engine.training import train
 from bertviz_lite.record.fallback import save_with_fallback
 from bertviz_lite.record.paper import PAPER_CITATION, PAPER_TABLE, cost_ratio, paper_cell
 from bertviz_lite.record.runs import Progress, RunRecord
@@ -255,15 +256,11 @@ def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backb
                 return old
         except (ValueError, KeyError, TypeError) as err:
             log.warning("ignoring unreadable %s: %s", path, err)
-    record = None
     copy = TaskData(data.task, data.train, data.val, list(data.label_names), data.source,
                     list(data.notes))
-    for event in train(config, backbone=backbone, data=copy):
-        if on_event is not None:
-            on_event(config.task, config.mode, event)
-        if isinstance(event, RunRecord):
-            record = event
-    if record is not None and record.status == "completed":
+    report = (lambda event: on_event(config.task, config.mode, event)) if on_event else None
+    record = drain(train(config, backbone=backbone, data=copy), report)
+    if record.status == "completed":
         problem = save_with_fallback(record.save, path, f"{config.task}-{config.mode}")[1]
         problems += [problem] if problem else []
     return record

@@ -1,4 +1,6 @@
-"""Looking inside one example: the forward pass, attention, attributions, the backward sweep.
+"""Looking inside one example: the forward pass, attention, attributions, predictions.
+
+(The backward sweep is recorded by training: engine.gradflow.SignalProbe, record.sweeps.)
 
 Pure library code (no streamlit, no plotting): functions take a model, a tokenizer and text,
 and return dataclasses of numpy arrays that the figures draw. Every function that tokenises
@@ -15,7 +17,6 @@ from bertviz_lite.inspect.attention import (
 from bertviz_lite.inspect.attribution import Attribution, attribute
 from bertviz_lite.inspect.forward import ForwardTrace, trace_encoder, trace_forward
 from bertviz_lite.inspect.predict import Prediction, predict_texts
-from bertviz_lite.inspect.sweep import backward_signal, backward_signal_for_text, output_modules
 
 __all__ = [
     "AttentionMaps",
@@ -25,10 +26,7 @@ __all__ = [
     "Prediction",
     "attention_maps",
     "attribute",
-    "backward_signal",
-    "backward_signal_for_text",
     "head_change",
-    "output_modules",
     "predict_texts",
     "trace_encoder",
     "trace_forward",

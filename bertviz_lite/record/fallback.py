@@ -48,8 +48,17 @@ def save_with_fallback(save: Callable[[Path], object], path: str | Path, stem: s
         return target, None
     except OSError as err:
         first = err
-    spare = fallback_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{target.suffix}"
+    spare = _unused(fallback_dir(), f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}", target.suffix)
     save(spare)
     log.debug("could not write %s", target, exc_info=first)
     return spare, (f"could not write the {what} to {target} ({type(first).__name__}: "
                    f"{first.strerror or first}); nothing is lost: it was saved to {spare}")
+
+
+def _unused(folder: Path, stem: str, suffix: str) -> Path:
+    """`folder/stem+suffix`, or `stem-2`, `stem-3` ... when an earlier save took that name."""
+    path, n = folder / f"{stem}{suffix}", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}{suffix}"
+    return path

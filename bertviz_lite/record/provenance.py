@@ -17,13 +17,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bertviz_lite.version import __version__
+
+RECORD_VERSION = 2  # the run record's format; 2: the engine field
 ENGINE_VERSION = 2  # 2: update-ratio stride, timing changes, engine field, log-odds attribution
 
 
 def package_version() -> str:
-    """bertviz-lite's version (read when called: the package may still be importing)."""
-    from bertviz_lite import __version__
-
+    """bertviz-lite's version."""
     return str(__version__)
 
 
@@ -58,8 +59,6 @@ def torch_version() -> str | None:
 
 def engine_info() -> dict[str, Any]:
     """What a run record keeps about the engine and the machine that made it."""
-    from bertviz_lite.record.runs import RECORD_VERSION
-
     return {
         "package": package_version(), "engine": ENGINE_VERSION, "version": engine_version(),
         "record_format": RECORD_VERSION, "git_commit": git_commit(), "torch": torch_version(),

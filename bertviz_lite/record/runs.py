@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RECORD_VERSION = 2  # 2: the engine field
+from bertviz_lite.record.provenance import RECORD_VERSION, engine_info
 
 
 @dataclass
@@ -94,7 +94,7 @@ class RunRecord:
     created: str = ""
     key: str = ""  # config_hash: identical configs share a key
     version: int = RECORD_VERSION
-    engine: dict[str, Any] = field(default_factory=lambda: _engine_info())
+    engine: dict[str, Any] = field(default_factory=engine_info)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN and infinity become None)."""
@@ -166,12 +166,6 @@ class RunRecord:
     def eval_curve(self, split: str) -> list[EvalRecord]:
         """Evaluations of one split in step order."""
         return [e for e in self.evals if e.split == split]
-
-
-def _engine_info() -> dict[str, Any]:
-    from bertviz_lite.record.provenance import engine_info
-
-    return engine_info()
 
 
 def _finite(obj: Any) -> Any:

@@ -1,8 +1,10 @@
 """A job handle: what one submission to the `JobPool` looks like from a page.
 
 `Job` is thread-safe and every call returns in milliseconds; `JobSnapshot` is what a page
-draws, copied at one moment. `_Run` is the training run a job follows (several identical
-submissions can follow one run). The pool that owns them is `bertviz_lite.serve.pool`.
+draws, copied at one moment. `Run` is the training run a job follows (several identical
+submissions can follow one run). The pool that owns them is `bertviz_lite.serve.pool`; a job
+reaches it only through the small `PoolSide` interface (lock, queue position, ETA, stop), and
+the pool reaches a job only through its public methods (`attached`, `detach`, ...).
 """
 
 from __future__ import annotations
@@ -12,19 +14,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
-if TYPE_CHECKING:
-    from bertviz_lite.serve.pool import JobPool, _Worker
-
 STATES = ("queued", "starting", "running", "completed", "stopped", "diverged", "failed", "cached")
 ACTIVE = frozenset({"queued", "starting", "running"})
 FINISHED = frozenset(STATES) - ACTIVE
-
 
 
 class QueueFull(RuntimeError):
@@ -66,7 +64,7 @@ class JobSnapshot:
 
 
 @dataclass(eq=False)
-class _Run:
+class Run:
     """One actual training run (in a worker), followed by one or more Job handles."""
 
     seq: int
@@ -86,10 +84,45 @@ class _Run:
     finished: float | None = None
     total_steps: int | None = None
     ready: dict[str, Any] = field(default_factory=dict)
-    worker: _Worker | None = None
+    slot: int | None = None  # the worker slot training it (None while queued)
     handles: list[Job] = field(default_factory=list)
     stop_requested: float | None = None  # monotonic time of the stop request
     requeues: int = 0
+
+    def add_event(self, event: StepRecord | EvalRecord | Progress) -> None:
+        """Apply one streamed training event (the dispatcher calls it, pool lock held)."""
+        if isinstance(event, StepRecord):
+            self.steps.append(event)
+            self.state = "running"
+        elif isinstance(event, EvalRecord):
+            self.evals.append(event)
+        else:
+            self.progress = event
+            if event.phase == "ready":
+                self.ready = dict(event.info)
+            if event.phase == "train":
+                self.state = "running"
+                self.total_steps = event.total
+
+    def owners(self) -> str:
+        """Who follows this run, for the log."""
+        names = sorted({h.owner for h in self.handles if h.owner})
+        return "owner " + ", ".join(names) if names else "no owner"
+
+
+class PoolSide(Protocol):
+    """What a Job needs from the pool that owns it (all called with `lock` held)."""
+
+    lock: threading.RLock
+
+    def position(self, run: Run) -> int | None:
+        """1-based queue position of a queued run, else None."""
+
+    def eta(self, run: Run) -> float | None:
+        """Rough seconds until a queued run starts, else None."""
+
+    def stop_job(self, job: Job) -> None:
+        """Stop this handle (and its run when nobody else follows it)."""
 
 
 class Job:
@@ -99,7 +132,7 @@ class Job:
     (the training loop has begun) | completed | stopped | diverged | failed | cached.
     """
 
-    def __init__(self, pool: JobPool, config: RunConfig, owner: str, run: _Run | None = None, *,
+    def __init__(self, pool: PoolSide, config: RunConfig, owner: str, run: Run | None = None, *,
                  state: str | None = None, record: RunRecord | None = None, error: str = "",
                  checkpoint: Path | None = None) -> None:
         self.id = secrets.token_hex(6)
@@ -107,7 +140,7 @@ class Job:
         self.owner = owner
         self.submitted = time.time()
         self._pool = pool
-        self._lock = pool._lock
+        self._lock = pool.lock
         self._run = run
         self._own_state = state  # a final state of this handle alone (cached, failed, detached)
         self._own_record = record
@@ -120,6 +153,44 @@ class Job:
         self._done = threading.Event()
         if state is not None:
             self._done.set()
+
+    # -- what the pool reads and does (pool lock held) -------------------------------------
+    @property
+    def run(self) -> Run | None:
+        """The training run this handle follows (None: cached, or failed before it ran)."""
+        return self._run
+
+    @property
+    def attached(self) -> bool:
+        """True while this handle follows its run (not cached, failed early or detached)."""
+        return self._own_state is None and self._run is not None
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once stop() was called on this handle."""
+        return self._stop_requested
+
+    @property
+    def last_touch(self) -> float:
+        """time.monotonic() of the last poll (for the watchdog)."""
+        return self._last_touch
+
+    def request_stop(self) -> None:
+        """Mark this handle as asked to stop."""
+        self._stop_requested = True
+
+    def detach(self) -> None:
+        """Stop following the run alone (others still follow it): the steps and evaluations
+        seen so far stay, the state is "stopped"."""
+        run = self._run
+        self._own_state = "stopped"
+        self._own_finished = time.time()
+        self._frozen = (len(run.steps), len(run.evals)) if run is not None else (0, 0)
+        self._done.set()
+
+    def mark_done(self) -> None:
+        """The run this handle follows reached a final state."""
+        self._done.set()
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -172,13 +243,15 @@ class Job:
     def queue_position(self) -> int | None:
         """1-based place in the queue while queued, else None."""
         with self._lock:
-            return self._pool._position(self)
+            run = self._run
+            return self._pool.position(run) if run is not None and self.attached else None
 
     def eta_seconds(self) -> float | None:
         """Rough seconds until a queued job starts (None when not queued or nothing has
         finished yet to estimate from)."""
         with self._lock:
-            return self._pool._eta(self)
+            run = self._run
+            return self._pool.eta(run) if run is not None and self.attached else None
 
     def touch(self) -> None:
         """Tell the watchdog someone is still watching (the page calls it on every poll)."""
@@ -212,7 +285,8 @@ class Job:
                 steps=run.steps[start:n_steps], evals=run.evals[:n_evals],
                 record=self._own_record if detached else run.record,
                 error=self._own_error if detached else run.error,
-                queue_position=self._pool._position(self), eta_seconds=self._pool._eta(self),
+                queue_position=None if detached else self._pool.position(run),
+                eta_seconds=None if detached else self._pool.eta(run),
                 submitted=self.submitted, started=run.started,
                 finished=self._own_finished if detached else run.finished,
                 checkpoint=self._own_checkpoint if detached else run.checkpoint,
@@ -227,7 +301,7 @@ class Job:
         confirms (within a step). When other identical submissions follow the same run, only
         this handle stops and the run goes on for them."""
         with self._lock:
-            self._pool._stop_job(self)
+            self._pool.stop_job(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job is final (does not touch); True if it is."""

@@ -21,6 +21,9 @@ from bertviz_lite.paths import home_dir, recorded_runs_dir
 log = logging.getLogger(__name__)
 
 
+DEFAULT_WORKER_NICE = 10  # training workers yield the CPU to the web server (see worker_nice)
+
+
 class SettingsError(ValueError):
     """A settings file or variable that cannot be used; says which and why."""
 
@@ -42,6 +45,10 @@ class Settings:
     upload_mb: float = 10.0  # upload size limit (also set server.maxUploadSize)
     upload_rows: int = 50000  # examples per uploaded file
     threads_per_job: int | None = None  # torch threads in each worker (None: torch default)
+    # Added to each training worker's CPU niceness (0-19; 0: same priority as the web server).
+    # The default 10 lets the server draw a new visitor's page first while every slot trains;
+    # training only takes the CPU time that is left (measured in the server load test).
+    worker_nice: int = DEFAULT_WORKER_NICE
     allow_hub: bool = False  # may students load Hub models/datasets (needs the network)
     recorded_runs: str = ""  # folder of recorded runs ("" = the bundled assets/runs)
     cache_dir: str = ""  # shared run cache ("" = ~/.bertviz-lite/cache)
@@ -135,6 +142,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
 def _check(s: Settings) -> None:
     if s.max_jobs < 1:
         raise SettingsError("max_jobs must be at least 1")
+    if not 0 <= s.worker_nice <= 19:
+        raise SettingsError(f"worker_nice must be between 0 and 19, not {s.worker_nice}")
     if not 0.1 <= s.live_refresh_s <= 10:
         raise SettingsError("live_refresh_s must be between 0.1 and 10 seconds")
     if not s.models:

@@ -1,6 +1,11 @@
 """The worker process of the job pool (`bertviz_lite.serve.pool`): load the pretrained backbone(s)
 once, then take one job at a time from this worker's queue, run the one engine
-(`training.Trainer`) and stream its events back over this worker's pipe as plain dicts.
+(`training.Trainer`) and stream its events back over this worker's pipe as the typed messages
+of `bertviz_lite.serve.messages`.
+
+Workers run at a lower CPU priority than the app (`WorkerOptions.nice`, from the `worker_nice`
+setting): on a small machine the web server then draws pages first and training takes what
+is left.
 
 This is the only code that runs in the child processes; it imports torch and transformers,
 never streamlit.
@@ -9,7 +14,6 @@ never streamlit.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import gc
 import logging
 import multiprocessing as mp
@@ -19,16 +23,46 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from bertviz_lite.data.examples import DataError
-from bertviz_lite.engine.config import ConfigError, RunConfig
-from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
+from bertviz_lite.engine.config import ConfigError
+from bertviz_lite.record.runs import Progress, RunRecord
+from bertviz_lite.serve.messages import (
+    Begin,
+    Done,
+    Failed,
+    Hello,
+    JobRequest,
+    Models,
+    ProgressEvent,
+    Ready,
+    Warm,
+    WarmError,
+    WorkerMessage,
+    training_event,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_EXTRA_MODELS = 2  # non-warm backbones a worker keeps besides its warm ones
+Send = Callable[[WorkerMessage], None]
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How every worker of a pool runs.
+
+    warm_models: backbones loaded at start. threads: torch CPU threads. nice: added to the
+    worker's CPU niceness at start (0: same priority as the app; 10: the app's requests win).
+    """
+
+    warm_models: tuple[str, ...]
+    threads: int
+    nice: int = 0
+
 
 class _JobStop:
     """The StopSignal train() polls: this worker's Event, meant for this job; also stops when
@@ -75,47 +109,42 @@ class _Backbones:
 
 
 def worker_main(slot: int, jobs: Any, conn: Connection, stop_event: Any, stop_token: Any,
-                 warm_models: tuple[str, ...], threads: int) -> None:
+                options: WorkerOptions) -> None:
     """Entry point of a worker process: warm up, then run jobs until told to exit."""
-    _serve(slot, jobs, conn, stop_event, stop_token, warm_models, threads)
+    _serve(slot, jobs, conn, stop_event, stop_token, options)
     logging.shutdown()
     os._exit(0)  # skip tearing down torch's modules (about a second); nothing is left to flush
 
 
+def lower_priority(nice: int) -> int:
+    """Add `nice` to this process's CPU niceness; returns the niceness now (unchanged when
+    the system refuses)."""
+    if nice <= 0 or not hasattr(os, "nice"):
+        return os.nice(0) if hasattr(os, "nice") else 0
+    try:
+        return os.nice(nice)
+    except OSError as err:
+        log.warning("could not lower the worker's CPU priority: %s", err)
+        return os.nice(0)
+
+
 def _serve(slot: int, jobs: Any, conn: Connection, stop_event: Any, stop_token: Any,
-           warm_models: tuple[str, ...], threads: int) -> None:
+           options: WorkerOptions) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the app; it ends us
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING,
                             format=f"%(levelname)s worker {slot} %(name)s: %(message)s")
+    lower_priority(options.nice)  # before torch starts its threads: they inherit it
 
-    def send(msg: tuple) -> None:
+    def send(msg: WorkerMessage) -> None:
         try:
             conn.send(msg)
         except (OSError, EOFError, ValueError):  # the app process is gone
             os._exit(0)
 
-    send(("hello", os.getpid()))
-    import torch
-
-    from bertviz_lite.engine.models import load_backbone
-
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
-    backbones = _Backbones(warm_models, load_backbone)
-    for name in warm_models:
-        t0 = time.perf_counter()
-        try:
-            backbones.load(name)
-            send(("warm", name, time.perf_counter() - t0))
-        except Exception as err:  # a job for this model will try again and report why
-            send(("warm_error", name, f"{type(err).__name__}: {err}"))
-    send(("models", list(backbones.loaded)))
-    send(("ready",))
+    send(Hello(os.getpid()))
+    backbones = _warm_up(options, send)
     parent = mp.parent_process()
     while True:
         try:
@@ -128,70 +157,94 @@ def _serve(slot: int, jobs: Any, conn: Connection, stop_event: Any, stop_token: 
             return
         if job is None:
             return
-        _run_job(job, send, backbones, stop_event, stop_token, threads)
+        _run_job(job, send, backbones, stop_event, stop_token, options.threads)
+        del job  # the job's data (an upload) is not kept while waiting for the next
+
+
+def _warm_up(options: WorkerOptions, send: Send) -> _Backbones:
+    """Set torch's threads and load the warm backbones; reports each, then Ready."""
+    import torch
+
+    from bertviz_lite.engine.models import load_backbone
+
+    torch.set_num_threads(options.threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    backbones = _Backbones(options.warm_models, load_backbone)
+    for name in options.warm_models:
+        t0 = time.perf_counter()
+        try:
+            backbones.load(name)
+            send(Warm(name, time.perf_counter() - t0))
+        except Exception as err:  # a job for this model will try again and report why
+            send(WarmError(name, f"{type(err).__name__}: {err}"))
+    send(Models(tuple(backbones.loaded)))
+    send(Ready())
+    return backbones
 
 
 _FEATURES: Any = None  # the worker's FeatureStore: a second frozen run on the same data skips
 # the encoder entirely (created in the worker, so the app process never imports torch here)
 
 
-def _run_job(job: dict[str, Any], send: Callable[[tuple], None], backbones: _Backbones,
-             stop_event: Any, stop_token: Any, threads: int) -> None:
+def _run_job(job: JobRequest, send: Send, backbones: _Backbones, stop_event: Any,
+             stop_token: Any, threads: int) -> None:
     """Run one job in the worker and report every event; never raises."""
     import torch
 
-    from bertviz_lite.engine.checkpoints import save_task_model
     from bertviz_lite.engine.groups import ModelStructureError
     from bertviz_lite.engine.models import ModelError
-    from bertviz_lite.engine.training import Trainer
 
-    seq = job["seq"]
+    seq = job.seq
     stop_event.clear()  # a stale stop of the previous job must not stop this one...
     if stop_token.value == seq:  # ...but a stop meant for this very job may already be here
         stop_event.set()
-    send(("begin", seq, time.time()))
+    send(Begin(seq, time.time()))
     torch.set_num_threads(threads)
-    trainer = None
     try:
-        config: RunConfig = job["config"]
-        backbone = backbones.get(config.model)
-        if backbone is None:
-            send(("ev", seq, "progress",
-                  dataclasses.asdict(Progress("load", 0, 1, f"loading model {config.model}")),
-                  time.time()))
-            backbone = backbones.load(config.model)
-            send(("models", list(backbones.loaded)))
-        global _FEATURES
-        if _FEATURES is None:
-            from bertviz_lite.engine.features import FeatureStore
-
-            _FEATURES = FeatureStore()
-        trainer = Trainer(config, backbone=backbone, data=job["data"],
-                          stop=_JobStop(stop_event, stop_token, seq), limits=job["limits"],
-                          features=_FEATURES)
-        record: RunRecord | None = None
-        for event in trainer.events():
-            if isinstance(event, RunRecord):
-                record = event
-                continue
-            what = ("step" if isinstance(event, StepRecord) else
-                    "eval" if isinstance(event, EvalRecord) else "progress")
-            send(("ev", seq, what, dataclasses.asdict(event), time.time()))
-        assert record is not None
-        checkpoint, note = None, ""
-        if job["save_to"] and record.status == "completed":
-            try:
-                save_task_model(trainer.model, config, trainer.data.label_names, job["save_to"])
-                checkpoint = job["save_to"]
-            except Exception as err:
-                note = f"The trained model could not be saved ({type(err).__name__}: {err})."
-                logging.getLogger(__name__).warning("%s", note)
-        send(("done", seq, record.to_dict(), checkpoint, note))
+        send(_train(job, send, backbones, _JobStop(stop_event, stop_token, seq)))
     except (ConfigError, DataError, ModelError, ModelStructureError) as err:
-        send(("error", seq, str(err), type(err).__name__, ""))
+        send(Failed(seq, str(err), type(err).__name__, ""))
     except Exception as err:
-        send(("error", seq, "", type(err).__name__, traceback.format_exc()))
+        send(Failed(seq, "", type(err).__name__, traceback.format_exc()))
     finally:
-        del trainer
-        job.clear()
         gc.collect()
+
+
+def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop) -> Done:
+    """Train one job, streaming its events; the Done message with its record."""
+    from bertviz_lite.engine.checkpoints import save_task_model
+    from bertviz_lite.engine.events import Event, drain
+    from bertviz_lite.engine.training import Trainer
+
+    config = job.config
+    backbone = backbones.get(config.model)
+    if backbone is None:
+        load = Progress("load", 0, 1, f"loading model {config.model}")
+        send(ProgressEvent(job.seq, load, time.time()))
+        backbone = backbones.load(config.model)
+        send(Models(tuple(backbones.loaded)))
+    global _FEATURES
+    if _FEATURES is None:
+        from bertviz_lite.engine.features import FeatureStore
+
+        _FEATURES = FeatureStore()
+    trainer = Trainer(config, backbone=backbone, data=job.data, stop=stop, limits=job.limits,
+                      features=_FEATURES)
+
+    def stream(event: Event) -> None:
+        if not isinstance(event, RunRecord):
+            send(training_event(job.seq, event, time.time()))
+
+    record = drain(trainer.events(), stream)
+    checkpoint, note = None, ""
+    if job.save_to and record.status == "completed":
+        try:
+            save_task_model(trainer.model, config, trainer.data.label_names, job.save_to)
+            checkpoint = job.save_to
+        except Exception as err:
+            note = f"The trained model could not be saved ({type(err).__name__}: {err})."
+            log.warning("%s", note)
+    return Done(job.seq, record.to_dict(), checkpoint, note)

@@ -53,6 +53,7 @@ def job_pool() -> JobPool:
         abandon_after_s=s.abandon_after_s,
         cache=RunCache(s.cache_path()),
         checkpoint_dir=s.checkpoints_path(),
+        worker_nice=s.worker_nice,
     )
     pool.start()
     atexit.register(pool.shutdown)

@@ -1,0 +1,66 @@
+"""The options shared by the subcommands, and the command's own output (no subcommand logic).
+
+`main` builds the parser from these; `commands` turns parsed options into a RunConfig with
+`config_from_args` and prints through `echo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bertviz_lite.engine.config import DEVICES, HEADS, PAIR_ENCODINGS, POOLINGS, TASKS, RunConfig
+
+
+def echo(text: str = "") -> None:
+    """Write a line of the command's own output (tables, summaries) to stdout."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
+    """The options shared by train and compare (they map 1:1 onto RunConfig fields)."""
+    d = RunConfig()
+    p.add_argument("--task", choices=TASKS, required=True)
+    if mode:
+        p.add_argument("--mode", default="frozen",
+                       help="frozen | finetune | top-K (the top K layers and the head train)")
+    p.add_argument("--model", default=d.model, help="bundled | local model folder | Hub id")
+    p.add_argument("--data", default=d.data,
+                   help="bundled | folder (train/dev files or the shared/data layout) | file | "
+                        "hub:NAME")
+    p.add_argument("--train-file", help="training file (GLUE TSV, CoNLL, CSV, TSV or JSONL)")
+    p.add_argument("--eval-file", help="validation file in the same format")
+    p.add_argument("--max-train", type=int, help="stratified subsample of N training examples")
+    p.add_argument("--max-eval", type=int, help="evaluate on N validation examples")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--steps", type=int, help="exact number of optimizer steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate of the BERT layers")
+    p.add_argument("--head-lr", type=float, default=d.head_lr, help="learning rate of the head")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", choices=DEVICES, default=d.device)
+    p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per input")
+    p.add_argument("--head", choices=HEADS, default=d.head,
+                   help="linear on the last layer, or scalar-mix of all layers (Peters et al.)")
+    p.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
+    p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+
+
+def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfig:
+    """Parsed options -> RunConfig (validation errors surface as ConfigError)."""
+    return RunConfig(
+        task=a.task, mode=mode or a.mode, model=a.model, data=a.data, train_file=a.train_file,
+        eval_file=a.eval_file, max_train=a.max_train, max_eval=a.max_eval, epochs=epochs_arg(a),
+        steps=a.steps, batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, seed=a.seed,
+        device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
+        pair_encoding=a.pair_encoding, threads=a.threads,
+    )
+
+
+def epochs_arg(a: argparse.Namespace) -> int:
+    """--epochs as given (0 is refused by RunConfig, never turned into 1); the default when
+    --steps is used instead."""
+    return RunConfig().epochs if a.epochs is None else a.epochs

@@ -1,0 +1,128 @@
+"""What the head of a training or evaluation step reads: the encoder's features, run with
+gradients, or (frozen encoder) computed once under no_grad by the feature pass and reused.
+
+`feature_pass` is the one place the frozen encoder runs; `RunInputs` keeps its results
+(per example, lazily: the first step needs one batch of features, not the whole dataset) and
+can share them with later runs through a `FeatureStore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from bertviz_lite.engine.cost import Stopwatch
+from bertviz_lite.engine.encoding import Batch, Encoded
+from bertviz_lite.engine.features import FeatureStore
+from bertviz_lite.engine.heads import TaskModel
+from bertviz_lite.engine.prepare import PreparedRun
+
+
+@dataclass
+class HeadBatch:
+    """What a training step feeds the head: features, the padded batch (labels), and the word
+    pieces the encoder computed for it (0 when the features came from the cache)."""
+
+    features: torch.Tensor
+    batch: Batch
+    tokens: int
+
+
+@dataclass
+class Tally:
+    """Counters of a run: estimated FLOPs so far, and examples whose frozen features came
+    from an earlier run."""
+
+    flops: float = 0.0
+    reused: int = 0
+
+
+def feature_pass(model: TaskModel, batch: Batch) -> torch.Tensor:
+    """The frozen encoder's features of a batch, in eval mode under no_grad (the model's
+    train/eval mode is restored). (B, ...) as TaskModel.features gives them."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model.features(batch)
+    model.train(was_training)
+    return out
+
+
+def stack_features(feats: list[torch.Tensor], tokens: bool) -> torch.Tensor:
+    """Cached per-example features -> one batch tensor; NER pads the word axis with zeros.
+
+    (B, ...) for sentences and pairs; (B, W, [N,] H) for NER.
+    """
+    if not tokens:
+        return torch.stack(feats)
+    w = max(1, max(f.shape[0] for f in feats))
+    out = feats[0].new_zeros((len(feats), w) + tuple(feats[0].shape[1:]))
+    for row, f in enumerate(feats):
+        out[row, : f.shape[0]] = f
+    return out
+
+
+class RunInputs:
+    """Head inputs of one run: batches collated, features from the encoder or the cache."""
+
+    def __init__(self, run: PreparedRun, watch: Stopwatch, tally: Tally,
+                 store: FeatureStore | None) -> None:
+        self.run = run
+        self.watch = watch
+        self.tally = tally
+        self.store = store
+        self.cache: dict[str, list[torch.Tensor | None]] = {}
+
+    def _key(self) -> tuple:
+        """Everything that determines frozen features: model, data, tokenising, pooling."""
+        r, c = self.run, self.run.config
+        return (r.backbone.name, r.data.fingerprint(), c.task, c.max_length, c.pooling,
+                c.head == "scalar-mix", c.separate_pairs, str(r.device))
+
+    def attach_store(self) -> None:
+        """Reuse features an earlier frozen run computed for the same data and model."""
+        if not (self.run.use_cache and self.store is not None):
+            return
+        cached = self.store.get(self._key())
+        if cached is not None:
+            self.cache = cached
+            self.tally.reused = sum(t is not None for feats in cached.values() for t in feats)
+        self.store.put(self._key(), self.cache)  # filled in place as the run goes
+
+    def account_store(self) -> None:
+        """Tell the store the final size of this run's features."""
+        if self.run.use_cache and self.store is not None:
+            self.store.put(self._key(), self.cache)
+
+    def cached(self, split: str, enc: Sequence[Encoded], idx: list[int]) -> torch.Tensor:
+        """Frozen encoder: features of examples `idx`, each computed once the first time it is
+        needed (epoch 1, first evaluation) and reused ever after."""
+        run = self.run
+        store = self.cache.setdefault(split, [None] * len(enc))  # type: ignore[list-item]
+        missing = [i for i in idx if store[i] is None]
+        if missing:
+            with self.watch.time("feature_cache"):
+                batch = run.collate(enc, missing)
+                out = feature_pass(run.model, batch)
+                self.tally.flops += 2.0 * run.fwd_params * batch.padded_tokens()
+                for row, i in enumerate(missing):
+                    n = len(enc[i].word_pos) if run.spec.tokens else None
+                    store[i] = out[row, :n] if n is not None else out[row]
+        return stack_features([store[i] for i in idx], run.spec.tokens)  # type: ignore[misc]
+
+    def train_batch(self, idx: list[int]) -> HeadBatch:
+        """Head inputs for a step: cached features, or the encoder run with gradients."""
+        run = self.run
+        batch = run.collate(run.enc_train, idx)
+        if run.use_cache:
+            return HeadBatch(self.cached("train", run.enc_train, idx), batch, 0)
+        return HeadBatch(run.model.features(batch), batch, batch.padded_tokens())
+
+    def eval_features(self, split: str, enc: Sequence[Encoded], ids: list[int],
+                      batch: Batch) -> torch.Tensor:
+        """Features of an evaluation batch (no_grad is the caller's)."""
+        if self.run.use_cache:
+            return self.cached(split, enc, ids)
+        return self.run.model.features(batch)

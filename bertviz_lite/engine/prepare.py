@@ -1,0 +1,170 @@
+"""Getting one run ready to train: model and data loaded, the task model built with its freeze
+policy, the splits tokenised, the run record started. `prepare_run` yields Progress events and
+returns a `PreparedRun`, everything the training loop, the feature pass and the evaluation need.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import torch
+
+from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.load import load_task_data, subsample
+from bertviz_lite.data.text import Limits
+from bertviz_lite.engine.checkpoints import build_task_model
+from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.engine.cost import Stopwatch, matmul_params
+from bertviz_lite.engine.encoding import Batch, Encoded, collate, encode_examples
+from bertviz_lite.engine.events import Event
+from bertviz_lite.engine.groups import apply_freeze, trainable_group_names
+from bertviz_lite.engine.heads import TaskModel
+from bertviz_lite.engine.models import Backbone, load_backbone, pick_device
+from bertviz_lite.engine.tasks import TASK_SPECS, TaskSpec, baseline
+from bertviz_lite.record.runs import Progress, RunRecord
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to train (made by `prepare_run`; the model and record change as it trains).
+
+    enc_train / enc_val: tokenised splits; train_eval_idx: the fixed training subset scored for
+    the overfitting curve. fwd_params / bwd_params: weights in the forward and backward matrix
+    multiplies of a step (for the FLOP estimate).
+    """
+
+    config: RunConfig
+    spec: TaskSpec
+    device: torch.device
+    backbone: Backbone
+    data: TaskData
+    model: TaskModel
+    trainable: list[str]
+    encoder_frozen: bool  # no encoder group trains
+    use_cache: bool  # frozen features computed once and reused (encoder_frozen and allowed)
+    enc_train: list[Encoded]
+    enc_val: list[Encoded]
+    train_eval_idx: list[int]
+    pad_id: int
+    fwd_params: int
+    bwd_params: int
+    record: RunRecord
+
+    def plan(self) -> tuple[int, int]:
+        """(steps per epoch, total steps)."""
+        spe = max(1, math.ceil(len(self.enc_train) / self.config.batch_size))
+        return spe, self.config.steps or spe * self.config.epochs
+
+    def collate(self, enc: Sequence[Encoded], idx: list[int]) -> Batch:
+        """Examples `idx` of a tokenised split as one padded batch on the run's device."""
+        items = [enc[i] for i in idx]
+        batch = collate(items, idx, self.pad_id, self.spec.tokens, self.spec.regression)
+        return batch.to(self.device)
+
+    def ready_info(self) -> dict[str, Any]:
+        """What the "ready" Progress event tells a page before the first step."""
+        r = self.record
+        return {"groups": r.groups, "frozen_groups": r.frozen_groups,
+                "trainable_params": r.trainable_params, "total_params": r.total_params,
+                "group_params": r.group_params, "device": r.device,
+                "steps_total": self.plan()[1], "baseline": r.baseline, "data": r.data,
+                "model": r.model, "notes": list(r.notes)}
+
+
+def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | None,
+                limits: Limits, watch: Stopwatch) -> Generator[Event, None, PreparedRun]:
+    """Load model and data (unless given), build the task model, tokenise, start the record.
+
+    A backbone passed in (a warm worker's, the app's) is copied so it is never modified; one
+    loaded here is used as it is.
+    """
+    c = config
+    if c.threads:
+        torch.set_num_threads(c.threads)
+    device = pick_device(c.device)
+    shared = backbone is not None
+    if backbone is None:
+        yield Progress("load", 0, 1, f"loading model {c.model}")
+        with watch.time("model_load"):
+            backbone = load_backbone(c.model)
+    if data is None:
+        yield Progress("data", 0, 1, "reading data")
+        data = load_task_data(c.task, c.data, c.train_file, c.eval_file, max_train=c.max_train,
+                              max_eval=c.max_eval, seed=c.seed, limits=limits)
+    model, trainable = build_frozen_model(backbone, c, data, device, copy_encoder=shared)
+    yield Progress("tokenize", 0, 1, "tokenising")
+    with watch.time("tokenize"):
+        enc_train, enc_val, train_eval_idx = _encode(c, backbone, data)
+    encoder_frozen = not any(g.name in trainable for g in model.groups if g.name != "head")
+    layer_params = sum(g.numel() for g in model.groups if g.name.startswith("layer."))
+    run = PreparedRun(
+        config=c, spec=TASK_SPECS[c.task], device=device, backbone=backbone, data=data,
+        model=model, trainable=trainable, encoder_frozen=encoder_frozen,
+        use_cache=encoder_frozen and c.cache_features, enc_train=enc_train, enc_val=enc_val,
+        train_eval_idx=train_eval_idx, pad_id=int(backbone.tokenizer.pad_token_id or 0),
+        fwd_params=layer_params + matmul_params(model.head),
+        bwd_params=sum(matmul_params(m) for g in model.groups if g.name in trainable
+                       for m in g.modules),
+        record=new_record(c, backbone, data, model, trainable, device))
+    return run
+
+
+def build_frozen_model(backbone: Backbone, config: RunConfig, data: TaskData,
+                       device: torch.device, *, copy_encoder: bool
+                       ) -> tuple[TaskModel, list[str]]:
+    """The task model with its freeze policy applied, on the device; (model, trainable
+    group names)."""
+    torch.manual_seed(config.seed)
+    model = build_task_model(backbone, config, data.label_names, copy_encoder=copy_encoder)
+    trainable = trainable_group_names(model.groups, config.trainable_top)
+    apply_freeze(model.groups, trainable)
+    model.frozen_modules = [m for g in model.groups if g.name not in trainable
+                            for m in g.modules]
+    model.to(device)
+    return model, trainable
+
+
+def _encode(c: RunConfig, backbone: Backbone, data: TaskData
+            ) -> tuple[list[Encoded], list[Encoded], list[int]]:
+    """Tokenise train, validation and pick the fixed train-eval subset once."""
+    tok, sep = backbone.tokenizer, c.separate_pairs
+    enc_train, cut_t = encode_examples(data.train, tok, c.max_length, sep)
+    enc_val, cut_v = encode_examples(data.val, tok, c.max_length, sep)
+    n_sub = min(c.train_eval_size, len(data.train))
+    chosen = {id(ex) for ex in subsample(data.train, n_sub, 0)}
+    train_eval_idx = [i for i, ex in enumerate(data.train) if id(ex) in chosen]
+    if cut_t + cut_v:
+        data.notes.append(
+            f"{cut_t + cut_v} examples were longer than {c.max_length} word pieces and were "
+            "truncated (raise max_length to keep them whole)")
+    return enc_train, enc_val, train_eval_idx
+
+
+def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskModel,
+               trainable: list[str], device: torch.device) -> RunRecord:
+    """The run record as it starts: setup, sizes, baseline; steps and evals come later."""
+    groups = model.groups
+    spec = TASK_SPECS[c.task]
+    return RunRecord(
+        config=c.to_dict(),
+        groups=[g.name for g in groups],
+        frozen_groups=[g.name for g in groups if g.name not in trainable],
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_params=sum(p.numel() for p in model.parameters()),
+        device=str(device),
+        group_params={g.name: g.numel() for g in groups},
+        data={"source": data.source, "train": len(data.train), "val": len(data.val),
+              "labels": data.label_names, "fingerprint": data.fingerprint()},
+        model={"name": backbone.name, "type": type(backbone.encoder).__name__,
+               "layers": backbone.num_layers, "hidden": backbone.hidden_size,
+               "pair_encoding": (("separate" if c.separate_pairs else "joint")
+                                 if spec.pair else None)},
+        baseline=baseline(c.task, data.train, data.val, data.label_names),
+        notes=data.notes,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        key=config_hash(c, data.fingerprint()),
+    )

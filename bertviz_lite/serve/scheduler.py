@@ -1,0 +1,109 @@
+"""The queue of runs waiting for a worker: order, positions and a rough time-to-start.
+
+The main process keeps the queue and hands a run to a worker only when that worker is idle,
+so never more than `max_workers` runs train at once and queue positions are exact. Estimates
+come from running averages of finished runs' durations (frozen runs and runs that train the
+encoder apart). Not thread-safe by itself: the pool calls it with its lock held.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import time
+from collections.abc import Iterator, Sequence
+
+from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.serve.job import Run
+
+EMA_ALPHA = 0.3  # weight of the newest duration in the running average
+
+
+class Durations:
+    """Running averages of run durations by kind ("frozen", "trains-encoder", "all")."""
+
+    def __init__(self) -> None:
+        self.avg: dict[str, float] = {}
+
+    @staticmethod
+    def kind(config: RunConfig) -> str:
+        return "frozen" if config.trainable_top == 0 else "trains-encoder"
+
+    def expected(self, config: RunConfig) -> float:
+        """Seconds a run of this config is expected to take (0.0 before any finished)."""
+        return self.avg.get(self.kind(config), self.avg.get("all", 0.0))
+
+    def learn(self, run: Run) -> None:
+        """Fold a finished run's duration into the averages."""
+        if run.started is None or run.finished is None:
+            return
+        secs = run.finished - run.started
+        for k in (self.kind(run.config), "all"):
+            old = self.avg.get(k)
+            self.avg[k] = secs if old is None else (1 - EMA_ALPHA) * old + EMA_ALPHA * secs
+
+
+class RunQueue:
+    """Runs waiting for a worker, first in first out (a run whose worker died before it began
+    goes back to the front)."""
+
+    def __init__(self) -> None:
+        self._runs: collections.deque[Run] = collections.deque()
+        self.durations = Durations()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(list(self._runs))
+
+    def push(self, run: Run) -> None:
+        self._runs.append(run)
+
+    def push_front(self, run: Run) -> None:
+        self._runs.appendleft(run)
+
+    def pop(self) -> Run:
+        return self._runs.popleft()
+
+    def remove(self, run: Run) -> None:
+        """Take a run out of the queue (no-op when it is not there)."""
+        try:
+            self._runs.remove(run)
+        except ValueError:
+            pass
+
+    def full(self, max_queue: int, idle_workers: int) -> bool:
+        """True when `max_queue` runs wait and no idle worker is about to take one."""
+        waiting = len(self._runs)
+        return waiting >= max_queue and idle_workers <= waiting
+
+    def position(self, run: Run) -> int | None:
+        """1-based place of a queued run, else None."""
+        if run.state != "queued":
+            return None
+        try:
+            return self._runs.index(run) + 1
+        except ValueError:
+            return None
+
+    def eta(self, run: Run, training: Sequence[Run | None]) -> float | None:
+        """Simulate the queue with average durations: when does a worker free up for `run`?
+
+        training: per worker slot, the run it trains (None: idle or empty).
+        """
+        pos = self.position(run)
+        if pos is None or not self.durations.avg:
+            return None
+        now = time.time()
+        free = []
+        for busy in training:
+            if busy is None:
+                free.append(0.0)
+                continue
+            expect = self.durations.expected(busy.config)
+            free.append(max(0.0, expect - (now - busy.started)) if busy.started else expect)
+        heapq.heapify(free)
+        for ahead in list(self._runs)[: pos - 1]:
+            heapq.heappush(free, heapq.heappop(free) + self.durations.expected(ahead.config))
+        return round(free[0], 1)
