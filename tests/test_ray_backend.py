@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="the Ray tests need pip install 'bertviz-lite[ray]'")
 
+from bertviz_lite.bench.raycluster import LocalRayCluster, cluster_env, ray_cli  # noqa: E402
 from bertviz_lite.engine.config import RunConfig  # noqa: E402
 from bertviz_lite.engine.training import run_to_record  # noqa: E402
 from bertviz_lite.record.runcache import RunCache  # noqa: E402
@@ -36,39 +35,20 @@ REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 120.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_cli() -> str:
-    found = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
-    if not Path(found).exists():
-        pytest.skip("the `ray` command is not installed")
-    return found
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     """A local Ray cluster on loopback for this module; its address."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]), "RAY_USAGE_STATS_ENABLED": "0"}
-    temp = tmp_path_factory.mktemp("ray")
-    cmd = [_ray_cli(), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-           "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
-           f"--temp-dir={temp}"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    if out.returncode != 0:
-        pytest.fail(f"ray start failed: {out.stderr[-2000:]}")
-    address = f"127.0.0.1:{port}"
-    os.environ["RAY_ADDRESS"] = address
+    if ray_cli() is None:
+        pytest.skip("the `ray` command is not installed")
+    c = LocalRayCluster(num_cpus=2)
+    try:
+        address = c.start()
+    except RuntimeError as err:
+        pytest.fail(str(err))
     yield address
     if ray.is_initialized():
         ray.shutdown()
-    subprocess.run([_ray_cli(), "stop", "--force"], env=env, capture_output=True, timeout=120)
-    os.environ.pop("RAY_ADDRESS", None)
+    c.stop()
 
 
 def _config(model: Path, **kw) -> RunConfig:
@@ -169,7 +149,7 @@ print(json.dumps({"states": states, "peak": stats["peak"]}))
 def test_two_app_processes_share_the_cluster_limit_and_the_run_cache(cluster, tiny_model_dir,
                                                                      tmp_path):
     cache = tmp_path / "cache"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = cluster_env()
     procs = [subprocess.Popen([sys.executable, "-c", _REPLICA, cluster, str(tiny_model_dir),
                                str(cache), str(10 * k)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for k in (1, 2)]
