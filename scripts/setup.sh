@@ -19,10 +19,11 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "[setup] installing $TORCH_SPEC"
   python -m pip install -q "$TORCH_SPEC"
 fi
-stamp="$VENV/.bertviz-installed"
+EXTRAS="${BERTVIZ_EXTRAS:-test}"
+stamp="$VENV/.bertviz-installed-${EXTRAS//,/-}"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
   echo "[setup] installing bertviz-lite and its dependencies"
-  python -m pip install -q -e "$ROOT[${BERTVIZ_EXTRAS:-test}]"
+  python -m pip install -q -e "$ROOT[$EXTRAS]"
   touch "$stamp"
 fi
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
