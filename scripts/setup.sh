@@ -19,10 +19,11 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "[setup] installing $TORCH_SPEC"
   python -m pip install -q "$TORCH_SPEC"
 fi
-stamp="$VENV/.bertviz-installed"
+EXTRAS="${BERTVIZ_EXTRAS:-test}"
+stamp="$VENV/.bertviz-installed-${EXTRAS//,/-}"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
   echo "[setup] installing bertviz-lite and its dependencies"
-  python -m pip install -q -e "$ROOT[${BERTVIZ_EXTRAS:-test}]"
+  python -m pip install -q -e "$ROOT[$EXTRAS]"
   # the Jupyter kernel of this venv (examples/*.ipynb and tests/test_notebook.py run in it)
   if python -c "import ipykernel" 2>/dev/null; then
     python -m ipykernel install --sys-prefix >/dev/null

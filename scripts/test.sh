@@ -2,6 +2,8 @@
 # One command: set everything up (Chromium included), then run the whole test suite.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The tests exercise the Ray backend on a local cluster too: install that extra.
+export BERTVIZ_EXTRAS="${BERTVIZ_EXTRAS:-test,ray}"
 # shellcheck source=setup.sh
 . "$ROOT/scripts/setup.sh"
 # System programs the tests drive: Chromium (browser tests) and nginx (two app processes

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import multiprocessing as mp
 import threading
 import time
 from pathlib import Path
@@ -20,12 +19,13 @@ from typing import Any
 from bertviz_lite.data.text import Limits
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.serve.backend import LocalBackend, WorkerBackend
 from bertviz_lite.serve.following import RunIndex
 from bertviz_lite.serve.job import FINISHED, Job, Run
 from bertviz_lite.serve.messages import JobRequest
 from bertviz_lite.serve.scheduler import RunQueue
 from bertviz_lite.serve.worker import WorkerOptions
-from bertviz_lite.serve.workers import WorkerHandle, WorkerSlots, join_process, spawn_worker
+from bertviz_lite.serve.workers import WorkerHandle, WorkerSlots, join_process
 
 log = logging.getLogger("bertviz_lite.serve.pool")  # one log for the whole pool
 
@@ -39,8 +39,10 @@ class PoolCore:
 
     def __init__(self, max_workers: int, options: WorkerOptions, *, max_queue: int,
                  abandon_after_s: float, cache: RunCache | None, checkpoint_dir: Path | None,
-                 limits: Limits, stop_timeout_s: float) -> None:
+                 limits: Limits, stop_timeout_s: float,
+                 backend: WorkerBackend | None = None) -> None:
         self.lock = threading.RLock()
+        self.backend: WorkerBackend = backend or LocalBackend()
         self.options = options
         self.limits = limits
         self.max_queue = max_queue
@@ -56,7 +58,6 @@ class PoolCore:
         self.closing = False
         self.closed = False
         self._seq = itertools.count(1)
-        self._ctx = mp.get_context("spawn")
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -141,7 +142,7 @@ class PoolCore:
     # -- workers --------------------------------------------------------------------------
     def spawn_into(self, slot: int) -> None:
         """Start a worker for `slot` and install it (killed again when the pool is closing)."""
-        w = spawn_worker(self._ctx, slot, self.options)
+        w = self.backend.spawn(slot, self.options)
         with self.lock:
             stale = self.closing
             if not stale:
@@ -182,6 +183,7 @@ class PoolCore:
                 "workers": workers,
                 "threads_per_job": self.options.threads,
                 "worker_nice": self.options.nice,
+                "backend": self.backend.name,
                 "training_runs": counts["runs"],  # queued to train: not hits or followers
                 "cache_hits": counts["cache_hits"],
                 "shared": counts["shared"],

@@ -40,6 +40,7 @@ from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.record.runcache import RunCache
+from bertviz_lite.serve.backend import WorkerBackend
 from bertviz_lite.serve.core import PoolCore
 from bertviz_lite.serve.dispatcher import SHUTDOWN, UNEXPECTED, Dispatcher
 from bertviz_lite.serve.job import ACTIVE, FINISHED, STATES, Job, JobSnapshot, QueueFull, Run
@@ -81,6 +82,8 @@ class JobPool:
     replaced (one step of a big model must never hold a slot hostage).
     worker_nice: added to each worker's CPU niceness, so the web server drawing pages runs
     first (0: same priority as the app).
+    backend: where the workers run (`serve.backend`: local processes by default, or Ray
+    actors on a cluster); the rest of the pool is the same code for both.
 
     `max_queue`, `abandon_after_s`, `cache` and `stop_timeout_s` may be changed while running.
     """
@@ -94,7 +97,8 @@ class JobPool:
                  threads_per_job: int | None = None, max_queue: int = 50,
                  abandon_after_s: float = 90.0, cache: RunCache | None = None,
                  checkpoint_dir: Path | None = None, limits: Limits = DEFAULT_LIMITS,
-                 stop_timeout_s: float = 60.0, worker_nice: int = DEFAULT_WORKER_NICE) -> None:
+                 stop_timeout_s: float = 60.0, worker_nice: int = DEFAULT_WORKER_NICE,
+                 backend: WorkerBackend | None = None) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}")
         if max_queue < 0:
@@ -108,7 +112,7 @@ class JobPool:
         self._core = PoolCore(self.max_workers, options, max_queue=max_queue,
                               abandon_after_s=abandon_after_s, cache=cache,
                               checkpoint_dir=checkpoint_dir, limits=limits,
-                              stop_timeout_s=stop_timeout_s)
+                              stop_timeout_s=stop_timeout_s, backend=backend)
         self._dispatcher = Dispatcher(self._core)
 
     @property
@@ -173,6 +177,7 @@ class JobPool:
         with core.lock:
             core.slots.clear()
         core.index.remove_temporary()
+        core.backend.close()
         log.info("job pool shut down")
 
     def __enter__(self) -> JobPool:

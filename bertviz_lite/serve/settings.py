@@ -13,10 +13,13 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bertviz_lite.data.text import Limits
 from bertviz_lite.paths import home_dir, recorded_runs_dir
+
+if TYPE_CHECKING:
+    from bertviz_lite.serve.backend import WorkerBackend
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,13 @@ class Settings:
     live_refresh_s: float = 0.25  # how often a training page redraws its gradient chart
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
+    # Where training jobs run: "local" (worker processes on this machine) or "ray" (actors on
+    # a Ray cluster; pip install 'bertviz-lite[ray]'). With "ray", max_jobs is the limit for
+    # the whole cluster, shared by every app replica, and cache_dir must be shared storage.
+    backend: str = "local"
+    ray_address: str = "auto"  # "auto", "HOST:6379" (the cluster's GCS) or "ray://HOST:10001"
+    ray_num_cpus: float = 1.0  # CPUs each training actor asks the cluster for
+    ray_num_gpus: float = -1.0  # GPUs each actor asks for; -1: 1 where the cluster has GPUs
 
     def offered_models(self) -> dict[str, str]:
         """The models students may pick: local ones always, Hub ids only with allow_hub."""
@@ -82,6 +92,16 @@ class Settings:
     def cache_path(self) -> Path:
         """Folder of the shared run cache."""
         return Path(self.cache_dir) if self.cache_dir else home_dir() / "cache"
+
+    def job_backend(self) -> WorkerBackend:
+        """Where the pool's workers run (see `serve.backend`)."""
+        from bertviz_lite.serve.backend import RayOptions
+        from bertviz_lite.serve.backends import make_backend
+
+        ray = RayOptions(address=self.ray_address, num_cpus=self.ray_num_cpus,
+                         num_gpus=None if self.ray_num_gpus < 0 else self.ray_num_gpus,
+                         max_jobs=self.max_jobs)
+        return make_backend(self.backend, ray)
 
     def checkpoints_path(self) -> Path:
         """Folder where workers keep the trained models of sessions."""
@@ -146,6 +166,10 @@ def _check(s: Settings) -> None:
         raise SettingsError(f"worker_nice must be between 0 and 19, not {s.worker_nice}")
     if not 0.1 <= s.live_refresh_s <= 10:
         raise SettingsError("live_refresh_s must be between 0.1 and 10 seconds")
+    if s.backend not in ("local", "ray"):
+        raise SettingsError(f"backend must be 'local' or 'ray', not {s.backend!r}")
+    if s.ray_num_cpus <= 0:
+        raise SettingsError("ray_num_cpus must be more than 0")
     if not s.models:
         raise SettingsError("models must list at least one model")
     for label, folder in s.data_folders.items():

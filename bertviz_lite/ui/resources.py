@@ -54,6 +54,7 @@ def job_pool() -> JobPool:
         cache=RunCache(s.cache_path()),
         checkpoint_dir=s.checkpoints_path(),
         worker_nice=s.worker_nice,
+        backend=s.job_backend(),
     )
     pool.start()
     atexit.register(pool.shutdown)
