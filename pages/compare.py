@@ -6,6 +6,7 @@ from bertviz_lite import ui
 from bertviz_lite.engine.tasks import PAPER_CITATION, PAPER_TABLE, TASK_SPECS
 from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
+from bertviz_lite.ui.learning_curves import learning_curves_section
 
 ui.page_header(
     "Compare: frozen vs fine-tuned",
@@ -43,6 +44,8 @@ else:
     st.subheader("Train vs validation: overfitting on small data")
     ui.plot(compare_curves(records, theme=ui.theme()), key="cmp_curves")
     st.dataframe(comparison_table(rows), hide_index=True)
+
+learning_curves_section(task)
 
 st.header("Reproduce the paper's table on real data")
 ui.reproduce_view()

@@ -166,6 +166,31 @@ def subsample(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
     return [examples[i] for i in sorted(picked)]
 
 
+def stratified_order(examples: Sequence[Example], seed: int) -> list[int]:
+    """Indices of all `examples` in an order whose every prefix is a stratified subsample.
+
+    Each stratum (class or score bucket) is shuffled, and its j-th member is placed at
+    (j + offset) / size: the first n indices then hold each stratum within one example of its
+    share, and the first 25 are inside the first 50 (nested subsamples for learning curves).
+    """
+    rng = random.Random(seed)
+    strata: dict[object, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        strata[_stratum(ex)].append(i)
+    keyed: list[tuple[float, int, int]] = []
+    for rank, k in enumerate(sorted(strata, key=repr)):
+        members = strata[k]
+        rng.shuffle(members)
+        offset = rng.random()
+        keyed += [((j + offset) / len(members), rank, i) for j, i in enumerate(members)]
+    return [i for _, _, i in sorted(keyed)]
+
+
+def nested_subsample(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
+    """The first `n` examples of `stratified_order`: stratified, and nested across `n`."""
+    return [examples[i] for i in stratified_order(examples, seed)[:n]]
+
+
 def load_task_data(
     task: str,
     data: str = "bundled",

@@ -1,0 +1,188 @@
+"""What a learning-curve sweep shows, computed from its JSON: medians over seeds, where the
+modes' medians cross, the seed spread, the cost, the ETA of what is left, and the README table.
+
+Pure Python (no torch): the figures and the app import it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Point = tuple[str, int, int]  # (mode, size, seed)
+MODE_NAMES = {"frozen": "frozen", "finetune": "fine-tuned"}
+
+
+def point_key(p: Point | Mapping[str, Any]) -> Point:
+    """(mode, size, seed) of a planned point or of a point dict."""
+    if isinstance(p, Mapping):
+        return (str(p["mode"]), int(p["size"]), int(p["seed"]))
+    return (str(p[0]), int(p[1]), int(p[2]))
+
+
+def mode_name(mode: str) -> str:
+    """A mode for people: frozen, fine-tuned, top-2."""
+    return MODE_NAMES.get(mode, mode)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and v == v and abs(v) != float("inf")
+
+
+def values_at(points: Sequence[Mapping[str, Any]], mode: str, size: int, field: str = "value"
+              ) -> list[float]:
+    """`field` of every seed's point of (mode, size) that has a number."""
+    return [float(p[field]) for p in points if p["mode"] == mode and p["size"] == size
+            and _finite(p.get(field))]
+
+
+def medians(points: Sequence[Mapping[str, Any]], mode: str, field: str = "value"
+            ) -> dict[int, float]:
+    """size -> median over seeds of `field` for one mode (sizes with no value left out)."""
+    sizes = sorted({int(p["size"]) for p in points if p["mode"] == mode})
+    out = {}
+    for s in sizes:
+        vals = values_at(points, mode, s, field)
+        if vals:
+            out[s] = statistics.median(vals)
+    return out
+
+
+def modes_of(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Modes in first-seen order."""
+    return list(dict.fromkeys(str(p["mode"]) for p in points))
+
+
+def crossings(points: Sequence[Mapping[str, Any]], a: str, b: str) -> list[dict[str, Any]]:
+    """Where the median of mode `b` passes mode `a` (or back), between consecutive sizes.
+
+    Returns [{"leader": b or a, "behind": ..., "after": s1, "at": s2}]: `leader` is ahead at
+    size s2 and was level or behind at s1. Only sizes where both modes have a median count.
+    """
+    ma, mb = medians(points, a), medians(points, b)
+    sizes = sorted(set(ma) & set(mb))
+    out = []
+    for s1, s2 in zip(sizes, sizes[1:]):
+        d1, d2 = mb[s1] - ma[s1], mb[s2] - ma[s2]
+        if d1 <= 0 < d2:
+            out.append({"leader": b, "behind": a, "after": s1, "at": s2})
+        elif d2 < 0 <= d1:
+            out.append({"leader": a, "behind": b, "after": s1, "at": s2})
+    return out
+
+
+def overtake_size(points: Sequence[Mapping[str, Any]], a: str = "frozen", b: str = "finetune"
+                  ) -> int | None:
+    """The smallest size from which `b`'s median stays above `a`'s to the largest size, or
+    None when `b` is not ahead at the largest size."""
+    ma, mb = medians(points, a), medians(points, b)
+    sizes = sorted(set(ma) & set(mb))
+    found = None
+    for s in reversed(sizes):
+        if mb[s] > ma[s]:
+            found = s
+        else:
+            break
+    return found
+
+
+def crossing_text(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One sentence per crossing of any two modes' medians (what the figure says)."""
+    modes = modes_of(points)
+    lines = []
+    for i, a in enumerate(modes):
+        for b in modes[i + 1:]:
+            for c in crossings(points, a, b):
+                lines.append(f"{mode_name(c['leader'])} overtakes {mode_name(c['behind'])} "
+                             f"between {c['after']} and {c['at']} examples")
+    return lines
+
+
+def spread(points: Sequence[Mapping[str, Any]], mode: str, size: int) -> dict[str, Any]:
+    """Seed spread of one (mode, size): min, median, max, max - min, how many seeds."""
+    vals = values_at(points, mode, size)
+    if not vals:
+        return {"n": 0, "min": None, "median": None, "max": None, "range": None}
+    return {"n": len(vals), "min": min(vals), "median": statistics.median(vals),
+            "max": max(vals), "range": max(vals) - min(vals)}
+
+
+def eta_seconds(done: Sequence[Mapping[str, Any]], left: Sequence[Point]) -> float | None:
+    """Expected seconds for the points `left`, from the trained (not cached) points so far:
+    each mode's median seconds per training example, times the size (None before any)."""
+    rate: dict[str, float] = {}
+    for mode in {p[0] for p in left}:
+        r = [float(p["wall_seconds"]) / max(1, int(p["size"])) for p in done
+             if p["mode"] == mode and not p.get("cached") and _finite(p.get("wall_seconds"))]
+        if r:
+            rate[mode] = statistics.median(r)
+    if not left:
+        return 0.0
+    if not rate:
+        return None
+    fallback = statistics.median(rate.values())
+    return sum(rate.get(m, fallback) * size for m, size, _ in left)
+
+
+def sweep_cost(sweep: Mapping[str, Any]) -> dict[str, float]:
+    """Seconds of the whole sweep (as run, cache hits included at their original cost)."""
+    pts = sweep.get("points", [])
+    by_mode: dict[str, float] = {}
+    for p in pts:
+        if _finite(p.get("wall_seconds")):
+            by_mode[p["mode"]] = by_mode.get(p["mode"], 0.0) + float(p["wall_seconds"])
+    return {"elapsed_s": float(sweep.get("elapsed_seconds", 0.0)),
+            "points_s": sum(by_mode.values()), **{f"{m}_s": v for m, v in by_mode.items()}}
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * v:.1f}" if _finite(v) else "-"
+
+
+def _spread_cell(s: Mapping[str, Any]) -> str:
+    if not s["n"]:
+        return "-"
+    return f"{_pct(s['median'])} ({_pct(s['min'])}-{_pct(s['max'])})"
+
+
+def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
+    """One README row of a sweep: setup, crossing, spreads at the smallest and largest size."""
+    st, pts = sweep["setup"], sweep["points"]
+    sizes = [s for s in st["sizes"] if any(p["size"] == s for p in pts)]
+    modes = [m for m in st["modes"] if any(p["mode"] == m for p in pts)]
+    if not sizes:
+        return {"sweep": name}
+    small, large = sizes[0], sizes[-1]
+    over = overtake_size(pts) if {"frozen", "finetune"} <= set(modes) else None
+    cost = sweep_cost(sweep)
+    row = {"sweep": name, "data": str(st["data"]).rsplit("/", 1)[-1], "metric": st["metric"],
+           "sizes": ", ".join(map(str, sizes)), "seeds": str(len(st["seeds"])),
+           "epochs": str(st["steps"] and f"{st['steps']} steps" or st["epochs"]),
+           "eval": str(st["eval_size"]),
+           "fine-tuned overtakes frozen": (f"at {over}" if over is not None else "no")}
+    for m in modes:
+        row[f"{mode_name(m)} at {small}"] = _spread_cell(spread(pts, m, small))
+        row[f"{mode_name(m)} at {large}"] = _spread_cell(spread(pts, m, large))
+    row["wall time"] = f"{cost['elapsed_s'] / 60:.1f} min"
+    return row
+
+
+def readme_table(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
+    """The README's table of recorded sweeps (markdown), one row per sweep."""
+    rows = [summary_row(name, sw) for name, sw in sweeps.items()]
+    cols = ["sweep", "data", "metric", "sizes", "seeds", "epochs", "eval",
+            "fine-tuned overtakes frozen", "frozen at smallest", "frozen at largest",
+            "fine-tuned at smallest", "fine-tuned at largest", "wall time"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            if c.endswith(("smallest", "largest")):
+                m, which = c.split(" at ")
+                size = r.get("sizes", "").split(", ")[0 if which == "smallest" else -1]
+                cells.append(f"n={size}: {r.get(f'{m} at {size}', '-')}")
+            else:
+                cells.append(str(r.get(c, "-")))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
