@@ -6,8 +6,10 @@ Pure Python (no torch): the figures and the app import it.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 Point = tuple[str, int, int]  # (mode, size, seed)
@@ -108,21 +110,36 @@ def spread(points: Sequence[Mapping[str, Any]], mode: str, size: int) -> dict[st
             "max": max(vals), "range": max(vals) - min(vals)}
 
 
+def _cost_model(done: Sequence[Mapping[str, Any]], mode: str) -> tuple[float, float] | None:
+    """(fixed seconds, seconds per example) of one mode from its trained points: a straight
+    line through the timed points (two sizes or more), else proportional to the size."""
+    pts = [(int(p["size"]), float(p["wall_seconds"])) for p in done
+           if p["mode"] == mode and not p.get("cached") and _finite(p.get("wall_seconds"))]
+    if not pts:
+        return None
+    if len({n for n, _ in pts}) < 2:
+        return 0.0, statistics.median(t / max(1, n) for n, t in pts)
+    slope, fixed = statistics.linear_regression([n for n, _ in pts], [t for _, t in pts])
+    if slope <= 0:  # noisy timings: fall back to the mean rate
+        return 0.0, sum(t for _, t in pts) / sum(max(1, n) for n, _ in pts)
+    return max(0.0, fixed), slope
+
+
 def eta_seconds(done: Sequence[Mapping[str, Any]], left: Sequence[Point]) -> float | None:
     """Expected seconds for the points `left`, from the trained (not cached) points so far:
-    each mode's median seconds per training example, times the size (None before any)."""
-    rate: dict[str, float] = {}
-    for mode in {p[0] for p in left}:
-        r = [float(p["wall_seconds"]) / max(1, int(p["size"])) for p in done
-             if p["mode"] == mode and not p.get("cached") and _finite(p.get("wall_seconds"))]
-        if r:
-            rate[mode] = statistics.median(r)
+    per mode, fixed cost + seconds per example x size (None before anything was timed)."""
     if not left:
         return 0.0
-    if not rate:
+    models = {m: _cost_model(done, m) for m in {p[0] for p in left}}
+    known = [c for c in models.values() if c is not None]
+    if not known:
         return None
-    fallback = statistics.median(rate.values())
-    return sum(rate.get(m, fallback) * size for m, size, _ in left)
+    fallback = (statistics.median(c[0] for c in known), statistics.median(c[1] for c in known))
+    total = 0.0
+    for mode, size, _ in left:
+        fixed, rate = models[mode] or fallback
+        total += fixed + rate * size
+    return total
 
 
 def sweep_cost(sweep: Mapping[str, Any]) -> dict[str, float]:
@@ -186,3 +203,56 @@ def readme_table(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
                 cells.append(str(r.get(c, "-")))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+README_MARK = "learning-curves"
+
+
+def load_sweeps(folder: str | Path) -> dict[str, dict[str, Any]]:
+    """The sweep JSON files of a folder, by file stem, sorted by name."""
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        sweep = json.loads(path.read_text(encoding="utf-8"))
+        if sweep.get("kind") == "learning-curves":
+            out[path.stem] = sweep
+    return out
+
+
+def readme_section(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
+    """What goes between the README's markers: the table, the crossings and the engine."""
+    lines = [readme_table(sweeps), ""]
+    for name, sw in sweeps.items():
+        said = crossing_text(sw["points"]) or ["the medians of the modes do not cross"]
+        e = sw.get("engine", {})
+        lines.append(f"- `{name}`: {'; '.join(said)}. {len(sw['points'])} runs, "
+                     f"{sweep_cost(sw)['elapsed_s'] / 60:.1f} min on {e.get('cores')} cores "
+                     f"({e.get('device')}, torch {e.get('torch')}, bertviz-lite "
+                     f"{e.get('bertviz_lite')}).")
+    return "\n".join(lines)
+
+
+def replace_between_markers(text: str, name: str, body: str) -> str:
+    """`text` with the part between `<!-- BEGIN name -->` and `<!-- END name -->` replaced."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    if begin not in text or end not in text:
+        raise ValueError(f"the README has no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
+def write_readme(readme: str | Path, folder: str | Path) -> bool:
+    """Regenerate the README's learning-curve table from the sweeps in `folder`; True if it
+    changed."""
+    path = Path(readme)
+    old = path.read_text(encoding="utf-8")
+    new = replace_between_markers(old, README_MARK, readme_section(load_sweeps(folder)))
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    return new != old
+
+
+if __name__ == "__main__":  # python -m bertviz_lite.experiments.learning_summary README.md DIR
+    import sys
+
+    write_readme(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "assets/sweeps")

@@ -71,10 +71,10 @@ def sweep_figure(sweep: dict[str, Any], task: str, key: str) -> None:
     pts = sweep.get("points", [])
     for line in crossing_text(pts):
         st.markdown(f"**Measured:** {ui.safe(line)} (medians over seeds).")
-    _spread_table(sweep)
+    _spread_table(sweep, f"{key}_table")
 
 
-def _spread_table(sweep: dict[str, Any]) -> None:
+def _spread_table(sweep: dict[str, Any], key: str) -> None:
     pts = sweep.get("points", [])
     sizes = sorted({int(p["size"]) for p in pts})
     modes = list(dict.fromkeys(p["mode"] for p in pts))
@@ -87,7 +87,7 @@ def _spread_table(sweep: dict[str, Any]) -> None:
                              "median": round(sp["median"], 3), "min": round(sp["min"], 3),
                              "max": round(sp["max"], 3), "spread (max-min)": round(sp["range"], 3)})
     if rows:
-        st.dataframe(rows, hide_index=True, key=f"cmp_lc_table_{id(sweep) % 997}")
+        st.dataframe(rows, hide_index=True, key=key)
 
 
 def _setup_caption(sweep: dict[str, Any]) -> None:
