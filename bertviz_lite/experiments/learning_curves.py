@@ -231,8 +231,8 @@ class Sweep:
 
         pool = self.pool or load_pool(self.spec)
         result = self._start(pool)
-        todo = [p for p in plan(self.spec, len(pool.train))
-                if point_key(p) not in {point_key(q) for q in _points_as_keys(result)}]
+        finished = {point_key(q) for q in _points_as_keys(result)}
+        todo = [p for p in plan(self.spec, len(pool.train)) if point_key(p) not in finished]
         backbone = self.backbone or load_backbone(self.spec.base.model)
         orders = {seed: stratified_order(pool.train, seed) for seed in self.spec.seeds}
         t0, elapsed0 = time.perf_counter(), float(result.get("elapsed_seconds", 0.0))
@@ -255,7 +255,7 @@ class Sweep:
             result["complete"] = n == len(todo) - 1
             self._save(result)
             if self.on_point is not None:
-                left = [p for p in todo[n + 1:]]
+                left = todo[n + 1:]
                 self.on_point(SweepProgress(len(result["points"]),
                                             len(result["points"]) + len(left), point,
                                             eta_seconds(result["points"], left),
@@ -273,7 +273,9 @@ class Sweep:
                 raise SweepMismatch(
                     f"{self.out} holds a different sweep (other task, data, sizes or settings); "
                     "write to another --out file, or delete it to start again")
-            old["points"] = [p for p in old.get("points", []) if p.get("status") == "completed"]
+            # a diverged point is a result (fine-tuning can fail on small data); keep it
+            old["points"] = [p for p in old.get("points", [])
+                             if p.get("status") in ("completed", "diverged")]
             return old
         return {"version": SWEEP_VERSION, "kind": "learning-curves", "setup": setup,
                 "engine": engine_info(), "points": [], "elapsed_seconds": 0.0,

@@ -177,11 +177,12 @@ def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
            "sizes": ", ".join(map(str, sizes)), "seeds": str(len(st["seeds"])),
            "epochs": str(st["steps"] and f"{st['steps']} steps" or st["epochs"]),
            "eval": str(st["eval_size"]),
-           "fine-tuned overtakes frozen": (f"at {over}" if over is not None else "no")}
+           "fine-tuned overtakes frozen": ("no" if over is None else "ahead at every size"
+                                           if over == small else f"from {over}")}
     for m in modes:
         row[f"{mode_name(m)} at {small}"] = _spread_cell(spread(pts, m, small))
         row[f"{mode_name(m)} at {large}"] = _spread_cell(spread(pts, m, large))
-    row["wall time"] = f"{cost['elapsed_s'] / 60:.1f} min"
+    row["wall time"] = f"{cost['points_s'] / 60:.1f} min"
     return row
 
 
@@ -190,7 +191,7 @@ def readme_table(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
     rows = [summary_row(name, sw) for name, sw in sweeps.items()]
     cols = ["sweep", "data", "metric", "sizes", "seeds", "epochs", "eval",
             "fine-tuned overtakes frozen", "frozen at smallest", "frozen at largest",
-            "fine-tuned at smallest", "fine-tuned at largest", "wall time"]
+            "fine-tuned at smallest", "fine-tuned at largest", "wall time"]  # of all runs
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = []
@@ -224,10 +225,14 @@ def readme_section(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
     for name, sw in sweeps.items():
         said = crossing_text(sw["points"]) or ["the medians of the modes do not cross"]
         e = sw.get("engine", {})
-        lines.append(f"- `{name}`: {'; '.join(said)}. {len(sw['points'])} runs, "
-                     f"{sweep_cost(sw)['elapsed_s'] / 60:.1f} min on {e.get('cores')} cores "
-                     f"({e.get('device')}, torch {e.get('torch')}, bertviz-lite "
-                     f"{e.get('bertviz_lite')}).")
+        cost = sweep_cost(sw)
+        parts = ", ".join(f"{mode_name(m)} {cost[f'{m}_s'] / 60:.1f} min" for m in
+                          sw["setup"]["modes"] if f"{m}_s" in cost)
+        lines.append(f"- `{name}`: {'; '.join(said)}. {len(sw['points'])} runs: {parts} "
+                     f"(sum of the runs' wall times; the sweep itself ran "
+                     f"{cost['elapsed_s'] / 60:.1f} min, runs found in the cache cost it "
+                     f"nothing) on {e.get('cores')} cores ({e.get('device')}, torch "
+                     f"{e.get('torch')}, bertviz-lite {e.get('bertviz_lite')}).")
     return "\n".join(lines)
 
 

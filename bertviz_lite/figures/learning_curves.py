@@ -67,15 +67,16 @@ def _baseline_trace(points: Sequence[Mapping[str, Any]], theme: Theme) -> go.Sca
 def _paper_marks(fig: go.Figure, paper: Mapping[str, float], modes: Sequence[str], dataset: str,
                  theme: Theme) -> None:
     """The paper's full-data numbers as dotted reference lines with a label each."""
-    for mode in modes:
-        value = paper.get(mode)
-        if not is_finite(value):
-            continue
-        y = float(value) / 100.0
+    shown = [m for m in modes if is_finite(paper.get(m))]
+    for n, mode in enumerate(shown):
+        value = float(paper[mode])
+        y = value / 100.0
+        left = n % 2 == 0  # close numbers (93.0, 93.5): labels at opposite ends
         fig.add_shape(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y,
                       line={"color": theme.paper, "dash": "dot", "width": theme.thin_line})
-        fig.add_annotation(xref="x domain", x=1, yref="y", y=y, xanchor="right",
-                           yanchor="bottom", showarrow=False, font={"color": theme.paper},
+        fig.add_annotation(xref="x domain", x=0 if left else 1, yref="y", y=y,
+                           xanchor="left" if left else "right", yanchor="bottom",
+                           showarrow=False, font={"color": theme.paper},
                            text=safe_text(f"paper, {mode_name(mode)}: {value:.1f} (BERT-base, "
                                           f"full {dataset})"))
 
@@ -86,9 +87,9 @@ def _crossing_marks(fig: go.Figure, points: Sequence[Mapping[str, Any]], theme: 
     if len(modes_of(points)) < 2:
         return
     text = "; ".join(lines) if lines else "the medians of the modes do not cross at these sizes"
-    fig.add_annotation(xref="x domain", x=0, yref="y domain", y=1.0, xanchor="left",
+    fig.add_annotation(xref="x domain", x=1, yref="y domain", y=0.02, xanchor="right",
                        yanchor="bottom", showarrow=False, font={"color": theme.text},
-                       text=safe_text(text))
+                       bgcolor=theme.background, opacity=0.9, text=safe_text(text))
 
 
 def learning_curve_figure(sweep: Mapping[str, Any], *, paper: Mapping[str, float] | None = None,
@@ -120,7 +121,8 @@ def learning_curve_figure(sweep: Mapping[str, Any], *, paper: Mapping[str, float
     _crossing_marks(fig, points, theme)
     fig.add_hline(y=0, line={"color": theme.frozen, "width": 1}, row=3, col=1)
     fig.update_xaxes(type="log", title_text="training examples (log scale)", row=3, col=1)
-    fig.update_xaxes(type="log")
+    sizes = sorted({int(p["size"]) for p in points})
+    fig.update_xaxes(type="log", tickvals=sizes or None)
     setup = sweep.get("setup", {})
     subtitle = (f"{len({p['seed'] for p in points})} seed(s); nested stratified subsamples; "
                 f"the same {setup.get('eval_size', '?')} validation examples for every point")
