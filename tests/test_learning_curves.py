@@ -258,9 +258,13 @@ def test_readme_table_matches_the_recorded_sweeps():
     body = readme.split(begin, 1)[1].split(end, 1)[0]
     assert body == readme_section(sweeps), ("README is out of date: run python -m "
                                            "bertviz_lite.experiments.learning_summary README.md")
-    for sw in sweeps.values():
-        assert sw["complete"] and sw["engine"]["torch"] and sw["setup"]["seeds"] == [0, 1, 2]
-        assert len(sw["points"]) == len(sw["setup"]["sizes"]) * 3 * len(sw["setup"]["modes"])
+    for name, sw in sweeps.items():
+        assert sw["engine"]["torch"] and sw["setup"]["seeds"] == [0, 1, 2]
+        planned = len(sw["setup"]["sizes"]) * 3 * len(sw["setup"]["modes"])
+        if name.endswith("-bundled"):  # the ones the app and the lecture rely on
+            assert sw["complete"] and len(sw["points"]) == planned
+        elif not sw["complete"]:  # a real-data sweep still to resume says so in the table
+            assert f"{len(sw['points'])} of {planned} (incomplete)" in body
 
 
 def test_live_sweep_through_the_job_pool(tiny_model_dir, tmp_path):

@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bertviz_lite.cli.main import echo
 from bertviz_lite.engine.config import HEADS, ConfigError, RunConfig
+
+if TYPE_CHECKING:
+    from bertviz_lite.experiments.learning_curves import SweepProgress, SweepSpec
+    from bertviz_lite.record.runcache import RunCache
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
     return values
 
 
-def spec_from_args(a: argparse.Namespace):  # -> SweepSpec
+def spec_from_args(a: argparse.Namespace) -> SweepSpec:
     """Parsed options -> SweepSpec (validated)."""
     from bertviz_lite.experiments.learning_curves import SweepSpec
 
@@ -70,7 +75,7 @@ def spec_from_args(a: argparse.Namespace):  # -> SweepSpec
                      a.frozen_head)
 
 
-def _cache(a: argparse.Namespace):  # -> RunCache | None
+def _cache(a: argparse.Namespace) -> RunCache | None:
     from bertviz_lite.record.runcache import RunCache
     from bertviz_lite.serve.settings import load_settings
 
@@ -86,7 +91,7 @@ def _clock(seconds: float | None) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
-def progress_line(progress) -> str:  # progress: SweepProgress
+def progress_line(progress: SweepProgress) -> str:
     """One line per finished point: what, the score, the cost, and the ETA."""
     p = progress.point
     how = "cached" if p["cached"] else f"{p['wall_seconds']:.1f} s"

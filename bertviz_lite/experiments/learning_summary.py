@@ -149,8 +149,10 @@ def sweep_cost(sweep: Mapping[str, Any]) -> dict[str, float]:
     for p in pts:
         if _finite(p.get("wall_seconds")):
             by_mode[p["mode"]] = by_mode.get(p["mode"], 0.0) + float(p["wall_seconds"])
+    cpu = [float(p["cpu_seconds"]) for p in pts if _finite(p.get("cpu_seconds"))]
     return {"elapsed_s": float(sweep.get("elapsed_seconds", 0.0)),
-            "points_s": sum(by_mode.values()), **{f"{m}_s": v for m, v in by_mode.items()}}
+            "points_s": sum(by_mode.values()), "cpu_s": sum(cpu), "cpu_runs": len(cpu),
+            **{f"{m}_s": v for m, v in by_mode.items()}}
 
 
 def _pct(v: Any) -> str:
@@ -160,7 +162,7 @@ def _pct(v: Any) -> str:
 def _spread_cell(s: Mapping[str, Any]) -> str:
     if not s["n"]:
         return "-"
-    return f"{_pct(s['median'])} ({_pct(s['min'])}-{_pct(s['max'])})"
+    return f"{_pct(s['median'])} ({_pct(s['min'])} to {_pct(s['max'])})"
 
 
 def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
@@ -173,7 +175,10 @@ def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
     small, large = sizes[0], sizes[-1]
     over = overtake_size(pts) if {"frozen", "finetune"} <= set(modes) else None
     cost = sweep_cost(sweep)
-    row = {"sweep": name, "data": str(st["data"]).rsplit("/", 1)[-1], "metric": st["metric"],
+    planned = len(st["sizes"]) * len(st["seeds"]) * len(st["modes"])
+    runs = f"{len(pts)}" + ("" if len(pts) >= planned else f" of {planned} (incomplete)")
+    row = {"sweep": name, "runs": runs, "data": str(st["data"]).rsplit("/", 1)[-1],
+           "metric": st["metric"],
            "sizes": ", ".join(map(str, sizes)), "seeds": str(len(st["seeds"])),
            "epochs": str(st["steps"] and f"{st['steps']} steps" or st["epochs"]),
            "eval": str(st["eval_size"]),
@@ -189,7 +194,7 @@ def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
 def readme_table(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
     """The README's table of recorded sweeps (markdown), one row per sweep."""
     rows = [summary_row(name, sw) for name, sw in sweeps.items()]
-    cols = ["sweep", "data", "metric", "sizes", "seeds", "epochs", "eval",
+    cols = ["sweep", "runs", "data", "metric", "sizes", "seeds", "epochs", "eval",
             "fine-tuned overtakes frozen", "frozen at smallest", "frozen at largest",
             "fine-tuned at smallest", "fine-tuned at largest", "wall time"]  # of all runs
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -231,7 +236,9 @@ def readme_section(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
         lines.append(f"- `{name}`: {'; '.join(said)}. {len(sw['points'])} runs: {parts} "
                      f"(sum of the runs' wall times; the sweep itself ran "
                      f"{cost['elapsed_s'] / 60:.1f} min, runs found in the cache cost it "
-                     f"nothing) on {e.get('cores')} cores ({e.get('device')}, torch "
+                     f"nothing; the {cost['cpu_runs']} runs it trained used "
+                     f"{cost['cpu_s']:.0f} CPU seconds) on {e.get('cores')} cores "
+                     f"({e.get('device')}, torch "
                      f"{e.get('torch')}, bertviz-lite {e.get('bertviz_lite')}).")
     return "\n".join(lines)
 

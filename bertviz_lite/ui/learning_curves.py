@@ -127,7 +127,9 @@ def _live_spec(task: str) -> Any:
     if len(sizes) < 2:
         st.warning("Pick at least two sizes to draw a curve.")
         return None
-    model = next(iter(ui.settings().models.values()))  # the model the pool's workers keep warm
+    label, model = next(iter(ui.settings().models.items()))  # the model the workers keep warm
+    st.caption(f"Model: {ui.safe(label)}; bundled data; frozen and fine-tuned; every point "
+               "scored on the same validation examples.")
     base = RunConfig(task=task, model=model, epochs=epochs)
     return SweepSpec(base, tuple(sorted(int(s) for s in sizes)), tuple(range(seeds)),
                      ("frozen", "finetune"))
