@@ -109,9 +109,9 @@ def recorded_view(task: str) -> None:
         st.info("No recorded sweep of this task yet: run `bertviz-lite sweep` or "
                 "scripts/record-sweeps.sh, or run a small one live.")
         return
-    name = st.selectbox("Recorded sweep", list(sweeps), key="cmp_lc_sweep",
-                        format_func=lambda n: _data_label(sweeps[n]))
-    sweep = sweeps[str(name)]
+    by_label = {_data_label(sw): sw for sw in sweeps.values()}  # what is shown is the value
+    label = st.selectbox("Recorded sweep", list(by_label), key="cmp_lc_sweep")
+    sweep = by_label[str(label)]
     sweep_figure(sweep, task, key="cmp_lc_recorded_fig")
     _setup_caption(sweep)
 
