@@ -8,6 +8,7 @@ from bertviz_lite.experiments.compare import Comparison, comparison_table
 from bertviz_lite.figures import compare_bars, compare_curves, cost_figure
 from bertviz_lite.figures.describe import describe_compare, describe_cost
 from bertviz_lite.record.paper import PAPER_CITATION, SLIDE_COST_RATIO
+from bertviz_lite.ui.learning_curves import learning_curves_section
 
 ui.page_header(
     "Compare: frozen vs fine-tuned",
@@ -46,6 +47,8 @@ else:
     st.subheader("Train vs validation: overfitting on small data")
     ui.plot(compare_curves(records, theme=ui.theme()), key="cmp_curves")
     st.dataframe(comparison_table(rows), hide_index=True)
+
+learning_curves_section(task)
 
 st.header("Reproduce the paper's table on real data")
 ui.reproduce_view()

@@ -32,7 +32,8 @@ def test_no_asset_is_git_ignored(in_git):
     assert ignored == [], f"git would leave these out of a clone: {ignored[:5]}"
 
 
-@pytest.mark.parametrize("folder", ["assets/runs", "assets/models", "assets/data"])
+@pytest.mark.parametrize("folder", ["assets/runs", "assets/models", "assets/data",
+                                    "assets/sweeps"])
 def test_assets_the_app_reads_are_tracked(in_git, folder):
     on_disk = {str(p.relative_to(REPO)) for p in (REPO / folder).rglob("*") if p.is_file()}
     on_disk = {p for p in on_disk if "__pycache__" not in p}

@@ -168,6 +168,37 @@ def subsample(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
     return [examples[i] for i in sorted(picked)]
 
 
+def stratified_order(examples: Sequence[Example], seed: int) -> list[int]:
+    """Indices of all `examples` in an order whose every prefix is a stratified subsample.
+
+    Each stratum (class or score bucket) is shuffled; position after position, the stratum
+    furthest below its share of the prefix gives its next member. The first n indices then
+    hold each stratum within one example of its share, and the first 25 are inside the first
+    50 (nested subsamples for learning curves).
+    """
+    rng = random.Random(seed)
+    strata: dict[object, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        strata[_stratum(ex)].append(i)
+    keys = sorted(strata, key=repr)
+    for k in keys:
+        rng.shuffle(strata[k])
+    tie = {k: rng.random() for k in keys}  # equal deficits: a seeded, fixed preference
+    total, taken = len(examples), dict.fromkeys(keys, 0)
+    order: list[int] = []
+    for n in range(1, total + 1):
+        k = max((k for k in keys if taken[k] < len(strata[k])),
+                key=lambda k: (n * len(strata[k]) / total - taken[k], tie[k]))
+        order.append(strata[k][taken[k]])
+        taken[k] += 1
+    return order
+
+
+def nested_subsample(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
+    """The first `n` examples of `stratified_order`: stratified, and nested across `n`."""
+    return [examples[i] for i in stratified_order(examples, seed)[:n]]
+
+
 def load_task_data(
     task: str,
     data: str = "bundled",

@@ -40,6 +40,7 @@ from bertviz_lite.figures.gradflow import (
     norm_range,
     update_ratio_chart,
 )
+from bertviz_lite.figures.learning_curves import learning_curve_figure
 from bertviz_lite.figures.sweep import backward_sweep, sweep_frames_count, sweep_reach
 from bertviz_lite.figures.text import safe_text, token_chips_html
 from bertviz_lite.figures.theme import (
@@ -72,6 +73,7 @@ __all__ = [
     "hidden_norm_animation",
     "hidden_norm_heatmap",
     "layer_labels",
+    "learning_curve_figure",
     "live_progress",
     "loss_curve",
     "metric_curves",
