@@ -3,6 +3,7 @@
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.ui import lesson as ui_lesson
 
 st.set_page_config(page_title="bertviz-lite: to tune or not to tune?", layout="wide")
 ui.mark_entrypoint()
@@ -10,6 +11,7 @@ ui.require_login()
 page = st.navigation([
     st.Page("pages/home.py", title="To tune or not to tune?", url_path="home", default=True),
     st.Page("pages/forward.py", title="Forward pass", url_path="forward"),
+    st.Page("pages/lesson.py", title="Lesson: predict, observe, explain", url_path="lesson"),
     st.Page("pages/backprop.py", title="Backprop: train live", url_path="backprop"),
     st.Page("pages/compare.py", title="Compare frozen vs fine-tuned", url_path="compare"),
     st.Page("pages/attention.py", title="Attention", url_path="attention"),
@@ -17,5 +19,7 @@ page = st.navigation([
     st.Page("pages/instructor.py", title="Instructor", url_path="instructor"),
 ])
 ui.job_pool()  # the first visit starts the workers: the weights load while people read
+ui_lesson.present_from_url()  # ?present=1 opens in presenter mode
 ui.sidebar()
+ui_lesson.present_to_url()  # and presenter mode stays in the URL
 page.run()

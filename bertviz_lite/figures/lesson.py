@@ -91,20 +91,23 @@ def learning_curve(sizes: Sequence[int], series: dict[str, list[list[float]]], m
                  subtitle="each dot is one seed", height=600 if theme.presenter else 420)
 
 
-def poll_bars(options: Sequence[str], counts: Sequence[int], answer: str | None,
-              theme: Theme = DEFAULT_THEME) -> go.Figure:
-    """The class's predictions per option, the measured answer marked.
+def poll_bars(options: Sequence[str], counts: Sequence[int], marked: set[str],
+              voters: int, theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """The class's predictions per option; the options the measurement agrees with marked.
 
-    options, counts: O labels and O vote counts; answer: the option that is true (or None).
+    options, counts: O labels and O counts (for "pick the layers", students who ticked each);
+    marked: labels that match the measured answer (empty before the reveal); voters: how
+    many students answered.
     """
-    colours = [theme.forward if o == answer else theme.frozen for o in options]
-    labels = [f"{safe_text(o)} ✔ measured" if o == answer else safe_text(o) for o in options]
+    colours = [theme.forward if o in marked else theme.frozen for o in options]
+    labels = [f"{safe_text(o)} ✔" if o in marked else safe_text(o) for o in options]
     fig = go.Figure(go.Bar(x=list(counts), y=labels, orientation="h", marker_color=colours,
                            text=[str(c) for c in counts], textposition="outside",
                            cliponaxis=False))
-    fig.update_xaxes(title_text="students", range=[0, max(counts, default=1) * 1.25 + 1],
-                     dtick=max(1, max(counts, default=1) // 5))
+    top = max([*counts, 1])
+    fig.update_xaxes(title_text="students", range=[0, top * 1.25 + 1], dtick=max(1, top // 5))
     fig.update_yaxes(type="category", autorange="reversed")
-    height = int(theme.tick_size * 2.6) * max(len(options), 2) + 8 * theme.font_size
-    return style(fig, theme, title=f"The class predicted ({sum(counts)} answers)",
+    height = int(theme.tick_size * 2.4) * max(len(options), 2) + 8 * theme.font_size
+    note = "✔ = what was measured" if marked else "the measured answer appears at the reveal"
+    return style(fig, theme, title=f"The class predicted ({voters} answers)", subtitle=note,
                  height=height)

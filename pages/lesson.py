@@ -1,0 +1,16 @@
+"""The lesson: predict, observe, explain, one step at a time (progress in the URL)."""
+
+import streamlit as st
+
+from bertviz_lite import ui
+from bertviz_lite.ui import lesson as ul
+
+lesson, store = ul.lesson_picker()
+if lesson is None:
+    ui.page_header("Lesson", "The lesson files need fixing: see the messages above.")
+    st.stop()
+ul.stage_frame()
+first = ul.step_index(lesson) == 0 and not ul.stage()
+ui.page_header(lesson.title, lesson.intro if first else "")
+ul.run_step(lesson, store)
+ui.show_code(ul.run_step)
