@@ -73,7 +73,7 @@ def predict(at: AppTest, step) -> None:
     key = f"lesson_pred_{step.id}"
     kind = step.prediction.kind
     if kind == "layers":
-        at.checkbox(key=f"{key}_head").check().run()
+        at.button_group(key=key).set_value(["head"]).run()
     elif kind == "log-number":
         at.select_slider(key=key).set_value(10.0).run()
     elif kind == "choice":
@@ -142,9 +142,10 @@ def test_class_poll_instructor_and_student():
     try:
         student = lesson_page(step="2", **{"class": code})
         assert not [b for b in student.button if b.key == "lesson_class_start"]
-        student.checkbox(key="lesson_pred_frozen-backward_head").check().run()
+        pills = "lesson_pred_frozen-backward"
+        student.button_group(key=pills).set_value(["head"]).run()
         student.button(key="lesson_send_frozen-backward").click().run()
-        student.checkbox(key="lesson_pred_frozen-backward_layer.5").check().run()
+        student.button_group(key=pills).set_value(["head", "layer.5"]).run()
         student.button(key="lesson_send_frozen-backward").click().run()  # replaces
         counts = class_poll().tally(code, "frozen-backward", instructor=True)
         assert counts == {'["layer.5", "head"]': 1}

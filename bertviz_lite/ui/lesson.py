@@ -27,13 +27,18 @@ from bertviz_lite.lesson.poll import Poll, PollError, normalise
 log = logging.getLogger("bertviz_lite.app")
 
 ON = ("1", "true", "on", "yes")
-STAGE_FIGURE_PX = 540  # a figure on the stage: fits 720 px with the step header above it
+STAGE_FIGURE_PX = 470  # a figure on the stage: fits 720 px with the step header above it
 STAGE_CSS = """<style>
-.block-container { padding-top: 3.2rem !important; padding-bottom: 1rem !important; }
-h1 { font-size: 2.1rem !important; margin: 0 !important; padding: 0 0 .3rem 0 !important; }
-h2 { font-size: 1.7rem !important; } h3 { font-size: 1.45rem !important; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
-[data-testid="stVerticalBlock"] { gap: .55rem; }
+.block-container { padding-top: 3.4rem !important; padding-bottom: 1rem !important;
+  max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
+h1 { font-size: 1.9rem !important; margin: 0 !important; padding: 0 0 .2rem 0 !important; }
+h2 { font-size: 1.6rem !important; } h3 { font-size: 1.4rem !important; padding: .2rem 0 !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1rem !important; }
+[data-testid="stVerticalBlock"] { gap: .45rem; }
+/* a 720-px-high projector: the live gradient chart drawn at 3/4 size, nothing clipped */
+@media (max-height: 800px) { .st-key-bp_job_flow { zoom: 0.74; } }
+/* a 1080-px-high one: the lesson's figures drawn larger (whole, re-laid out, not cropped) */
+@media (min-height: 1000px) { [class*="st-key-lesson_fig_"] { zoom: 1.3; } }
 </style>"""
 
 
@@ -46,6 +51,8 @@ def present_from_url() -> None:
         st.session_state["_present_seen"] = value
         if value is not None:
             st.session_state["presenter"] = value.lower() in ON
+    if st.session_state.get("presenter"):  # the stage needs the whole width
+        st.set_page_config(initial_sidebar_state="collapsed")
 
 
 def present_to_url() -> None:
@@ -88,13 +95,12 @@ def fit(fig: Any) -> Any:
     return fig
 
 
-def stage_mode_buttons(n_layers: int) -> None:
+def stage_mode_buttons() -> None:
     """The setting that matters in a demo, as two big buttons: frozen or fine-tuned."""
-    del n_layers
     c1, c2 = st.columns(2)
     for col, (mode, label) in zip((c1, c2), [("frozen", "Frozen"), ("finetune", "Fine-tune")]):
         col.button(label, key=f"bp_stage_{mode}", width="stretch",
-                   type="primary" if st.session_state.get("mode") == mode else "secondary",
+                   type="primary" if st.session_state.get("mode", "frozen") == mode else "secondary",
                    on_click=lambda m=mode: st.session_state.update(mode=m))
 
 
@@ -132,8 +138,7 @@ def lesson_picker() -> tuple[L.Lesson | None, L.ArtefactStore]:
         return None, store
     wanted = st.query_params.get("lesson")
     chosen = next((f for f in usable if f.lesson.id == wanted), usable[0])
-    if chosen.skipped and ui.is_instructor():
-        st.caption("Steps waiting for a recorded artefact: " + ui.safe("; ".join(chosen.skipped)))
+    st.session_state["lesson_skipped"] = chosen.skipped
     return chosen.lesson, store
 
 
@@ -153,11 +158,11 @@ def _go(n: int) -> None:
 
 def nav(lesson: L.Lesson, i: int, where: Any) -> None:
     """Back / progress / Next; PageUp and PageDown from the keyboard or a clicker."""
-    c1, c2, c3 = where.columns([1, 3, 1], vertical_alignment="center")
-    c1.button("← Back", key="lesson_back", on_click=_go, args=(i,), disabled=i == 0,
+    c1, c2, c3 = where.columns([1.4, 3, 1.4], vertical_alignment="center")
+    c1.button("Back", key="lesson_back", on_click=_go, args=(i,), disabled=i == 0,
               shortcut="PageUp", width="stretch")
     c2.progress((i + 1) / len(lesson.steps), text=f"Step {i + 1} of {len(lesson.steps)}")
-    c3.button("Next →", key="lesson_next", on_click=_go, args=(i + 2,), type="primary",
+    c3.button("Next", key="lesson_next", on_click=_go, args=(i + 2,), type="primary",
               disabled=i + 1 >= len(lesson.steps), shortcut="PageDown", width="stretch")
 
 
@@ -178,12 +183,10 @@ def log_values(low: float, high: float) -> list[float]:
 
 
 def _layers_widget(step: Step, answer: Answer, key: str, disabled: bool) -> list[str]:
-    """A checkbox per group, head on top (as in the diagram of BERT)."""
-    picked = []
-    for g in reversed(answer.options):
-        if st.checkbox(g, key=f"{key}_{g}", disabled=disabled):
-            picked.append(g)
-    return [g for g in answer.options if g in picked]
+    """One toggle per group of the recorded model, input (left) to output (right)."""
+    picked = st.pills("Groups that receive a gradient", answer.options, selection_mode="multi",
+                      key=key, disabled=disabled, label_visibility="collapsed")
+    return [g for g in answer.options if g in (picked or [])]
 
 
 def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tuple[Any, bool]:
@@ -192,7 +195,8 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
     if p.kind == "none" or answer is None:
         return None, True
     if p.kind == "layers":
-        st.caption("Tick the groups (BERT's own names, input at the bottom).")
+        st.caption("Click every group that will receive a gradient (input on the left, the "
+                   "task head on the right; none is a valid answer too).")
         return _layers_widget(step, answer, key, disabled), True
     if p.kind == "log-number":
         values = log_values(p.low, p.high)
@@ -344,6 +348,8 @@ def instructor_panel(lesson: L.Lesson, step: Step, answer: Answer | None, code: 
                      ) -> None:
     """Start / close a class session, the join code, and the live distribution."""
     with st.expander("Class poll (instructor)", expanded=code is not None):
+        if skipped := st.session_state.get("lesson_skipped"):
+            st.caption("Steps waiting for a recorded artefact: " + ui.safe("; ".join(skipped)))
         if code is None:
             st.button("Start a class session", key="lesson_class_start",
                       on_click=_start_class, args=(lesson.id,))
@@ -398,13 +404,14 @@ def run_step(lesson: L.Lesson, store: L.ArtefactStore) -> None:
             st.markdown(f"**Predict:** {facts_text(step.prediction.question, step, store)}")
         prediction, complete = prediction_widget(step, answer, disabled=shown)
         reveal_controls(step, prediction, complete, code, instructor)
+        if shown and answer is not None:
+            explanation(step, revealed()[step.id], answer)
         try_it(step)
     with right:
         if step.answer is None:
             summary(lesson, store)
         elif shown:
             observe(step, store)
-            explanation(step, revealed()[step.id], answer)
             if code and not instructor:
                 _results_chart(code, step, answer, instructor=False)
         else:
