@@ -11,6 +11,7 @@ if lesson is None:
     st.stop()
 first = ul.step_index(lesson) == 0 and not ul.stage()
 ui.page_header(lesson.title, lesson.intro if first else "")
-ul.stage_frame()
+ul.stage_frame(hide_title=True)
+st.html(ul.LESSON_CSS)
 ul.run_step(lesson, store)
 ui.show_code(ul.run_step)

@@ -6,6 +6,7 @@ Pure functions: plain data in, plotly Figure out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
 
 def _legend_below(theme: Theme) -> dict[str, Any]:
     """A horizontal legend under the plot (never over the title)."""
-    return {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top",
+    return {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top",
             "font": {"size": theme.font_size}}
 
 
@@ -26,7 +27,7 @@ def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME)
 
     rows: reproduce.json rows with "task", "dataset", "ours_gap", "paper_gap".
     """
-    names = safe_labels([f"{r['task']} ({r.get('dataset', '')})" for r in rows])
+    names = safe_labels([str(r["task"]) for r in rows])
     ours = [r.get("ours_gap") for r in rows]
     paper = [r.get("paper_gap") for r in rows]
     fig = go.Figure([
@@ -41,10 +42,11 @@ def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME)
     ])
     top = max([v for v in ours + paper if v is not None] + [1.0])
     fig.update_yaxes(range=[min(0.0, *(v for v in ours + paper if v is not None)) - 1,
-                            top * 1.3], title_text="fine-tuned − frozen (points)")
+                            top * 1.3], title_text="gain (points)")
+    fig.update_xaxes(tickangle=0)
     fig.update_layout(barmode="group", legend=_legend_below(theme))
     return style(fig, theme, title="What fine-tuning adds, per task",
-                 subtitle="ours on the real data (frozen: scalar-mix head) beside the paper's",
+                 subtitle="ours (real data) beside the paper's",
                  height=620 if theme.presenter else 440)
 
 
@@ -61,8 +63,8 @@ def group_change_bars(groups: Sequence[str], values: Sequence[float], measure: s
     fig.update_yaxes(type="category", categoryorder="array",
                      categoryarray=safe_labels(groups))
     height = int(theme.tick_size * 2.6) * len(groups) + 9 * theme.font_size
-    return style(fig, theme, title="How much fine-tuning changed each group",
-                 subtitle="input at the bottom, head at the top", height=height)
+    return style(fig, theme, title="How much each group changed",
+                 subtitle="input at the bottom", height=height)
 
 
 def learning_curve(sizes: Sequence[int], series: dict[str, list[list[float]]], metric: str,
@@ -87,7 +89,7 @@ def learning_curve(sizes: Sequence[int], series: dict[str, list[list[float]]], m
     fig.update_xaxes(type="log", title_text="training examples (log scale)")
     fig.update_yaxes(title_text=safe_text(metric))
     fig.update_layout(legend=_legend_below(theme))
-    return style(fig, theme, title="Learning curves: small data, several seeds",
+    return style(fig, theme, title="Learning curves over seeds",
                  subtitle="each dot is one seed", height=600 if theme.presenter else 420)
 
 
@@ -108,6 +110,55 @@ def poll_bars(options: Sequence[str], counts: Sequence[int], marked: set[str],
     fig.update_xaxes(title_text="students", range=[0, top * 1.25 + 1], dtick=max(1, top // 5))
     fig.update_yaxes(type="category", autorange="reversed")
     height = int(theme.tick_size * 2.4) * max(len(options), 2) + 8 * theme.font_size
-    note = "✔ = what was measured" if marked else "the measured answer appears at the reveal"
+    note = "✔ = measured" if marked else "answer marked at the reveal"
     return style(fig, theme, title=f"The class predicted ({voters} answers)", subtitle=note,
                  height=height)
+
+
+def group_weights(groups: Sequence[str], group_params: dict[str, int], frozen: Sequence[str],
+                  theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Weights per group (log x), the trainable ones in colour, the frozen ones hatched grey.
+
+    groups: G names, input (bottom) to output (top); group_params: {group: weight count};
+    frozen: the groups that do not learn.
+    """
+    from bertviz_lite.figures.text import fmt_human
+
+    off = set(frozen)
+    values = [group_params.get(g, 0) for g in groups]
+    fig = go.Figure(go.Bar(
+        x=values, y=safe_labels(groups), orientation="h", cliponaxis=False,
+        text=[f"{fmt_human(v)} · {'frozen' if g in off else 'learns'}" for g, v in
+              zip(groups, values)], textposition="outside",
+        marker={"color": [theme.frozen_fill if g in off else theme.trainable for g in groups],
+                "line": {"color": [theme.frozen if g in off else theme.trainable
+                                   for g in groups], "width": 1},
+                "pattern": {"shape": ["/" if g in off else "" for g in groups],
+                            "fgcolor": theme.frozen}}))
+    top = max([v for v in values if v > 0] + [10])
+    fig.update_xaxes(type="log", range=[0, math.log10(top) + 1.6], exponentformat="power",
+                     title_text="weights in the group (log scale)")
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=safe_labels(groups))
+    learn = sum(v for g, v in zip(groups, values) if g not in off)
+    height = int(theme.tick_size * 2.4) * len(groups) + 9 * theme.font_size
+    return style(fig, theme, title="What learns, group by group",
+                 subtitle=f"{learn:,} of {sum(values):,} weights learn", height=height)
+
+
+def wall_time_bars(modes: Sequence[str], seconds: Sequence[float], device: str,
+                   theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Measured wall time of each mode's whole run, the ratio to the fastest in the labels.
+
+    modes, seconds: M names and M wall times (s); device: where they were measured.
+    """
+    fastest = min(s for s in seconds if s > 0)
+    fig = go.Figure(go.Bar(
+        x=list(seconds), y=safe_labels(modes), orientation="h", cliponaxis=False,
+        marker_color=[mode_colour(m, theme, i) for i, m in enumerate(modes)],
+        text=[f"{s:.1f} s · {s / fastest:.1f}×" for s in seconds], textposition="outside"))
+    fig.update_xaxes(title_text="wall time of the whole run (s)",
+                     range=[0, max(seconds) * 1.45])
+    fig.update_yaxes(type="category")
+    return style(fig, theme, title="Time to train",
+                 subtitle=f"measured on {safe_text(device)}",
+                 height=int(theme.tick_size * 3.5) * len(modes) + 9 * theme.font_size)

@@ -35,6 +35,14 @@ def diagram_forward(arts: Sequence[Any], theme: Theme) -> go.Figure:
                         group_params=r.group_params, theme=theme)
 
 
+def weights(arts: Sequence[Any], theme: Theme) -> go.Figure:
+    """Weights per group of the recorded model, the frozen ones marked."""
+    from bertviz_lite.figures.lesson import group_weights
+
+    r = _first_run(arts)
+    return group_weights(r.groups, r.group_params, r.frozen_groups, theme)
+
+
 def diagram(arts: Sequence[Any], theme: Theme) -> go.Figure:
     """BERT as boxes with the backward arrows down to the first frozen group."""
     from bertviz_lite.figures import bert_diagram
@@ -72,6 +80,15 @@ def cost(arts: Sequence[Any], theme: Theme) -> go.Figure:
     return cost_figure(Comparison({r.mode: r for r in runs}).rows(), theme=theme)
 
 
+def wall_time(arts: Sequence[Any], theme: Theme) -> go.Figure:
+    """Wall time of each recorded run, frozen first."""
+    from bertviz_lite.figures.lesson import wall_time_bars
+
+    runs = sorted(arts, key=lambda r: r.mode != "frozen")
+    return wall_time_bars([r.label for r in runs], [r.cost["wall_seconds"] for r in runs],
+                          runs[0].device, theme)
+
+
 def reproduce(arts: Sequence[Any], theme: Theme) -> go.Figure:
     """Fine-tuned minus frozen on the four real tasks, ours beside the paper's."""
     from bertviz_lite.figures.lesson import reproduce_gaps
@@ -83,7 +100,10 @@ def train_val(arts: Sequence[Any], theme: Theme) -> go.Figure:
     """Training and validation curves of each run (the overfitting gap)."""
     from bertviz_lite.figures import compare_curves
 
-    return compare_curves({r.label: r for r in arts}, theme=theme)
+    fig = compare_curves({r.label: r for r in arts}, theme=theme)
+    fig.update_layout(title_text="Training (dashed) vs validation (solid)",  # half a slide
+                      height=fig.layout.height or (720 if theme.presenter else 480))
+    return fig
 
 
 def update_ratio(arts: Sequence[Any], theme: Theme) -> go.Figure:
@@ -118,10 +138,12 @@ def learning(arts: Sequence[Any], theme: Theme) -> go.Figure:
 
 
 FIGURES: dict[str, Builder] = {
+    "weights": weights,
     "diagram-forward": diagram_forward,
     "diagram": diagram,
     "grad-flow": grad_flow,
     "backward-sweep": backward,
+    "wall-time": wall_time,
     "cost": cost,
     "reproduce": reproduce,
     "train-val": train_val,

@@ -27,18 +27,25 @@ from bertviz_lite.lesson.poll import Poll, PollError, normalise
 log = logging.getLogger("bertviz_lite.app")
 
 ON = ("1", "true", "on", "yes")
-STAGE_FIGURE_PX = 470  # a figure on the stage: fits 720 px with the step header above it
+# Room for a figure on the stage below the step header of a 720-pixel-high screen. Bar
+# charts are drawn that high; figures that cannot be squeezed (BERT's stacked boxes, the
+# four cost panels) are drawn whole and zoomed to fit (CSS zoom: re-laid out, never cropped).
+STAGE_ROOM_PX = 450
+STAGE_ROOM_1080_PX = 800
+UNSQUEEZABLE = ("diagram", "diagram-forward", "cost", "train-val")
 STAGE_CSS = """<style>
-.block-container { padding-top: 3.4rem !important; padding-bottom: 1rem !important;
+.block-container { padding-top: 3.1rem !important; padding-bottom: 1rem !important;
   max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
 h1 { font-size: 1.9rem !important; margin: 0 !important; padding: 0 0 .2rem 0 !important; }
 h2 { font-size: 1.6rem !important; } h3 { font-size: 1.4rem !important; padding: .2rem 0 !important; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1rem !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {
+  font-size: .95rem !important; line-height: 1.45 !important; }
+[data-testid="stAlert"] [data-testid="stMarkdownContainer"] p { font-size: .9rem !important; }
+[data-testid="stAlertContainer"] { padding: .6rem .9rem !important; }
 [data-testid="stVerticalBlock"] { gap: .45rem; }
 /* a 720-px-high projector: the live gradient chart drawn at 3/4 size, nothing clipped */
 @media (max-height: 800px) { .st-key-bp_job_flow { zoom: 0.74; } }
-/* a 1080-px-high one: the lesson's figures drawn larger (whole, re-laid out, not cropped) */
-@media (min-height: 1000px) { [class*="st-key-lesson_fig_"] { zoom: 1.3; } }
+
 </style>"""
 
 
@@ -72,10 +79,18 @@ def stage() -> bool:
     return ui.presenter()
 
 
-def stage_frame() -> None:
-    """Compact headings and spacing on the stage."""
+LESSON_CSS = """<style>
+[class*="st-key-lesson_pred_"] [data-testid="stButtonGroup"] div {
+  flex-wrap: wrap !important; overflow-x: visible !important; }
+</style>"""
+
+
+def stage_frame(hide_title: bool = False) -> None:
+    """Compact headings and spacing on the stage (the page title hidden where the step
+    header names the page)."""
     if stage():
-        st.html(STAGE_CSS)
+        st.html(STAGE_CSS + ("<style>h1 { display: none !important; }</style>"
+                             if hide_title else ""))
 
 
 @contextlib.contextmanager
@@ -88,10 +103,17 @@ def folded(label: str) -> Iterator[None]:
         yield
 
 
-def fit(fig: Any) -> Any:
-    """On the stage, a figure no taller than STAGE_FIGURE_PX (margins unchanged)."""
-    if stage() and (fig.layout.height or 0) > STAGE_FIGURE_PX:
-        fig.update_layout(height=STAGE_FIGURE_PX)
+def fit(fig: Any, key: str, name: str = "") -> Any:
+    """On the stage, the figure drawn under `key` made to fit the room the screen has."""
+    if not stage():
+        return fig
+    height = float(fig.layout.height or 450)
+    if name not in UNSQUEEZABLE:
+        fig.update_layout(height=min(height, STAGE_ROOM_PX))
+        return fig
+    small, big = STAGE_ROOM_PX / height, min(1.0, STAGE_ROOM_1080_PX / height)
+    st.html(f"<style>@media (max-height: 800px) {{ .st-key-{key} {{ zoom: {small:.3f}; }} }}"
+            f"@media (min-height: 1000px) {{ .st-key-{key} {{ zoom: {big:.3f}; }} }}</style>")
     return fig
 
 
@@ -161,7 +183,8 @@ def nav(lesson: L.Lesson, i: int, where: Any) -> None:
     c1, c2, c3 = where.columns([1.4, 3, 1.4], vertical_alignment="center")
     c1.button("Back", key="lesson_back", on_click=_go, args=(i,), disabled=i == 0,
               shortcut="PageUp", width="stretch")
-    c2.progress((i + 1) / len(lesson.steps), text=f"Step {i + 1} of {len(lesson.steps)}")
+    c2.progress((i + 1) / len(lesson.steps),
+                text=f"{lesson.title} · step {i + 1} of {len(lesson.steps)}")
     c3.button("Next", key="lesson_next", on_click=_go, args=(i + 2,), type="primary",
               disabled=i + 1 >= len(lesson.steps), shortcut="PageDown", width="stretch")
 
@@ -195,13 +218,12 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
     if p.kind == "none" or answer is None:
         return None, True
     if p.kind == "layers":
-        st.caption("Click every group that will receive a gradient (input on the left, the "
-                   "task head on the right; none is a valid answer too).")
+        st.caption("Click each group that will get a gradient (input left, head right).")
         return _layers_widget(step, answer, key, disabled), True
     if p.kind == "log-number":
         values = log_values(p.low, p.high)
         v = st.select_slider("Your prediction (log scale)", values, key=key, disabled=disabled,
-                             value=values[len(values) // 2],
+                             value=values[len(values) // 2], label_visibility="collapsed",
                              format_func=lambda x: f"{number(x)}{p.unit}")
         return float(v), True
     if p.kind == "choice":
@@ -237,7 +259,8 @@ def observe(step: Step, store: L.ArtefactStore) -> float:
     tabs = st.tabs([name for name, _ in figs]) if len(figs) > 1 else [st.container()]
     for tab, (name, fig) in zip(tabs, figs):
         with tab:
-            ui.plot(fit(fig), key=f"lesson_fig_{step.id}_{name}")
+            key = f"lesson_fig_{step.id}_{name}"
+            ui.plot(fit(fig, key, name), key=key)
     seconds = time.perf_counter() - t0
     st.session_state.setdefault("lesson_draw_s", {})[step.id] = seconds
     return seconds
@@ -324,8 +347,8 @@ def _results_chart(code: str, step: Step, answer: Answer | None, instructor: boo
     labels, counts, marked = distribution(step.prediction.kind, votes,
                                           answer if shown else None, step.prediction.low,
                                           step.prediction.high)
-    ui.plot(fit(poll_bars(labels, counts, marked, len(votes), theme=ui.theme())),
-            key=f"lesson_poll_{step.id}")
+    key = f"lesson_poll_{step.id}"
+    ui.plot(fit(poll_bars(labels, counts, marked, len(votes), theme=ui.theme()), key), key=key)
 
 
 @st.fragment(run_every=2.0)
@@ -382,8 +405,7 @@ def reveal_controls(step: Step, prediction: Any, complete: bool, code: str | Non
         return
     label = "Reveal to the class" if code else "Reveal"
     st.button(label, key=f"lesson_reveal_{step.id}", type="primary", disabled=not complete,
-              on_click=_reveal, args=(step.id, prediction, code),
-              help=None if complete else "Make your prediction first")
+              on_click=_reveal, args=(step.id, prediction, code))
 
 
 # -- one step ---------------------------------------------------------------------------------
@@ -396,10 +418,14 @@ def run_step(lesson: L.Lesson, store: L.ArtefactStore) -> None:
     code, instructor = class_code(), ui.is_instructor()
     nav(lesson, i, st.container())
     st.subheader(f"{i + 1}. {step.title}")
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns([1, 1] if stage() else [2, 3], gap="medium")
     shown = step.id in revealed() or step.answer is None
     with left:
-        st.markdown(facts_text(step.text, step, store))
+        if stage() and shown and step.answer is not None:  # read already: room for the result
+            with st.expander("The step's text"):
+                st.markdown(facts_text(step.text, step, store))
+        else:
+            st.markdown(facts_text(step.text, step, store))
         if step.answer is not None:
             st.markdown(f"**Predict:** {facts_text(step.prediction.question, step, store)}")
         prediction, complete = prediction_widget(step, answer, disabled=shown)
