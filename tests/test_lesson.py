@@ -201,6 +201,12 @@ def test_the_lesson_walks_the_lecture_in_order():
     assert {"layers", "log-number", "choice", "order"} <= kinds
 
 
+def test_every_figure_has_a_tab_label():
+    from bertviz_lite.lesson.observe import FIGURES, LABELS
+
+    assert set(LABELS) == set(FIGURES)
+
+
 def test_every_shipped_figure_draws():
     lesson, store = load_lesson(SHIPPED), ArtefactStore()
     for step in lesson.steps:

@@ -191,7 +191,7 @@ def check_stage(pg, step, n: int, prefix: str) -> None:
     assert not clipped_texts(pg), (step.id, clipped_texts(pg))
     assert in_viewport(pg, ".st-key-lesson_next button"), step.id
     if step.answer is not None:
-        assert in_viewport(pg, ".js-plotly-plot"), f"{step.id}: the figure needs scrolling"
+        assert in_viewport(pg, ".js-plotly-plot:visible"), f"{step.id}: the figure needs scrolling"
         assert in_viewport(pg, "[data-testid='stAlert']"), f"{step.id}: the explanation"
 
 
@@ -231,13 +231,20 @@ def test_train_and_gradient_chart_share_the_stage(server, browser, size):
     settle(pg, 800)
     assert in_viewport(pg, ".st-key-bp_train button")
     pg.locator(".st-key-bp_train button").click()
-    pg.locator(".st-key-bp_job_flow .js-plotly-plot").wait_for(timeout=120_000)
-    pg.wait_for_timeout(1500)
+    chart = ".st-key-bp_job_flow .js-plotly-plot:visible"
+    pg.locator(chart).wait_for(timeout=120_000)
+    pg.wait_for_timeout(1000)
+    for when in ("live", "done"):  # while it trains, and the static chart after the run
+        if when == "done":
+            pg.get_by_role("heading", name="The whole run").wait_for(timeout=180_000)
+            settle(pg, 1000)
+        assert pg.evaluate(SCROLL_TOP) == 0
+        assert in_viewport(pg, ".st-key-bp_train button"), f"{when}: Train is off the stage"
+        assert in_viewport(pg, ".st-key-bp_stop button"), f"{when}: Stop is off the stage"
+        assert in_viewport(pg, chart), f"{when}: the chart needs scrolling"
+        flow = ".st-key-bp_job_flow .js-plotly-plot"
+        assert not clipped_texts(pg, flow), (when, clipped_texts(pg, flow))
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"backprop-stage-{size[0]}x{size[1]}.png"))
-    assert in_viewport(pg, ".st-key-bp_train button"), "Train is off the stage"
-    assert in_viewport(pg, ".st-key-bp_stop button"), "Stop is off the stage"
-    assert in_viewport(pg, ".st-key-bp_job_flow .js-plotly-plot"), "the chart needs scrolling"
-    assert not clipped_texts(pg), clipped_texts(pg)
     no_exceptions(pg)
     ctx.close()

@@ -166,14 +166,14 @@ def _step_ratio(home: str) -> dict[str, Any]:
             "ratio_vs_cli_all_cores": round(app_step / rows[cores], 2)}
 
 
-CLIPPED_TEXT = """() => {
+CLIPPED_TEXT = """(scope) => {
   const out = [];
-  for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+  for (const plot of document.querySelectorAll(scope)) {
     const svg = plot.querySelector('svg.main-svg');
     if (!svg) continue;
     const box = svg.getBoundingClientRect();
     const sel = '.gtitle, .g-gtitle text, .legend text, .xtick text, .ytick text, ' +
-                '.g-xtitle text, .g-ytitle text, .annotation-text';
+                '.g-xtitle text, .g-ytitle text, .annotation-text, .bartext';
     for (const t of plot.querySelectorAll(sel)) {
       const r = t.getBoundingClientRect();
       if (!r.width || !t.textContent.trim()) continue;
@@ -184,10 +184,10 @@ CLIPPED_TEXT = """() => {
   return out; }"""
 
 
-def clipped_texts(page: Any) -> list[str]:
-    """Texts of the plotly figures on the page (titles, legends, ticks, axis titles,
-    annotations) that stick out of their figure, where the browser cuts them off."""
-    return list(page.evaluate(CLIPPED_TEXT))
+def clipped_texts(page: Any, scope: str = ".js-plotly-plot") -> list[str]:
+    """Texts of the plotly figures matching `scope` (titles, legends, ticks, axis titles,
+    annotations, bar labels) that stick out of their figure, where the browser cuts them."""
+    return list(page.evaluate(CLIPPED_TEXT, scope))
 
 
 SCROLL_TOP = """() => { const m = document.querySelector('[data-testid="stMain"]');

@@ -128,7 +128,7 @@ def group_weights(groups: Sequence[str], group_params: dict[str, int], frozen: S
     values = [group_params.get(g, 0) for g in groups]
     fig = go.Figure(go.Bar(
         x=values, y=safe_labels(groups), orientation="h", cliponaxis=False,
-        text=[f"{fmt_human(v)} · {'frozen' if g in off else 'learns'}" for g, v in
+        text=[fmt_human(v) if g in off else f"{fmt_human(v)} learn" for g, v in
               zip(groups, values)], textposition="outside",
         marker={"color": [theme.frozen_fill if g in off else theme.trainable for g in groups],
                 "line": {"color": [theme.frozen if g in off else theme.trainable
@@ -136,13 +136,14 @@ def group_weights(groups: Sequence[str], group_params: dict[str, int], frozen: S
                 "pattern": {"shape": ["/" if g in off else "" for g in groups],
                             "fgcolor": theme.frozen}}))
     top = max([v for v in values if v > 0] + [10])
-    fig.update_xaxes(type="log", range=[0, math.log10(top) + 1.6], exponentformat="power",
+    fig.update_xaxes(type="log", range=[0, math.log10(top) + 2.2], exponentformat="power",
                      title_text="weights in the group (log scale)")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=safe_labels(groups))
     learn = sum(v for g, v in zip(groups, values) if g not in off)
     height = int(theme.tick_size * 2.4) * len(groups) + 9 * theme.font_size
     return style(fig, theme, title="What learns, group by group",
-                 subtitle=f"{learn:,} of {sum(values):,} weights learn", height=height)
+                 subtitle=f"{learn:,} of {sum(values):,} learn; hatched: frozen",
+                 height=height)
 
 
 def wall_time_bars(modes: Sequence[str], seconds: Sequence[float], device: str,

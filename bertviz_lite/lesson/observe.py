@@ -153,6 +153,15 @@ FIGURES: dict[str, Builder] = {
 }
 
 
+LABELS: dict[str, str] = {  # tab labels on the Lesson page
+    "weights": "Weights per group", "diagram-forward": "Forward pass", "diagram": "Diagram",
+    "grad-flow": "Gradient per group", "backward-sweep": "One backward pass",
+    "wall-time": "Time", "cost": "Every cost", "reproduce": "Four tasks",
+    "train-val": "Train vs validation", "update-ratio": "Updates per step",
+    "change": "Change per group", "learning-curve": "Learning curves",
+}
+
+
 def observation(names: Sequence[str], arts: Sequence[Any],
                 theme: Theme = DEFAULT_THEME) -> list[tuple[str, go.Figure]]:
     """(name, figure) for each figure of a step, drawn from its loaded artefacts."""

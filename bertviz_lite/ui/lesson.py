@@ -36,6 +36,7 @@ UNSQUEEZABLE = ("diagram", "diagram-forward", "cost", "train-val")
 STAGE_CSS = """<style>
 .block-container { padding-top: 3.1rem !important; padding-bottom: 1rem !important;
   max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
+[data-testid="stHeader"] { background: transparent !important; }  /* no band over the title */
 h1 { font-size: 1.9rem !important; margin: 0 !important; padding: 0 0 .2rem 0 !important; }
 h2 { font-size: 1.6rem !important; } h3 { font-size: 1.4rem !important; padding: .2rem 0 !important; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {
@@ -256,7 +257,9 @@ def observe(step: Step, store: L.ArtefactStore) -> float:
     except (ValueError, KeyError, TypeError) as err:
         ui.friendly_error(err, "draw this step's recorded artefact")
         return 0.0
-    tabs = st.tabs([name for name, _ in figs]) if len(figs) > 1 else [st.container()]
+    from bertviz_lite.lesson.observe import LABELS
+
+    tabs = st.tabs([LABELS.get(n, n) for n, _ in figs]) if len(figs) > 1 else [st.container()]
     for tab, (name, fig) in zip(tabs, figs):
         with tab:
             key = f"lesson_fig_{step.id}_{name}"
