@@ -21,6 +21,7 @@ from bertviz_lite.lesson import (
     parse_lesson,
     read_lessons,
 )
+from bertviz_lite.lesson.answers import COMPUTE
 from bertviz_lite.lesson.explain import spearman
 from bertviz_lite.lesson.tally import distribution
 from bertviz_lite.paths import assets_dir
@@ -161,6 +162,22 @@ def _reference(compute: str, refs: tuple[str, ...]):
     raise AssertionError(f"no reference for {compute}")
 
 
+def _reference_other(compute: str, path):
+    """Sweeps and inside-BERT analyses, straight from their JSON."""
+    d = json.loads(path.read_text())
+    if compute == "sweep_winner":
+        small = min(p["size"] for p in d["points"])
+        means = {}
+        for m in {p["mode"] for p in d["points"]}:
+            vals = [p["value"] for p in d["points"] if p["mode"] == m and p["size"] == small]
+            means[m] = sum(vals) / len(vals)
+        return max(means, key=means.get)
+    if compute == "change_order":
+        rows = [g for g in d["groups"] if g["weight_change"] is not None]
+        return [g["group"] for g in sorted(rows, key=lambda g: -g["weight_change"])]
+    raise AssertionError(f"no reference for {compute}")
+
+
 def test_every_shipped_step_is_answered_from_its_artefact():
     lesson = load_lesson(SHIPPED)
     store = ArtefactStore()
@@ -169,7 +186,10 @@ def test_every_shipped_step_is_answered_from_its_artefact():
     for step in lesson.steps:
         if step.id not in answers or step.answer is None:
             continue
-        want = _reference(step.answer.compute, step.answer.artefacts)
+        ref = step.answer.artefacts[0]
+        want = (_reference(step.answer.compute, step.answer.artefacts)
+                if ref.startswith("runs/") else
+                _reference_other(step.answer.compute, store.path(ref)))
         got = answers[step.id].value
         if isinstance(want, float):
             assert got == pytest.approx(want)
@@ -250,3 +270,47 @@ def test_distribution_counts_votes_per_option():
     assert marked == {"head"}
     labels, counts, _ = distribution("log-number", [3.0, 30.0, 50.0], None, 1, 1000)
     assert dict(zip(labels, counts)) == {"1–10": 1, "10–100": 2, "100–1,000": 0}
+
+
+# -- the learning-curve and inside-BERT adapters (their JSON formats) -----------------------------
+SWEEP = {"version": 1, "kind": "learning-curves",
+         "setup": {"task": "sentiment", "metric": "accuracy", "sizes": [25, 100]},
+         "points": [{"mode": m, "size": n, "seed": s, "value": v} for m, n, s, v in [
+             ("frozen", 25, 0, 0.60), ("frozen", 25, 1, 0.58), ("finetune", 25, 0, 0.52),
+             ("finetune", 25, 1, 0.70), ("frozen", 100, 0, 0.66), ("finetune", 100, 0, 0.75),
+             ("finetune", 100, 1, None)]]}
+CHANGES = {"setup": {"task": "sentiment", "mode": "finetune"}, "groups": [
+    {"group": "embeddings", "cka": 0.99, "weight_change": 0.001, "trainable": True},
+    {"group": "layer.0", "cka": 0.98, "weight_change": 0.006, "trainable": True},
+    {"group": "layer.1", "cka": 0.95, "weight_change": 0.007, "trainable": True},
+    {"group": "layer.2", "cka": 0.97, "weight_change": None, "trainable": False}]}
+
+
+@pytest.fixture()
+def other_store(tmp_path):
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "changes").mkdir()
+    (tmp_path / "sweeps" / "s.json").write_text(json.dumps(SWEEP))
+    (tmp_path / "changes" / "c.json").write_text(json.dumps(CHANGES))
+    return ArtefactStore(tmp_path, runs=RUNS)
+
+
+def test_sweep_and_changes_adapters(other_store):
+    winner = COMPUTE["sweep_winner"].fn([other_store.load("sweeps/s")])
+    assert winner.value == "finetune"  # 0.61 against 0.59 at 25 examples
+    assert winner.detail["size"] == "25" and winner.detail["seeds"] == "2"
+    assert winner.value == _reference_other("sweep_winner", other_store.path("sweeps/s"))
+    order = COMPUTE["change_order"].fn([other_store.load("changes/c")])
+    assert order.value == ["layer.1", "layer.0", "embeddings"]  # layer.2 unmeasured: left out
+    figs = observation(["learning-curve"], [other_store.load("sweeps/s")])
+    assert len(figs[0][1].data) == 4  # a mean line and the seed dots per mode
+    assert observation(["change"], [other_store.load("changes/c")])[0][1].data
+
+
+def test_optional_steps_wait_for_their_artefacts(tmp_path):
+    (tmp_path / "runs").symlink_to(RUNS)
+    files = read_lessons(lessons_dir(), ArtefactStore(tmp_path))
+    shipped = next(f for f in files if f.path == SHIPPED)
+    ids = [s.id for s in shipped.lesson.steps]
+    assert "seeds" not in ids and "small-data" in ids
+    assert any(s.startswith("seeds (waits for sweeps/") for s in shipped.skipped)
