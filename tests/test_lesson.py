@@ -91,6 +91,8 @@ def test_good_lesson_parses():
     (lambda t: t.replace("[steps.answer]\ncompute", "[steps.answr]\ncompute"),
      "step 'a', field 'answer'", "missing"),
     (lambda t: t.replace("[lesson]", "[lessons]"), "bad.toml, field 'lesson'", "missing"),
+    (lambda t: t.replace('figures = ["grad-flow"]', 'figures = ["grad-flow"]\ntry_it = "http://x"'),
+     "step 'a', field 'try_it'", "must look like"),
 ])
 def test_malformed_lessons_say_file_step_and_field(edit, where, says):
     with pytest.raises(LessonError) as err:

@@ -4,6 +4,7 @@ instructor and a student."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -154,6 +155,9 @@ def test_class_poll_instructor_and_student():
         os.environ.pop("BERTVIZ_INSTRUCTORS")
         ui.settings.clear()
     teacher.run()
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"]
+              for c in teacher.get("plotly_chart")]
+    assert "The class predicted (1 answers)" in titles, titles
     teacher.button(key="lesson_reveal_frozen-backward").click().run()
     assert class_poll().revealed(code, "frozen-backward")
     os.environ["BERTVIZ_INSTRUCTORS"] = "lecturer@example.org"

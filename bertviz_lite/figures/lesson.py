@@ -86,9 +86,12 @@ def learning_curve(sizes: Sequence[int], series: dict[str, list[list[float]]], m
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", showlegend=False,
                                  name=f"{safe_text(mode)} seeds", opacity=0.5,
                                  marker={"color": colour, "size": theme.marker_size * 0.7}))
-    fig.update_xaxes(type="log", title_text="training examples (log scale)")
+    fig.update_xaxes(type="log", title_text="training examples (log scale)", tickangle=0,
+                     tickmode="array", tickvals=list(sizes), ticktext=[str(n) for n in sizes])
     fig.update_yaxes(title_text=safe_text(metric))
-    fig.update_layout(legend=_legend_below(theme))
+    fig.update_layout(legend={"x": 1, "xanchor": "right", "y": 0, "yanchor": "bottom",
+                              "bgcolor": "rgba(255,255,255,0.8)",
+                              "font": {"size": theme.font_size}})
     return style(fig, theme, title="Learning curves over seeds",
                  subtitle="each dot is one seed", height=600 if theme.presenter else 420)
 

@@ -12,6 +12,7 @@ the field, and saying what to do.
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -207,13 +208,16 @@ def _step(raw: Any, n: int, file: str) -> Step:
         bad = [f for f in figures if f not in FIGURES] if isinstance(figures, list) else figures
         raise LessonError(f"{_where(*where, 'figures')}: unknown figure {bad!r}; use any of "
                           f"{', '.join(FIGURES)}")
+    try_it = _text(raw, "try_it", where, required=False)
+    if try_it and not re.fullmatch(r"[a-z]+(\?[A-Za-z0-9_.=&-]*)?", try_it):
+        raise LessonError(f"{_where(*where, 'try_it')}: must look like backprop?mode=frozen "
+                          "(a page name, then an optional query string)")
     optional = raw.get("optional", False)
     if not isinstance(optional, bool):
         raise LessonError(f"{_where(*where, 'optional')}: must be true or false")
     text = _check_text(_text(raw, "text", where), where)
     return Step(sid, _text(raw, "title", where), text, pred, answer,
-                tuple(figures), _explain(raw.get("explain"), answer, where),
-                _text(raw, "try_it", where, required=False), optional)
+                tuple(figures), _explain(raw.get("explain"), answer, where), try_it, optional)
 
 
 def parse_lesson(text: str, file: str = "<lesson>") -> Lesson:

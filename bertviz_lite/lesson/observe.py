@@ -121,7 +121,8 @@ def change(arts: Sequence[Any], theme: Theme) -> go.Figure:
     a = arts[0]
     if isinstance(a, Changes):
         groups = [g for g in a.groups if g in a.change]
-        return group_change_bars(groups, [a.change[g] for g in groups], a.measure, theme)
+        return group_change_bars(groups, [a.change[g] for g in groups],
+                                 "relative weight change", theme)
     groups = [g for g in a.groups if g not in a.frozen_groups]
     total = [sum(s.update_ratio.get(g, 0.0) or 0.0 for s in a.steps) for g in groups]
     return group_change_bars(groups, total, "summed per-step ‖Δw‖/‖w‖", theme)
