@@ -1,5 +1,6 @@
-"""Streamlit helpers of the Lesson page: the step frame, the prediction widgets, the reveal,
-presenter mode in the URL (?present=1), the stage layout, and the class poll views.
+"""Streamlit helpers of the Lesson page: the lesson files, the step (text, prediction widget,
+reveal, observation, explanation) and the summary. The stage and presenter mode live in
+`lesson_frame`, the class poll in `lesson_poll`; their public names are re-exported here.
 
 Progress lives in the URL (`/lesson?step=4`); Back and Next answer PageUp / PageDown (what a
 presentation clicker sends) and are ordinary focusable buttons for Tab + Enter.
@@ -7,11 +8,9 @@ presentation clicker sends) and are ordinary focusable buttons for Tab + Enter.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,109 +21,29 @@ from bertviz_lite import ui
 from bertviz_lite.lesson.answers import FACT_NAMES, Answer, facts
 from bertviz_lite.lesson.explain import number
 from bertviz_lite.lesson.format import Step
-from bertviz_lite.lesson.poll import Poll, PollError, normalise
+from bertviz_lite.ui.lesson_frame import (
+    LESSON_CSS,
+    fit,
+    folded,
+    present_from_url,
+    present_to_url,
+    revealed,
+    stage,
+    stage_frame,
+    stage_mode_buttons,
+)
+from bertviz_lite.ui.lesson_poll import (
+    class_code,
+    class_poll,
+    instructor_panel,
+    results_chart,
+    reveal_controls,
+)
 
+__all__ = ["LESSON_CSS", "class_poll", "fit", "folded", "lesson_picker", "present_from_url",
+           "present_to_url", "run_step", "stage", "stage_frame", "stage_mode_buttons",
+           "step_index"]
 log = logging.getLogger("bertviz_lite.app")
-
-ON = ("1", "true", "on", "yes")
-# Room for a figure on the stage below the step header of a 720-pixel-high screen. Bar
-# charts are drawn that high; figures that cannot be squeezed (BERT's stacked boxes, the
-# four cost panels) are drawn whole and zoomed to fit (CSS zoom: re-laid out, never cropped).
-STAGE_ROOM_PX = 450
-STAGE_ROOM_1080_PX = 800
-UNSQUEEZABLE = ("diagram", "diagram-forward", "cost", "train-val")
-STAGE_CSS = """<style>
-.block-container { padding-top: 3.1rem !important; padding-bottom: 1rem !important;
-  max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
-[data-testid="stHeader"] { background: transparent !important; }  /* no band over the title */
-h1 { font-size: 1.9rem !important; margin: 0 !important; padding: 0 0 .2rem 0 !important; }
-h2 { font-size: 1.6rem !important; } h3 { font-size: 1.4rem !important; padding: .2rem 0 !important; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {
-  font-size: .95rem !important; line-height: 1.45 !important; }
-[data-testid="stAlert"] [data-testid="stMarkdownContainer"] p { font-size: .9rem !important; }
-[data-testid="stAlertContainer"] { padding: .6rem .9rem !important; }
-[data-testid="stVerticalBlock"] { gap: .45rem; }
-/* a 720-px-high projector: the live gradient chart drawn at 3/4 size, nothing clipped */
-@media (max-height: 800px) { .st-key-bp_job_flow { zoom: 0.74; } }
-
-</style>"""
-
-
-# -- presenter mode in the URL ---------------------------------------------------------------
-def present_from_url() -> None:
-    """Before the sidebar toggle is drawn: `?present=1` (or 0) in a new URL switches presenter
-    mode on (off). Only a change of the URL counts, so the toggle still works afterwards."""
-    value = st.query_params.get("present")
-    if value != st.session_state.get("_present_seen"):
-        st.session_state["_present_seen"] = value
-        if value is not None:
-            st.session_state["presenter"] = value.lower() in ON
-    if st.session_state.get("presenter"):  # the stage needs the whole width
-        st.set_page_config(initial_sidebar_state="collapsed")
-
-
-def present_to_url() -> None:
-    """After the toggle: keep `present=1` in the URL while presenter mode is on, so links
-    and bookmarks open in it."""
-    want = "1" if ui.presenter() else None
-    if st.query_params.get("present") != want:
-        if want:
-            st.query_params["present"] = want
-        else:
-            st.query_params.pop("present", None)
-        st.session_state["_present_seen"] = want
-
-
-def stage() -> bool:
-    """The stage layout (presenter mode): everything that matters on one projector screen."""
-    return ui.presenter()
-
-
-LESSON_CSS = """<style>
-[class*="st-key-lesson_pred_"] [data-testid="stButtonGroup"] div {
-  flex-wrap: wrap !important; overflow-x: visible !important; }
-</style>"""
-
-
-def stage_frame(hide_title: bool = False) -> None:
-    """Compact headings and spacing on the stage (the page title hidden where the step
-    header names the page)."""
-    if stage():
-        st.html(STAGE_CSS + ("<style>h1 { display: none !important; }</style>"
-                             if hide_title else ""))
-
-
-@contextlib.contextmanager
-def folded(label: str) -> Iterator[None]:
-    """On the stage: an expander, closed; elsewhere: in place."""
-    if stage():
-        with st.expander(label, expanded=False):
-            yield
-    else:
-        yield
-
-
-def fit(fig: Any, key: str, name: str = "") -> Any:
-    """On the stage, the figure drawn under `key` made to fit the room the screen has."""
-    if not stage():
-        return fig
-    height = float(fig.layout.height or 450)
-    if name not in UNSQUEEZABLE:
-        fig.update_layout(height=min(height, STAGE_ROOM_PX))
-        return fig
-    small, big = STAGE_ROOM_PX / height, min(1.0, STAGE_ROOM_1080_PX / height)
-    st.html(f"<style>@media (max-height: 800px) {{ .st-key-{key} {{ zoom: {small:.3f}; }} }}"
-            f"@media (min-height: 1000px) {{ .st-key-{key} {{ zoom: {big:.3f}; }} }}</style>")
-    return fig
-
-
-def stage_mode_buttons() -> None:
-    """The setting that matters in a demo, as two big buttons: frozen or fine-tuned."""
-    c1, c2 = st.columns(2)
-    for col, (mode, label) in zip((c1, c2), [("frozen", "Frozen"), ("finetune", "Fine-tune")]):
-        col.button(label, key=f"bp_stage_{mode}", width="stretch",
-                   type="primary" if st.session_state.get("mode", "frozen") == mode else "secondary",
-                   on_click=lambda m=mode: st.session_state.update(mode=m))
 
 
 # -- lessons and artefacts -------------------------------------------------------------------
@@ -237,17 +156,6 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
 
 
 # -- reveal, observation, explanation ---------------------------------------------------------
-def revealed() -> dict[str, Any]:
-    """{step id: the prediction it was revealed with} for this browser session."""
-    return st.session_state.setdefault("lesson_revealed", {})
-
-
-def _reveal(step_id: str, prediction: Any, code: str | None) -> None:
-    revealed()[step_id] = prediction
-    if code:
-        class_poll().reveal(code, step_id)
-
-
 def observe(step: Step, store: L.ArtefactStore) -> float:
     """Draw the step's figures from its artefacts; returns the seconds it took (server)."""
     t0 = time.perf_counter()
@@ -304,113 +212,6 @@ def summary(lesson: L.Lesson, store: L.ArtefactStore) -> None:
         st.caption("Reveal some steps first: your predictions are compared here.")
 
 
-# -- the class poll ---------------------------------------------------------------------------
-@st.cache_resource
-def class_poll() -> Poll:
-    """The server's poll database (SQLite in the data folder, shared by app processes)."""
-    return Poll(ui.settings().poll_path())
-
-
-def class_code() -> str | None:
-    """The class session of `?class=` if it exists and is open, else None (with a note)."""
-    raw = st.query_params.get("class")
-    if not raw:
-        return None
-    sess = class_poll().session(raw)
-    if sess is None or not sess.open:
-        st.warning(f"Class session {ui.safe(normalise(raw))} is "
-                   f"{'closed' if sess else 'unknown'}: you are working on your own.")
-        return None
-    return sess.code
-
-
-def _start_class(lesson_id: str) -> None:
-    st.query_params["class"] = class_poll().start(lesson_id)
-
-
-def _close_class(code: str) -> None:
-    class_poll().close_session(code)
-    st.query_params.pop("class", None)
-
-
-def _send(code: str, step_id: str, prediction: Any) -> None:
-    try:
-        class_poll().vote(code, step_id, ui.session_id(), prediction)
-    except PollError as err:
-        st.session_state["lesson_poll_error"] = str(err)
-
-
-def _results_chart(code: str, step: Step, answer: Answer | None, instructor: bool) -> None:
-    from bertviz_lite.figures.lesson import poll_bars
-    from bertviz_lite.lesson.tally import distribution
-
-    poll = class_poll()
-    shown = poll.revealed(code, step.id)
-    votes = poll.answers(code, step.id, instructor=instructor)
-    labels, counts, marked = distribution(step.prediction.kind, votes,
-                                          answer if shown else None, step.prediction.low,
-                                          step.prediction.high)
-    key = f"lesson_poll_{step.id}"
-    ui.plot(fit(poll_bars(labels, counts, marked, len(votes), theme=ui.theme()), key), key=key)
-
-
-@st.fragment(run_every=2.0)
-def _live_results(code: str, step: Step, answer: Answer | None) -> None:
-    """Every two seconds: the class's predictions for this step (instructors only)."""
-    _results_chart(code, step, answer, instructor=True)
-
-
-@st.fragment(run_every=2.0)
-def _wait_for_reveal(code: str, step_id: str, prediction: Any) -> None:
-    """A student's view polls until the instructor reveals the step."""
-    if class_poll().revealed(code, step_id):
-        sent = class_poll().my_vote(code, step_id, ui.session_id())
-        revealed()[step_id] = sent if sent is not None else prediction
-        st.rerun(scope="app")
-    st.caption("Waiting for your instructor to reveal this step...")
-
-
-def instructor_panel(lesson: L.Lesson, step: Step, answer: Answer | None, code: str | None
-                     ) -> None:
-    """Start / close a class session, the join code, and the live distribution."""
-    with st.expander("Class poll (instructor)", expanded=code is not None):
-        if skipped := st.session_state.get("lesson_skipped"):
-            st.caption("Steps waiting for a recorded artefact: " + ui.safe("; ".join(skipped)))
-        if code is None:
-            st.button("Start a class session", key="lesson_class_start",
-                      on_click=_start_class, args=(lesson.id,))
-            st.caption("Students who open this lesson with the code send their predictions; "
-                       "you see the class's answers here, live.")
-            return
-        if class_poll().session(code).step != step.id:
-            class_poll().set_step(code, step.id)
-        st.markdown(f"Class code **{code}**: students open `/lesson?class={code}`.")
-        if step.answer is not None:
-            _live_results(code, step, answer)
-        st.button("Close the class session", key="lesson_class_close", on_click=_close_class,
-                  args=(code,))
-
-
-def reveal_controls(step: Step, prediction: Any, complete: bool, code: str | None,
-                    instructor: bool) -> None:
-    """Reveal (alone, or an instructor for the class), or a student's Send in a class."""
-    if step.id in revealed() or step.answer is None:
-        return
-    if code and not instructor:
-        st.button("Send my prediction", key=f"lesson_send_{step.id}", type="primary",
-                  disabled=not complete, on_click=_send, args=(code, step.id, prediction))
-        mine = class_poll().my_vote(code, step.id, ui.session_id())
-        if err := st.session_state.pop("lesson_poll_error", None):
-            st.warning(ui.safe(err))
-        st.caption("Sent; you can change it until the reveal." if mine is not None else
-                   "Your answer is anonymous; you can change it until the reveal.")
-        _wait_for_reveal(code, step.id, prediction)
-        return
-    label = "Reveal to the class" if code else "Reveal"
-    st.button(label, key=f"lesson_reveal_{step.id}", type="primary", disabled=not complete,
-              on_click=_reveal, args=(step.id, prediction, code))
-
-
 # -- one step ---------------------------------------------------------------------------------
 def run_step(lesson: L.Lesson, store: L.ArtefactStore) -> None:
     """The current step: text and prediction on the left; observation and explanation on the
@@ -442,7 +243,7 @@ def run_step(lesson: L.Lesson, store: L.ArtefactStore) -> None:
         elif shown:
             observe(step, store)
             if code and not instructor:
-                _results_chart(code, step, answer, instructor=False)
+                results_chart(code, step, answer, instructor=False)
         else:
             st.info("Make your prediction, then press **Reveal**: the recorded result "
                     "appears here.")
