@@ -224,6 +224,17 @@ def test_lesson_stage_at_1920x1080(server, browser):
     ctx.close()
 
 
+def eventually(check, seconds: float = 5.0) -> bool:
+    """True once `check()` is (the live chart is redrawn four times a second: an element
+    can be between two frames at the moment it is measured)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return bool(check())
+
+
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
 def test_train_and_gradient_chart_share_the_stage(server, browser, size):
     ctx, pg = new_page(browser, *size)
@@ -239,9 +250,9 @@ def test_train_and_gradient_chart_share_the_stage(server, browser, size):
             pg.get_by_role("heading", name="The whole run").wait_for(timeout=180_000)
             settle(pg, 1000)
         assert pg.evaluate(SCROLL_TOP) == 0
-        assert in_viewport(pg, ".st-key-bp_train button"), f"{when}: Train is off the stage"
-        assert in_viewport(pg, ".st-key-bp_stop button"), f"{when}: Stop is off the stage"
-        assert in_viewport(pg, chart), f"{when}: the chart needs scrolling"
+        for name, sel in [("Train", ".st-key-bp_train button"), ("Stop", ".st-key-bp_stop button"),
+                          ("the chart", chart)]:
+            assert eventually(lambda: in_viewport(pg, sel)), f"{when}: {name} is off the stage"
         flow = ".st-key-bp_job_flow .js-plotly-plot"
         assert not clipped_texts(pg, flow), (when, clipped_texts(pg, flow))
     ARTIFACTS.mkdir(exist_ok=True)
