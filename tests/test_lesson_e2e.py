@@ -252,7 +252,7 @@ def test_train_and_gradient_chart_share_the_stage(server, browser, size):
         assert pg.evaluate(SCROLL_TOP) == 0
         for name, sel in [("Train", ".st-key-bp_train button"), ("Stop", ".st-key-bp_stop button"),
                           ("the chart", chart)]:
-            assert eventually(lambda: in_viewport(pg, sel)), f"{when}: {name} is off the stage"
+            assert eventually(lambda s=sel: in_viewport(pg, s)), f"{when}: {name} is off the stage"
         flow = ".st-key-bp_job_flow .js-plotly-plot"
         assert not clipped_texts(pg, flow), (when, clipped_texts(pg, flow))
     ARTIFACTS.mkdir(exist_ok=True)
