@@ -153,6 +153,7 @@ def walk(pg, url: str, predict, by_keyboard: bool, shots: str | None = None) -> 
         assert f"step={n}" in pg.url, pg.url
         heading = pg.get_by_role("heading", name=f"{n}. {step.title}")
         heading.wait_for(timeout=30_000)
+        settle(pg, 300)  # the new step's run has started: wait for it to finish
         if step.answer is not None:
             predict(pg, step)
             reveal = pg.locator(f".st-key-lesson_reveal_{step.id} button").filter(
@@ -177,6 +178,8 @@ def walk(pg, url: str, predict, by_keyboard: bool, shots: str | None = None) -> 
                 pg.locator(".st-key-lesson_next button").click()
             settle(pg, 300)
     assert pg.get_by_text("right", exact=False).first.is_visible()
+    pg.locator("[data-testid='stDataFrame']").wait_for(timeout=20_000)  # the summary table
+    assert not pg.locator(".st-key-lesson_pred_inside-bert").count(), "no stale step"
     return {"total_s": round(time.perf_counter() - t0, 1), "reveal_s": reveal_s}
 
 
