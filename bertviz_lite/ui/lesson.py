@@ -197,11 +197,11 @@ def try_it(step: Step) -> None:
 def summary(lesson: L.Lesson, store: L.ArtefactStore) -> None:
     """The student's predictions, step by step: right or not."""
     rows = []
-    for s in lesson.steps:
+    for n, s in enumerate(lesson.steps, 1):
         if s.id not in revealed() or s.answer is None:
             continue
         v = L.explain(s, revealed()[s.id], L.answer_for(s, store))
-        rows.append({"step": s.title, "you predicted": v.fields.get("prediction", ""),
+        rows.append({"step": n, "you predicted": v.fields.get("prediction", ""),
                      "measured": v.fields.get("answer", ""), "right": "yes" if v.right
                      else "no"})
     if rows:
