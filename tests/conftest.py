@@ -62,3 +62,12 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "sst2" / "train.tsv").is_file():
         pytest.skip(f"real datasets not found at {SHARED_DATA} (set BERTVIZ_SHARED_DATA)")
     return SHARED_DATA
+
+
+def reset_app_caches() -> None:
+    """Forget the app's shared resources (settings, pool, facts): AppTest runs every app in
+    this one process, and a module that changes BERTVIZ_* settings must not see another's."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import REPO  # noqa: E402
+from tests.conftest import REPO, reset_app_caches  # noqa: E402
 
 PAGES = ["pages/home.py", "pages/forward.py", "pages/backprop.py", "pages/compare.py",
          "pages/attention.py", "pages/attribution.py", "pages/instructor.py"]
@@ -27,6 +27,7 @@ def app_env(tiny_model_dir, tmp_path_factory):
            "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    reset_app_caches()
     cwd = os.getcwd()
     os.chdir(REPO)
     yield
@@ -116,13 +117,13 @@ def test_main_widgets_change_without_errors():
 
 def test_presenter_mode_toggles():
     at = open_page("pages/home.py")
-    at.toggle(key="presenter").set_value(True).run()
+    at.toggle(key="presenter_toggle").set_value(True).run()
     assert not at.exception
     assert any("font-size" in h.proto.body for h in at.get("html")), "presenter CSS is applied"
     assert at.query_params.get("present") in ("1", ["1"]), "presenter mode is kept in the URL"
     at.run()  # a rerun (as every page change is, through app.py) keeps it
     assert at.query_params.get("present") in ("1", ["1"])
-    at.toggle(key="presenter").set_value(False).run()
+    at.toggle(key="presenter_toggle").set_value(False).run()
     assert "present" not in at.query_params
 
 
@@ -131,7 +132,7 @@ def test_a_link_with_present_opens_in_presenter_mode():
     at.query_params["present"] = "1"
     at.run()
     assert not at.exception
-    assert at.toggle(key="presenter").value is True
+    assert at.toggle(key="presenter_toggle").value is True
     assert any("font-size" in h.proto.body for h in at.get("html"))
 
 

@@ -17,7 +17,7 @@ pytest.importorskip("streamlit")
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import REPO  # noqa: E402
+from tests.conftest import REPO, reset_app_caches  # noqa: E402
 
 
 def good_file(salt: str) -> bytes:
@@ -64,6 +64,7 @@ def app_env(tiny_model_dir, broken_models, tmp_path_factory):
            "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    reset_app_caches()
     cwd = os.getcwd()
     os.chdir(REPO)
     st.cache_resource.clear()  # settings of this module, not of another test module

@@ -199,8 +199,8 @@ def test_eta_uses_each_modes_rate():
 
 
 def test_figure_invariants():
-    from bertviz_lite.record.paper import PAPER_TABLE
     from bertviz_lite.figures import learning_curve_figure
+    from bertviz_lite.record.paper import PAPER_TABLE
 
     sweep = synthetic_sweep()
     fig = learning_curve_figure(sweep, paper=PAPER_TABLE["sentiment"], dataset="SST-2",

@@ -291,3 +291,44 @@ def _step_ratio(home: str) -> dict[str, Any]:
             "cli_same_threads_s": round(rows[worker], 3), "cli_all_cores_s": round(rows[cores], 3),
             "ratio_vs_cli_same_threads": round(app_step / rows[worker], 2),
             "ratio_vs_cli_all_cores": round(app_step / rows[cores], 2)}
+
+
+CLIPPED_TEXT = """(scope) => {
+  const out = [];
+  for (const plot of document.querySelectorAll(scope)) {
+    const svg = plot.querySelector('svg.main-svg');
+    if (!svg) continue;
+    const box = svg.getBoundingClientRect();
+    const sel = '.gtitle, .g-gtitle text, .legend text, .xtick text, .ytick text, ' +
+                '.g-xtitle text, .g-ytitle text, .annotation-text, .bartext';
+    for (const t of plot.querySelectorAll(sel)) {
+      const r = t.getBoundingClientRect();
+      if (!r.width || !t.textContent.trim()) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
+          r.bottom > box.bottom + 1) out.push(t.textContent.trim().slice(0, 40));
+    }
+  }
+  return out; }"""
+
+
+def clipped_texts(page: Any, scope: str = ".js-plotly-plot") -> list[str]:
+    """Texts of the plotly figures matching `scope` (titles, legends, ticks, axis titles,
+    annotations, bar labels) that stick out of their figure, where the browser cuts them."""
+    return list(page.evaluate(CLIPPED_TEXT, scope))
+
+
+SCROLL_TOP = """() => { const m = document.querySelector('[data-testid="stMain"]');
+  return (m ? m.scrollTop : 0) + (window.scrollY || 0); }"""
+
+
+def in_viewport(page: Any, selector: str) -> bool:
+    """Whether the first element matching `selector` lies wholly inside the viewport, with
+    the page scrolled to the top (what a projector shows without scrolling)."""
+    box = page.locator(selector).first.bounding_box()
+    size = page.viewport_size
+    scroll = page.evaluate(SCROLL_TOP)
+    if box is None or size is None:
+        return False
+    top = box["y"] + scroll
+    return top >= 0 and box["x"] >= 0 and top + box["height"] <= size["height"] + 1 \
+        and box["x"] + box["width"] <= size["width"] + 1

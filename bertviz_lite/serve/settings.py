@@ -107,6 +107,10 @@ class Settings:
         """Folder where workers keep the trained models of sessions."""
         return self.cache_path().parent / "checkpoints"
 
+    def poll_path(self) -> Path:
+        """The class poll's SQLite database, beside the run cache (shared by app processes)."""
+        return self.cache_path().parent / "class-poll.sqlite3"
+
 
 def _coerce(name: str, raw: str, like: Any) -> Any:
     """An environment string -> the type of the default value."""

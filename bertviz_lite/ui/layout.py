@@ -41,18 +41,37 @@ def presenter_params() -> dict[str, str]:
     return {PRESENT_PARAM: "1"} if presenter() else {}
 
 
+PRESENTER_TOGGLE = "presenter_toggle"  # the sidebar widget; "presenter" is the plain state
+
+
+def _toggled() -> None:
+    st.session_state["presenter"] = bool(st.session_state[PRESENTER_TOGGLE])
+
+
 def sidebar() -> None:
     """Controls shared by every page: presenter mode, kept in the URL as ?present=1 so a
-    shared link opens in it and it survives moving between pages."""
-    if "presenter" not in st.session_state:  # a fresh session: the link decides
-        st.session_state["presenter"] = st.query_params.get(PRESENT_PARAM) == "1"
-    with st.sidebar:
-        st.toggle("Presenter mode", key="presenter",
-                  help="Large type and high contrast for a projector")
+    shared link or a bookmark opens in it and it survives moving between pages.
+
+    Only a change of the URL's `present` counts (a new link opened), so the toggle still
+    works afterwards. On the stage the sidebar starts collapsed: it needs the whole width.
+    The mode lives in a plain session key (not the widget's), so it holds on every page run.
+    """
+    value = st.query_params.get(PRESENT_PARAM)
+    if value != st.session_state.get("_present_seen") or "presenter" not in st.session_state:
+        st.session_state["_present_seen"] = value
+        st.session_state["presenter"] = str(value).lower() in ("1", "true", "yes", "on")
     if presenter():
-        st.query_params[PRESENT_PARAM] = "1"
+        st.set_page_config(initial_sidebar_state="collapsed")
+    st.session_state[PRESENTER_TOGGLE] = presenter()
+    with st.sidebar:
+        st.toggle("Presenter mode", key=PRESENTER_TOGGLE, on_change=_toggled,
+                  help="Large type and high contrast for a projector")
+    want = "1" if presenter() else None
+    if want:
+        st.query_params[PRESENT_PARAM] = want
     elif PRESENT_PARAM in st.query_params:
         del st.query_params[PRESENT_PARAM]
+    st.session_state["_present_seen"] = want
 
 
 def mark_entrypoint() -> None:

@@ -1,0 +1,265 @@
+"""True answers, computed from recorded artefacts (never typed into a lesson file).
+
+Each computation takes the loaded artefacts of a step and returns an `Answer`: the value the
+prediction is compared with, the options a widget offers (read from the artefact: the model's
+own group names, the tasks that were measured), a `how` sentence saying what was computed
+from which file, and `detail` fields for the explanation templates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bertviz_lite.experiments.reproduce import ReproduceResult
+from bertviz_lite.record.runs import RunRecord
+
+
+@dataclass(frozen=True)
+class Answer:
+    """value: list of groups (layers, order), a number (log-number) or an option (choice)."""
+
+    value: Any
+    options: tuple[str, ...] = ()
+    how: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # option -> words on the widget
+
+
+@dataclass(frozen=True)
+class Compute:
+    """A named computation: the prediction kind it answers and the artefacts it reads."""
+
+    kind: str
+    n_artefacts: int
+    example: str  # an artefact reference, for error messages
+    fields: frozenset[str]  # detail placeholders it provides
+    fn: Callable[[Sequence[Any]], Answer]
+
+
+def _record(obj: Any, what: str) -> RunRecord:
+    if not isinstance(obj, RunRecord):
+        raise ValueError(f"{what} must be a recorded run (runs/<task>-<mode>)")
+    return obj
+
+
+def _reproduce(obj: Any) -> ReproduceResult:
+    if not isinstance(obj, ReproduceResult):
+        raise ValueError("this computation needs runs/reproduce (bertviz-lite reproduce)")
+    return obj
+
+
+def _with_gradient(rec: RunRecord, key: str) -> list[str]:
+    """Groups with a non-zero `key` ("grad_norm" or "update_ratio") at any step."""
+    got = {g for s in rec.steps for g, v in getattr(s, key).items()
+           if v is not None and math.isfinite(v) and v > 0}
+    return [g for g in rec.groups if g in got]
+
+
+def _layers_answer(rec: RunRecord, key: str, what: str) -> Answer:
+    if not rec.steps:
+        raise ValueError("the run has no recorded steps")
+    got = _with_gradient(rec, key)
+    stop = got[0] if got else "the loss"
+    return Answer(got, tuple(rec.groups),
+                  f"{what} at any of the {len(rec.steps)} recorded steps of this run "
+                  f"({rec.task}, {rec.mode}, {rec.model.get('name', '?')} model, "
+                  f"{rec.model.get('layers', '?')} layers)",
+                  {"stop": stop, "frozen": ", ".join(rec.frozen_groups) or "none",
+                   "steps": str(len(rec.steps)), "task": rec.task, "mode": rec.mode})
+
+
+def grad_groups(arts: Sequence[Any]) -> Answer:
+    """Groups whose gradient norm was non-zero at some step."""
+    return _layers_answer(_record(arts[0], "the artefact"), "grad_norm",
+                          "Groups with a non-zero gradient norm")
+
+
+def updated_groups(arts: Sequence[Any]) -> Answer:
+    """Groups whose weights changed (update ratio > 0) at some step."""
+    return _layers_answer(_record(arts[0], "the artefact"), "update_ratio",
+                          "Groups whose weights changed (‖Δw‖/‖w‖ > 0)")
+
+
+def weight_fraction(arts: Sequence[Any]) -> Answer:
+    """Total weights / trainable weights: "1 in N weights learns"."""
+    rec = _record(arts[0], "the artefact")
+    if rec.trainable_params <= 0:
+        raise ValueError("the run records no trainable parameters")
+    n = rec.total_params / rec.trainable_params
+    return Answer(n, how=f"total_params / trainable_params of {rec.task}-{rec.mode}: "
+                  f"{rec.total_params:,} / {rec.trainable_params:,}",
+                  detail={"trainable": f"{rec.trainable_params:,}",
+                          "total": f"{rec.total_params:,}", "mode": rec.mode})
+
+
+def wall_ratio(arts: Sequence[Any]) -> Answer:
+    """Wall time of the first run / wall time of the second."""
+    a, b = (_record(x, f"artefact {i + 1}") for i, x in enumerate(arts))
+    ta, tb = a.cost.get("wall_seconds"), b.cost.get("wall_seconds")
+    if not ta or not tb:
+        raise ValueError("both runs need cost.wall_seconds")
+    return Answer(ta / tb, how=f"wall time of {a.task}-{a.label} ({ta:.1f} s) / "
+                  f"{b.task}-{b.label} ({tb:.1f} s), measured on {a.device}",
+                  detail={"slow": a.label, "fast": b.label, "slow_s": f"{ta:.1f}",
+                          "fast_s": f"{tb:.1f}", "device": a.device})
+
+
+def _gain(arts: Sequence[Any], key: str, whose: str) -> Answer:
+    res = _reproduce(arts[0])
+    rows = [r for r in res.rows if r.get(key) is not None]
+    if not rows:
+        raise ValueError(f"no row of the reproduce result has {key}")
+    best = max(rows, key=lambda r: float(r[key]))
+    labels = {r["task"]: f"{r['task']} ({r.get('dataset', '')})" for r in rows}
+    gains = ", ".join(f"{r['task']} {float(r[key]):+.1f}" for r in rows)
+    return Answer(best["task"], tuple(labels), f"{whose} fine-tuned minus frozen, per task: "
+                  f"{gains} (points, {best.get('metric', 'metric')} etc.)",
+                  {"gain": f"{float(best[key]):.1f}", "dataset": str(best.get("dataset", "")),
+                   "gains": gains}, labels)
+
+
+def largest_gain(arts: Sequence[Any]) -> Answer:
+    """The task where our fine-tuned model beats our frozen one by most (reproduce.json)."""
+    return _gain(arts, "ours_gap", "Ours (bundled MiniLM, real data):")
+
+
+def paper_largest_gain(arts: Sequence[Any]) -> Answer:
+    """The task where the paper's fine-tuned BERT beats its frozen one by most."""
+    return _gain(arts, "paper_gap", "The paper's (BERT-base):")
+
+
+def _train_val_gap(rec: RunRecord) -> float:
+    """Last train-split evaluation minus last validation evaluation (metric units)."""
+    train, val = rec.eval_curve("train"), rec.eval_curve("val")
+    if not train or not val:
+        raise ValueError(f"{rec.task}-{rec.label} has no train and val evaluations")
+    return float(train[-1].value) - float(val[-1].value)
+
+
+def most_overfit(arts: Sequence[Any]) -> Answer:
+    """The run (by mode) with the larger final train-minus-validation gap."""
+    recs = [_record(x, f"artefact {i + 1}") for i, x in enumerate(arts)]
+    gaps = {r.label: _train_val_gap(r) for r in recs}
+    best = max(gaps, key=lambda k: gaps[k])
+    listed = ", ".join(f"{k} {v:+.3f}" for k, v in gaps.items())
+    n = recs[0].data.get("train", "?")
+    return Answer(best, tuple(gaps), f"final train minus validation {recs[0].final.get('metric')}"
+                  f" on {n} training examples ({recs[0].task}): {listed}",
+                  {"gap": f"{gaps[best]:.3f}", "gaps": listed, "examples": str(n)})
+
+
+def sweep_winner(arts: Sequence[Any]) -> Answer:
+    """At the smallest training-set size of a sweep, the mode with the higher mean metric."""
+    from bertviz_lite.lesson.artefacts import Sweep
+
+    sw = arts[0]
+    if not isinstance(sw, Sweep):
+        raise ValueError("this computation needs a learning-curve sweep (sweeps/<name>)")
+    size = sw.sizes()[0]
+    means = {m: sum(v) / len(v) for m in sw.modes() if (v := sw.values(m, size))}
+    if not means:
+        raise ValueError(f"no finite values at {size} examples")
+    best = max(means, key=lambda m: means[m])
+    seeds = max(len(sw.values(m, size)) for m in means)
+    spread = {m: (min(sw.values(m, size)), max(sw.values(m, size))) for m in means}
+    listed = ", ".join(f"{m} {means[m]:.3f} (seeds {lo:.3f}-{hi:.3f})"
+                       for m, (lo, hi) in spread.items())
+    return Answer(best, tuple(means), f"mean {sw.metric} over {seeds} seeds at {size} training "
+                  f"examples: {listed}", {"size": str(size), "seeds": str(seeds),
+                                           "means": listed})
+
+
+def _order_answer(change: dict[str, float], groups: Sequence[str], how: str) -> Answer:
+    order = sorted(groups, key=lambda g: -change[g])
+    return Answer(order, tuple(groups), how,
+                  {"most": order[0], "least": order[-1],
+                   "values": ", ".join(f"{g} {change[g]:.3g}" for g in order)})
+
+
+def change_order(arts: Sequence[Any]) -> Answer:
+    """Layer groups ordered by how much fine-tuning changed them (inside-BERT analysis)."""
+    from bertviz_lite.lesson.artefacts import Changes
+
+    ch = arts[0]
+    if not isinstance(ch, Changes):
+        raise ValueError("this computation needs an inside-BERT analysis (changes/<name>)")
+    groups = [g for g in ch.groups if g in ch.change]
+    return _order_answer(ch.change, groups, f"{ch.measure or 'change'} per group, largest first")
+
+
+def update_order(arts: Sequence[Any]) -> Answer:
+    """Trainable groups ordered by their summed per-step update ratio ‖Δw‖/‖w‖ in a run."""
+    rec = _record(arts[0], "the artefact")
+    groups = [g for g in rec.groups if g not in rec.frozen_groups]
+    total = {g: sum(s.update_ratio.get(g, 0.0) or 0.0 for s in rec.steps) for g in groups}
+    groups = [g for g in groups if total[g] > 0]
+    if len(groups) < 2:
+        raise ValueError("needs a run where at least two groups changed")
+    return _order_answer(total, groups, f"per-step update ratio ‖Δw‖/‖w‖ summed over the "
+                         f"{len(rec.steps)} steps of {rec.task}-{rec.label}, largest first")
+
+
+_LAYERS = frozenset({"stop", "frozen", "steps", "task", "mode"})
+COMPUTE: dict[str, Compute] = {
+    "grad_groups": Compute("layers", 1, "runs/sentiment-frozen", _LAYERS, grad_groups),
+    "updated_groups": Compute("layers", 1, "runs/sentiment-frozen", _LAYERS, updated_groups),
+    "weight_fraction": Compute("log-number", 1, "runs/sentiment-frozen",
+                               frozenset({"trainable", "total", "mode"}), weight_fraction),
+    "wall_ratio": Compute("log-number", 2, "runs/sentiment-finetune",
+                          frozenset({"slow", "fast", "slow_s", "fast_s", "device"}), wall_ratio),
+    "largest_gain": Compute("choice", 1, "runs/reproduce",
+                            frozenset({"gain", "dataset", "gains"}), largest_gain),
+    "paper_largest_gain": Compute("choice", 1, "runs/reproduce",
+                                  frozenset({"gain", "dataset", "gains"}), paper_largest_gain),
+    "most_overfit": Compute("choice", 2, "runs/sentiment-frozen",
+                            frozenset({"gap", "gaps", "examples"}), most_overfit),
+    "sweep_winner": Compute("choice", 1, "sweeps/sentiment",
+                            frozenset({"size", "seeds", "means"}), sweep_winner),
+    "change_order": Compute("order", 1, "changes/sentiment",
+                            frozenset({"most", "least", "values"}), change_order),
+    "update_order": Compute("order", 1, "runs/sentiment-finetune",
+                            frozenset({"most", "least", "values"}), update_order),
+}
+
+
+FACT_NAMES = frozenset({"task", "mode", "model", "layers", "train_examples", "epochs", "lr",
+                        "head_lr", "total_params", "trainable_params", "seed", "lr_ratio"})
+
+
+def facts(arts: Sequence[Any]) -> dict[str, str]:
+    """Setup facts a step's text may quote ({layers}, {train_examples}, ...), read from the
+    first artefact that has them: the model and data in use, never typed into the lesson."""
+    for a in arts:
+        if isinstance(a, RunRecord):
+            c = a.config
+            lr, head_lr = float(c.get("lr", 0) or 0), float(c.get("head_lr", 0) or 0)
+            return {"task": a.task, "mode": a.mode, "model": str(a.model.get("name", "?")),
+                    "layers": str(a.model.get("layers", "?")),
+                    "train_examples": f"{a.data.get('train', '?'):,}", "epochs": str(c.get(
+                        "epochs", "?")), "lr": f"{lr:g}", "head_lr": f"{head_lr:g}",
+                    "total_params": f"{a.total_params:,}",
+                    "trainable_params": f"{a.trainable_params:,}", "seed": str(c.get("seed")),
+                    "lr_ratio": f"{head_lr / lr:.0f}" if lr else "?"}
+        if isinstance(a, ReproduceResult):
+            s = a.setup
+            return {"model": str(s.get("model", "?")), "layers": str(s.get("layers", "?")),
+                    "train_examples": f"{s.get('max_train', '?'):,}",
+                    "epochs": str(s.get("epochs", "?")), "seed": str(s.get("seed", "?"))}
+    return {}
+
+
+KIND_FIELDS: dict[str, frozenset[str]] = {
+    "layers": frozenset({"prediction", "answer", "missed", "extra"}),
+    "log-number": frozenset({"prediction", "answer", "factor", "direction"}),
+    "choice": frozenset({"prediction", "answer"}),
+    "order": frozenset({"prediction", "answer", "predicted_most", "rho"}),
+    "none": frozenset(),
+}
+
+
+def placeholders(spec: Compute) -> set[str]:
+    """Names an explanation template may use for steps answered by `spec`."""
+    return {"score", *KIND_FIELDS[spec.kind], *spec.fields}

@@ -1,0 +1,130 @@
+"""Recorded artefacts a lesson step reveals, by reference: "runs/<stem>", "sweeps/<stem>",
+"changes/<stem>" (JSON files under the assets folder). "runs/reproduce" is the result of
+`bertviz-lite reproduce`; every other run is a RunRecord.
+
+Learning-curve sweeps and inside-BERT analyses are read through small adapters
+(`Sweep`, `Changes`) so that the lesson depends only on the few fields it uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bertviz_lite.experiments.reproduce import ReproduceResult
+from bertviz_lite.lesson.errors import LessonError
+from bertviz_lite.paths import assets_dir
+from bertviz_lite.record.runs import RunRecord
+
+FOLDERS = ("runs", "sweeps", "changes")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A learning-curve sweep: metric per (mode, training-set size, seed).
+
+    points: (mode, size, seed, value) tuples, value on the metric's own scale.
+    """
+
+    metric: str
+    points: tuple[tuple[str, int, int, float], ...]
+    setup: dict[str, Any]
+
+    def sizes(self) -> list[int]:
+        """Training-set sizes, ascending."""
+        return sorted({p[1] for p in self.points})
+
+    def modes(self) -> list[str]:
+        """Modes in the sweep, in first-seen order."""
+        return list(dict.fromkeys(p[0] for p in self.points))
+
+    def values(self, mode: str, size: int) -> list[float]:
+        """Metric of every seed at one (mode, size)."""
+        return [p[3] for p in self.points if p[0] == mode and p[1] == size and math.isfinite(p[3])]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """How much fine-tuning changed each layer group: {group: change}, with what was measured.
+
+    measure: the quantity in words (e.g. "relative weight change ||w_ft - w||/||w||").
+    """
+
+    groups: tuple[str, ...]
+    change: dict[str, float]
+    measure: str
+    setup: dict[str, Any]
+
+
+def _sweep(d: dict[str, Any]) -> Sweep:
+    """A learning-curves JSON (`bertviz-lite sweep`: {"kind": "learning-curves", "setup",
+    "points": [{"mode", "size", "seed", "value", ...}]}) -> Sweep."""
+    setup = dict(d.get("setup", {}))
+    pts = tuple((str(r["mode"]), int(r["size"]), int(r.get("seed", 0)),
+                 math.nan if r.get("value") is None else float(r["value"]))
+                for r in d.get("points", []))
+    if not pts:
+        raise ValueError("the sweep has no points yet")
+    return Sweep(str(d.get("metric") or setup.get("metric", "")), pts, setup)
+
+
+WEIGHT_CHANGE = "relative weight change ‖W_tuned − W_pretrained‖ / ‖W_pretrained‖"
+
+
+def _changes(d: dict[str, Any]) -> Changes:
+    """An inside-BERT JSON (`ChangesResult`: {"setup", "groups": [{"group", "cka",
+    "weight_change", "trainable", ...}]}) -> Changes of the groups whose weights changed."""
+    rows = [g for g in d.get("groups", []) if isinstance(g, dict)
+            and g.get("weight_change") is not None]
+    if not rows:
+        raise ValueError("no group with a weight_change")
+    change = {str(g["group"]): float(g["weight_change"]) for g in rows}
+    return Changes(tuple(change), change, WEIGHT_CHANGE, dict(d.get("setup", {})))
+
+
+class ArtefactStore:
+    """Loads artefacts by reference from one assets folder, each once."""
+
+    def __init__(self, root: str | Path | None = None, runs: str | Path | None = None) -> None:
+        self.root = Path(root) if root else assets_dir()
+        self.runs = Path(runs) if runs else self.root / "runs"
+        self._memo: dict[str, Any] = {}
+
+    def path(self, ref: str) -> Path:
+        """The JSON file of a reference; LessonError for an unknown folder."""
+        folder, _, stem = ref.partition("/")
+        if folder not in FOLDERS or not stem or "/" in stem or stem.startswith("."):
+            raise LessonError(f"unknown artefact {ref!r}: use runs/<name>, sweeps/<name> or "
+                              "changes/<name>")
+        base = self.runs if folder == "runs" else self.root / folder
+        return base / f"{stem}.json"
+
+    def exists(self, ref: str) -> bool:
+        """Whether the artefact's file is there."""
+        return self.path(ref).is_file()
+
+    def load(self, ref: str) -> Any:
+        """RunRecord, ReproduceResult, Sweep or Changes; LessonError when absent or unreadable."""
+        if ref in self._memo:
+            return self._memo[ref]
+        path = self.path(ref)
+        if not path.is_file():
+            raise LessonError(f"unknown artefact {ref!r}: no file {path.parent.name}/{path.name}")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            folder = ref.split("/", 1)[0]
+            if folder == "sweeps":
+                obj: Any = _sweep(d)
+            elif folder == "changes":
+                obj = _changes(d)
+            elif "rows" in d and "setup" in d:
+                obj = ReproduceResult.from_dict(d)
+            else:
+                obj = RunRecord.from_dict(d)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+            raise LessonError(f"artefact {ref!r} cannot be read: {err}") from None
+        self._memo[ref] = obj
+        return obj

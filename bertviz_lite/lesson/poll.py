@@ -1,0 +1,174 @@
+"""The class poll: students' predictions for a lesson step, counted for the instructor.
+
+SQLite (standard library) in WAL mode in the server's data folder, so a restart loses no
+vote and several app processes behind one proxy share the same class. One connection per
+thread, short transactions (`BEGIN IMMEDIATE` ... `COMMIT`), a busy timeout for the moments
+when two writers meet.
+
+Rules: an instructor starts a session (a short code) and closes it; a student (an anonymous
+random id per browser session) has one vote per step, which a new vote replaces until the
+step is revealed; the tally of a step is for the instructor at any time and for students
+only after the reveal. Who is an instructor is decided by the app (the instructors setting).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from a slide
+CODE_LENGTH = 5
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    code TEXT PRIMARY KEY, lesson TEXT NOT NULL, step TEXT NOT NULL DEFAULT '',
+    open INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS reveals (
+    code TEXT NOT NULL, step TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (code, step));
+CREATE TABLE IF NOT EXISTS votes (
+    code TEXT NOT NULL, step TEXT NOT NULL, voter TEXT NOT NULL, answer TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (code, step, voter));
+"""
+
+
+class PollError(ValueError):
+    """A vote or request the poll refuses; the message says why, for the student."""
+
+
+@dataclass(frozen=True)
+class ClassSession:
+    """A class session: its code, lesson, the instructor's current step, whether open."""
+
+    code: str
+    lesson: str
+    step: str
+    open: bool
+
+
+class Poll:
+    """The poll database at `path`; safe to share between threads (one connection each)."""
+
+    def __init__(self, path: str | Path, timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)  # (executescript commits by itself)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction (rolled back on error)."""
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- the instructor ------------------------------------------------------------------
+    def start(self, lesson: str) -> str:
+        """A new open session of `lesson`; returns its short code."""
+        for _ in range(20):
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            with self._tx() as db:
+                if db.execute("SELECT 1 FROM sessions WHERE code=?", (code,)).fetchone():
+                    continue
+                db.execute("INSERT INTO sessions (code, lesson, created) VALUES (?, ?, ?)",
+                           (code, lesson, time.time()))
+                return code
+        raise PollError("could not find a free class code; try again")
+
+    def close_session(self, code: str) -> None:
+        """No more votes in this session (its results stay)."""
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET open=0 WHERE code=?", (code,))
+
+    def set_step(self, code: str, step: str) -> None:
+        """The step the instructor shows now."""
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET step=? WHERE code=?", (step, code))
+
+    def reveal(self, code: str, step: str) -> None:
+        """Reveal a step: its votes are final, students may see the aggregate."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO reveals (code, step, at) VALUES (?, ?, ?)",
+                       (code, step, time.time()))
+
+    # -- everyone ------------------------------------------------------------------------
+    def session(self, code: str) -> ClassSession | None:
+        """The session with this code (case-insensitive), or None."""
+        row = self._conn().execute("SELECT code, lesson, step, open FROM sessions WHERE code=?",
+                                   (normalise(code),)).fetchone()
+        return ClassSession(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def revealed(self, code: str, step: str) -> bool:
+        """Whether the instructor has revealed this step."""
+        return self._conn().execute("SELECT 1 FROM reveals WHERE code=? AND step=?",
+                                    (code, step)).fetchone() is not None
+
+    def vote(self, code: str, step: str, voter: str, answer: Any) -> None:
+        """Record (or replace) one student's prediction; PollError when no longer allowed."""
+        blob = json.dumps(answer, sort_keys=True)
+        with self._tx() as db:
+            row = db.execute("SELECT open FROM sessions WHERE code=?", (code,)).fetchone()
+            if row is None:
+                raise PollError(f"there is no class session {code!r}; check the code")
+            if not row[0]:
+                raise PollError("this class session is closed")
+            if db.execute("SELECT 1 FROM reveals WHERE code=? AND step=?",
+                          (code, step)).fetchone():
+                raise PollError("this step is revealed: predictions are closed")
+            db.execute("INSERT INTO votes (code, step, voter, answer, at) VALUES (?, ?, ?, ?, ?)"
+                       " ON CONFLICT (code, step, voter) DO UPDATE SET answer=excluded.answer,"
+                       " at=excluded.at", (code, step, voter, blob, time.time()))
+
+    def my_vote(self, code: str, step: str, voter: str) -> Any:
+        """This student's current prediction for the step, or None."""
+        row = self._conn().execute("SELECT answer FROM votes WHERE code=? AND step=? AND voter=?",
+                                   (code, step, voter)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def tally(self, code: str, step: str, *, instructor: bool) -> Counter[str]:
+        """{answer as JSON: count} of a step; students only once it is revealed."""
+        if not instructor and not self.revealed(code, step):
+            raise PollError("the class results appear after the reveal")
+        rows = self._conn().execute("SELECT answer, COUNT(*) FROM votes WHERE code=? AND step=?"
+                                    " GROUP BY answer", (code, step)).fetchall()
+        return Counter({a: int(n) for a, n in rows})
+
+    def answers(self, code: str, step: str, *, instructor: bool) -> list[Any]:
+        """Every vote of a step, decoded (for numbers and orders); same rule as `tally`."""
+        counts = self.tally(code, step, instructor=instructor)
+        return [json.loads(a) for a, n in counts.items() for _ in range(n)]
+
+
+def normalise(code: str) -> str:
+    """What a student typed -> a code: upper case, no spaces."""
+    return "".join(str(code).split()).upper()

@@ -1,0 +1,248 @@
+"""Streamlit helpers of the Lesson page: the lesson files, the step (text, prediction widget,
+reveal, observation, explanation) and the summary. The stage and presenter mode live in
+`lesson_frame`, the class poll in `lesson_poll`; their public names are re-exported here.
+
+Progress lives in the URL (`/lesson?step=4`); Back and Next answer PageUp / PageDown (what a
+presentation clicker sends) and are ordinary focusable buttons for Tab + Enter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from bertviz_lite import lesson as L
+from bertviz_lite import ui
+from bertviz_lite.lesson.answers import FACT_NAMES, Answer, facts
+from bertviz_lite.lesson.explain import number
+from bertviz_lite.lesson.format import Step
+from bertviz_lite.ui.lesson_frame import (
+    LESSON_CSS,
+    fit,
+    folded,
+    revealed,
+    stage,
+    stage_frame,
+    stage_mode_buttons,
+)
+from bertviz_lite.ui.lesson_poll import (
+    class_code,
+    class_poll,
+    instructor_panel,
+    results_chart,
+    reveal_controls,
+)
+
+__all__ = ["LESSON_CSS", "class_poll", "fit", "folded", "lesson_picker", "run_step", "stage", "stage_frame", "stage_mode_buttons",
+           "step_index"]
+log = logging.getLogger("bertviz_lite.app")
+
+
+# -- lessons and artefacts -------------------------------------------------------------------
+def _signature(folder: Path) -> tuple[tuple[str, float], ...]:
+    """Lesson files and artefacts with their modification times: edits show on next run."""
+    files = [*folder.glob("*.toml"), *(L.lessons_dir().parent / "sweeps").glob("*.json"),
+             *(L.lessons_dir().parent / "changes").glob("*.json")]
+    return tuple(sorted((str(p), p.stat().st_mtime) for p in files))
+
+
+@st.cache_resource(max_entries=4)
+def _lessons(folder: str, runs: str, signature: tuple[tuple[str, float], ...]
+             ) -> tuple[list[L.LessonFile], L.ArtefactStore]:
+    del signature  # only part of the cache key
+    store = L.ArtefactStore(runs=runs)
+    return L.read_lessons(Path(folder), store), store
+
+
+def lessons() -> tuple[list[L.LessonFile], L.ArtefactStore]:
+    """Every lesson file (validated) and the artefact store they read."""
+    folder = L.lessons_dir()
+    return _lessons(str(folder), str(ui.settings().recorded_runs_path()), _signature(folder))
+
+
+def lesson_picker() -> tuple[L.Lesson | None, L.ArtefactStore]:
+    """The lesson of `?lesson=` (or the first usable one); one error line per bad file."""
+    files, store = lessons()
+    for f in files:
+        if f.error:
+            st.error(f"Lesson file not loaded: {ui.safe(f.error)}")
+    usable = [f for f in files if f.lesson is not None]
+    if not usable:
+        st.info("No usable lesson in assets/lessons/.")
+        return None, store
+    wanted = st.query_params.get("lesson")
+    chosen = next((f for f in usable if f.lesson.id == wanted), usable[0])
+    st.session_state["lesson_skipped"] = chosen.skipped
+    return chosen.lesson, store
+
+
+def step_index(lesson: L.Lesson) -> int:
+    """0-based step from `?step=` (1-based); out of range or not a number: the first step."""
+    raw = st.query_params.get("step", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 1
+    return min(max(n, 1), len(lesson.steps)) - 1
+
+
+def _go(n: int) -> None:
+    st.query_params["step"] = str(n)
+
+
+def nav(lesson: L.Lesson, i: int, where: Any) -> None:
+    """Back / progress / Next; PageUp and PageDown from the keyboard or a clicker."""
+    c1, c2, c3 = where.columns([1.4, 3, 1.4], vertical_alignment="center")
+    c1.button("Back", key="lesson_back", on_click=_go, args=(i,), disabled=i == 0,
+              shortcut="PageUp", width="stretch")
+    c2.progress((i + 1) / len(lesson.steps),
+                text=f"{lesson.title} · step {i + 1} of {len(lesson.steps)}")
+    c3.button("Next", key="lesson_next", on_click=_go, args=(i + 2,), type="primary",
+              disabled=i + 1 >= len(lesson.steps), shortcut="PageDown", width="stretch")
+
+
+def facts_text(text: str, step: Step, store: L.ArtefactStore) -> str:
+    """A step's text or question with its setup facts ({layers}, ...) filled in."""
+    refs = step.answer.artefacts if step.answer else ()
+    found = facts([store.load(r) for r in refs])
+    return text.format_map({k: found.get(k, "?") for k in FACT_NAMES})
+
+
+# -- the prediction ----------------------------------------------------------------------------
+def log_values(low: float, high: float) -> list[float]:
+    """Slider stops 1, 2, 3, 5, 10, 20, ... between low and high (inclusive)."""
+    out = []
+    for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
+        out += [m * 10.0 ** k for m in (1, 2, 3, 5) if low <= m * 10.0 ** k <= high]
+    return out
+
+
+def _layers_widget(step: Step, answer: Answer, key: str, disabled: bool) -> list[str]:
+    """One toggle per group of the recorded model, input (left) to output (right)."""
+    picked = st.pills("Groups that receive a gradient", answer.options, selection_mode="multi",
+                      key=key, disabled=disabled, label_visibility="collapsed")
+    return [g for g in answer.options if g in (picked or [])]
+
+
+def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tuple[Any, bool]:
+    """The widget of the step's prediction kind -> (prediction, complete)."""
+    p, key = step.prediction, f"lesson_pred_{step.id}"
+    if p.kind == "none" or answer is None:
+        return None, True
+    if p.kind == "layers":
+        st.caption("Click each group that will get a gradient (input left, head right).")
+        return _layers_widget(step, answer, key, disabled), True
+    if p.kind == "log-number":
+        values = log_values(p.low, p.high)
+        v = st.select_slider("Your prediction (log scale)", values, key=key, disabled=disabled,
+                             value=values[len(values) // 2], label_visibility="collapsed",
+                             format_func=lambda x: f"{number(x)}{p.unit}")
+        return float(v), True
+    if p.kind == "choice":
+        v = st.radio("Your prediction", answer.options, index=None, key=key, disabled=disabled,
+                     format_func=lambda o: answer.labels.get(o, o))
+        return v, v is not None
+    order = st.multiselect("Pick the groups in order, most changed first", answer.options,
+                           key=key, disabled=disabled, placeholder="most changed first ...")
+    return list(order), len(order) == len(answer.options)
+
+
+# -- reveal, observation, explanation ---------------------------------------------------------
+def observe(step: Step, store: L.ArtefactStore) -> float:
+    """Draw the step's figures from its artefacts; returns the seconds it took (server)."""
+    t0 = time.perf_counter()
+    arts = [store.load(r) for r in (step.answer.artefacts if step.answer else ())]
+    try:
+        figs = L.observation(step.figures, arts, ui.theme())
+    except (ValueError, KeyError, TypeError) as err:
+        ui.friendly_error(err, "draw this step's recorded artefact")
+        return 0.0
+    from bertviz_lite.lesson.observe import LABELS
+
+    tabs = st.tabs([LABELS.get(n, n) for n, _ in figs]) if len(figs) > 1 else [st.container()]
+    for tab, (name, fig) in zip(tabs, figs):
+        with tab:
+            key = f"lesson_fig_{step.id}_{name}"
+            ui.plot(fit(fig, key, name), key=key)
+    seconds = time.perf_counter() - t0
+    st.session_state.setdefault("lesson_draw_s", {})[step.id] = seconds
+    return seconds
+
+
+def explanation(step: Step, prediction: Any, answer: Answer) -> None:
+    """Right or not, in words that quote the prediction; then how the answer was computed."""
+    verdict = L.explain(step, prediction, answer)
+    box = st.success if verdict.right else st.warning
+    box(verdict.text.replace("<", "&lt;").replace(">", "&gt;"))  # no HTML from a lesson file
+    st.caption("Measured: " + ui.safe(answer.how) + ".")
+
+
+def try_it(step: Step) -> None:
+    """ "Run it yourself": a link to the page that trains or shows this, with its settings."""
+    if not step.try_it:
+        return
+    page, _, query = step.try_it.partition("?")
+    params = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv)
+    st.page_link(f"pages/{page}.py", label="Run it yourself", icon="▶️", query_params=params)
+
+
+def summary(lesson: L.Lesson, store: L.ArtefactStore) -> None:
+    """The student's predictions, step by step: right or not."""
+    rows = []
+    for n, s in enumerate(lesson.steps, 1):
+        if s.id not in revealed() or s.answer is None:
+            continue
+        v = L.explain(s, revealed()[s.id], L.answer_for(s, store))
+        rows.append({"step": n, "you predicted": v.fields.get("prediction", ""),
+                     "measured": v.fields.get("answer", ""), "right": "yes" if v.right
+                     else "no"})
+    if rows:
+        right = sum(r["right"] == "yes" for r in rows)
+        st.metric("Your predictions", f"{right} of {len(rows)} right")
+        st.dataframe(rows, hide_index=True, width="stretch")
+    else:
+        st.caption("Reveal some steps first: your predictions are compared here.")
+
+
+# -- one step ---------------------------------------------------------------------------------
+def run_step(lesson: L.Lesson, store: L.ArtefactStore) -> None:
+    """The current step: text and prediction on the left; observation and explanation on the
+    right once revealed; the class poll below."""
+    i = step_index(lesson)
+    step = lesson.steps[i]
+    answer = L.answer_for(step, store)
+    code, instructor = class_code(), ui.is_instructor()
+    nav(lesson, i, st.container())
+    st.subheader(f"{i + 1}. {step.title}")
+    left, right = st.columns([1, 1] if stage() else [2, 3], gap="medium")
+    shown = step.id in revealed() or step.answer is None
+    with left:
+        if stage() and shown and step.answer is not None:  # read already: room for the result
+            with st.expander("The step's text"):
+                st.markdown(facts_text(step.text, step, store))
+        else:
+            st.markdown(facts_text(step.text, step, store))
+        if step.answer is not None:
+            st.markdown(f"**Predict:** {facts_text(step.prediction.question, step, store)}")
+        prediction, complete = prediction_widget(step, answer, disabled=shown)
+        reveal_controls(step, prediction, complete, code, instructor)
+        if shown and answer is not None:
+            explanation(step, revealed()[step.id], answer)
+        try_it(step)
+    with right:
+        if step.answer is None:
+            summary(lesson, store)
+        elif shown:
+            observe(step, store)
+            if code and not instructor:
+                results_chart(code, step, answer, instructor=False)
+        else:
+            st.info("Make your prediction, then press **Reveal**: the recorded result "
+                    "appears here.")
+    if instructor:
+        instructor_panel(lesson, step, answer, code)
