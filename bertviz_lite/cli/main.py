@@ -1,4 +1,4 @@
-"""Command line: `bertviz-lite train | compare | reproduce | bench`.
+"""Command line: `bertviz-lite train | compare | reproduce | bench | changes`.
 
 Every subcommand runs the same `train()` as the app and writes the same run records.
 """
@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--out", default="bench.json", help="where to write the JSON report")
     p.set_defaults(func=commands.cmd_bench)
+
+    from bertviz_lite.cli.changes_cmd import add_changes_parser
+
+    add_changes_parser(sub)
     return parser
 
 
