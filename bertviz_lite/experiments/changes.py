@@ -83,16 +83,18 @@ def tuned_encoder(record: RunRecord, config: RunConfig, backbone: Backbone,
                       "folder written by `bertviz-lite train --save-model DIR`")
 
 
-def run_data(config: RunConfig, max_examples: int | None) -> TaskData:
-    """The run's own train and validation examples, each capped at `max_examples`."""
+def run_data(config: RunConfig, max_examples: int | None) -> tuple[TaskData, str]:
+    """The run's own train and validation examples, each capped at `max_examples`, and the
+    fingerprint of the data before the cap (to compare with the run record's)."""
     data = load_task_data(config.task, config.data, config.train_file, config.eval_file,
                           max_train=config.max_train, max_eval=config.max_eval, seed=config.seed)
+    fingerprint = data.fingerprint()
     if max_examples is not None:
         if max_examples < 10:
             raise ConfigError(f"--max-examples must be at least 10; got {max_examples}")
         data.train = subsample(data.train, min(max_examples, len(data.train)), config.seed)
         data.val = subsample(data.val, min(max_examples, len(data.val)), 0)
-    return data
+    return data, fingerprint
 
 
 def _labels(task: str, enc: list[Encoded]) -> np.ndarray:
@@ -150,7 +152,12 @@ def analyse_changes(record: RunRecord, checkpoint: str | Path | None = None, *,
     progress("loading the models", 0, 1)
     backbone = backbone or shared_backbone(config.model)
     tuned = tuned_encoder(record, config, backbone, checkpoint)
-    data = run_data(config, max_examples)
+    t_load = time.perf_counter()
+    data, fingerprint = run_data(config, max_examples)
+    notes: list[str] = []
+    if record.data.get("fingerprint") not in (None, fingerprint):
+        notes = ["the data read now differs from the data the run was trained on (its "
+                 "fingerprint changed): the probes and CKA use the data read now"]
     tok, sep = backbone.tokenizer, config.separate_pairs
     enc = {"train": encode_examples(data.train, tok, config.max_length, sep)[0],
            "val": encode_examples(data.val, tok, config.max_length, sep)[0]}
@@ -163,7 +170,8 @@ def analyse_changes(record: RunRecord, checkpoint: str | Path | None = None, *,
     t_feat = time.perf_counter()
     result = _assemble(record, config, backbone, tuned, data, enc, pre, post, progress)
     result.forgetting = _forgetting(backbone, tuned, similarity_sets(stsb_dir))
-    result.seconds = {"features": round(t_feat - t0, 2),
+    result.notes = notes
+    result.seconds = {"models": round(t_load - t0, 2), "features": round(t_feat - t_load, 2),
                       "total": round(time.perf_counter() - t0, 2)}
     progress("done", 1, 1)
     return result
@@ -194,7 +202,8 @@ def _assemble(record: RunRecord, config: RunConfig, backbone: Backbone, tuned: n
              "examples": {"train": len(data.train), "val": len(data.val),
                           "cka_rows": int(pre["val"].rows(0).shape[0]),
                           "unit": pre["val"].kind},
-             "run_key": record.key, "engine": engine_name(), "device": "cpu"}
+             "run_key": record.key, "engine": engine_name(),
+             "device": str(next(tuned.parameters()).device)}
     return ChangesResult(setup=setup, groups=groups, cka_matrix=matrix.tolist(),
                          run_final=dict(record.final), baseline=dict(record.baseline),
                          update_ratios=ratios)
