@@ -207,3 +207,39 @@ def test_cli_changes_end_to_end(tmp_path, tiny_model_dir, capsys, caplog):
     assert "not found" in caplog.text
     assert main(["changes", "--run", str(run), "--out", str(out)]) == 2
     assert "--checkpoint DIR" in caplog.text
+
+
+# -- figures and the README ----------------------------------------------------------------
+def test_figures_show_our_numbers_in_gradient_flow_order(tiny_runs, tiny_backbone):
+    from bertviz_lite.figures import change_bars, cka_heatmap, forgetting_bars, probe_lines
+
+    record, folder = tiny_runs["top-1"]
+    r = analyse_changes(record, folder, backbone=tiny_backbone, max_examples=40)
+    bars = change_bars(r)
+    assert list(bars.data[0].y) == ["embeddings (frozen)", "layer.0 (frozen)", "layer.1"]
+    assert list(bars.data[0].x) == [g.cka for g in r.groups]
+    assert list(bars.data[1].x) == [g.weight_change for g in r.groups]
+    sub = bars.layout.title.subtitle.text
+    assert sub.startswith("Look for:") and "ours: " in sub and "top-1" in sub
+    probes = probe_lines(r)
+    assert [t.name for t in probes.data] == ["pretrained BERT", "tuned (top-1)"]
+    assert "baseline" in probes.layout.annotations[0].text
+    heat = cka_heatmap(r)
+    assert np.array(heat.data[0].z).shape == (3, 3)
+    rows = [{"label": "pretrained", "mode": "pretrained", **r.forgetting[0]["pretrained"]},
+            {"label": "top-1", "mode": "top-1", **r.forgetting[0]["tuned"]}]
+    bars = forgetting_bars(rows, r.forgetting[0]["set"], "ours: tiny")
+    assert [t.name for t in bars.data] == ["Pearson", "Spearman"]
+    assert "ours: tiny" in bars.layout.title.subtitle.text
+
+
+def test_readme_table_matches_the_recorded_analyses():
+    from bertviz_lite.experiments.changes_readme import BEGIN, END, readme_block
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip()
+    assert block == readme_block(REPO / "assets" / "changes").strip(), (
+        "README's changes tables are stale: run python -c 'from bertviz_lite.experiments."
+        "changes_readme import update_readme; update_readme()'")
+    assert "| layer.5 |" in block
