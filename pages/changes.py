@@ -19,7 +19,7 @@ source = st.segmented_control("Analysis", ["recorded", "session"], default="reco
                               format_func={"recorded": "Recorded lecture analyses (instant)",
                                            "session": "My tuned model from this session"}.get)
 if source == "recorded":
-    task = ui.task_picker("chg_task")
+    task = ui.task_picker()
     recorded = {m: r for (t, m), r in uc.recorded_changes().items() if t == task}
     if not recorded:
         st.warning("No recorded analyses found: run scripts/record-changes.sh.")

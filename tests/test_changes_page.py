@@ -50,17 +50,17 @@ def chart_titles(at: AppTest) -> list[str]:
 
 
 def test_recorded_analysis_draws_every_figure():
-    recorded = REPO / "assets" / "changes" / "ner-finetune.json"
+    recorded = REPO / "assets" / "changes" / "sentiment-finetune.json"
     if not recorded.is_file():
-        pytest.fail("assets/changes/ner-finetune.json is missing: run scripts/record-changes.sh")
+        pytest.fail("assets/changes/sentiment-finetune.json is missing: run scripts/record-changes.sh")
     at = open_page(PAGE)
-    at.selectbox(key="task").select("ner").run()
+    at.selectbox(key="task").select("sentiment").run()
     assert not at.exception, [e.value for e in at.exception]
     titles = " ".join(chart_titles(at))
     for title in ("What changed, layer by layer", "Where the task information lives",
                   "Every layer against every layer", "What it forgot"):
         assert title in titles
-    assert "ours: bundled (6 layers), ner finetune" in titles
+    assert "ours: bundled (6 layers), sentiment finetune" in titles
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     labels = spec["data"][0]["y"]
     assert labels[0] == "embeddings" and labels[-1] == "layer.5"  # gradient-flow order

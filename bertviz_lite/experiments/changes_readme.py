@@ -73,6 +73,25 @@ def forgetting_table(rec: dict[tuple[str, str], ChangesResult]) -> list[str]:
     return out
 
 
+def findings(fine: dict[str, ChangesResult], rec: dict[tuple[str, str], ChangesResult]
+             ) -> list[str]:
+    """One generated line per task: where it changed most, and what the probes read before."""
+    out = []
+    for t, r in fine.items():
+        low = min(r.groups, key=lambda g: g.cka)
+        moved = max(r.groups, key=lambda g: g.weight_change or 0.0)
+        best_pre = max(r.groups, key=lambda g: g.probe_pretrained
+                       if math.isfinite(g.probe_pretrained) else -1.0)
+        f = r.forgetting[0]
+        out.append(f"- {t}: lowest CKA at {low.group} ({_f(low.cka)}), largest weight change "
+                   f"at {moved.group} ({_f(moved.weight_change, 4)}); best pretrained probe at "
+                   f"{best_pre.group}: {_f(best_pre.probe_pretrained)} (fine-tuned run: "
+                   f"{_f(r.run_final.get('value'))}, baseline {_f(r.baseline.get('value'))}); "
+                   f"zero-shot similarity Pearson {_f(f['pretrained']['pearson'])} → "
+                   f"{_f(f['tuned']['pearson'])} after fine-tuning")
+    return out
+
+
 def readme_block(folder: Path) -> str:
     """The generated README block (between the markers)."""
     rec = load_recorded(folder)
@@ -88,7 +107,8 @@ def readme_block(folder: Path) -> str:
              *change_table(fine), "", "**Linear probe per layer, validation score in the "
              "task's metric**", "", *probe_table(fine), "",
              f"**Zero-shot similarity on {f0['set']} ({f0['pairs']} pairs), Pearson / "
-             "Spearman of cosine vs gold**", "", *forgetting_table(rec)]
+             "Spearman of cosine vs gold**", "", *forgetting_table(rec), "",
+             "**In one line per task (generated)**", "", *findings(fine, rec)]
     return "\n".join(lines)
 
 
