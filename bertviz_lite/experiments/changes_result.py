@@ -111,13 +111,23 @@ def _num(v: float | None, digits: int = 3) -> str:
     return "-" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
 
+def update_sum_text(r: ChangesResult, group: str) -> str:
+    """The summed update ratios of a group and on how many steps they were measured, e.g.
+    "0.0122 (90 of 90 steps)"; big models measure every 50th step only, so the sum of those
+    is far below the change over the whole run."""
+    points = r.update_ratios.get(group) or []
+    if not points:
+        return "-"
+    return f"{points[-1][1]:.4f} ({len(points)} of {int(points[-1][0])} steps)"
+
+
 def table_lines(r: ChangesResult) -> list[str]:
     """The per-layer table: CKA, weight change, summed update ratio, probes before and after."""
     metric = str(r.baseline.get("metric") or r.run_final.get("metric") or "score")
-    head = ["group", "CKA", "weight change", "sum of updates", f"probe pre ({metric})",
+    head = ["group", "CKA", "weight change", "sum of update ratios", f"probe pre ({metric})",
             f"probe tuned ({metric})"]
     rows = [[g.group + ("" if g.trainable else " (frozen)"), _num(g.cka, 4),
-             _num(g.weight_change, 4), _num(g.update_ratio_sum, 4), _num(g.probe_pretrained),
+             _num(g.weight_change, 4), update_sum_text(r, g.group), _num(g.probe_pretrained),
              _num(g.probe_tuned)] for g in r.groups]
     widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     out = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(x, widths)))

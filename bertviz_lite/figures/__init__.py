@@ -21,6 +21,7 @@ from bertviz_lite.figures.changes import (
     cka_heatmap,
     forgetting_bars,
     probe_lines,
+    update_growth,
 )
 from bertviz_lite.figures.compare import compare_bars, cost_figure, ours_name, paper_table
 from bertviz_lite.figures.curves import (
@@ -100,5 +101,6 @@ __all__ = [
     "steps_table",
     "style",
     "token_attribution_html",
+    "update_growth",
     "update_ratio_chart",
 ]

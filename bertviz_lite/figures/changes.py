@@ -135,3 +135,20 @@ def forgetting_bars(rows: Sequence[Mapping[str, Any]], set_name: str, setup: str
                  subtitle=(f"Look for: how far the bars fall after tuning. Cosine of "
                                     f"mean-pooled sentence vectors vs gold on {set_name}. "
                                     f"{setup}"))
+
+
+def update_growth(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Per group, the run's update ratios ||dW|| / ||W|| summed over the steps where they were
+    measured (every step for small trainable sets, else every 50th and the last)."""
+    fig = go.Figure()
+    groups = [g.group for g in r.groups if r.update_ratios.get(g.group)]
+    for i, name in enumerate(groups):
+        pts = r.update_ratios[name]
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=safe_text(name),
+                                 mode="lines+markers" if len(pts) < 10 else "lines",
+                                 line={"width": theme.thin_line + i * 0.2}))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="sum of update ratios so far")
+    return style(fig, theme, "How the weight change grew over the run", height=380,
+                 subtitle="Look for: which groups keep moving; the sum bounds the net change "
+                          "from above. " + setup_line(r))

@@ -10,7 +10,13 @@ import streamlit as st
 
 from bertviz_lite import ui
 from bertviz_lite.experiments.changes_result import ChangesResult
-from bertviz_lite.figures import change_bars, cka_heatmap, forgetting_bars, probe_lines
+from bertviz_lite.figures import (
+    change_bars,
+    cka_heatmap,
+    forgetting_bars,
+    probe_lines,
+    update_growth,
+)
 from bertviz_lite.figures.changes import setup_line
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.analysis import AnalysisError, AnalysisHandle, AnalysisRunner
@@ -123,6 +129,9 @@ def draw(r: ChangesResult, prefix: str) -> None:
         ui.plot(probe_lines(r, theme), key=f"{prefix}_probe")
     with right:
         ui.plot(cka_heatmap(r, theme), key=f"{prefix}_matrix")
+    if any(r.update_ratios.values()):
+        with st.expander("How the weight change grew over the run (the recorded update ratios)"):
+            ui.plot(update_growth(r, theme), key=f"{prefix}_growth")
     st.caption(f"{setup_line(r)}; engine: {ui.safe(r.setup.get('engine'))}; analysis took "
                f"{r.seconds.get('total', 0):.1f} s.")
 
