@@ -43,9 +43,7 @@ def change_bars(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
     """
     labels = safe_labels([_group_label(g) for g in r.groups])
     colours = [theme.trainable if g.trainable else theme.frozen for g in r.groups]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
-                        subplot_titles=("Representation: CKA, pretrained vs tuned",
-                                        "Weights: ||W_tuned - W_pre|| / ||W_pre||"))
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
     cka = [_finite(g.cka) for g in r.groups]
     wc = [_finite(g.weight_change) for g in r.groups]
     fig.add_trace(go.Bar(y=labels, x=cka, orientation="h", marker_color=colours, name="CKA",
@@ -55,10 +53,10 @@ def change_bars(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
                          name="weight change", showlegend=False,
                          text=[f"{v:.4f}" if v is not None else "-" for v in wc],
                          textposition="auto"), row=1, col=2)
-    fig.update_xaxes(range=[0, 1.05], title_text="CKA (1 = the same representation)", row=1,
-                     col=1)
-    fig.update_xaxes(rangemode="tozero", title_text="relative change (0 = untouched)", row=1,
-                     col=2)
+    fig.update_xaxes(range=[0, 1.05], row=1, col=1,
+                     title_text="representation: CKA, pretrained vs tuned (1 = the same)")
+    fig.update_xaxes(rangemode="tozero", row=1, col=2,
+                     title_text="weights: ||W_tuned - W_pre|| / ||W_pre|| (0 = untouched)")
     fig.update_yaxes(categoryorder="array", categoryarray=labels)
     return style(fig, theme, "What changed, layer by layer", height=120 + 48 * len(labels),
                  subtitle="Look for: the layers whose CKA drops below 1 and whose weights moved. "
