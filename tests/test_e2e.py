@@ -212,7 +212,7 @@ def test_shared_link_restores_choices(server, page):
 def test_what_changed_inside_bert_page(server, page):
     """The recorded analysis of a fine-tuned run draws its four figures in Chromium."""
     page.goto(f"{server}/changes?task=sentiment")
-    settle(page)
+    settle(page, timeout_ms=180_000)  # the first visit imports torch on a busy machine
     page.wait_for_selector(".st-key-chg_rec_sentiment_bars .js-plotly-plot", timeout=180_000)
     page.wait_for_timeout(1500)  # let plotly draw before reading and the screenshot
     no_exceptions(page)
