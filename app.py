@@ -26,6 +26,7 @@ page = st.navigation([
     st.Page("pages/compare.py", title="Compare frozen vs fine-tuned", url_path="compare"),
     st.Page("pages/attention.py", title="Attention", url_path="attention"),
     st.Page("pages/attribution.py", title="Attribution", url_path="attribution"),
+    st.Page("pages/changes.py", title="What changed inside BERT?", url_path="changes"),
     st.Page("pages/instructor.py", title="Instructor", url_path="instructor"),
 ])
 ui.job_pool()  # the first visit starts the workers: the weights load while people read

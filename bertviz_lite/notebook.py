@@ -185,9 +185,9 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
 
 def _consume(trainer: Any, view: LiveFlow | None, bar: _Bar) -> RunRecord:
     """Drive `trainer.events()`: live chart and progress bar per event; returns the record."""
-    for event in trainer.events():
-        if isinstance(event, RunRecord):
-            return event
+    from bertviz_lite.engine.events import drain
+
+    def on_event(event: Any) -> None:
         if isinstance(event, Progress):
             if event.phase == "ready" and view is not None:
                 view.ready(event.info)
@@ -199,7 +199,8 @@ def _consume(trainer: Any, view: LiveFlow | None, bar: _Bar) -> RunRecord:
                 view.step(event)
         elif isinstance(event, EvalRecord) and event.split == "val":
             bar.note(event)
-    raise RuntimeError("training ended without a run record")
+
+    return drain(trainer.events(), on_event)
 
 
 def _stopped(trainer: Any) -> RunRecord:

@@ -184,3 +184,28 @@ def test_shared_link_restores_choices(server, page):
     page.get_by_test_id("stButtonGroup").get_by_text("finetune", exact=True).click()
     settle(page)
     assert "mode=finetune" in page.url and "task=ner" in page.url  # the URL follows the widgets
+
+
+def test_what_changed_inside_bert_page(server, page):
+    """The recorded analysis of a fine-tuned run draws its four figures in Chromium."""
+    page.goto(f"{server}/changes?task=sentiment")
+    settle(page, timeout_ms=180_000)  # the first visit imports torch on a busy machine
+    page.wait_for_selector(".st-key-chg_rec_sentiment_bars .js-plotly-plot", timeout=180_000)
+    page.wait_for_timeout(1500)  # let plotly draw before reading and the screenshot
+    no_exceptions(page)
+    assert page.locator("h1").first.inner_text().strip() == "What changed inside BERT?"
+    bars = ".st-key-chg_rec_sentiment_bars .js-plotly-plot"
+    x = page.evaluate(f"() => Array.from(document.querySelector('{bars}').data[0].x)")
+    y = page.evaluate(f"() => Array.from(document.querySelector('{bars}').data[0].y)")
+    record = json.loads((REPO / "assets" / "changes" / "sentiment-finetune.json").read_text())
+    assert x == [g["cka"] for g in record["groups"]] and y[0] == "embeddings"
+    for key in ("probe", "matrix", "forget_0"):
+        assert page.locator(f".st-key-chg_rec_sentiment_{key} .js-plotly-plot").count() == 1
+    assert page.get_by_text("What it forgot").count() > 0
+    shot(page, "page-changes")
+    page.get_by_test_id("stButtonGroup").get_by_text("frozen", exact=True).click()
+    settle(page)
+    page.wait_for_timeout(1000)
+    x = page.evaluate(f"() => Array.from(document.querySelector('{bars}').data[0].x)")
+    assert x == [1.0] * len(record["groups"]), "frozen: every CKA is exactly 1"
+    assert not page.errors, page.errors  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Command line: `bertviz-lite train | compare | reproduce | bench | sweep`.
+"""Command line: `bertviz-lite train | compare | reproduce | bench | sweep | changes`.
 
 Every subcommand runs the same `train()` as the app and writes the same run records.
 """
@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bertviz_lite.cli.sweep_cmd import add_sweep_parser
 
     add_sweep_parser(sub)
+
+    from bertviz_lite.cli.changes_cmd import add_changes_parser
+
+    add_changes_parser(sub)
     return parser
 
 

@@ -16,6 +16,13 @@ from bertviz_lite.figures.attribution import (
     score_colour,
     token_attribution_html,
 )
+from bertviz_lite.figures.changes import (
+    change_bars,
+    cka_heatmap,
+    forgetting_bars,
+    probe_lines,
+    update_growth,
+)
 from bertviz_lite.figures.compare import compare_bars, cost_figure, ours_name, paper_table
 from bertviz_lite.figures.curves import (
     compare_curves,
@@ -61,10 +68,13 @@ __all__ = [
     "attribution_bars",
     "backward_sweep",
     "bert_diagram",
+    "change_bars",
+    "cka_heatmap",
     "compare_bars",
     "compare_curves",
     "cost_figure",
     "figure_html",
+    "forgetting_bars",
     "grad_flow_bars",
     "grad_flow_replay",
     "grad_heatmap",
@@ -82,6 +92,7 @@ __all__ = [
     "norm_range",
     "ours_name",
     "paper_table",
+    "probe_lines",
     "probability_bars",
     "safe_text",
     "token_chips_html",
@@ -92,5 +103,6 @@ __all__ = [
     "steps_table",
     "style",
     "token_attribution_html",
+    "update_growth",
     "update_ratio_chart",
 ]

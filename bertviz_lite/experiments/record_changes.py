@@ -1,0 +1,58 @@
+"""Recorded analyses for lectures: `python -m bertviz_lite.experiments.record_changes RUNS OUT`.
+
+RUNS holds `runs/<task>-<mode>.json` and `models/<task>-<mode>/` (what `train --out ...
+--save-model ...` wrote, see scripts/record-changes.sh); OUT gets `<task>-<mode>.json` for each
+of the four bundled tasks x (frozen, top-2, finetune). One process analyses all twelve, so the
+pretrained model loads once and its features are shared by the three modes of a task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from bertviz_lite.experiments.changes import analyse_changes
+from bertviz_lite.experiments.changes_result import table_lines
+from bertviz_lite.record.runs import RunRecord
+
+log = logging.getLogger(__name__)
+
+TASKS = ("sentiment", "paraphrase", "similarity", "ner")
+MODES = ("frozen", "top-2", "finetune")
+
+
+def record_one(runs: Path, out: Path, task: str, mode: str, wait_s: float = 0.0) -> Path:
+    """Analyse one recorded run (waiting up to `wait_s` for its files to appear)."""
+    run = runs / "runs" / f"{task}-{mode}.json"
+    model = runs / "models" / f"{task}-{mode}"
+    deadline = time.monotonic() + wait_s
+    while not (model / "task.json").is_file() and time.monotonic() < deadline:
+        time.sleep(5)
+    result = analyse_changes(RunRecord.load(run), model)
+    path = result.save(out / f"{task}-{mode}.json")
+    log.warning("%s %s: %.1f s (features %.1f s)\n%s", task, mode, result.seconds["total"],
+                result.seconds["features"], "\n".join(table_lines(result)))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Analyse every bundled task x mode found in RUNS into OUT."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for each run")
+    p.add_argument("--keep", action="store_true", help="skip analyses already in OUT")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for mode in ("finetune", "frozen", "top-2"):  # the README's fine-tuned table first
+        for task in TASKS:
+            if a.keep and (a.out / f"{task}-{mode}.json").is_file():
+                continue
+            record_one(a.runs, a.out, task, mode, a.wait)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

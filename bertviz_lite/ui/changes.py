@@ -1,0 +1,145 @@
+"""Streamlit helpers of the "What changed inside BERT?" page: recorded analyses, the session's
+own tuned models, the analysis worker with progress, and the four figures."""
+
+from __future__ import annotations
+
+import atexit
+from pathlib import Path
+
+import streamlit as st
+
+from bertviz_lite import ui
+from bertviz_lite.experiments.changes_result import ChangesResult
+from bertviz_lite.figures import (
+    change_bars,
+    cka_heatmap,
+    forgetting_bars,
+    probe_lines,
+    update_growth,
+)
+from bertviz_lite.figures.changes import setup_line
+from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.serve.analysis import AnalysisError, AnalysisHandle, AnalysisRunner
+
+MODES = ("frozen", "top-2", "finetune")
+MODE_TITLES = {"frozen": "frozen", "top-2": "top-2 layers tuned", "finetune": "fine-tuned"}
+JOB_KEYS = ("bp_job", "cmp_frozen", "cmp_finetune")  # pages whose finished runs we can analyse
+POLL_SECONDS = 0.5
+
+
+def changes_dir() -> Path:
+    """assets/changes: the analyses recorded by scripts/record-changes.sh."""
+    from bertviz_lite.paths import assets_dir
+
+    return assets_dir() / "changes"
+
+
+@st.cache_resource
+def recorded_changes() -> dict[tuple[str, str], ChangesResult]:
+    """(task, mode) -> the recorded analysis (read once per server, read-only)."""
+    out = {}
+    for path in sorted(changes_dir().glob("*-*.json")):
+        r = ChangesResult.load(path)
+        out[(str(r.setup["task"]), str(r.setup["mode"]))] = r
+    return out
+
+
+@st.cache_resource
+def analysis_runner() -> AnalysisRunner:
+    """The one analysis worker process of this server (started on the first analysis)."""
+    runner = AnalysisRunner(threads=ui.settings().threads_per_job)
+    atexit.register(runner.shutdown)
+    return runner
+
+
+def session_runs() -> dict[str, tuple[RunRecord, str | None]]:
+    """This session's finished runs that can be analysed: label -> (record, checkpoint)."""
+    out = {}
+    keys = [*JOB_KEYS, *(f"ft_{t}" for t in ("sentiment", "paraphrase", "similarity", "ner"))]
+    for key in keys:
+        job = ui.job_state(key)
+        snap = job.snapshot() if job is not None else None
+        if snap is None or snap.record is None or snap.state not in ("completed", "cached"):
+            continue
+        ckpt = getattr(job, "checkpoint", None)
+        rec = snap.record
+        if ckpt is None and rec.mode != "frozen":
+            continue  # a tuned run whose weights were not kept
+        label = f"{rec.task} {rec.mode}, validation {rec.final.get('metric')} " \
+                f"{rec.final.get('value') or 0:.3f} ({rec.created or key})"
+        out[label] = (rec, str(ckpt) if ckpt else None)
+    return out
+
+
+def start_analysis(key: str, record: RunRecord, checkpoint: str | None) -> None:
+    """Submit an analysis of one run to the worker; keep its handle in this session."""
+    st.session_state[key] = analysis_runner().submit(record, checkpoint)
+
+
+def _handle(key: str) -> AnalysisHandle | None:
+    h = st.session_state.get(key)
+    return h if isinstance(h, AnalysisHandle) else None
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _progress(key: str) -> None:
+    """Twice a second while the worker analyses: what it does, how far it is."""
+    h = _handle(key)
+    if h is None:
+        return
+    if h.done():
+        st.rerun(scope="app")
+    p = h.progress()
+    what, done, total = p if p else ("starting the analysis worker", 0, 1)
+    st.progress(min(1.0, done / max(1, total)), text=f"Analysing in a worker process: {what} "
+                                                      f"({done} / {total})")
+
+
+def session_result(key: str) -> ChangesResult | None:
+    """The finished analysis of this session, or the live progress while it runs."""
+    h = _handle(key)
+    if h is None:
+        return None
+    if not h.done():
+        _progress(key)
+        return None
+    try:
+        return h.result()
+    except AnalysisError as err:
+        st.error(f"Could not analyse the run: {ui.safe(err)}")
+        return None
+
+
+def forgetting_rows(results: dict[str, ChangesResult], set_index: int = 0) -> list[dict]:
+    """Bars of the forgetting figure: the pretrained model once, then each tuned model."""
+    first = next(iter(results.values()))
+    f0 = first.forgetting[set_index]
+    rows = [{"label": "pretrained", "mode": "pretrained", **f0["pretrained"]}]
+    for label, r in results.items():
+        rows.append({"label": label, "mode": r.setup["mode"], **r.forgetting[set_index]["tuned"]})
+    return rows
+
+
+def draw(r: ChangesResult, prefix: str) -> None:
+    """CKA and weight change side by side, the probe lines, the CKA matrix, the table."""
+    theme = ui.theme()
+    ui.plot(change_bars(r, theme), key=f"{prefix}_bars")
+    left, right = st.columns(2)
+    with left:
+        ui.plot(probe_lines(r, theme), key=f"{prefix}_probe")
+    with right:
+        ui.plot(cka_heatmap(r, theme), key=f"{prefix}_matrix")
+    if any(r.update_ratios.values()):
+        with st.expander("How the weight change grew over the run (the recorded update ratios)"):
+            ui.plot(update_growth(r, theme), key=f"{prefix}_growth")
+    st.caption(f"{setup_line(r)}; engine: {ui.safe(r.setup.get('engine'))}; analysis took "
+               f"{r.seconds.get('total', 0):.1f} s.")
+
+
+def draw_forgetting(results: dict[str, ChangesResult], prefix: str) -> None:
+    """The forgetting bars for one or more analyses of the same task."""
+    first = next(iter(results.values()))
+    for i, f in enumerate(first.forgetting):
+        ui.plot(forgetting_bars(forgetting_rows(results, i), f["set"],
+                                f"ours: {first.setup.get('model')}, {f['pairs']} pairs",
+                                ui.theme()), key=f"{prefix}_forget_{i}")

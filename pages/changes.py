@@ -1,0 +1,47 @@
+"""What changed inside BERT? The pretrained and the tuned model compared, layer by layer."""
+
+import streamlit as st
+
+from bertviz_lite import ui
+from bertviz_lite.experiments.changes import analyse_changes
+from bertviz_lite.experiments.cka import linear_cka
+from bertviz_lite.ui import changes as uc
+
+ui.page_header(
+    "What changed inside BERT?",
+    "Fine-tuning *may overwrite information in the BERT layers, or emphasise what pretraining "
+    "learned*. Measured here, layer by layer: how much each layer's representation (CKA) and "
+    "weights moved, whether a linear probe could already read the task before tuning, and how "
+    "much of the model's pretraining skill (sentence similarity) is left.")
+
+source = st.segmented_control("Analysis", ["recorded", "session"], default="recorded",
+                              required=True, key="chg_source",
+                              format_func={"recorded": "Recorded lecture analyses (instant)",
+                                           "session": "My tuned model from this session"}.get)
+if source == "recorded":
+    task = ui.task_picker()
+    recorded = {m: r for (t, m), r in uc.recorded_changes().items() if t == task}
+    if not recorded:
+        st.warning("No recorded analyses found: run scripts/record-changes.sh.")
+        st.stop()
+    modes = [m for m in uc.MODES if m in recorded]
+    mode = st.segmented_control("Run", modes, default=modes[-1], required=True,
+                                key="chg_mode", format_func=uc.MODE_TITLES.get)
+    uc.draw(recorded[str(mode)], f"chg_rec_{task}")
+    uc.draw_forgetting({uc.MODE_TITLES[m]: recorded[m] for m in modes}, f"chg_rec_{task}")
+else:
+    runs = uc.session_runs()
+    if not runs:
+        st.info("No finished run in this session yet: train one on the **Backprop** page "
+                "(it keeps the tuned weights), then come back.")
+        st.stop()
+    label = st.selectbox("Run to analyse", list(runs), key="chg_run")
+    if st.button("Analyse this run", type="primary", key="chg_go"):
+        uc.start_analysis("chg_job", *runs[label])
+    result = uc.session_result("chg_job")
+    if result is not None:
+        uc.draw(result, "chg_sess")
+        uc.draw_forgetting({uc.MODE_TITLES.get(result.setup["mode"], result.setup["mode"]):
+                            result}, "chg_sess")
+
+ui.show_code(analyse_changes, linear_cka)
