@@ -13,12 +13,22 @@ from tqdm import tqdm
 from bertviz_lite.cli.main import config_from_args, echo
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import ConfigError
+from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.tasks import PAPER_CITATION, TASK_SPECS
 from bertviz_lite.engine.training import Event, Trainer
 from bertviz_lite.experiments.compare import SLIDE_COST_RATIO, Comparison, compare
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
+
+
+def disk_feature_store() -> FeatureStore:
+    """Frozen features kept in the per-user cache folder: a later frozen run on the same data
+    and model reads them instead of running the encoder."""
+    from bertviz_lite.engine.feature_disk import default_feature_disk
+
+    return FeatureStore(disk=default_feature_disk())
+
 
 class ProgressPrinter:
     """Turns engine events into a tqdm bar on stderr (one bar per phase)."""
@@ -82,7 +92,8 @@ def summary_lines(r: RunRecord) -> list[str]:
     c = r.cost
     lines = [
         f"{spec.title}, mode {r.mode}, model {r.model.get('name')} "
-        f"({r.model.get('layers')} layers, width {r.model.get('hidden')}), device {r.device}",
+        f"({r.model.get('layers')} layers, width {r.model.get('hidden')}), device {r.device}"
+        f"{', precision ' + r.precision if r.precision else ''}",
         f"data: {r.data.get('source')}: {r.data.get('train')} train / {r.data.get('val')} "
         "validation examples",
         f"trainable parameters: {r.trainable_params:,} of {r.total_params:,} "
@@ -94,6 +105,9 @@ def summary_lines(r: RunRecord) -> list[str]:
         f"steps, {c['feature_cache_seconds']:.1f} s caching features, {c['eval_seconds']:.1f} s "
         f"evaluating); peak memory {c['peak_rss_mb']:.0f} MB",
     ]
+    if c.get("features_reused"):
+        lines.append(f"frozen features of {c['features_reused']:.0f} examples read from the "
+                     "feature cache, not computed")
     if r.status != "completed":
         lines.append(f"status: {r.status}: {r.reason}")
     lines += [f"note: {n}" for n in r.notes]
@@ -116,7 +130,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     """`bertviz-lite train`: one run, a progress bar, a summary, a JSON record."""
     config = config_from_args(a)
     printer = ProgressPrinter(enabled=not a.quiet)
-    trainer = Trainer(config)
+    trainer = Trainer(config, features=disk_feature_store())
     record = run_with_progress(trainer.events(), printer)
     path = record.save(a.out)
     if a.save_model and record.status == "completed":
@@ -217,7 +231,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
             echo(f"[{task} {mode}] {event.status}: validation {event.final.get('metric')} "
                  f"{fmt(event.final.get('value'))} in {event.cost['wall_seconds']:.0f} s")
 
-    base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device)
+    base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device,
+                     precision=a.precision)
     result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train, epochs=a.epochs,
                        frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
                        base=base, on_event=on_event)

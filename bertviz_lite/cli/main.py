@@ -17,6 +17,7 @@ from bertviz_lite.engine.config import (
     HEADS,
     PAIR_ENCODINGS,
     POOLINGS,
+    PRECISIONS,
     TASKS,
     ConfigError,
     RunConfig,
@@ -60,6 +61,14 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
     p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    add_precision_arg(p)
+
+
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    """--precision auto | fp32 | bf16 (train, compare, reproduce)."""
+    p.add_argument("--precision", choices=PRECISIONS, default=RunConfig().precision,
+                   help="auto: bf16 autocast where the CPU (AMX, AVX512-BF16) or GPU runs it "
+                        "natively, else fp32; weights and gradients stay fp32")
 
 
 def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfig:
@@ -70,6 +79,7 @@ def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfi
         steps=a.steps, batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, seed=a.seed,
         device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
         pair_encoding=a.pair_encoding, threads=a.threads,
+        precision=getattr(a, "precision", RunConfig().precision),
     )
 
 
@@ -114,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="bundled")
     p.add_argument("--batch-size", type=int, default=RunConfig().batch_size)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    add_precision_arg(p)
     p.add_argument("--out", required=True, help="output folder (runs/, reproduce.json, .md)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=commands.cmd_reproduce)

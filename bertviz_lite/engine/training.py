@@ -27,12 +27,14 @@ from bertviz_lite.engine.checkpoints import build_task_model
 from bertviz_lite.engine.config import RunConfig, config_hash
 from bertviz_lite.engine.cost import PeakRSS, Stopwatch, matmul_params, train_flops
 from bertviz_lite.engine.encoding import Batch, Encoded, bucket_batches, collate, encode_examples
+from bertviz_lite.engine.feature_disk import ENGINE_VERSION, model_fingerprint
 from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.gradflow import GradFlow, SignalProbe
 from bertviz_lite.engine.groups import apply_freeze, trainable_group_names
 from bertviz_lite.engine.heads import SCORE_SCALE
 from bertviz_lite.engine.models import Backbone, load_backbone, pick_device
 from bertviz_lite.engine.optim import build_optimizer, linear_schedule
+from bertviz_lite.engine.precision import autocast, feature_dtype, resolve_precision
 from bertviz_lite.engine.tasks import TASK_SPECS, baseline, evaluate
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
@@ -166,6 +168,7 @@ class Trainer:
         if c.threads:
             torch.set_num_threads(c.threads)
         self.device = pick_device(c.device)
+        self.precision = resolve_precision(c.precision, self.device)  # fp32 | bf16 autocast
         if backbone is None:
             yield Progress("load", 0, 1, f"loading model {c.model}")
             with self.watch.time("model_load"):
@@ -234,10 +237,13 @@ class Trainer:
         self.pad_id = int(self.backbone.tokenizer.pad_token_id or 0)
 
     def _feature_key(self) -> tuple:
-        """Everything that determines frozen features: model, data, tokenising, pooling."""
+        """Everything that determines frozen features: model (name and weights), data,
+        tokenising, pooling, mixed layers, precision, engine and torch versions."""
         c = self.c
-        return (self.backbone.name, self.data.fingerprint(), c.task, c.max_length, c.pooling,
-                c.head == "scalar-mix", c.separate_pairs, str(self.device))
+        return (self.backbone.name, model_fingerprint(self.backbone.encoder),
+                self.data.fingerprint(), c.task, c.max_length, c.pooling, c.head == "scalar-mix",
+                c.separate_pairs, str(self.device), self.precision, ENGINE_VERSION,
+                torch.__version__)
 
     def _attach_feature_store(self) -> None:
         """Reuse features an earlier frozen run computed for the same data and model."""
@@ -262,14 +268,15 @@ class Trainer:
             with self.watch.time("feature_cache"):
                 was_training = self.model.training
                 self.model.eval()
-                with torch.no_grad():
+                with torch.no_grad(), autocast(self.precision, self.device):
                     out = self.model.features(batch := self._collate(enc, missing))
+                out = out.to(feature_dtype(self.precision))  # kept as computed (and on disk)
                 self.model.train(was_training)
                 self.flops += 2.0 * self.fwd_params * batch.padded_tokens()
                 for row, i in enumerate(missing):
                     n = len(enc[i].word_pos) if self.spec.tokens else None
                     store[i] = out[row, :n] if n is not None else out[row]
-        return _stack([store[i] for i in idx], self.spec.tokens)
+        return _stack([store[i] for i in idx], self.spec.tokens).to(self.device)
 
     def _collate(self, enc: Sequence[Encoded], idx: list[int]) -> Batch:
         items = [enc[i] for i in idx]
@@ -298,6 +305,7 @@ class Trainer:
             notes=data.notes,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             key=config_hash(self.c, data.fingerprint()),
+            precision=self.precision,
         )
 
     # -- training ------------------------------------------------------------------------
@@ -345,8 +353,9 @@ class Trainer:
         probe = (SignalProbe(self.model.groups)
                  if self.c.grad_flow and self.step in self.sweep_steps else None)
         with probe or contextlib.nullcontext():
-            batch = self._train_batch(idx)
-            loss = self.model.loss(self.model.predict(batch.features), batch.batch)
+            with autocast(self.precision, self.device):  # forward only; grads stay fp32
+                batch = self._train_batch(idx)
+                loss = self.model.loss(self.model.predict(batch.features), batch.batch)
             if self.stopped():
                 return None
             loss.backward()
@@ -434,7 +443,7 @@ class Trainer:
         preds: dict[int, object] = {}
         loss_sum, n = 0.0, 0
         sub = [enc[i] for i in idx]
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.precision, self.device):
             for pos in bucket_batches([e.length for e in sub], EVAL_BATCH, None):
                 if self.stopped():
                     return None
@@ -444,7 +453,7 @@ class Trainer:
                     feats = self._cached_features(split, enc, ids)
                 else:
                     feats = self.model.features(batch)
-                out = self.model.predict(feats)
+                out = self.model.predict(feats).float()
                 loss_sum += float(self.model.loss(out, batch)) * len(ids)
                 n += len(ids)
                 preds.update(zip(ids, self._decode(out, batch, enc)))
