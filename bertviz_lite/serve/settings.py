@@ -50,6 +50,9 @@ class Settings:
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
     show_error_details: bool = False  # tracebacks in the page (never on a class server)
+    precision: str = "auto"  # the form's default: auto (bf16 autocast where the hardware has
+    #   it natively, else fp32) | fp32 | bf16
+    feature_cache_mb: float = 2048.0  # frozen features kept on disk (least recently used out)
 
     def offered_models(self) -> dict[str, str]:
         """The models students may pick: local ones always, Hub ids only with allow_hub."""
@@ -140,6 +143,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("live_refresh_s must be between 0.1 and 10 seconds")
     if not s.models:
         raise SettingsError("models must list at least one model")
+    if s.precision not in ("auto", "fp32", "bf16"):
+        raise SettingsError(f"precision must be auto, fp32 or bf16, not {s.precision!r}")
     for label, folder in s.data_folders.items():
         if not Path(folder).is_dir():
             log.warning("data folder %r (%s) does not exist; it will not be offered", label,

@@ -163,9 +163,13 @@ def _run_job(job: dict[str, Any], send: Callable[[tuple], None], backbones: _Bac
             send(("models", list(backbones.loaded)))
         global _FEATURES
         if _FEATURES is None:
+            from bertviz_lite.engine.feature_disk import FeatureDisk
             from bertviz_lite.engine.features import FeatureStore
+            from bertviz_lite.paths import feature_cache_dir
+            from bertviz_lite.serve.settings import load_settings
 
-            _FEATURES = FeatureStore()
+            mb = load_settings().feature_cache_mb  # features also outlive the worker, on disk
+            _FEATURES = FeatureStore(disk=FeatureDisk(feature_cache_dir(), int(mb * 2**20)))
         trainer = Trainer(config, backbone=backbone, data=job["data"],
                           stop=_JobStop(stop_event, stop_token, seq), limits=job["limits"],
                           features=_FEATURES)
