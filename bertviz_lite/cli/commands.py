@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -242,68 +243,20 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 
 def bench_table(report: dict) -> list[str]:
-    """The benchmark report as the table the README shows."""
-    m = report["machine"]
-    out = [f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
-           f"({m['torch_threads']} threads){', GPU ' + m['gpu'] if m.get('gpu') else ''}",
-           "", "| figure | measured | target |", "|---|---|---|"]
+    """The benchmark report as the table the README shows (bench/readme.py)."""
+    from bertviz_lite.bench.readme import bench_lines
 
-    def row(name: str, value: object, target: str = "") -> None:
-        out.append(f"| {name} | {value} | {target} |")
-
-    for c in report["cost"]:
-        e = c["epochs"]
-        row(f"fine-tuned / frozen wall time, {e} epoch{'s' * (e > 1)} (features computed in "
-            "the run)", f"{c['ratio_cold']}x ({c['finetune_s']} s / {c['frozen_cold_s']} s)",
-            ">= 20x at 3 epochs" if e == 3 else "")
-        row(f"fine-tuned / frozen, {e} epoch{'s' * (e > 1)}, features reused from an earlier "
-            "run", f"{c['ratio_warm']}x ({c['frozen_warm_s']} s frozen)")
-    o = report["overhead"]
-    row("gradient-flow recording overhead (median of interleaved pairs)",
-        f"{o['overhead_pct']}% ({o['mean_step_with_s']} s vs {o['mean_step_without_s']} s a "
-        "step)", "<= 3%")
-    eff = report["efficiency"]
-    for r in eff["rows"]:
-        row(f"fine-tuning FLOP/s / matmul FLOP/s, batch {r['batch_size']}",
-            f"{r['efficiency_vs_square_pct']}% of {eff['matmul_gflops_square_1024']} GFLOP/s "
-            f"({r['efficiency_vs_model_shaped_pct']}% of FFN-shaped "
-            f"{eff['matmul_gflops_ffn_shaped']}); real/padded tokens "
-            f"{r['real_over_padded_tokens']}", ">= 50%")
-    mem = report["memory"]
-    row("peak RSS of one fine-tuning job", f"{mem['job_peak_rss_mb']:.0f} MB", "< 1.5 GB")
-    for r in report["lecture"]:
-        target = "< 3 s" if r["mode"] == "frozen" else "< 30 s"
-        row(f"default lecture run: {r['task']} {r['mode']}",
-            f"{r['wall_s']} s, {r['metric']} {r['value']} (baseline {r['baseline']})", target)
-    app = report.get("app") or {}
-    if "skipped" in app:
-        row("app in Chromium", f"skipped: {app['skipped']}")
-    elif app:
-        cs = app["cold_start"]
-        row("cold start: streamlit run -> first page drawn", f"{cs['first_page_drawn_s']} s",
-            "< 5 s")
-        for mode in ("frozen", "finetune"):
-            a = app[mode]
-            row(f"Train -> first gradient bar ({mode})", f"{a['first_bar_s']} s", "< 3 s")
-            row(f"live chart updates while training ({mode})",
-                f"{a['updates_per_s']}/s, median gap {a['median_gap_s']} s",
-                ">= 4/s when steps are faster; each step within 0.5 s")
-        sr = app["step_app_vs_cli"]
-        row("fine-tuning step in the app / same step from the CLI",
-            f"{sr['ratio_vs_cli_same_threads']}x vs CLI on {sr['app_worker_threads']} "
-            f"thread(s), {sr['ratio_vs_cli_all_cores']}x vs CLI on all cores", "<= 1.3x")
-        mem = app["memory_with_one_job_done"]
-        row("app with one job: app process + workers",
-            f"{mem['app_rss_mb']:.0f} MB + {mem['workers_rss_mb']:.0f} MB")
-    return out
+    return bench_lines(report)
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
     """`bertviz-lite bench`: measure, print the table, write the JSON report."""
     from bertviz_lite.bench.measure import run_bench
 
+    t0 = time.perf_counter()
     report = run_bench(quick=a.quick, device=a.device, with_app=not a.no_app,
                        on_section=lambda name: log.warning("bench: %s", name))
+    report["bench_seconds"] = round(time.perf_counter() - t0, 1)
     Path(a.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
     for line in bench_table(report):
         echo(line)
