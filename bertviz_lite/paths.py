@@ -31,3 +31,10 @@ def home_dir() -> Path:
     """Per-user working folder for cached runs: `$BERTVIZ_HOME`, else `~/.bertviz-lite`."""
     env = os.environ.get("BERTVIZ_HOME")
     return Path(env) if env else Path.home() / ".bertviz-lite"
+
+
+def feature_cache_dir() -> Path:
+    """Frozen features kept between processes: `$BERTVIZ_FEATURE_CACHE`, else
+    `<home_dir()>/cache/features`."""
+    env = os.environ.get("BERTVIZ_FEATURE_CACHE")
+    return Path(env) if env else home_dir() / "cache" / "features"

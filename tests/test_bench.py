@@ -16,15 +16,20 @@ def test_bench_quick_writes_report_and_table(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--no-app", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert [c["epochs"] for c in report["cost"]] == [1, 3]
+    assert [(c["precision"], c["epochs"]) for c in report["cost"]] == [("fp32", 3), ("bf16", 3)]
     for c in report["cost"]:
         assert c["ratio_cold"] > 1 and c["ratio_warm"] > c["ratio_cold"]  # reuse is cheaper
+        assert c["warm_features_reused"] > 0 and 0 < c["cold_of_bound_pct"]
     assert report["overhead"]["pairs"] == 3
-    assert 0 < report["efficiency"]["rows"][0]["real_over_padded_tokens"] <= 1
+    for eff in report["efficiency"].values():
+        assert 0 < eff["rows"][0]["real_over_padded_tokens"] <= 1
     assert report["memory"]["job_peak_rss_mb"] > 100
     assert all(r["beats_baseline"] for r in report["lecture"])
+    cli = report["cli_frozen_from_disk"]
+    assert cli["second_features_reused"] > 0 and cli["second_feature_cache_s"] == 0.0
     table = capsys.readouterr().out
-    for needle in ("fine-tuned / frozen", "overhead", "matmul", "peak RSS", "lecture run"):
+    for needle in ("fine-tuned / frozen", "overhead", "matmul", "peak RSS", "lecture run",
+                   "bf16", "from disk"):
         assert needle in table
 
 

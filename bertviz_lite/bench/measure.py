@@ -8,6 +8,7 @@ against without instrumentation, a training step against a plain matrix multiply
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import resource
 import statistics
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from bertviz_lite.bench import precision as bp
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import TASKS, RunConfig
 from bertviz_lite.engine.cost import matmul_params
@@ -47,8 +49,6 @@ def machine() -> dict[str, Any]:
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -110,21 +110,26 @@ def _matmul_gflops(m: int, k: int, n: int, device: torch.device, seconds: float 
 
 
 def hardware_efficiency(backbone: Backbone, batch_sizes: tuple[int, ...] = (16, 64),
-                        steps: int = 10, device: str = "auto") -> Report:
+                        steps: int = 10, device: str = "auto", precision: str = "fp32",
+                        peaks: dict[str, float] | None = None) -> Report:
     """Fine-tuning FLOPs per second (6 x non-embedding weights x tokens) divided by the dense
-    matmul throughput of this process, and the padding waste of the batching used."""
+    matmul throughput of this process *in the precision the steps ran in* (`peaks`:
+    square_1024 and ffn_shaped GFLOP/s, measured now when not given), and the padding waste
+    of the batching used."""
     from bertviz_lite.engine.models import pick_device
 
     dev = pick_device(device)
     hidden = backbone.hidden_size
     n = matmul_params(backbone.encoder.encoder) if hasattr(backbone.encoder, "encoder") \
         else matmul_params(backbone.encoder)
-    peak_square = _matmul_gflops(1024, 1024, 1024, dev)
-    peak_model = _matmul_gflops(1024, hidden, 4 * hidden, dev)  # an FFN-shaped multiply
+    if peaks is None:
+        peaks = {"square_1024": _matmul_gflops(1024, 1024, 1024, dev),
+                 "ffn_shaped": _matmul_gflops(1024, hidden, 4 * hidden, dev)}  # FFN-shaped
+    peak_square, peak_model = peaks["square_1024"], peaks["ffn_shaped"]
     rows = []
     for bs in batch_sizes:
         rec = _run(RunConfig(task="sentiment", mode="finetune", batch_size=bs, evals_per_epoch=0,
-                             steps=steps + 1, device=device), backbone)
+                             steps=steps + 1, device=device, precision=precision), backbone)
         steps_ = rec.steps[1:]  # the first step allocates optimizer state
         secs = sum(s.seconds for s in steps_)
         padded = sum(s.tokens for s in steps_)
@@ -136,7 +141,7 @@ def hardware_efficiency(backbone: Backbone, batch_sizes: tuple[int, ...] = (16, 
                      "efficiency_vs_model_shaped_pct":
                          round(100 * flops / secs / 1e9 / peak_model, 1),
                      "real_over_padded_tokens": round(real / max(1, padded), 3)})
-    return {"matmul_gflops_square_1024": round(peak_square, 1),
+    return {"precision": precision, "matmul_gflops_square_1024": round(peak_square, 1),
             "matmul_gflops_ffn_shaped": round(peak_model, 1),
             "non_embedding_params": n, "rows": rows}
 
@@ -191,20 +196,31 @@ def run_bench(quick: bool = False, device: str = "auto", with_app: bool = True,
     """Every section of the benchmark; `quick` shrinks repetitions and task lists."""
     say = on_section or (lambda name: None)
     report: Report = {"machine": machine(), "quick": quick, "device": device}
+    if hasattr(os, "getloadavg"):  # a shared machine: how busy it was, for reading the ratios
+        report["machine"]["load_average_at_start"] = round(os.getloadavg()[0], 1)
     say("loading the bundled model")
     backbone = load_backbone("bundled")
-    say("frozen vs fine-tuned, 1 and 3 epochs")
-    report["cost"] = [frozen_vs_finetune(backbone, epochs=e, device=device) for e in (1, 3)]
+    report["auto_precision"] = bp.auto_precision(device)
+    say("matmul peaks, fp32 and bf16")
+    peaks = report["matmul_peaks"] = bp.matmul_peaks(backbone.hidden_size, device)
+    say("frozen (cold, features from disk) vs fine-tuned, fp32 and bf16")
+    report["cost"] = bp.cost_by_precision(backbone, (3,) if quick else (1, 3), device=device)
     say("instrumentation overhead (interleaved)")
     report["overhead"] = instrumentation_overhead(backbone, pairs=3 if quick else 9,
                                                   steps=8 if quick else 52, device=device)
     say("hardware efficiency")
-    report["efficiency"] = hardware_efficiency(backbone, (16,) if quick else (16, 32, 64),
-                                               steps=5 if quick else 10, device=device)
+    report["efficiency"] = {p: hardware_efficiency(
+        backbone, (16,) if quick else (16, 32, 64), steps=5 if quick else 10, device=device,
+        precision=p, peaks=peaks[p]) for p in bp.MEASURED}
     say("memory of one fine-tuning job")
     report["memory"] = job_memory()
     say("default lecture runs")
-    report["lecture"] = lecture_defaults(backbone, ("sentiment",) if quick else TASKS, device)
+    report["lecture"] = bp.lecture_by_precision(backbone, ("sentiment",) if quick else TASKS,
+                                                device)
+    say("a second frozen CLI process, features from disk")
+    same = next(c for c in report["cost"] if c["precision"] == report["auto_precision"]
+                and c["epochs"] == 3)
+    report["cli_frozen_from_disk"] = bp.cli_frozen_from_disk(same, device)
     if with_app:
         from bertviz_lite.bench.browser import app_measurements
 

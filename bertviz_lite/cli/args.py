@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bertviz_lite.engine.config import DEVICES, HEADS, PAIR_ENCODINGS, POOLINGS, TASKS, RunConfig
+from bertviz_lite.engine.config import (
+    DEVICES,
+    HEADS,
+    PAIR_ENCODINGS,
+    POOLINGS,
+    PRECISIONS,
+    TASKS,
+    RunConfig,
+)
 
 
 def echo(text: str = "") -> None:
@@ -47,6 +55,14 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
     p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    add_precision_arg(p)
+
+
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    """--precision auto | fp32 | bf16 (train, compare, reproduce)."""
+    p.add_argument("--precision", choices=PRECISIONS, default=RunConfig().precision,
+                   help="auto: bf16 autocast where the CPU (AMX, AVX512-BF16) or GPU runs it "
+                        "natively, else fp32; weights and gradients stay fp32")
 
 
 def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfig:
@@ -57,6 +73,7 @@ def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfi
         steps=a.steps, batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, seed=a.seed,
         device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
         pair_encoding=a.pair_encoding, threads=a.threads,
+        precision=getattr(a, "precision", RunConfig().precision),
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -15,6 +16,7 @@ from bertviz_lite.cli.outputs import check_output_dir, check_output_file, save_w
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import ConfigError, parse_modes
 from bertviz_lite.engine.events import Event, drain
+from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import Trainer
 from bertviz_lite.experiments.compare import Comparison, compare
@@ -22,6 +24,15 @@ from bertviz_lite.record.paper import PAPER_CITATION, SLIDE_COST_RATIO
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
+
+
+def disk_feature_store() -> FeatureStore:
+    """Frozen features kept in the per-user cache folder: a later frozen run on the same data
+    and model reads them instead of running the encoder."""
+    from bertviz_lite.engine.feature_disk import default_feature_disk
+
+    return FeatureStore(disk=default_feature_disk())
+
 
 class ProgressPrinter:
     """Turns engine events into a tqdm bar on stderr (one bar per phase)."""
@@ -85,7 +96,8 @@ def summary_lines(r: RunRecord) -> list[str]:
     c = r.cost
     lines = [
         f"{spec.title}, mode {r.mode}, model {r.model.get('name')} "
-        f"({r.model.get('layers')} layers, width {r.model.get('hidden')}), device {r.device}",
+        f"({r.model.get('layers')} layers, width {r.model.get('hidden')}), device {r.device}"
+        f"{', precision ' + r.precision if r.precision else ''}",
         f"data: {r.data.get('source')}: {r.data.get('train')} train / {r.data.get('val')} "
         "validation examples",
         f"trainable parameters: {r.trainable_params:,} of {r.total_params:,} "
@@ -97,6 +109,9 @@ def summary_lines(r: RunRecord) -> list[str]:
         f"steps, {c['feature_cache_seconds']:.1f} s caching features, {c['eval_seconds']:.1f} s "
         f"evaluating); peak memory {c['peak_rss_mb']:.0f} MB",
     ]
+    if c.get("features_reused"):
+        lines.append(f"frozen features of {c['features_reused']:.0f} examples read from the "
+                     "feature cache, not computed")
     if r.status != "completed":
         lines.append(f"status: {r.status}: {r.reason}")
     lines += [f"note: {n}" for n in r.notes]
@@ -118,7 +133,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.save_model:
         check_output_dir(a.save_model, "--save-model")
     printer = ProgressPrinter(enabled=not a.quiet)
-    trainer = Trainer(config)
+    trainer = Trainer(config, features=disk_feature_store())
     record = run_with_progress(trainer.events(), printer)
     stem = f"{config.task}-{config.mode}"
     path, problem = save_with_fallback(record.save, out, stem)
@@ -245,7 +260,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
             echo(f"[{task} {mode}] {event.status}: validation {event.final.get('metric')} "
                  f"{fmt(event.final.get('value'))} in {event.cost['wall_seconds']:.0f} s")
 
-    base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device)
+    base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device,
+                     precision=a.precision)
     result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train, epochs=a.epochs,
                        frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
                        base=base, on_event=on_event)
@@ -257,81 +273,20 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 
 def bench_table(report: dict) -> list[str]:
-    """The benchmark report as the table the README shows."""
-    m = report["machine"]
-    out = [f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
-           f"({m['torch_threads']} threads){', GPU ' + m['gpu'] if m.get('gpu') else ''}",
-           "", "| figure | measured | target |", "|---|---|---|"]
+    """The benchmark report as the table the README shows (bench/readme.py)."""
+    from bertviz_lite.bench.readme import bench_lines
 
-    def row(name: str, value: object, target: str = "") -> None:
-        out.append(f"| {name} | {value} | {target} |")
-
-    for c in report["cost"]:
-        e = c["epochs"]
-        row(f"fine-tuned / frozen wall time, {e} epoch{'s' * (e > 1)} (features computed in "
-            "the run)", f"{c['ratio_cold']}x ({c['finetune_s']} s / {c['frozen_cold_s']} s)",
-            ">= 20x at 3 epochs" if e == 3 else "")
-        row(f"fine-tuned / frozen, {e} epoch{'s' * (e > 1)}, features reused from an earlier "
-            "run", f"{c['ratio_warm']}x ({c['frozen_warm_s']} s frozen)")
-    o = report["overhead"]
-    row("gradient-flow recording overhead (median of interleaved pairs)",
-        f"{o['overhead_pct']}% ({o['mean_step_with_s']} s vs {o['mean_step_without_s']} s a "
-        "step)", "<= 3%")
-    eff = report["efficiency"]
-    for r in eff["rows"]:
-        row(f"fine-tuning FLOP/s / matmul FLOP/s, batch {r['batch_size']}",
-            f"{r['efficiency_vs_square_pct']}% of {eff['matmul_gflops_square_1024']} GFLOP/s "
-            f"({r['efficiency_vs_model_shaped_pct']}% of FFN-shaped "
-            f"{eff['matmul_gflops_ffn_shaped']}); real/padded tokens "
-            f"{r['real_over_padded_tokens']}", ">= 50%")
-    mem = report["memory"]
-    row("peak RSS of one fine-tuning job", f"{mem['job_peak_rss_mb']:.0f} MB", "< 1.5 GB")
-    for r in report["lecture"]:
-        target = "< 3 s" if r["mode"] == "frozen" else "< 30 s"
-        row(f"default lecture run: {r['task']} {r['mode']}",
-            f"{r['wall_s']} s, {r['metric']} {r['value']} (baseline {r['baseline']})", target)
-    app = report.get("app") or {}
-    if "skipped" in app:
-        row("app in Chromium", f"skipped: {app['skipped']}")
-    elif app:
-        cs = app["cold_start"]
-        row("cold start: streamlit run -> first page drawn", f"{cs['first_page_drawn_s']} s",
-            "< 5 s")
-        for mode in ("frozen", "finetune"):
-            a = app[mode]
-            row(f"Train -> first gradient bar ({mode})", f"{a['first_bar_s']} s", "< 3 s")
-            row(f"live chart updates while training ({mode})",
-                f"{a['updates_per_s']}/s, median gap {a['median_gap_s']} s",
-                ">= 4/s when steps are faster; each step within 0.5 s")
-        sr = app["step_app_vs_cli"]
-        row("fine-tuning step in the app / same step from the CLI",
-            f"{sr['ratio_vs_cli_same_threads']}x vs CLI on {sr['app_worker_threads']} "
-            f"thread(s), {sr['ratio_vs_cli_all_cores']}x vs CLI on all cores", "<= 1.3x")
-        mem = app["memory_with_one_job_done"]
-        row("app with one job: app process + workers",
-            f"{mem['app_rss_mb']:.0f} MB + {mem['workers_rss_mb']:.0f} MB")
-        _home_rows(app.get("home_page_while_training") or {}, row)
-    return out
-
-
-def _home_rows(home: dict, row: Callable[..., None]) -> None:
-    """Rows of the new-visitor Home page measurement while both job slots train."""
-    for key, value in home.items():
-        if key.startswith("worker_nice_"):
-            nice = key.removeprefix("worker_nice_")
-            row(f"new session's Home page while both job slots train (workers at nice {nice})",
-                f"median {value['median_s']} s of {value['home_page_s']}", "< 5 s")
-    if home.get("ratio_equal_over_lower_priority"):
-        row("Home page wait, workers at the server's priority / at lower priority",
-            f"{home['ratio_equal_over_lower_priority']}x")
+    return bench_lines(report)
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
     """`bertviz-lite bench`: measure, print the table, write the JSON report."""
     from bertviz_lite.bench.measure import run_bench
 
+    t0 = time.perf_counter()
     report = run_bench(quick=a.quick, device=a.device, with_app=not a.no_app,
                        on_section=lambda name: log.warning("bench: %s", name))
+    report["bench_seconds"] = round(time.perf_counter() - t0, 1)
     Path(a.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
     for line in bench_table(report):
         echo(line)

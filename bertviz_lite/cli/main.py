@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
-from bertviz_lite.cli.args import add_run_args
+from bertviz_lite.cli.args import add_precision_arg, add_run_args
 from bertviz_lite.engine.config import DEVICES, HEADS, ConfigError, RunConfig
 
 log = logging.getLogger("bertviz_lite")
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="bundled")
     p.add_argument("--batch-size", type=int, default=RunConfig().batch_size)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    add_precision_arg(p)
     p.add_argument("--out", required=True, help="output folder (runs/, reproduce.json, .md)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=commands.cmd_reproduce)

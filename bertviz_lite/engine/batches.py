@@ -15,8 +15,10 @@ import torch
 
 from bertviz_lite.engine.cost import Stopwatch
 from bertviz_lite.engine.encoding import Batch, Encoded
+from bertviz_lite.engine.feature_disk import FEATURES_VERSION, model_fingerprint
 from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.heads import TaskModel
+from bertviz_lite.engine.precision import autocast, feature_dtype
 from bertviz_lite.engine.prepare import PreparedRun
 
 
@@ -39,15 +41,17 @@ class Tally:
     reused: int = 0
 
 
-def feature_pass(model: TaskModel, batch: Batch) -> torch.Tensor:
+def feature_pass(model: TaskModel, batch: Batch, precision: str = "fp32",
+                 device: torch.device | None = None) -> torch.Tensor:
     """The frozen encoder's features of a batch, in eval mode under no_grad (the model's
-    train/eval mode is restored). (B, ...) as TaskModel.features gives them."""
+    train/eval mode is restored), under `precision` (bf16: autocast; kept in the dtype they
+    were computed in, on disk too). (B, ...) as TaskModel.features gives them."""
     was_training = model.training
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision, device or batch.input_ids.device):
         out = model.features(batch)
     model.train(was_training)
-    return out
+    return out.to(feature_dtype(precision))
 
 
 def stack_features(feats: list[torch.Tensor], tokens: bool) -> torch.Tensor:
@@ -76,10 +80,12 @@ class RunInputs:
         self.cache: dict[str, list[torch.Tensor | None]] = {}
 
     def _key(self) -> tuple:
-        """Everything that determines frozen features: model, data, tokenising, pooling."""
+        """Everything that determines frozen features: model (name and weights), data,
+        tokenising, pooling, mixed layers, precision, feature and torch versions."""
         r, c = self.run, self.run.config
-        return (r.backbone.name, r.data.fingerprint(), c.task, c.max_length, c.pooling,
-                c.head == "scalar-mix", c.separate_pairs, str(r.device))
+        return (r.backbone.name, model_fingerprint(r.backbone.encoder), r.data.fingerprint(),
+                c.task, c.max_length, c.pooling, c.head == "scalar-mix", c.separate_pairs,
+                str(r.device), r.precision, FEATURES_VERSION, torch.__version__)
 
     def attach_store(self) -> None:
         """Reuse features an earlier frozen run computed for the same data and model."""
@@ -105,12 +111,13 @@ class RunInputs:
         if missing:
             with self.watch.time("feature_cache"):
                 batch = run.collate(enc, missing)
-                out = feature_pass(run.model, batch)
+                out = feature_pass(run.model, batch, run.precision, run.device)
                 self.tally.flops += 2.0 * run.fwd_params * batch.padded_tokens()
                 for row, i in enumerate(missing):
                     n = len(enc[i].word_pos) if run.spec.tokens else None
                     store[i] = out[row, :n] if n is not None else out[row]
-        return stack_features([store[i] for i in idx], run.spec.tokens)  # type: ignore[misc]
+        feats = stack_features([store[i] for i in idx], run.spec.tokens)  # type: ignore[misc]
+        return feats.to(run.device)
 
     def train_batch(self, idx: list[int]) -> HeadBatch:
         """Head inputs for a step: cached features, or the encoder run with gradients."""

@@ -19,6 +19,7 @@ HEADS: tuple[str, ...] = ("linear", "scalar-mix")
 POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
 PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 _TOP_K = re.compile(r"^top-(\d+)$")
 
@@ -58,6 +59,9 @@ class RunConfig:
     cache_features: bool = True  # frozen layers run once per example, outputs reused
     grad_flow: bool = True  # record per-group gradient norms and update ratios
     threads: int | None = None  # torch CPU threads (None: torch's default)
+    precision: str = "auto"  # auto: bf16 autocast where the device runs bf16 natively (CUDA
+    #   with bf16 support; a CPU with AMX or AVX512-BF16), fp32 elsewhere, so a laptop without
+    #   bf16 is never slowed down or changed. Weights, gradients, optimizer state: always fp32
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # free-form tags
 
     def __post_init__(self) -> None:
@@ -156,6 +160,7 @@ def validate(c: RunConfig) -> None:
     _check_choice("pooling", c.pooling, POOLINGS)
     _check_choice("pair_encoding", c.pair_encoding, PAIR_ENCODINGS)
     _check_choice("device", c.device, DEVICES)
+    _check_choice("precision", c.precision, PRECISIONS)
     if not isinstance(c.batch_size, int) or c.batch_size < 1:
         raise ConfigError(f"batch size must be a whole number of at least 1; got {c.batch_size!r}")
     if not isinstance(c.epochs, int) or c.epochs < 1:

@@ -13,6 +13,7 @@ from bertviz_lite.engine.batches import RunInputs
 from bertviz_lite.engine.cost import Stopwatch
 from bertviz_lite.engine.encoding import Batch, Encoded, bucket_batches
 from bertviz_lite.engine.heads import SCORE_SCALE, TaskModel
+from bertviz_lite.engine.precision import autocast
 from bertviz_lite.engine.prepare import PreparedRun
 from bertviz_lite.engine.tasks import TaskSpec, evaluate
 from bertviz_lite.record.runs import EvalRecord
@@ -25,8 +26,10 @@ def score_batch(model: TaskModel, inputs: RunInputs, split: str, enc: Sequence[E
     """An evaluation batch's whole forward pass (no_grad is the caller's): features (the
     encoder, or cached frozen features), the head's outputs and the batch's mean loss.
     Outputs: (B, C) logits, (B,) scores or (B, W, C) tag logits."""
-    feats = inputs.eval_features(split, enc, ids, batch)
-    out = model.predict(feats)
+    run = inputs.run
+    with autocast(run.precision, run.device):
+        feats = inputs.eval_features(split, enc, ids, batch)
+        out = model.predict(feats).float()
     return out, float(model.loss(out, batch))
 
 

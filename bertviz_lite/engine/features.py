@@ -3,16 +3,33 @@
 A frozen encoder computes the same features for the same example every time, so a worker can
 keep them: a second frozen run on the same data (another learning rate, another seed) skips
 the encoder entirely. Keyed by everything that determines the features, bounded in memory.
+With a `FeatureDisk` (engine/feature_disk.py) behind it, features also outlive the process:
+a later process (another `bertviz-lite train --mode frozen`) reads them instead of computing.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from pathlib import Path
+from typing import Protocol
 
 import torch
 
+log = logging.getLogger(__name__)
+
 Cache = dict[str, list[torch.Tensor | None]]  # split -> per-example features (None: not yet)
+
+
+class DiskBacking(Protocol):
+    """What a store needs from a folder of features (engine/feature_disk.FeatureDisk)."""
+
+    folder: Path
+
+    def load(self, key: tuple) -> Cache | None: ...
+
+    def save(self, key: tuple, cache: Cache) -> None: ...
 
 
 def cache_bytes(cache: Cache) -> int:
@@ -22,23 +39,38 @@ def cache_bytes(cache: Cache) -> int:
 
 
 class FeatureStore:
-    """LRU of feature caches, at most `max_bytes` in total (a single bigger cache is not kept)."""
+    """LRU of feature caches, at most `max_bytes` in total (a single bigger cache is not kept),
+    optionally backed by a folder on disk (read on a memory miss, written on `put`)."""
 
-    def __init__(self, max_bytes: int = 512 * 2**20) -> None:
+    def __init__(self, max_bytes: int = 512 * 2**20, disk: DiskBacking | None = None) -> None:
         self.max_bytes = max_bytes
+        self.disk = disk
         self._caches: OrderedDict[tuple, Cache] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> Cache | None:
-        """The cache for `key` (marked most recently used), or None."""
+        """The cache for `key` (marked most recently used), else the disk's copy, or None."""
         with self._lock:
             cache = self._caches.get(key)
             if cache is not None:
                 self._caches.move_to_end(key)
-            return cache
+                return cache
+        cache = self.disk.load(key) if self.disk is not None else None
+        if cache is not None:
+            self._keep(key, cache)
+        return cache
 
     def put(self, key: tuple, cache: Cache) -> None:
-        """Keep a cache, evicting the least recently used ones beyond the byte budget."""
+        """Keep a cache, evicting the least recently used ones beyond the byte budget; with a
+        disk, also write it there when it holds features the file does not have yet."""
+        self._keep(key, cache)
+        if self.disk is not None:
+            try:
+                self.disk.save(key, cache)
+            except OSError as err:  # a full or read-only disk costs speed, never the run
+                log.warning("could not write frozen features to %s: %s", self.disk.folder, err)
+
+    def _keep(self, key: tuple, cache: Cache) -> None:
         with self._lock:
             if cache_bytes(cache) > self.max_bytes:
                 self._caches.pop(key, None)

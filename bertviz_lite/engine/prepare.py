@@ -24,6 +24,7 @@ from bertviz_lite.engine.events import Event
 from bertviz_lite.engine.groups import apply_freeze, trainable_group_names
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.models import Backbone, load_backbone, pick_device
+from bertviz_lite.engine.precision import resolve_precision
 from bertviz_lite.engine.tasks import TASK_SPECS, TaskSpec, baseline
 from bertviz_lite.record.runs import Progress, RunRecord
 
@@ -40,6 +41,7 @@ class PreparedRun:
     config: RunConfig
     spec: TaskSpec
     device: torch.device
+    precision: str  # what runs: fp32, or bf16 autocast (weights and gradients stay fp32)
     backbone: Backbone
     data: TaskData
     model: TaskModel
@@ -86,6 +88,7 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | N
     if c.threads:
         torch.set_num_threads(c.threads)
     device = pick_device(c.device)
+    precision = resolve_precision(c.precision, device)  # fp32 | bf16 autocast
     shared = backbone is not None
     if backbone is None:
         yield Progress("load", 0, 1, f"loading model {c.model}")
@@ -102,14 +105,15 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | N
     encoder_frozen = not any(g.name in trainable for g in model.groups if g.name != "head")
     layer_params = sum(g.numel() for g in model.groups if g.name.startswith("layer."))
     run = PreparedRun(
-        config=c, spec=TASK_SPECS[c.task], device=device, backbone=backbone, data=data,
+        config=c, spec=TASK_SPECS[c.task], device=device, precision=precision,
+        backbone=backbone, data=data,
         model=model, trainable=trainable, encoder_frozen=encoder_frozen,
         use_cache=encoder_frozen and c.cache_features, enc_train=enc_train, enc_val=enc_val,
         train_eval_idx=train_eval_idx, pad_id=int(backbone.tokenizer.pad_token_id or 0),
         fwd_params=layer_params + matmul_params(model.head),
         bwd_params=sum(matmul_params(m) for g in model.groups if g.name in trainable
                        for m in g.modules),
-        record=new_record(c, backbone, data, model, trainable, device))
+        record=new_record(c, backbone, data, model, trainable, device, precision))
     return run
 
 
@@ -145,7 +149,7 @@ def _encode(c: RunConfig, backbone: Backbone, data: TaskData
 
 
 def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskModel,
-               trainable: list[str], device: torch.device) -> RunRecord:
+               trainable: list[str], device: torch.device, precision: str) -> RunRecord:
     """The run record as it starts: setup, sizes, baseline; steps and evals come later."""
     groups = model.groups
     spec = TASK_SPECS[c.task]
@@ -167,4 +171,5 @@ def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskMode
         notes=data.notes,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         key=config_hash(c, data.fingerprint()),
+        precision=precision,
     )

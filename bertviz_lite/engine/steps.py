@@ -18,6 +18,7 @@ from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.cost import train_flops
 from bertviz_lite.engine.gradflow import GradFlow, SignalProbe
 from bertviz_lite.engine.heads import TaskModel
+from bertviz_lite.engine.precision import autocast
 from bertviz_lite.engine.prepare import PreparedRun
 from bertviz_lite.record.runs import StepRecord
 
@@ -29,8 +30,11 @@ def forward_loss(model: TaskModel, inputs: RunInputs, idx: list[int]
                  ) -> tuple[HeadBatch, torch.Tensor]:
     """A training step's whole forward pass: the head's inputs for examples `idx` (the
     encoder run with gradients, or cached frozen features) and the loss (a scalar tensor)."""
-    hb = inputs.train_batch(idx)
-    return hb, model.loss(model.predict(hb.features), hb.batch)
+    run = inputs.run
+    with autocast(run.precision, run.device):  # forward only; gradients stay fp32
+        hb = inputs.train_batch(idx)
+        loss = model.loss(model.predict(hb.features), hb.batch)
+    return hb, loss
 
 
 class Instruments:

@@ -93,6 +93,7 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     created: str = ""
     key: str = ""  # config_hash: identical configs share a key
+    precision: str = ""  # what ran: fp32 | bf16 (autocast); "" in records from before it existed
     version: int = RECORD_VERSION
     engine: dict[str, Any] = field(default_factory=engine_info)
 

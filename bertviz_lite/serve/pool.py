@@ -98,7 +98,8 @@ class JobPool:
                  abandon_after_s: float = 90.0, cache: RunCache | None = None,
                  checkpoint_dir: Path | None = None, limits: Limits = DEFAULT_LIMITS,
                  stop_timeout_s: float = 60.0, worker_nice: int = DEFAULT_WORKER_NICE,
-                 backend: WorkerBackend | None = None) -> None:
+                 backend: WorkerBackend | None = None,
+                 feature_cache_mb: float = 2048.0) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}")
         if max_queue < 0:
@@ -108,7 +109,8 @@ class JobPool:
         cores = os.cpu_count() or 1
         self.threads_per_job = int(threads_per_job or max(1, (cores - 1) // max_workers))
         self.limits = limits
-        options = WorkerOptions(self.warm_models, self.threads_per_job, int(worker_nice))
+        options = WorkerOptions(self.warm_models, self.threads_per_job, int(worker_nice),
+                                float(feature_cache_mb))
         self._core = PoolCore(self.max_workers, options, max_queue=max_queue,
                               abandon_after_s=abandon_after_s, cache=cache,
                               checkpoint_dir=checkpoint_dir, limits=limits,

@@ -67,7 +67,7 @@ class TrainingActor:
             thread = threading.Thread(
                 target=_run_job, name=f"bertviz-job-{job.seq}", daemon=True,
                 args=(job, messages.put, self._backbones, self._stop, self._token,
-                      self.options.threads))
+                      self.options.threads, self.options.feature_cache_mb))
             thread.start()
             try:
                 while True:

@@ -66,6 +66,9 @@ class Settings:
     ray_address: str = "auto"  # "auto", "HOST:6379" (the cluster's GCS) or "ray://HOST:10001"
     ray_num_cpus: float = 1.0  # CPUs each training actor asks the cluster for
     ray_num_gpus: float = -1.0  # GPUs each actor asks for; -1: 1 where the cluster has GPUs
+    precision: str = "auto"  # the form's default: auto (bf16 autocast where the hardware has
+    #   it natively, else fp32) | fp32 | bf16
+    feature_cache_mb: float = 2048.0  # frozen features kept on disk (least recently used out)
 
     def offered_models(self) -> dict[str, str]:
         """The models students may pick: local ones always, Hub ids only with allow_hub."""
@@ -176,6 +179,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("ray_num_cpus must be more than 0")
     if not s.models:
         raise SettingsError("models must list at least one model")
+    if s.precision not in ("auto", "fp32", "bf16"):
+        raise SettingsError(f"precision must be auto, fp32 or bf16, not {s.precision!r}")
     for label, folder in s.data_folders.items():
         if not Path(folder).is_dir():
             log.warning("data folder %r (%s) does not exist; it will not be offered", label,

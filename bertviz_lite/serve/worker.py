@@ -57,11 +57,13 @@ class WorkerOptions:
 
     warm_models: backbones loaded at start. threads: torch CPU threads. nice: added to the
     worker's CPU niceness at start (0: same priority as the app; 10: the app's requests win).
+    feature_cache_mb: frozen features kept on disk across processes (least recently used out).
     """
 
     warm_models: tuple[str, ...]
     threads: int
     nice: int = 0
+    feature_cache_mb: float = 2048.0
 
 
 class _JobStop:
@@ -157,7 +159,8 @@ def _serve(slot: int, jobs: Any, conn: Connection, stop_event: Any, stop_token: 
             return
         if job is None:
             return
-        _run_job(job, send, backbones, stop_event, stop_token, options.threads)
+        _run_job(job, send, backbones, stop_event, stop_token, options.threads,
+                 options.feature_cache_mb)
         del job  # the job's data (an upload) is not kept while waiting for the next
 
 
@@ -190,7 +193,7 @@ _FEATURES: Any = None  # the worker's FeatureStore: a second frozen run on the s
 
 
 def _run_job(job: JobRequest, send: Send, backbones: _Backbones, stop_event: Any,
-             stop_token: Any, threads: int) -> None:
+             stop_token: Any, threads: int, feature_cache_mb: float = 2048.0) -> None:
     """Run one job in the worker and report every event; never raises."""
     import torch
 
@@ -204,7 +207,8 @@ def _run_job(job: JobRequest, send: Send, backbones: _Backbones, stop_event: Any
     send(Begin(seq, time.time()))
     torch.set_num_threads(threads)
     try:
-        send(_train(job, send, backbones, _JobStop(stop_event, stop_token, seq)))
+        send(_train(job, send, backbones, _JobStop(stop_event, stop_token, seq),
+                    feature_cache_mb))
     except (ConfigError, DataError, ModelError, ModelStructureError) as err:
         send(Failed(seq, str(err), type(err).__name__, ""))
     except Exception as err:
@@ -213,7 +217,8 @@ def _run_job(job: JobRequest, send: Send, backbones: _Backbones, stop_event: Any
         gc.collect()
 
 
-def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop) -> Done:
+def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop,
+           mb: float = 2048.0) -> Done:
     """Train one job, streaming its events; the Done message with its record."""
     from bertviz_lite.engine.checkpoints import save_task_model
     from bertviz_lite.engine.events import Event, drain
@@ -228,9 +233,12 @@ def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop) -
         send(Models(tuple(backbones.loaded)))
     global _FEATURES
     if _FEATURES is None:
+        from bertviz_lite.engine.feature_disk import FeatureDisk
         from bertviz_lite.engine.features import FeatureStore
+        from bertviz_lite.paths import feature_cache_dir
 
-        _FEATURES = FeatureStore()
+        # features also outlive the worker, on disk
+        _FEATURES = FeatureStore(disk=FeatureDisk(feature_cache_dir(), int(mb * 2**20)))
     trainer = Trainer(config, backbone=backbone, data=job.data, stop=stop, limits=job.limits,
                       features=_FEATURES)
 

@@ -55,6 +55,7 @@ def job_pool() -> JobPool:
         checkpoint_dir=s.checkpoints_path(),
         worker_nice=s.worker_nice,
         backend=s.job_backend(),
+        feature_cache_mb=s.feature_cache_mb,
     )
     pool.start()
     atexit.register(pool.shutdown)

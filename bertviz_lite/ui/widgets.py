@@ -130,13 +130,18 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
                         help="scalar-mix: a learned weighted sum of all layers (the paper's "
                              "frozen setup)")
         model_label = st.selectbox("Model", list(models), key="model", bind=QUERY)
+        precision = st.radio("Precision", ["auto", "fp32", "bf16"], key="precision", bind=QUERY,
+                             index=["auto", "fp32", "bf16"].index(s.precision), horizontal=True,
+                             help="auto: bf16 autocast where this server's CPU (AMX, "
+                                  "AVX512-BF16) or GPU runs it natively, else fp32. Weights "
+                                  "and gradients stay fp32; the run record says which ran")
     if problem:
         return None, None, problem
     try:
         config = RunConfig(task=task, mode=mode, model=models[model_label], data=data_label,
                            epochs=int(epochs), batch_size=int(batch), lr=float(lr),
                            head_lr=float(head_lr), seed=int(seed), device=str(device),
-                           head=str(head), max_train=s.max_examples,
+                           head=str(head), precision=str(precision), max_train=s.max_examples,
                            max_eval=s.max_eval_examples, max_length=min(128, s.max_length))
     except ValueError as err:
         return None, None, str(err)

@@ -1,0 +1,172 @@
+"""The bench table: printed by `bertviz-lite bench` and written into the README from the
+committed report (`assets/bench/bench.json`), between `<!-- BEGIN bench -->` and
+`<!-- END bench -->`.
+
+    python -m bertviz_lite.bench.readme            # rewrite the README's bench table
+    python -m bertviz_lite.bench.readme --check    # exit 1 when the README is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from bertviz_lite.paths import PACKAGE_DIR, assets_dir
+
+BEGIN, END = "<!-- BEGIN bench -->", "<!-- END bench -->"
+Report = dict[str, Any]
+
+
+def bench_json_path() -> Path:
+    """The committed benchmark report."""
+    return assets_dir() / "bench" / "bench.json"
+
+
+def _machine(report: Report) -> str:
+    m = report["machine"]
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    if "load_average_at_start" in m:
+        gpu += f", load average {m['load_average_at_start']} at the start"
+    return (f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
+            f"({m['torch_threads']} threads){gpu}; `--precision auto` picks "
+            f"{report.get('auto_precision', '?')} here"
+            f"{'; `bench --quick` (one task, fewer repetitions)' if report.get('quick') else ''}")
+
+
+def _cost_rows(report: Report, row: Any) -> None:
+    for c in report["cost"]:
+        e, p = c["epochs"], c["precision"]
+        ep = f"{e} epoch{'s' * (e > 1)}, {p}"
+        row(f"fine-tuned / frozen wall time, {ep} (features computed in the run)",
+            f"{c['ratio_cold']}x ({c['finetune_s']} s / {c['frozen_cold_s']} s); bound "
+            f"{c['cold_bound']}x in forward passes: {c['cold_of_bound_pct']:.0f}% of it",
+            ">= 20x at 3 epochs" if e == 3 else "")
+        row(f"fine-tuned / frozen, {ep}, features read from disk (a new store)",
+            f"{c['ratio_warm']}x ({c['frozen_warm_s']} s frozen, "
+            f"{c['warm_features_reused']} examples read)")
+        row(f"validation {c['metric']}, {ep}: frozen cold / frozen warm / fine-tuned",
+            f"{c['metric_frozen_cold']:.3f} / {c['metric_frozen_warm']:.3f} / "
+            f"{c['metric_finetune']:.3f}")
+
+
+def _efficiency_rows(report: Report, row: Any) -> None:
+    peaks = report.get("matmul_peaks", {})
+    if peaks:
+        row("dense matmul peak, 1024^3 (FFN-shaped), fp32 / bf16",
+            f"{peaks['fp32']['square_1024']} ({peaks['fp32']['ffn_shaped']}) / "
+            f"{peaks['bf16']['square_1024']} ({peaks['bf16']['ffn_shaped']}) GFLOP/s")
+    for p, eff in report["efficiency"].items():
+        for r in eff["rows"]:
+            row(f"fine-tuning FLOP/s / {p} matmul FLOP/s, batch {r['batch_size']}",
+                f"{r['efficiency_vs_square_pct']}% of {eff['matmul_gflops_square_1024']} "
+                f"GFLOP/s ({r['efficiency_vs_model_shaped_pct']}% of FFN-shaped "
+                f"{eff['matmul_gflops_ffn_shaped']}); step {r['step_s']} s; real/padded "
+                f"tokens {r['real_over_padded_tokens']}", ">= 50%")
+
+
+def _lecture_rows(report: Report, row: Any) -> None:
+    for r in report["lecture"]:
+        target = "< 3 s" if r["mode"] == "frozen" else "< 30 s; bf16 >= 1.3x faster"
+        row(f"default lecture run: {r['task']} {r['mode']}, fp32 / bf16",
+            f"{r['fp32_wall_s']} s / {r['bf16_wall_s']} s ({r['speedup_bf16']}x); {r['metric']} "
+            f"{r['fp32_value']} / {r['bf16_value']} ({r['bf16_minus_fp32_points']:+} points; "
+            f"baseline {r['baseline']})", target)
+    cli = report.get("cli_frozen_from_disk")
+    if cli:
+        row(f"second `train --mode frozen` process, features from disk ({cli['precision']})",
+            f"{cli['frozen_second_s']} s run ({cli['process_s']['frozen_second']} s process), "
+            f"first {cli['frozen_first_s']} s; fine-tuned {cli['finetune_s']} s: "
+            f"{cli['ratio_finetune_over_second']}x", ">= 20x cheaper")
+
+
+def _app_rows(app: Report, row: Any) -> None:
+    if "skipped" in app:
+        row("app in Chromium", f"skipped: {app['skipped']}")
+        return
+    cs = app["cold_start"]
+    row("cold start: streamlit run -> first page drawn", f"{cs['first_page_drawn_s']} s", "< 5 s")
+    for mode in ("frozen", "finetune"):
+        a = app[mode]
+        row(f"Train -> first gradient bar ({mode})", f"{a['first_bar_s']} s", "< 3 s")
+        row(f"live chart updates while training ({mode})",
+            f"{a['updates_per_s']}/s, median gap {a['median_gap_s']} s",
+            ">= 4/s when steps are faster; each step within 0.5 s")
+    sr = app["step_app_vs_cli"]
+    row("fine-tuning step in the app / same step from the CLI",
+        f"{sr['ratio_vs_cli_same_threads']}x vs CLI on {sr['app_worker_threads']} "
+        f"thread(s), {sr['ratio_vs_cli_all_cores']}x vs CLI on all cores", "<= 1.3x")
+    mem = app["memory_with_one_job_done"]
+    row("app with one job: app process + workers",
+        f"{mem['app_rss_mb']:.0f} MB + {mem['workers_rss_mb']:.0f} MB")
+    _home_rows(app.get("home_page_while_training") or {}, row)
+
+
+def _home_rows(home: Report, row: Any) -> None:
+    """Rows of the new-visitor Home page measurement while both job slots train."""
+    for key, value in home.items():
+        if key.startswith("worker_nice_"):
+            nice = key.removeprefix("worker_nice_")
+            row(f"new session's Home page while both job slots train (workers at nice {nice})",
+                f"median {value['median_s']} s of {value['home_page_s']}", "< 5 s")
+    if home.get("ratio_equal_over_lower_priority"):
+        row("Home page wait, workers at the server's priority / at lower priority",
+            f"{home['ratio_equal_over_lower_priority']}x")
+
+
+def bench_lines(report: Report) -> list[str]:
+    """The benchmark report as a markdown table (plus the machine line above it)."""
+    out = [_machine(report), "", "| figure | measured | target |", "|---|---|---|"]
+
+    def row(name: str, value: object, target: str = "") -> None:
+        out.append(f"| {name} | {value} | {target} |")
+
+    _cost_rows(report, row)
+    o = report["overhead"]
+    row("gradient-flow recording overhead (median of interleaved pairs)",
+        f"{o['overhead_pct']}% ({o['mean_step_with_s']} s vs {o['mean_step_without_s']} s a "
+        "step)", "<= 3%")
+    _efficiency_rows(report, row)
+    row("peak RSS of one fine-tuning job", f"{report['memory']['job_peak_rss_mb']:.0f} MB",
+        "< 1.5 GB")
+    _lecture_rows(report, row)
+    if report.get("app"):
+        _app_rows(report["app"], row)
+    if report.get("bench_seconds"):
+        out += ["", f"The whole bench took {report['bench_seconds'] / 60:.1f} minutes."]
+    return out
+
+
+def readme_section(report: Report) -> str:
+    """What goes between the markers."""
+    return "\n".join([BEGIN, *bench_lines(report), END])
+
+
+def updated_readme(text: str, report: Report) -> str:
+    """README text with its bench section replaced (the markers must be there once)."""
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if len(pattern.findall(text)) != 1:
+        raise ValueError(f"the README must hold exactly one {BEGIN} ... {END} section")
+    return pattern.sub(lambda _: readme_section(report), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite (or --check) the README's bench table from the committed JSON."""
+    p = argparse.ArgumentParser(prog="python -m bertviz_lite.bench.readme")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--readme", default=str(PACKAGE_DIR.parent / "README.md"))
+    p.add_argument("--json", default=str(bench_json_path()))
+    a = p.parse_args(argv)
+    readme = Path(a.readme)
+    text = readme.read_text(encoding="utf-8")
+    new = updated_readme(text, json.loads(Path(a.json).read_text(encoding="utf-8")))
+    if a.check:
+        return 0 if new == text else 1
+    readme.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
