@@ -4,13 +4,13 @@
 # with --save-model into a temporary folder, then analyse each against the pretrained model.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$ROOT/scripts/setup.sh"
+[ -n "${BERTVIZ_NO_SETUP:-}" ] || . "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 for task in sentiment paraphrase similarity ner; do
   for mode in frozen top-2 finetune; do
-    bertviz-lite train --task "$task" --mode "$mode" --quiet --out "$TMP/runs/$task-$mode.json" \
+    python -m bertviz_lite.cli.main train --task "$task" --mode "$mode" --quiet --out "$TMP/runs/$task-$mode.json" \
       --save-model "$TMP/models/$task-$mode"
   done
 done

@@ -8,7 +8,7 @@
 #   scripts/record-sweeps.sh real       only SST-2 and MRPC (needs ../shared/data or DATA_DIR)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$ROOT/scripts/setup.sh"
+[ -n "${BERTVIZ_NO_SETUP:-}" ] || . "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 DATA_DIR="${DATA_DIR:-../shared/data}"  # relative: the JSON names its data by this path
 WHICH="${1:-all}"

@@ -8,6 +8,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test ever downloads anything
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Ray (the Ray backend's tests) keeps every address on loopback only when this is set before
+# ray is first imported, by whichever test module imports it first.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -140,8 +140,9 @@ def test_no_figure_relies_on_colour_alone():
         wall = [t for t in fig.data if t.name and "frozen" in t.name]
         assert wall and wall[0].marker.pattern.shape and any("no gradient" in (s or "")
                                                               for s in wall[0].text)
-        bars = compare_bars([{"mode": "frozen", "value": 0.8, "baseline": 0.5}],
-                            {"frozen": 93.0}, "accuracy", th)
+        bars = compare_bars([{"mode": "frozen", "value": 0.8, "baseline": 0.5, "paper": 93.0,
+                              "paper_matches": True, "paper_note": "the paper's frozen"}],
+                            "accuracy", th, setup="bundled data", model="bundled")
         paper = [t for t in bars.data if "paper" in (t.name or "")]
         assert paper and paper[0].marker.pattern.shape
     evals = [EvalRecord(1, 1.0, s, "accuracy", 0.7, 0.5) for s in ("val", "train")]

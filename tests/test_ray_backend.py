@@ -168,5 +168,5 @@ def test_two_app_processes_share_the_cluster_limit_and_the_run_cache(cluster, ti
     with _ray_pool(cluster, tiny_model_dir, cache=cached) as p:
         job = p.submit(config, owner="z")
         snap = _finish(job)
-        assert snap.state == "completed"
+        assert snap.state == "cached" and snap.record is not None
         assert p.stats()["cache_hits"] == 1 and p.stats()["training_runs"] == 0

@@ -113,7 +113,11 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     s = settings()
     models = s.offered_models()
     task = task_picker()
-    mode = mode_picker(facts(models[_chosen_model(models)]).layers)
+    try:
+        n_layers = facts(models[_chosen_model(models)]).layers
+    except (ValueError, OSError, KeyError):  # a damaged model folder: its run says why
+        n_layers = facts().layers
+    mode = mode_picker(n_layers)
     data_label, data, problem = data_picker(task)
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Epochs", 1, s.max_epochs, 3, key="epochs", bind=QUERY)
