@@ -3,7 +3,9 @@ datasets in ../shared/data (skipped with a reason where that folder is absent)."
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test ever downloads anything
@@ -75,3 +77,24 @@ def reset_app_caches() -> None:
 
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@contextlib.contextmanager
+def app_settings(env: dict[str, str]) -> Iterator[None]:
+    """Run the app (AppTest) with these BERTVIZ_* settings from the repository folder; the
+    app's shared caches are reset before and after, and the environment is restored."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    reset_app_caches()
+    try:
+        yield
+    finally:
+        reset_app_caches()
+        os.chdir(cwd)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

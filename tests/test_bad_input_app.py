@@ -5,7 +5,6 @@ then trains a good input to the end."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -14,10 +13,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import REPO, reset_app_caches  # noqa: E402
+from tests.conftest import REPO, app_settings  # noqa: E402
 
 
 def good_file(salt: str) -> bytes:
@@ -62,22 +60,8 @@ def app_env(tiny_model_dir, broken_models, tmp_path_factory):
                              f"trunc={broken_models['trunc']}",
            "BERTVIZ_HOME": str(home), "BERTVIZ_CACHE_DIR": str(home / "cache"),
            "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    reset_app_caches()
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    st.cache_resource.clear()  # settings of this module, not of another test module
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    os.chdir(cwd)
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with app_settings(env):
+        yield
 
 
 def open_page(page: str) -> AppTest:

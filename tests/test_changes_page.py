@@ -4,7 +4,6 @@ and a model fine-tuned in the session is analysed in the worker process and draw
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import REPO  # noqa: E402
+from tests.conftest import REPO, app_settings  # noqa: E402
 
 PAGE = "pages/changes.py"
 
@@ -24,17 +23,8 @@ def app_env(tiny_model_dir, tmp_path_factory):
     env = {"BERTVIZ_MODELS": f"tiny={tiny_model_dir},bundled=bundled",
            "BERTVIZ_HOME": str(home), "BERTVIZ_CACHE_DIR": str(home / "cache"),
            "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(cwd)
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with app_settings(env):
+        yield
 
 
 def open_page(page: str) -> AppTest:

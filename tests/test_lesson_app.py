@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bertviz_lite.lesson import ArtefactStore, check_lesson, load_lesson  # noqa: E402
 from bertviz_lite.paths import assets_dir  # noqa: E402
-from tests.conftest import REPO, reset_app_caches  # noqa: E402
+from tests.conftest import REPO, app_settings  # noqa: E402
 
 SHIPPED = assets_dir() / "lessons" / "9.3-fine-tuning.toml"
 BAD = """[lesson]
@@ -46,18 +46,8 @@ def app_env(tmp_path_factory):
     (assets / "lessons" / "zz-broken.toml").write_text(BAD)
     env = {"BERTVIZ_HOME": str(home), "BERTVIZ_CACHE_DIR": str(home / "cache"),
            "BERTVIZ_ASSETS": str(assets), "BERTVIZ_MAX_JOBS": "1"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    reset_app_caches()
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(cwd)
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with app_settings(env):
+        yield
 
 
 def lesson_page(**query: str) -> AppTest:

@@ -13,44 +13,23 @@ saved checkpoint, and needs none of the training pool's queueing or stop machine
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import multiprocessing as mp
 import os
 import queue
-import sys
 import threading
-import types
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bertviz_lite.experiments.changes_result import ChangesResult
 from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.serve.workers import bare_main
 
 log = logging.getLogger(__name__)
 
 _PROGRESS: Any = None  # the worker's end of the progress queue (set by _init)
-
-
-_MAIN_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _bare_main() -> Iterator[None]:
-    """Start processes with an empty `__main__`: a spawned child re-imports its parent's
-    `__main__`, which inside Streamlit is the page script (the whole app would run again in
-    the worker). The same trick as the training pool's; the worker needs nothing from it."""
-    with _MAIN_LOCK:
-        main = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            if main is not None:
-                sys.modules["__main__"] = main
 
 
 class AnalysisError(RuntimeError):
@@ -132,7 +111,7 @@ class AnalysisRunner:
                max_examples: int | None = None) -> AnalysisHandle:
         """Queue one analysis of a run (its record and the folder of its saved model)."""
         job_id = next(self._ids)
-        with _bare_main():  # the executor starts its process on the first submit
+        with bare_main():  # the executor starts its process on the first submit
             future = self._executor.submit(_analyse, job_id, record.to_dict(),
                                            str(checkpoint) if checkpoint else None,
                                            max_examples)

@@ -115,7 +115,7 @@ def spawn_worker(ctx: Any, slot: int, options: WorkerOptions) -> WorkerHandle:
     token = ctx.Value("q", 0, lock=False)  # lock-free: a killed worker can hold no lock
     proc = ctx.Process(target=worker_main, name=f"bertviz-worker-{slot}", daemon=True,
                        args=(slot, jobs, send_end, event, token, options))
-    with _bare_main():
+    with bare_main():
         proc.start()
     send_end.close()  # only the worker writes: EOF here once it is gone
     return WorkerHandle(slot, proc, jobs, recv_end, event, token, time.monotonic(), pid=proc.pid)
@@ -188,7 +188,7 @@ _MAIN_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _bare_main() -> Iterator[None]:
+def bare_main() -> Iterator[None]:
     """Start processes with an empty `__main__`.
 
     A spawned child re-imports its parent's `__main__` file. Inside a Streamlit script run
