@@ -34,7 +34,7 @@ def test_bench_quick_writes_report_and_table(tmp_path, capsys):
 
 
 def test_home_page_rows_show_each_priority_and_the_ratio():
-    from bertviz_lite.cli.commands import _home_rows
+    from bertviz_lite.bench.readme import _home_rows
 
     rows = []
     _home_rows({"slots": 2, "worker_nice_0": {"home_page_s": [9.0, 8.0, 7.5], "median_s": 8.0},
