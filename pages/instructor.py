@@ -30,8 +30,10 @@ st.caption(f"App process {os.getpid()}")
 st.caption(f"{stats['workers_alive']} of {stats['max_workers']} worker processes alive · {stats['threads_per_job']} torch thread(s) per job · "
            f"{stats['completed']} completed, {stats['stopped']} stopped, "
            f"{stats['abandoned']} abandoned (tab closed), {stats['diverged']} diverged")
-with st.expander("Every counter (JSON)", expanded=True):
-    st.json(stats, expanded=1)
+st.caption(f"Jobs run on the {ui.safe(stats['backend'])} backend "
+           f"(workers at CPU niceness {stats['worker_nice']}).")
+with st.expander("Every counter (JSON)", expanded=True):  # text values are named above
+    st.json({k: v for k, v in stats.items() if not isinstance(v, str)}, expanded=1)
 
 st.subheader("Settings")
 st.caption("From bertviz.toml (or BERTVIZ_SETTINGS) and BERTVIZ_* environment variables; "

@@ -50,7 +50,7 @@ def charts(at: AppTest) -> list[dict]:
 def flow_chart(at: AppTest) -> dict | None:
     for spec in charts(at):
         title = json.dumps(spec["layout"].get("title", ""))
-        if "Weight-gradient norm of each layer" in title:
+        if "Weight-gradient norms" in title:
             return spec
     return None
 

@@ -96,5 +96,5 @@ def test_user_text_is_escaped():
 def test_generic_description_of_a_figure(frozen):
     fig = grad_flow_bars(GROUPS, {"head": 0.5}, GROUPS[:-1] if frozen else [], step=2)
     text = D.describe_figure(fig)
-    assert text.startswith("Weight-gradient norm of each layer")
+    assert text.startswith("Weight-gradient norms")
     assert "head 0.5" in text

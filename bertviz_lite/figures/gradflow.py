@@ -132,7 +132,8 @@ def _stop_line(fig: go.Figure, groups: Sequence[str], frozen_groups: Iterable[st
 
 
 def _bars_title(step: int | None) -> str:
-    return "Weight-gradient norm of each layer" + (f" · step {step}" if step is not None else "")
+    # short enough for the 1280x720 stage; the caption under the chart says the rest
+    return "Weight-gradient norms" + (f" · step {step}" if step is not None else "")
 
 
 def _row_height(theme: Theme) -> int:
@@ -162,13 +163,13 @@ def _bars_figure(groups: Sequence[str], grad_norm: Mapping[str, Any] | None,
     span = x_range[1] - x_range[0]
     fig.update_xaxes(type="log", range=list(x_range), dtick=1 if span <= 5 else 2,
                      exponentformat="power", tickangle=0,
-                     title_text="‖∂L/∂W‖₂ over the group's weights (log scale)")
+                     title_text="‖∂L/∂W‖₂ (log scale)")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=safe_labels(groups),
                      range=[-0.5, len(groups) - 0.5], title_text="")
     _stop_line(fig, groups, frozen_groups, theme)
     height = _row_height(theme) * len(groups) + 8 * theme.font_size
     return style(fig, theme, title=_bars_title(step), height=height,
-                 subtitle="the gradient of each group's weights; backprop runs down from the head")
+                 subtitle="per group; backprop runs down from the head")
 
 
 def grad_flow_replay(record: RunRecord, *, max_frames: int | None = None,
