@@ -4,16 +4,12 @@ figure point by point. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path, free_port, settle
+from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,33 +31,14 @@ def server(tmp_path_factory, tiny_model_dir):
         pytest.skip(f"Chromium not found at {chromium_path()} (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")
     home = tmp_path_factory.mktemp("lc-e2e")
-    port = free_port()
-    env = dict(os.environ, BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1",
-               BERTVIZ_MODELS=f"tiny={tiny_model_dir},bundled=bundled")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not answer its health check within 90 s")
-    yield url
-    proc.terminate()
+    server = AppServer(dict(BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1",
+               BERTVIZ_MODELS=f"tiny={tiny_model_dir},bundled=bundled"), log=home / "server.log")
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        server.start(timeout=90)
+    except (RuntimeError, TimeoutError) as err:
+        pytest.fail(f"streamlit did not start: {err}")
+    yield server.url
+    server.stop()
 
 
 def points(pg, key: str) -> int | None:

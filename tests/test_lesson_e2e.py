@@ -9,11 +9,7 @@ test-artifacts/lesson-timings.json.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,9 +17,9 @@ import pytest
 from bertviz_lite.bench.browser import (
     CHROMIUM_ARGS,
     SCROLL_TOP,
+    AppServer,
     chromium_path,
     clipped_texts,
-    free_port,
     in_viewport,
     settle,
 )
@@ -44,33 +40,14 @@ def server(tmp_path_factory):
         pytest.skip(f"Chromium not found at {chromium_path()}")
     pytest.importorskip("playwright.sync_api")
     home = tmp_path_factory.mktemp("lesson-e2e")
-    port = free_port()
-    env = dict(os.environ, BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1",
-               BERTVIZ_INSTRUCTORS="lecturer@example.org")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
-    yield url
-    proc.terminate()
+    server = AppServer(dict(BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1",
+               BERTVIZ_INSTRUCTORS="lecturer@example.org"), log=home / "server.log")
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        server.start(timeout=90)
+    except (RuntimeError, TimeoutError) as err:
+        pytest.fail(f"streamlit did not start: {err}")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")

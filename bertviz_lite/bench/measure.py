@@ -14,7 +14,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,21 +93,6 @@ def instrumentation_overhead(backbone: Backbone, pairs: int = 5, steps: int = 12
             "overhead_pct": round(100 * (statistics.median(ratios) - 1), 2)}
 
 
-def _matmul_gflops(m: int, k: int, n: int, device: torch.device, seconds: float = 1.0) -> float:
-    """Dense fp32 matmul throughput for (m x k) @ (k x n), measured here."""
-    a = torch.randn(m, k, device=device)
-    b = torch.randn(k, n, device=device)
-    for _ in range(3):
-        a @ b
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
-
-
 def hardware_efficiency(backbone: Backbone, batch_sizes: tuple[int, ...] = (16, 64),
                         steps: int = 10, device: str = "auto", precision: str = "fp32",
                         peaks: dict[str, float] | None = None) -> Report:
@@ -123,8 +107,8 @@ def hardware_efficiency(backbone: Backbone, batch_sizes: tuple[int, ...] = (16, 
     n = matmul_params(backbone.encoder.encoder) if hasattr(backbone.encoder, "encoder") \
         else matmul_params(backbone.encoder)
     if peaks is None:
-        peaks = {"square_1024": _matmul_gflops(1024, 1024, 1024, dev),
-                 "ffn_shaped": _matmul_gflops(1024, hidden, 4 * hidden, dev)}  # FFN-shaped
+        peaks = {"square_1024": bp.matmul_gflops(1024, 1024, 1024, dev, torch.float32),
+                 "ffn_shaped": bp.matmul_gflops(1024, hidden, 4 * hidden, dev, torch.float32)}  # FFN-shaped
     peak_square, peak_model = peaks["square_1024"], peaks["ffn_shaped"]
     rows = []
     for bs in batch_sizes:
