@@ -26,7 +26,8 @@ from bertviz_lite.record.runs import RunRecord
 TABLE_2 = {"ner": (92.2, 92.4), "sentiment": (93.0, 93.5), "paraphrase": (78.1, 84.8),
            "similarity": (82.9, 87.1)}
 # (mode, frozen head) -> (paper column, same setup as the paper)
-EXPECTED = {("frozen", "scalar-mix"): ("frozen", True), ("frozen", "linear"): ("frozen", False),
+EXPECTED = {("frozen", "task-model"): ("frozen", True), ("frozen", "scalar-mix"): ("frozen", False),
+            ("frozen", "linear"): ("frozen", False),
             ("finetune", "linear"): ("finetune", True), ("top-2", "linear"): ("", False),
             ("top-1", "scalar-mix"): ("", False)}
 
@@ -56,7 +57,10 @@ def test_paper_cell_of_every_mode(task: str, mode: str, head: str) -> None:
     if (mode, head) == ("frozen", "linear"):
         assert NOT_PAPER_SETUP in cell.note and "scalar mix" in cell.note
     if (mode, head) == ("frozen", "scalar-mix"):
-        assert "the same setup" in cell.note and "scalar mix of all layers" in cell.note
+        assert "half its setup" in cell.note and "task model" in cell.note
+    if (mode, head) == ("frozen", "task-model"):
+        assert "the same setup" in cell.note and "scalar mix of all layers into a task model" \
+            in cell.note
 
 
 def comparison(task: str) -> Comparison:
@@ -72,7 +76,7 @@ def test_every_mode_row_of_a_comparison(task: str) -> None:
     frozen, finetune = TABLE_2[task]
     rows = {r["mode"]: r for r in comparison(task).rows()}
     assert set(rows) == {"frozen", "frozen (scalar-mix)", "top-2", "finetune"}
-    assert rows["frozen (scalar-mix)"]["paper"] == frozen and rows["frozen (scalar-mix)"][
+    assert rows["frozen (scalar-mix)"]["paper"] == frozen and not rows["frozen (scalar-mix)"][
         "paper_matches"]
     assert rows["frozen"]["paper"] == frozen and not rows["frozen"]["paper_matches"]
     assert rows["top-2"]["paper"] is None and rows["top-2"]["paper_shown"] == NO_NUMBER
@@ -89,7 +93,7 @@ def test_bar_chart_puts_each_rows_own_paper_number() -> None:
     ours, paper = fig.data
     assert list(ours.x) == ["frozen", "frozen (scalar-mix)", "top-2", "finetune"]
     assert list(paper.y) == [93.0, 93.0, None, 93.5]
-    assert list(paper.text) == ["paper 93.0*", "paper 93.0", "", "paper 93.5"]
+    assert list(paper.text) == ["paper 93.0*", "paper 93.0*", "", "paper 93.5"]
     note = html.unescape(fig.layout.title.subtitle.text)
     assert "*frozen: not the paper's setup" in note and "top-2: no paper number" in note
     assert "frozen and fine-tuned only" not in note  # the old, wrong note
@@ -112,5 +116,6 @@ def test_one_cost_ratio_everywhere() -> None:
     repro = _row("ner", record("ner", "frozen", "scalar-mix", 2.0), record("ner", "finetune",
                                                                           "linear", 19.0))
     assert repro["cost_ratio"] == 9.5 and repro["paper_frozen"] == 92.2
+    assert repro["frozen_heads"]["scalar-mix"]["cost_ratio"] == 9.5
     assert cost_ratio(19.0, 0.0) is None and cost_ratio(None, 2.0) is None
     assert cost_ratio(float("nan"), 2.0) is None

@@ -47,6 +47,7 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate of the BERT layers")
     p.add_argument("--head-lr", type=float, default=d.head_lr, help="learning rate of the head")
+    add_recipe_args(p)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per input")
@@ -56,6 +57,31 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_precision_arg(p)
+
+
+def clip_arg(text: str) -> float | None:
+    """--max-grad-norm value: a positive number, or `none` / `off` / `0` for no clipping."""
+    if text.strip().lower() in ("none", "off", "0", "0.0"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number or 'none' (no clipping), got {text!r}") from None
+
+
+def add_recipe_args(p: argparse.ArgumentParser) -> None:
+    """The fine-tuning recipe's knobs beyond the learning rates (BERT's defaults)."""
+    d = RunConfig()
+    p.add_argument("--warmup", type=float, default=d.warmup,
+                   help=f"fraction of the steps with linear warm-up, then linear decay to 0 "
+                        f"(default {d.warmup:g})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help=f"AdamW weight decay, not on biases or LayerNorm (default "
+                        f"{d.weight_decay:g})")
+    p.add_argument("--max-grad-norm", type=clip_arg, default=d.max_grad_norm,
+                   help=f"clip the gradient's global norm to this before each update "
+                        f"(default {d.max_grad_norm:g}); 'none' turns clipping off")
 
 
 def add_precision_arg(p: argparse.ArgumentParser) -> None:
@@ -74,6 +100,9 @@ def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfi
         device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
         pair_encoding=a.pair_encoding, threads=a.threads,
         precision=getattr(a, "precision", RunConfig().precision),
+        warmup=getattr(a, "warmup", RunConfig().warmup),
+        weight_decay=getattr(a, "weight_decay", RunConfig().weight_decay),
+        max_grad_norm=getattr(a, "max_grad_norm", RunConfig().max_grad_norm),
     )
 
 

@@ -261,7 +261,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
                  f"{fmt(event.final.get('value'))} in {event.cost['wall_seconds']:.0f} s")
 
     base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device,
-                     precision=a.precision)
+                     precision=a.precision, lr=a.lr, warmup=a.warmup,
+                     weight_decay=a.weight_decay, max_grad_norm=a.max_grad_norm)
     result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train, epochs=a.epochs,
                        frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
                        base=base, on_event=on_event)

@@ -10,8 +10,14 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
-from bertviz_lite.cli.args import add_precision_arg, add_run_args
-from bertviz_lite.engine.config import DEVICES, HEADS, ConfigError, RunConfig
+from bertviz_lite.cli.args import add_precision_arg, add_recipe_args, add_run_args
+from bertviz_lite.engine.config import (
+    DEVICES,
+    HEADS,
+    PAPER_FROZEN_HEADS,
+    ConfigError,
+    RunConfig,
+)
 
 log = logging.getLogger("bertviz_lite")
 
@@ -49,13 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default="ner,sentiment,paraphrase,similarity")
     p.add_argument("--max-train", type=int, default=2000, help="training examples per task")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--frozen-head", choices=HEADS, default="scalar-mix",
-                   help="the paper's scalar mix of all layers, or linear on the last layer")
+    p.add_argument("--frozen-head", default=",".join(PAPER_FROZEN_HEADS),
+                   help=f"frozen head(s), comma-separated, each run and reported side by side "
+                        f"(the first is the table's main one): {', '.join(HEADS)}; default "
+                        f"{','.join(PAPER_FROZEN_HEADS)}, the paper's frozen setup")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-file", action="append", default=[], metavar="TASK=FILE",
                    help="evaluate a task on another file of the same format (repeatable)")
     p.add_argument("--model", default="bundled")
     p.add_argument("--batch-size", type=int, default=RunConfig().batch_size)
+    p.add_argument("--lr", type=float, default=RunConfig().lr,
+                   help="learning rate of the BERT layers (fine-tuned runs)")
+    add_recipe_args(p)
     p.add_argument("--device", choices=DEVICES, default="auto")
     add_precision_arg(p)
     p.add_argument("--out", required=True, help="output folder (runs/, reproduce.json, .md)")

@@ -16,6 +16,7 @@ from typing import Any
 
 TASKS: tuple[str, ...] = ("sentiment", "paraphrase", "similarity", "ner")
 HEADS: tuple[str, ...] = ("linear", "scalar-mix")
+PAPER_FROZEN_HEADS: tuple[str, ...] = ("task-model",)  # reproduce's default: the paper's setup
 POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
 PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
@@ -47,6 +48,9 @@ class RunConfig:
     head_lr: float = 3e-3  # AdamW learning rate of the task head (random init)
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not on biases, LayerNorm)
     warmup: float = 0.1  # fraction of steps with linear warm-up, then linear decay
+    max_grad_norm: float | None = 1.0  # clip the global gradient norm of the trainable
+    #   weights to this before each update (BERT's recipe); None: no clipping. Recorded
+    #   gradient norms are the ones backward computed, before clipping
     seed: int = 0  # seeds head init, dropout and data order
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     max_length: int = 128  # word pieces per sequence, longer inputs are truncated
@@ -173,6 +177,15 @@ def validate(c: RunConfig) -> None:
         value = getattr(c, name)
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{name} (learning rate) must be a positive number; got {value!r}")
+    if (isinstance(c.weight_decay, bool) or not isinstance(c.weight_decay, (int, float))
+            or not math.isfinite(c.weight_decay) or c.weight_decay < 0):
+        raise ConfigError(f"weight_decay must be 0 or a positive number (BERT uses 0.01); "
+                          f"got {c.weight_decay!r:.40}")
+    if c.max_grad_norm is not None and (
+            isinstance(c.max_grad_norm, bool) or not isinstance(c.max_grad_norm, (int, float))
+            or not math.isfinite(c.max_grad_norm) or c.max_grad_norm <= 0):
+        raise ConfigError("max_grad_norm (gradient clipping) must be a positive number, or "
+                          f"left out for no clipping; got {c.max_grad_norm!r:.40}")
     if not 0 <= c.warmup < 1:
         raise ConfigError(f"warmup is a fraction of the steps in [0, 1); got {c.warmup!r}")
     if not 8 <= c.max_length <= 512:

@@ -96,6 +96,18 @@ def divergence_reason(config: RunConfig, encoder_frozen: bool, step: int, loss: 
             "bad step.")
 
 
+def clip_gradients(opt: torch.optim.Optimizer, max_norm: float | None) -> float | None:
+    """Scale the gradients of every parameter `opt` updates so that their global L2 norm is
+    at most `max_norm` (BERT's recipe clips at 1.0); returns the norm before clipping, or None
+    when clipping is off. Runs after the gradient norms were recorded, before the update."""
+    if max_norm is None:
+        return None
+    params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+    if not params:
+        return None
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True))
+
+
 class StepRunner:
     """Runs training steps of one run and appends their records (and sweeps) to its record.
 
@@ -156,5 +168,6 @@ class StepRunner:
         measure = self.inst.measures_ratios(step)
         if measure:
             self.inst.flow.snapshot()
+        clip_gradients(self.opt, self.run.config.max_grad_norm)
         self.opt.step()
         return self.inst.flow.update_ratios() if measure else {}

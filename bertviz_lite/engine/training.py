@@ -103,6 +103,7 @@ class Trainer:
         self.watch = Stopwatch()
         self.tally = Tally()
         self.t0 = time.perf_counter()
+        self.cpu0 = time.process_time()
         self.step = 0
         self.status, self.reason = "running", ""
         self.run: PreparedRun | None = None
@@ -135,6 +136,7 @@ class Trainer:
     def events(self) -> Iterator[Event]:
         """The whole run as events; the last one is the RunRecord."""
         self.t0 = time.perf_counter()
+        self.cpu0 = time.process_time()
         with PeakRSS() as rss:
             run = yield from prepare_run(self.c, self._backbone_in, self._data_in, self.limits,
                                          self.watch)
@@ -222,6 +224,9 @@ class Trainer:
         train_s = sum(s.seconds for s in rec.steps)
         return {
             "wall_seconds": time.perf_counter() - self.t0 - secs.get("model_load", 0.0),
+            # CPU time of the whole process (every thread) while the run ran, model load
+            # included: on a machine shared with other work, the cost wall time cannot show
+            "cpu_seconds": time.process_time() - self.cpu0,
             "train_seconds": train_s,
             "feature_cache_seconds": secs.get("feature_cache", 0.0),
             "eval_seconds": secs.get("eval", 0.0),

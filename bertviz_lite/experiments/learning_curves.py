@@ -134,7 +134,7 @@ def point_summary(record: RunRecord, mode: str, size: int, seed: int, cached: bo
     c = record.cost
     return {"mode": mode, "size": size, "seed": seed, "metric": record.final.get("metric"),
             "value": value, "train_value": train_value, "gap": gap,
-            "wall_seconds": c.get("wall_seconds"),
+            "wall_seconds": c.get("wall_seconds"), "cpu_seconds": c.get("cpu_seconds"),
             "feature_seconds": c.get("feature_cache_seconds"),
             "features_reused": int(c.get("features_reused", 0) or 0),
             "steps": len(record.steps), "train_examples": record.data.get("train"),

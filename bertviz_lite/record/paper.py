@@ -54,19 +54,24 @@ class PaperCell:
 def paper_cell(task: str, mode: str, head: str = "linear") -> PaperCell:
     """The paper's number that goes beside a run of `task` in `mode` with a frozen `head`.
 
-    frozen + scalar-mix: the paper's frozen column (its setup: a scalar mix of all layers);
-    frozen + another head: the same number, labelled as not the paper's setup; finetune: the
-    fine-tuned column; top-k: none.
+    frozen + task-model: the paper's frozen column (its setup: a scalar mix of all layers into
+    a task model); frozen + another head: the same number, labelled as half (scalar-mix) or
+    not (linear) the paper's setup; finetune: the fine-tuned column; top-k: none.
     """
     row = PAPER_TABLE.get(task, {})
     if mode == "finetune":
         return PaperCell(row.get("finetune"), "finetune", True, "the paper's fine-tuned column")
     if mode != "frozen":
         return PaperCell(None, "", False, f"the paper reports no {mode} runs")
-    if head == "scalar-mix":
+    if head == "task-model":
         return PaperCell(row.get("frozen"), "frozen", True,
                          "the paper's frozen column, the same setup: a scalar mix of all layers "
-                         "(the paper fed it into a task model, ours into a linear layer)")
+                         "into a task model (ours are smaller: one BiLSTM layer, and ESIM "
+                         "without its cross-attention)")
+    if head == "scalar-mix":
+        return PaperCell(row.get("frozen"), "frozen", False,
+                         "the paper's frozen column, half its setup: the scalar mix of all "
+                         "layers, but into a linear layer where the paper had a task model")
     return PaperCell(row.get("frozen"), "frozen", False,
                      f"the paper's frozen column, {NOT_PAPER_SETUP}")
 

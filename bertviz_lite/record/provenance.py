@@ -20,7 +20,8 @@ from typing import Any
 from bertviz_lite.version import __version__
 
 RECORD_VERSION = 2  # the run record's format; 2: the engine field
-ENGINE_VERSION = 2  # 2: update-ratio stride, timing changes, engine field, log-odds attribution
+ENGINE_VERSION = 3  # 2: update-ratio stride, timing changes, engine field, log-odds attribution;
+#   3: gradient clipping (max_grad_norm), the fine-tuning recipe's defaults, task-model heads
 
 
 def package_version() -> str:

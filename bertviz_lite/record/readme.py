@@ -22,6 +22,7 @@ from typing import Any
 
 from bertviz_lite.record.paper import cost_ratio, paper_cell
 from bertviz_lite.record.provenance import provenance_line
+from bertviz_lite.record.repro_rows import row_heads, setup_heads
 
 log = logging.getLogger(__name__)
 
@@ -76,32 +77,73 @@ def lecture_table(runs: Path) -> str:
 
 
 def reproduction_table(runs: Path) -> str:
-    """`bertviz-lite reproduce` on the real dev sets, beside the paper's Table 2."""
+    """`bertviz-lite reproduce` on the real dev sets, beside the paper's Table 2: one column
+    per frozen head, the fine-tuned run, the paper's columns, the cost ratio of each head."""
     result = _load(runs, "reproduce")
     if result is None:
         return "No reproduction results committed (assets/runs/reproduce.json)."
     s = result.get("setup", {})
-    head = ["task (dev set)", "metric", "ours frozen", "ours fine-tuned", "paper frozen",
-            "paper fine-tuned", "our cost ratio"]
+    rows = result.get("rows", [])
+    heads = setup_heads(s, rows)
+    head = (["task (dev set)", "metric"] + [f"ours frozen, {h}" for h in heads]
+            + ["ours fine-tuned", "paper frozen", "paper fine-tuned"]
+            + [f"cost ratio, {h}" for h in heads])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        by_head = row_heads(r)
+        cells = [f"{r['task']} ({r['dataset']}, {r.get('eval_examples')} examples)", r["metric"]]
+        cells += [_num(by_head.get(h, {}).get("value"), 1) for h in heads]
+        cells += [_num(r.get("ours_finetune"), 1), _num(r.get("paper_frozen"), 1),
+                  _num(r.get("paper_finetune"), 1)]
+        cells += [_ratio(cost_ratio(r.get("finetune_wall_s"), by_head.get(h, {}).get("wall_s")))
+                  for h in heads]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = "; ".join(f"{h}: {paper_cell('ner', 'frozen', h).note}" for h in heads)
+    recipe = ", ".join(f"{k.replace('_', ' ')} {s[k]}" for k in
+                       ("lr", "batch_size", "warmup", "weight_decay", "max_grad_norm") if k in s)
+    lines += ["", f"Ours: {s.get('model')} ({s.get('layers')} layers, {s.get('hidden')} wide), "
+              f"{s.get('max_train')} training examples per task (stratified subsample), "
+              f"{s.get('epochs')} epochs, seed {s.get('seed')}, frozen heads "
+              f"{', '.join(heads)}; fine-tuned: every layer + a linear layer"
+              + (f" ({recipe})" if recipe else "") + f"; {s.get('hardware')}, precision "
+              f"{s.get('precision', 'fp32')}; {s.get('total_minutes')} minutes of training in "
+              f"all; recorded {s.get('date')}. All numbers on the 0-100 scale (Pearson r x 100). "
+              f"Cost ratio: fine-tuned wall time / that frozen run's. Beside our frozen runs: "
+              f"{notes}."]
+    return "\n".join(lines)
+
+
+def recipe_table(runs: Path) -> str:
+    """The fine-tuning recipe's measurement (experiments/recipe.py): each candidate's dev score
+    per seed, beside the no-learning baseline."""
+    result = _load(runs, "recipe")
+    if result is None:
+        return "No recipe measurement committed (assets/runs/recipe.json)."
+    s = result.get("setup", {})
+    head = ["task (train / dev)", "recipe", "dev score per seed", "median", "lowest",
+            "majority baseline", "CPU s (all seeds)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result.get("rows", []):
-        cells = [f"{r['task']} ({r['dataset']}, {r.get('eval_examples')} examples)", r["metric"],
-                 _num(r.get("ours_frozen"), 1), _num(r.get("ours_finetune"), 1),
-                 _num(r.get("paper_frozen"), 1), _num(r.get("paper_finetune"), 1),
-                 _ratio(cost_ratio(r.get("finetune_wall_s"), r.get("frozen_wall_s")))]
+        per_seed = ", ".join(f"{_num(v, 3)} (seed {seed})"
+                             for seed, v in zip(r.get("seeds", []), r.get("values", [])))
+        cells = [f"{r['task']} ({r.get('train')} / {r.get('val')})", str(r["recipe"]),
+                 per_seed, _num(r.get("median"), 3), _num(r.get("min"), 3),
+                 _num(r.get("baseline"), 3), _num(r.get("cpu_s"), 0)]
         lines.append("| " + " | ".join(cells) + " |")
-    note = paper_cell("ner", "frozen", str(s.get("frozen_head"))).note
-    lines += ["", f"Ours: {s.get('model')} ({s.get('layers')} layers, {s.get('hidden')} wide), "
-              f"the first {s.get('max_train')} training examples per task (stratified), "
-              f"{s.get('epochs')} epochs, seed {s.get('seed')}, frozen head "
-              f"{s.get('frozen_head')}; {s.get('hardware')}; {s.get('total_minutes')} minutes; "
-              f"recorded {s.get('date')}. All numbers on the 0-100 scale (Pearson r x 100). "
-              f"Beside our frozen runs: {note}."]
+    eng = s.get("engine", {})
+    lines += ["", f"Fine-tuned (every layer + a linear head), learning rate {s.get('lr')}, "
+              f"batch {s.get('batch_size')}, {s.get('epochs')} epochs, warm-up "
+              f"{s.get('warmup')} of the steps, weight decay {s.get('weight_decay')}; "
+              f"{s.get('max_train')} training examples (a stratified subsample drawn with each "
+              f"seed), the {s.get('split')}; precision {s.get('precision')}; engine "
+              f"{eng.get('version')} (commit {eng.get('git_commit')}), "
+              f"{eng.get('processor')}, {eng.get('cpu_count')} cores."]
     return "\n".join(lines)
 
 
 TABLES: dict[str, Callable[[Path], str]] = {"lecture-runs": lecture_table,
-                                            "reproduction": reproduction_table}
+                                            "reproduction": reproduction_table,
+                                            "recipe": recipe_table}
 
 
 def _block(name: str) -> re.Pattern[str]:
