@@ -45,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path)
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for each run")
     p.add_argument("--keep", action="store_true", help="skip analyses already in OUT")
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS),
+                   help="only these tasks (default: all four)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for mode in ("finetune", "frozen", "top-2"):  # the README's fine-tuned table first
-        for task in TASKS:
+        for task in (t for t in TASKS if t in a.tasks):
             if a.keep and (a.out / f"{task}-{mode}.json").is_file():
                 continue
             record_one(a.runs, a.out, task, mode, a.wait)
