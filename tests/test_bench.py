@@ -25,11 +25,12 @@ def test_bench_quick_writes_report_and_table(tmp_path, capsys):
         assert 0 < eff["rows"][0]["real_over_padded_tokens"] <= 1
     assert report["memory"]["job_peak_rss_mb"] > 100
     assert all(r["beats_baseline"] for r in report["lecture"])
+    assert report["analysis"]["sides"] == ["computed", "memory"]  # cold, then warm
     cli = report["cli_frozen_from_disk"]
     assert cli["second_features_reused"] > 0 and cli["second_feature_cache_s"] == 0.0
     table = capsys.readouterr().out
     for needle in ("fine-tuned / frozen", "overhead", "matmul", "peak RSS", "lecture run",
-                   "bf16", "from disk"):
+                   "bf16", "from disk", "analysis of a bundled run"):
         assert needle in table
 
 

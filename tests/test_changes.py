@@ -128,7 +128,11 @@ def tiny_runs(tiny_model_dir, tiny_backbone, tmp_path_factory):
 
 def test_frozen_run_is_the_control(tiny_runs, tiny_backbone):
     record, folder = tiny_runs["frozen"]
-    r = analyse_changes(record, folder, backbone=tiny_backbone, max_examples=40)
+    # computed: the tuned side's features, probes and zero-shot similarity from the loaded
+    # checkpoint's own encoder, not reused, still equal the pretrained ones bit for bit
+    r = analyse_changes(record, folder, backbone=tiny_backbone, max_examples=40,
+                        reuse_identical=False)
+    assert r.setup["tuned_side"] == "computed"
     assert [g.group for g in r.groups] == ["embeddings", "layer.0", "layer.1"]
     for g in r.groups:
         assert g.cka == 1.0 and g.weight_change == 0.0
@@ -136,6 +140,11 @@ def test_frozen_run_is_the_control(tiny_runs, tiny_backbone):
     assert np.array_equal(np.diag(r.cka_matrix), np.ones(3))
     f = r.forgetting[0]
     assert f["pretrained"] == f["tuned"] and f["pairs"] == 120
+    # the shortcut (weights unchanged, so the pretrained side is reused) gives the same numbers
+    fast = analyse_changes(record, folder, backbone=tiny_backbone, max_examples=40)
+    assert fast.setup["tuned_side"].startswith("the pretrained model's")
+    assert fast.to_dict()["groups"] == r.to_dict()["groups"]
+    assert fast.cka_matrix == r.cka_matrix and fast.forgetting == r.forgetting
     no_ckpt = analyse_changes(record, None, backbone=tiny_backbone, max_examples=40)
     assert [g.cka for g in no_ckpt.groups] == [1.0, 1.0, 1.0]
 

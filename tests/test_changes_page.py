@@ -1,5 +1,5 @@
 """The "What changed inside BERT?" page through AppTest: the recorded analyses draw at once,
-and a model fine-tuned in the session is analysed in the worker process and drawn."""
+and a model fine-tuned in the session is analysed as a job of the app's pool and drawn."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from bertviz_lite.experiments.changes_result import ChangesResult  # noqa: E402
 from tests.conftest import REPO, app_settings  # noqa: E402
 
 PAGE = "pages/changes.py"
@@ -62,7 +63,7 @@ def test_recorded_analysis_draws_every_figure():
     assert spec["data"][0]["x"] == [1.0] * 7 and "layer.5 (frozen)" in spec["data"][0]["y"]
 
 
-def test_session_finetuned_model_is_analysed_in_a_worker():
+def test_session_finetuned_model_is_analysed_in_the_job_pool():
     at = open_page("pages/backprop.py")
     at.selectbox(key="model").select("tiny").run()
     at.segmented_control(key="mode").set_value("finetune").run()
@@ -79,12 +80,14 @@ def test_session_finetuned_model_is_analysed_in_a_worker():
     assert not at.exception, [e.value for e in at.exception]
     at.button(key="chg_go").click().run()
     handle = at.session_state["chg_job"]
+    assert handle.kind == "analysis"  # a job of the app's pool, like a training run
     deadline = time.time() + 240
-    while not handle.done() and time.time() < deadline:
+    while not handle.done and time.time() < deadline:
         time.sleep(1)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    result = handle.result()
+    assert handle.state == "completed", handle.error
+    result = ChangesResult.from_dict(handle.result)
     assert result.setup["mode"] == "finetune" and result.setup["layers"] == 2
     assert all(g.weight_change > 0 for g in result.groups)
     titles = " ".join(chart_titles(at))

@@ -170,3 +170,14 @@ def test_two_app_processes_share_the_cluster_limit_and_the_run_cache(cluster, ti
         snap = _finish(job)
         assert snap.state == "cached" and snap.record is not None
         assert p.stats()["cache_hits"] == 1 and p.stats()["training_runs"] == 0
+
+
+def test_ray_analysis_job_streams_progress_and_its_result(pool, tiny_model_dir):
+    """An inside-BERT analysis is a job like a training run on the Ray backend too."""
+    record = run_to_record(_config(tiny_model_dir, mode="frozen"))
+    job = pool.submit_analysis(record, None, owner="a", max_examples=16)
+    snap = _finish(job)
+    assert snap.state == "completed", snap.error
+    assert job.kind == "analysis" and snap.progress.phase == "analyse"
+    assert [g["cka"] for g in snap.result["groups"]] == [1.0, 1.0, 1.0]  # frozen: the control
+    assert all(g["weight_change"] == 0.0 for g in snap.result["groups"])

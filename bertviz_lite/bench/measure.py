@@ -201,6 +201,10 @@ def run_bench(quick: bool = False, device: str = "auto", with_app: bool = True,
     say("default lecture runs")
     report["lecture"] = bp.lecture_by_precision(backbone, ("sentiment",) if quick else TASKS,
                                                 device)
+    say("inside-BERT analysis of a bundled fine-tuned run, cold and warm")
+    from bertviz_lite.bench.analysis_cost import analysis_cost
+
+    report["analysis"] = analysis_cost(backbone, device=device)
     say("a second frozen CLI process, features from disk")
     same = next(c for c in report["cost"] if c["precision"] == report["auto_precision"]
                 and c["epochs"] == 3)

@@ -132,6 +132,11 @@ def bench_lines(report: Report) -> list[str]:
     row("peak RSS of one fine-tuning job", f"{report['memory']['job_peak_rss_mb']:.0f} MB",
         "< 1.5 GB")
     _lecture_rows(report, row)
+    if report.get("analysis"):
+        a = report["analysis"]
+        row(f"analysis of a bundled run ({a['task']} {a['mode']}, What changed inside BERT?)",
+            f"cold {a['cold_s']:.1f} s, warm {a['warm_s']:.1f} s ({a['cold_cpu_s']:.1f} / "
+            f"{a['warm_cpu_s']:.1f} CPU s, {a['threads']} thread(s))", "< 10 s")
     if report.get("app"):
         _app_rows(report["app"], row)
     if report.get("bench_seconds"):

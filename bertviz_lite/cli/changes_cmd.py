@@ -46,7 +46,7 @@ def read_record(path: str):  # noqa: ANN201 - RunRecord, imported lazily
 def cmd_changes(a: argparse.Namespace) -> int:
     """Analyse one run, print the per-layer table, write the JSON."""
     from bertviz_lite.experiments.changes import analyse_changes
-    from bertviz_lite.experiments.changes_result import table_lines
+    from bertviz_lite.experiments.changes_result import seconds_text, table_lines
 
     record = read_record(a.run)
     if a.checkpoint is not None and not (Path(a.checkpoint) / "task.json").is_file():
@@ -58,7 +58,8 @@ def cmd_changes(a: argparse.Namespace) -> int:
     s = result.setup
     echo(f"what changed inside BERT: {s['task']} {s['mode']}, model {s['model']} "
          f"({s['layers']} layers), data {s['data']}: {s['examples']['train']} train / "
-         f"{s['examples']['val']} validation examples; {result.seconds['total']:.1f} s")
+         f"{s['examples']['val']} validation examples; {result.seconds['total']:.1f} s "
+         f"({seconds_text(result)}; pretrained side: {s['pretrained_side']})")
     for line in table_lines(result):
         echo(line)
     path = result.save(a.out)

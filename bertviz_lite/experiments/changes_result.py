@@ -121,6 +121,11 @@ def update_sum_text(r: ChangesResult, group: str) -> str:
     return f"{points[-1][1]:.4f} ({len(points)} of {int(points[-1][0])} steps)"
 
 
+def seconds_text(r: ChangesResult) -> str:
+    """Where the time went, phase by phase: "models 0.2 s, pretrained side 2.6 s, ..."."""
+    return ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items() if k not in ("total", "cpu"))
+
+
 def table_lines(r: ChangesResult) -> list[str]:
     """The per-layer table: CKA, weight change, summed update ratio, probes before and after."""
     metric = str(r.baseline.get("metric") or r.run_final.get("metric") or "score")

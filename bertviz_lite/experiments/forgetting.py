@@ -21,6 +21,7 @@ from bertviz_lite.engine.encoding import encode_examples
 from bertviz_lite.experiments.layer_features import layer_features
 
 MAX_LENGTH = 128  # word pieces per sentence
+MAX_PAIRS = 500  # pairs measured at most (a larger set: a fixed subset keeping score buckets)
 
 
 @dataclass
@@ -29,6 +30,24 @@ class SimilaritySet:
 
     name: str  # "bundled similarity dev" or "STS-B dev (GLUE)"
     pairs: list[PairExample]
+    available: int = 0  # pairs in the file (more than `pairs` when capped at MAX_PAIRS)
+
+    def fingerprint(self) -> str:
+        """Content hash of the pairs measured (a cache key)."""
+        import hashlib
+
+        h = hashlib.sha256(self.name.encode())
+        for p in self.pairs:
+            h.update(repr(p).encode("utf-8"))
+        return h.hexdigest()[:16]
+
+
+def capped(name: str, pairs: Sequence[PairExample], cap: int = MAX_PAIRS) -> SimilaritySet:
+    """A similarity set of at most `cap` pairs (a seeded subset keeping the score buckets)."""
+    from bertviz_lite.data.load import subsample
+
+    kept = subsample(list(pairs), min(cap, len(pairs)), 0) if len(pairs) > cap else list(pairs)
+    return SimilaritySet(name, kept, len(pairs))  # type: ignore[arg-type]
 
 
 def cosine_rows(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -38,15 +57,15 @@ def cosine_rows(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where(den > 0, np.sum(u * v, axis=1) / np.where(den > 0, den, 1.0), 0.0)
 
 
-def zero_shot_similarity(encoder: nn.Module, tokenizer: object, data: SimilaritySet
-                         ) -> dict[str, float | int | str]:
+def zero_shot_similarity(encoder: nn.Module, tokenizer: object, data: SimilaritySet,
+                         precision: str = "fp32") -> dict[str, float | int | str]:
     """Cosine of mean-pooled last-layer sentence vectors against the gold scores.
 
     Returns {"pearson", "spearman", "pairs", "set"}.
     """
     enc, _ = encode_examples(data.pairs, tokenizer, MAX_LENGTH, separate_pairs=True)
     pad = int(getattr(tokenizer, "pad_token_id", 0) or 0)
-    feats = layer_features(encoder, enc, pad, ner=False, pooling="mean")
+    feats = layer_features(encoder, enc, pad, ner=False, pooling="mean", precision=precision)
     last = feats.n_states - 1
     u = np.stack([f[0, last] for f in feats.per_example])  # (n, H)
     v = np.stack([f[1, last] for f in feats.per_example])
@@ -60,8 +79,8 @@ def similarity_sets(stsb_dir: str | None = None) -> list[SimilaritySet]:
     """The bundled similarity dev set, plus STS-B dev when a folder with it is given."""
     from bertviz_lite.data.load import find_split_files, load_file, load_task_data
 
-    sets = [SimilaritySet("bundled similarity dev",
-                          list(load_task_data("similarity", "bundled").val))]  # type: ignore[arg-type]
+    sets = [capped("bundled similarity dev",
+                   list(load_task_data("similarity", "bundled").val))]  # type: ignore[arg-type]
     if stsb_dir:
         from pathlib import Path
 
@@ -70,7 +89,7 @@ def similarity_sets(stsb_dir: str | None = None) -> list[SimilaritySet]:
         _, dev = find_split_files(folder, "similarity")
         if dev is not None:
             pairs, _ = load_file(dev, "similarity")
-            sets.append(SimilaritySet("STS-B dev (GLUE)", list(pairs)))  # type: ignore[arg-type]
+            sets.append(capped("STS-B dev (GLUE)", list(pairs)))  # type: ignore[arg-type]
     return sets
 
 

@@ -5,7 +5,9 @@ layer.{L-1}): a sentence (or jointly encoded pair) gives one vector (mean of its
 [CLS] when the run pools that way); a separately encoded pair gives two; an NER sentence gives
 one vector per kept word (its first word piece). The same function runs the pretrained and the
 tuned encoder on the same inputs, in eval mode and without gradients, so a layer that did not
-change computes bit-identical numbers.
+change computes bit-identical numbers. Under `precision="bf16"` the matrix multiplies run in
+bf16 autocast (weights stay fp32; the hidden states come out of LayerNorm in fp32), as the
+run's own forward passes do on hardware with native bf16 (`engine.precision`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import nn
 
 from bertviz_lite.engine.encoding import Encoded, bucket_batches, collate
 from bertviz_lite.engine.heads import _gather_words, _pool, encoder_inputs
+from bertviz_lite.engine.precision import autocast
 
 BATCH = 64  # sequences per forward pass
 
@@ -76,10 +79,12 @@ def _batch_features(encoder: nn.Module, items: Sequence[Encoded], idx: list[int]
 @torch.inference_mode()
 def layer_features(encoder: nn.Module, encoded: Sequence[Encoded], pad_id: int, *, ner: bool,
                    pooling: str = "mean", device: torch.device | None = None,
+                   precision: str = "fp32",
                    on_batch: Callable[[int, int], None] | None = None) -> LayerFeatures:
     """Hidden-state features of every layer for every encoded example (in their order).
 
-    on_batch(done, total): called after each batch with examples done so far.
+    precision: "fp32" or "bf16" (autocast). on_batch(done, total): called after each batch
+    with examples done so far (it may raise to stop).
     """
     if not encoded:
         raise ValueError("no examples to compute features for")
@@ -92,9 +97,10 @@ def layer_features(encoder: nn.Module, encoded: Sequence[Encoded], pad_id: int, 
         done = 0
         for idx in bucket_batches(lengths, BATCH, None):
             items = [encoded[i] for i in idx]
-            for i, feats in zip(idx, _batch_features(encoder, items, idx, pad_id, ner, pooling,
-                                                      device)):
-                out[i] = feats
+            with autocast(precision, device):
+                feats = _batch_features(encoder, items, idx, pad_id, ner, pooling, device)
+            for i, f in zip(idx, feats):
+                out[i] = f
             done += len(idx)
             if on_batch is not None:
                 on_batch(done, len(encoded))

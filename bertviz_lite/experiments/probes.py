@@ -4,7 +4,9 @@ A probe is a linear model trained on frozen features of one layer (logistic regr
 classes and NER tags, ridge regression for similarity scores), fitted on the training split and
 scored on validation in the task's own metric (accuracy, Pearson r, entity span F1), so it
 reads on the same scale as the run's result and the no-learning baseline. Features are
-standardised first; fits are deterministic (lbfgs, no random state involved).
+standardised first; fits are deterministic (lbfgs, no random state involved). A probe trains on
+at most MAX_TRAIN_ROWS rows: beyond that a fixed, seeded subset that keeps every label's share
+(NER has one row per word, about 14 per sentence; the cap keeps its probes to about a second).
 """
 
 from __future__ import annotations
@@ -23,6 +25,37 @@ PROBE_C = 0.1  # inverse L2 strength of the logistic probe (on standardised feat
 RIDGE_ALPHA = 10.0  # L2 strength of the ridge probe on standardised features
 MAX_ITER = 300  # lbfgs iterations at most
 TOL = 1e-3  # lbfgs stopping tolerance (a probe needs the score, not the last digit)
+MAX_TRAIN_ROWS = 2000  # training rows a probe fits on at most (a stratified, seeded subset)
+SUBSET_SEED = 0
+
+
+def setup_text(task: str) -> str:
+    """The probe as one line for a result's setup (what a reader needs to reproduce it)."""
+    if TASK_SPECS[task].regression:
+        model = f"ridge (alpha {RIDGE_ALPHA})"
+    else:
+        model = f"logistic regression (lbfgs, C {PROBE_C}, tol {TOL}, max_iter {MAX_ITER})"
+    return (f"standardised features, {model}, trained on at most {MAX_TRAIN_ROWS} training rows "
+            f"(a stratified subset, seed {SUBSET_SEED})")
+
+
+def train_subset(y: np.ndarray, cap: int = MAX_TRAIN_ROWS, seed: int = SUBSET_SEED,
+                 stratify: bool = True) -> np.ndarray:
+    """Indices (sorted) of at most `cap` rows: all of them when there are fewer; else each label
+    keeps its share (rounded, at least one row per label), drawn with a fixed seed."""
+    n = len(y)
+    if n <= cap:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        return np.sort(rng.choice(n, size=cap, replace=False))
+    labels, counts = np.unique(y, return_counts=True)
+    quota = np.maximum(1, np.floor(counts * cap / n).astype(int))
+    for i in np.argsort(-(counts * cap / n - quota))[: max(0, cap - int(quota.sum()))]:
+        quota[i] += 1  # largest remainders first, until the subset has `cap` rows
+    picked = [rng.choice(np.flatnonzero(y == lab), size=min(int(q), int(c)), replace=False)
+              for lab, q, c in zip(labels, quota, counts)]
+    return np.sort(np.concatenate(picked))
 
 
 @dataclass
@@ -64,7 +97,8 @@ def probe_score(task: str, d: ProbeData, val_examples: Sequence[object],
     """
     if len(np.unique(d.y_train)) < 2:
         return float("nan")  # one class only: nothing to separate
-    probe = make_probe(task).fit(d.x_train, d.y_train)
+    rows = train_subset(d.y_train, stratify=not TASK_SPECS[task].regression)
+    probe = make_probe(task).fit(d.x_train[rows], d.y_train[rows])
     pred = probe.predict(d.x_val)
     spec = TASK_SPECS[task]
     if task == "ner":

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bertviz_lite.experiments.changes import analyse_changes
-from bertviz_lite.experiments.changes_result import table_lines
+from bertviz_lite.experiments.changes_result import seconds_text, table_lines
 from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,9 @@ def record_one(runs: Path, out: Path, task: str, mode: str, wait_s: float = 0.0)
         time.sleep(5)
     result = analyse_changes(RunRecord.load(run), model)
     path = result.save(out / f"{task}-{mode}.json")
-    log.warning("%s %s: %.1f s (features %.1f s)\n%s", task, mode, result.seconds["total"],
-                result.seconds["features"], "\n".join(table_lines(result)))
+    log.warning("%s %s: %.1f s (%s; pretrained side: %s)\n%s", task, mode,
+                result.seconds["total"], seconds_text(result), result.setup["pretrained_side"],
+                "\n".join(table_lines(result)))
     return path
 
 
@@ -44,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path)
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for each run")
     p.add_argument("--keep", action="store_true", help="skip analyses already in OUT")
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS),
+                   help="only these tasks (default: all four)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for mode in ("finetune", "frozen", "top-2"):  # the README's fine-tuned table first
-        for task in TASKS:
+        for task in (t for t in TASKS if t in a.tasks):
             if a.keep and (a.out / f"{task}-{mode}.json").is_file():
                 continue
             record_one(a.runs, a.out, task, mode, a.wait)

@@ -103,10 +103,11 @@ class PoolCore:
             w.signal_stop(run.seq)
 
     def finish(self, run: Run, state: str, *, record: RunRecord | None = None, error: str = "",
-               checkpoint: Path | None = None) -> None:
+               checkpoint: Path | None = None, result: dict[str, Any] | None = None) -> None:
         """Give a run its final state; every handle following it is done."""
         run.state = state
         run.record = record
+        run.result = result
         run.error = error
         run.checkpoint = checkpoint
         run.finished = time.time()
@@ -129,7 +130,8 @@ class PoolCore:
             w = max(idle, key=lambda x: x.warm)
             run = self.queue.pop()
             request = JobRequest(run.seq, run.config, run.data, self.limits,
-                                 str(run.save_to) if run.save_to is not None else None)
+                                 str(run.save_to) if run.save_to is not None else None,
+                                 run.analysis)
             if not w.hand(request):
                 self.queue.push_front(run)
                 return
@@ -185,6 +187,7 @@ class PoolCore:
                 "worker_nice": self.options.nice,
                 "backend": self.backend.name,
                 "training_runs": counts["runs"],  # queued to train: not hits or followers
+                "analyses": counts["analyses"],  # "what changed inside BERT?" jobs queued
                 "cache_hits": counts["cache_hits"],
                 "shared": counts["shared"],
                 "completed": counts["completed"],

@@ -21,6 +21,7 @@ from bertviz_lite.serve.core import PoolCore
 from bertviz_lite.serve.following import RunIndex
 from bertviz_lite.serve.job import ACTIVE, FINISHED, Run
 from bertviz_lite.serve.messages import (
+    Analysed,
     Begin,
     Done,
     Failed,
@@ -108,7 +109,7 @@ class Dispatcher:
     def apply(self, w: WorkerHandle, msg: WorkerMessage, record: RunRecord | None) -> None:
         """Apply one worker message (lock held); `record`: the RunRecord of a Done."""
         run = w.run
-        if isinstance(msg, (Done, Failed)):
+        if isinstance(msg, (Done, Analysed, Failed)):
             if run is not None and run.seq == msg.seq:
                 w.run = None
                 if run.state in ACTIVE:
@@ -138,9 +139,12 @@ class Dispatcher:
         self.core.latency.append(max(0.0, time.time() - msg.sent))
         run.add_event(event_of(msg))
 
-    def _ended(self, w: WorkerHandle, run: Run, msg: Done | Failed,
+    def _ended(self, w: WorkerHandle, run: Run, msg: Done | Analysed | Failed,
                record: RunRecord | None) -> None:
         core = self.core
+        if isinstance(msg, Analysed):
+            core.finish(run, msg.status, result=msg.result)
+            return
         if isinstance(msg, Done):
             record = record or RunRecord.from_dict(msg.record)
             checkpoint = Path(msg.checkpoint) if msg.checkpoint else None

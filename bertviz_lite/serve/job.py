@@ -56,6 +56,7 @@ class JobSnapshot:
     stopping: bool = False  # stop was asked for; the worker has not confirmed yet
     shared: bool = False  # this job follows a run that another submission started
     ready: dict[str, Any] = field(default_factory=dict)  # the run's "ready" info: groups...
+    result: dict[str, Any] | None = None  # an analysis job's ChangesResult.to_dict()
 
     @property
     def done(self) -> bool:
@@ -88,6 +89,8 @@ class Run:
     handles: list[Job] = field(default_factory=list)
     stop_requested: float | None = None  # monotonic time of the stop request
     requeues: int = 0
+    analysis: Any = None  # messages.AnalysisSpec: an analysis of a finished run, not training
+    result: dict[str, Any] | None = None  # the analysis's ChangesResult.to_dict()
 
     def add_event(self, event: StepRecord | EvalRecord | Progress) -> None:
         """Apply one streamed training event (the dispatcher calls it, pool lock held)."""
@@ -103,6 +106,8 @@ class Run:
             if event.phase == "train":
                 self.state = "running"
                 self.total_steps = event.total
+            if event.phase == "analyse":
+                self.state = "running"
 
     def owners(self) -> str:
         """Who follows this run, for the log."""
@@ -130,6 +135,8 @@ class Job:
 
     state: queued | starting (a worker is loading, tokenising or caching features) | running
     (the training loop has begun) | completed | stopped | diverged | failed | cached.
+    An analysis job (`JobPool.submit_analysis`) has `kind` "analysis": no steps or record,
+    its progress in `snapshot().progress` (phase "analyse") and its result in `result`.
     """
 
     def __init__(self, pool: PoolSide, config: RunConfig, owner: str, run: Run | None = None, *,
@@ -234,6 +241,20 @@ class Job:
         return self.state in FINISHED
 
     @property
+    def kind(self) -> str:
+        """"analysis" for an analysis of a finished run, else "training"."""
+        return "analysis" if self._run is not None and self._run.analysis is not None \
+            else "training"
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """An analysis job's result (ChangesResult.to_dict()) once completed, else None."""
+        with self._lock:
+            if self._own_state is not None or self._run is None:
+                return None
+            return self._run.result
+
+    @property
     def shared(self) -> bool:
         """True when this job follows a run that another (identical) submission started."""
         with self._lock:
@@ -293,7 +314,8 @@ class Job:
                 total_steps=run.total_steps, last_step=run.steps[n_steps - 1].step if n_steps else 0,
                 stopping=(not detached and run.stop_requested is not None
                           and run.state in ACTIVE),
-                shared=bool(run.handles) and run.handles[0] is not self, ready=run.ready)
+                shared=bool(run.handles) and run.handles[0] is not self, ready=run.ready,
+                result=None if detached else run.result)
 
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:

@@ -1,10 +1,12 @@
 """What the pool and its worker processes say to each other: small frozen, picklable dataclasses.
 
-main -> worker, over the worker's job queue: `JobRequest` (one run), or None (exit).
+main -> worker, over the worker's job queue: `JobRequest` (one run, or with `analysis` one
+"what changed inside BERT?" analysis of a finished run), or None (exit).
 worker -> main, over the worker's pipe, in this order:
     Hello, then Warm / WarmError per warm model, Models, Ready; then per job:
     Begin, StepEvent / EvalEvent / ProgressEvent ..., and Done or Failed (Models again when
-    the job loaded a backbone that was not warm).
+    the job loaded a backbone that was not warm); an analysis: Begin, ProgressEvent ...
+    (phase "analyse"), and Analysed or Failed.
 
 `seq` names the run a message belongs to, so a late message of a finished run is ignored.
 Nothing here imports torch: the main process unpickles these without it.
@@ -22,14 +24,29 @@ from bertviz_lite.record.runs import EvalRecord, Progress, StepRecord
 
 
 @dataclass(frozen=True)
+class AnalysisSpec:
+    """What to analyse instead of training: a finished run and its saved model.
+
+    record: RunRecord.to_dict() of the run; checkpoint: the folder `save_model` wrote (None for
+    a frozen run); max_examples: cap on training and validation examples (None: all).
+    """
+
+    record: dict[str, Any]
+    checkpoint: str | None
+    max_examples: int | None = None
+
+
+@dataclass(frozen=True)
 class JobRequest:
-    """Train `config` as run `seq` (data: examples already loaded, e.g. an upload)."""
+    """Train `config` as run `seq` (data: examples already loaded, e.g. an upload); with
+    `analysis`, analyse that finished run instead (config: the run's own)."""
 
     seq: int
     config: RunConfig
     data: TaskData | None
     limits: Limits
     save_to: str | None  # folder for the trained model, or None
+    analysis: AnalysisSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +144,19 @@ class Failed:
     traceback: str
 
 
+@dataclass(frozen=True)
+class Analysed:
+    """Analysis `seq` ended. status: "completed" (result: ChangesResult.to_dict()) or
+    "stopped" (result None)."""
+
+    seq: int
+    status: str
+    result: dict[str, Any] | None
+
+
 TrainingEvent = StepEvent | EvalEvent | ProgressEvent
-WorkerMessage = Hello | Warm | WarmError | Models | Ready | Begin | TrainingEvent | Done | Failed
+WorkerMessage = (Hello | Warm | WarmError | Models | Ready | Begin | TrainingEvent | Done
+                 | Analysed | Failed)
 
 
 def training_event(seq: int, event: StepRecord | EvalRecord | Progress,

@@ -40,6 +40,7 @@ from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
 from bertviz_lite.record.runcache import RunCache
+from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.backend import WorkerBackend
 from bertviz_lite.serve.core import PoolCore
 from bertviz_lite.serve.dispatcher import SHUTDOWN, UNEXPECTED, Dispatcher
@@ -230,6 +231,36 @@ class JobPool:
                 return job
             return self._queue(config, owner, key, data, save_model)
 
+    def submit_analysis(self, record: RunRecord, checkpoint: str | Path | None = None, *,
+                        owner: str = "", max_examples: int | None = None) -> Job:
+        """Queue a "what changed inside BERT?" analysis of a finished run and return its
+        handle at once (`experiments.changes.analyse_changes` in a worker, on its warm model).
+
+        It waits in the same queue as training runs, counts against `max_workers` and
+        `max_queue`, reports progress (snapshot().progress, phase "analyse"), stops on
+        `job.stop()`, and ends with `job.result` (ChangesResult.to_dict()). checkpoint: the
+        folder of the run's saved model (None for a frozen run). Raises QueueFull.
+        """
+        from bertviz_lite.serve.messages import AnalysisSpec
+
+        if not isinstance(record, RunRecord):
+            raise TypeError(f"submit_analysis() needs a RunRecord, not {type(record).__name__}")
+        try:
+            config = RunConfig.from_dict(record.config)
+        except (ConfigError, TypeError, ValueError) as err:
+            return self._failed_job(RunConfig(), owner, f"not a run record this version can "
+                                                        f"analyse: {err}")
+        spec = AnalysisSpec(record.to_dict(), str(checkpoint) if checkpoint else None,
+                            max_examples)
+        with self._core.lock:
+            if self._core.closing:
+                raise RuntimeError("this job pool has been shut down")
+            started = self._core.started
+        if not started:
+            self.start()
+        with self._core.lock:
+            return self._queue(config, owner, None, None, False, analysis=spec)
+
     def _content_key(self, config: RunConfig, data: TaskData | None
                      ) -> tuple[str | None, TaskData | None]:
         """The run's content key (None when it cannot be known before training) and its data.
@@ -247,8 +278,8 @@ class JobPool:
         return config_hash(config, data.fingerprint()), data
 
     def _queue(self, config: RunConfig, owner: str, key: str | None, data: TaskData | None,
-               save_model: bool) -> Job:
-        """A new run at the end of the queue (lock held); raises QueueFull."""
+               save_model: bool, analysis: Any = None) -> Job:
+        """A new run (or analysis) at the end of the queue (lock held); raises QueueFull."""
         core = self._core
         if core.queue.full(core.max_queue, len(core.slots.idle())):
             raise QueueFull(f"The class server is busy: {len(core.queue)} jobs are waiting. "
@@ -256,14 +287,14 @@ class JobPool:
         sent = config
         if config.threads and config.threads > self.threads_per_job:
             sent = config.replace(threads=self.threads_per_job)
-        run = Run(core.next_seq(), key, sent, data, None, time.time())
+        run = Run(core.next_seq(), key, sent, data, None, time.time(), analysis=analysis)
         job = Job(core, config, owner, run)
         run.handles.append(job)
         if save_model:  # content-addressed when possible: a restart finds it again
             run.save_to = core.index.checkpoint_root() / (key or job.id)
         core.index.started(run)
         core.queue.push(run)
-        core.counts["runs"] += 1
+        core.counts["runs" if analysis is None else "analyses"] += 1
         core.dispatch()
         return job
 

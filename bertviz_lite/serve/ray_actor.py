@@ -9,6 +9,7 @@ message reaches the app as soon as it is yielded). Only this module and `ray_bac
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -20,7 +21,7 @@ from typing import Any
 
 import ray
 
-from bertviz_lite.serve.messages import Done, Failed, Hello, JobRequest, WorkerMessage
+from bertviz_lite.serve.messages import Analysed, Done, Failed, Hello, JobRequest, WorkerMessage
 from bertviz_lite.serve.worker import WorkerOptions, _run_job, _warm_up, lower_priority
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,10 @@ class TrainingActor:
 
     def run(self, job: JobRequest, data: Any = None) -> Iterator[WorkerMessage]:
         """Train `job` (its uploaded data passed separately, from the object store), yielding
-        Begin, every step/eval/progress message, then Done or Failed."""
+        Begin, every step/eval/progress message, then Done or Failed; an analysis job
+        (`job.analysis`) yields Begin, its progress, then Analysed or Failed."""
         if data is not None:
-            job = JobRequest(job.seq, job.config, data, job.limits, job.save_to)
+            job = dataclasses.replace(job, data=data)
         with self._busy:
             messages: queue.Queue[WorkerMessage] = queue.Queue()
             thread = threading.Thread(
@@ -73,7 +75,7 @@ class TrainingActor:
                 while True:
                     msg = messages.get()
                     yield msg
-                    if isinstance(msg, Done | Failed):
+                    if isinstance(msg, Done | Analysed | Failed):
                         return
             finally:  # cancelled or the consumer went away: stop the training thread too
                 if thread.is_alive():

@@ -22,6 +22,7 @@ same code on both backends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -314,7 +315,7 @@ class RayWorkerHandle(WorkerHandle):
         seq, data_ref = request.seq, None
         if request.data is not None:
             data_ref = self.backend.data.ref(request.data)
-            request = JobRequest(seq, request.config, None, request.limits, request.save_to)
+            request = dataclasses.replace(request, data=None)
         try:
             self._await_actor()
             gen = self.process.actor.run.remote(request, data_ref)

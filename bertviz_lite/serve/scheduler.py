@@ -26,19 +26,23 @@ class Durations:
         self.avg: dict[str, float] = {}
 
     @staticmethod
-    def kind(config: RunConfig) -> str:
+    def kind(config: RunConfig, analysis: bool = False) -> str:
+        if analysis:
+            return "analysis"
         return "frozen" if config.trainable_top == 0 else "trains-encoder"
 
-    def expected(self, config: RunConfig) -> float:
-        """Seconds a run of this config is expected to take (0.0 before any finished)."""
-        return self.avg.get(self.kind(config), self.avg.get("all", 0.0))
+    def expected(self, config: RunConfig, analysis: bool = False) -> float:
+        """Seconds a run of this config (or an analysis of one) is expected to take (0.0
+        before any finished)."""
+        return self.avg.get(self.kind(config, analysis), self.avg.get("all", 0.0))
 
     def learn(self, run: Run) -> None:
         """Fold a finished run's duration into the averages."""
         if run.started is None or run.finished is None:
             return
         secs = run.finished - run.started
-        for k in (self.kind(run.config), "all"):
+        analysis = run.analysis is not None  # an analysis's seconds say nothing about training
+        for k in (self.kind(run.config, analysis),) + (() if analysis else ("all",)):
             old = self.avg.get(k)
             self.avg[k] = secs if old is None else (1 - EMA_ALPHA) * old + EMA_ALPHA * secs
 
@@ -101,9 +105,10 @@ class RunQueue:
             if busy is None:
                 free.append(0.0)
                 continue
-            expect = self.durations.expected(busy.config)
+            expect = self.durations.expected(busy.config, busy.analysis is not None)
             free.append(max(0.0, expect - (now - busy.started)) if busy.started else expect)
         heapq.heapify(free)
         for ahead in list(self._runs)[: pos - 1]:
-            heapq.heappush(free, heapq.heappop(free) + self.durations.expected(ahead.config))
+            heapq.heappush(free, heapq.heappop(free)
+                           + self.durations.expected(ahead.config, ahead.analysis is not None))
         return round(free[0], 1)

@@ -1,7 +1,10 @@
 """The worker process of the job pool (`bertviz_lite.serve.pool`): load the pretrained backbone(s)
 once, then take one job at a time from this worker's queue, run the one engine
 (`training.Trainer`) and stream its events back over this worker's pipe as the typed messages
-of `bertviz_lite.serve.messages`.
+of `bertviz_lite.serve.messages`. A job may instead be an analysis of a finished run
+(`experiments.changes.analyse_changes`, "what changed inside BERT?"): it runs on the same warm
+backbone, reports its progress as ProgressEvents and ends with Analysed; the pretrained side
+it computes stays in this process for the next analysis.
 
 Workers run at a lower CPU priority than the app (`WorkerOptions.nice`, from the `worker_nice`
 setting): on a small machine the web server then draws pages first and training takes what
@@ -31,6 +34,7 @@ from bertviz_lite.data.examples import DataError
 from bertviz_lite.engine.config import ConfigError
 from bertviz_lite.record.runs import Progress, RunRecord
 from bertviz_lite.serve.messages import (
+    Analysed,
     Begin,
     Done,
     Failed,
@@ -206,15 +210,58 @@ def _run_job(job: JobRequest, send: Send, backbones: _Backbones, stop_event: Any
         stop_event.set()
     send(Begin(seq, time.time()))
     torch.set_num_threads(threads)
+    stop = _JobStop(stop_event, stop_token, seq)
     try:
-        send(_train(job, send, backbones, _JobStop(stop_event, stop_token, seq),
-                    feature_cache_mb))
+        if job.analysis is not None:
+            send(_analyse(job, send, backbones, stop))
+        else:
+            send(_train(job, send, backbones, stop, feature_cache_mb))
     except (ConfigError, DataError, ModelError, ModelStructureError) as err:
         send(Failed(seq, str(err), type(err).__name__, ""))
+    except OSError as err:  # an analysis whose saved model is gone or unreadable
+        if job.analysis is None:
+            send(Failed(seq, "", type(err).__name__, traceback.format_exc()))
+        else:
+            send(Failed(seq, f"the saved model could not be read ({err}); train the run "
+                        "again", type(err).__name__, ""))
     except Exception as err:
         send(Failed(seq, "", type(err).__name__, traceback.format_exc()))
     finally:
         gc.collect()
+
+
+def _backbone(job: JobRequest, send: Send, backbones: _Backbones) -> Any:
+    """The job's pretrained backbone: a warm one, or loaded now (reported)."""
+    name = job.config.model
+    backbone = backbones.get(name)
+    if backbone is None:
+        load = Progress("load", 0, 1, f"loading model {name}")
+        send(ProgressEvent(job.seq, load, time.time()))
+        backbone = backbones.load(name)
+        send(Models(tuple(backbones.loaded)))
+    return backbone
+
+
+def _analyse(job: JobRequest, send: Send, backbones: _Backbones, stop: Any) -> Analysed:
+    """Analyse one finished run, streaming progress; stops between two steps when asked."""
+    from bertviz_lite.experiments.changes import AnalysisStopped, analyse_changes
+
+    spec = job.analysis
+    assert spec is not None
+    backbone = _backbone(job, send, backbones)
+
+    def progress(what: str, done: int, total: int) -> None:
+        if stop.is_set():
+            raise AnalysisStopped(what)
+        send(ProgressEvent(job.seq, Progress("analyse", done, total, what), time.time()))
+
+    try:
+        result = analyse_changes(RunRecord.from_dict(spec.record), spec.checkpoint,
+                                 max_examples=spec.max_examples, backbone=backbone,
+                                 on_progress=progress)
+    except AnalysisStopped:
+        return Analysed(job.seq, "stopped", None)
+    return Analysed(job.seq, "completed", result.to_dict())
 
 
 def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop,
@@ -225,12 +272,7 @@ def _train(job: JobRequest, send: Send, backbones: _Backbones, stop: _JobStop,
     from bertviz_lite.engine.training import Trainer
 
     config = job.config
-    backbone = backbones.get(config.model)
-    if backbone is None:
-        load = Progress("load", 0, 1, f"loading model {config.model}")
-        send(ProgressEvent(job.seq, load, time.time()))
-        backbone = backbones.load(config.model)
-        send(Models(tuple(backbones.loaded)))
+    backbone = _backbone(job, send, backbones)
     global _FEATURES
     if _FEATURES is None:
         from bertviz_lite.engine.feature_disk import FeatureDisk

@@ -1,9 +1,8 @@
 """Streamlit helpers of the "What changed inside BERT?" page: recorded analyses, the session's
-own tuned models, the analysis worker with progress, and the four figures."""
+own tuned models, their analysis as a job in the pool with progress, and the four figures."""
 
 from __future__ import annotations
 
-import atexit
 from pathlib import Path
 
 import streamlit as st
@@ -19,7 +18,7 @@ from bertviz_lite.figures import (
 )
 from bertviz_lite.figures.changes import setup_line
 from bertviz_lite.record.runs import RunRecord
-from bertviz_lite.serve.analysis import AnalysisError, AnalysisHandle, AnalysisRunner
+from bertviz_lite.serve.job import Job, JobSnapshot, QueueFull
 
 MODES = ("frozen", "top-2", "finetune")
 MODE_TITLES = {"frozen": "frozen", "top-2": "top-2 layers tuned", "finetune": "fine-tuned"}
@@ -44,14 +43,6 @@ def recorded_changes() -> dict[tuple[str, str], ChangesResult]:
     return out
 
 
-@st.cache_resource
-def analysis_runner() -> AnalysisRunner:
-    """The one analysis worker process of this server (started on the first analysis)."""
-    runner = AnalysisRunner(threads=ui.settings().threads_per_job)
-    atexit.register(runner.shutdown)
-    return runner
-
-
 def session_runs() -> dict[str, tuple[RunRecord, str | None]]:
     """This session's finished runs that can be analysed: label -> (record, checkpoint)."""
     out = {}
@@ -72,42 +63,68 @@ def session_runs() -> dict[str, tuple[RunRecord, str | None]]:
 
 
 def start_analysis(key: str, record: RunRecord, checkpoint: str | None) -> None:
-    """Submit an analysis of one run to the worker; keep its handle in this session."""
-    st.session_state[key] = analysis_runner().submit(record, checkpoint)
+    """Queue an analysis of one run in the job pool; keep its job in this session."""
+    try:
+        job = ui.job_pool().submit_analysis(record, checkpoint, owner=ui.session_id())
+    except QueueFull as err:
+        st.warning(str(err))
+        return
+    except Exception as err:  # a pool that is shut down, bad input: shown, logged
+        ui.friendly_error(err, "start the analysis")
+        return
+    st.session_state[key] = job
 
 
-def _handle(key: str) -> AnalysisHandle | None:
-    h = st.session_state.get(key)
-    return h if isinstance(h, AnalysisHandle) else None
+def _job(key: str) -> Job | None:
+    job = ui.job_state(key)
+    return job if job is not None and job.kind == "analysis" else None
+
+
+def progress_text(snap: JobSnapshot) -> tuple[float, str]:
+    """The progress bar's fraction and line for an analysis job."""
+    if snap.state == "queued":
+        return 0.0, (f"Waiting for a worker: place {snap.queue_position or 1} in the queue "
+                     "(analyses and training runs share the workers)")
+    p = snap.progress
+    if p is None or p.phase != "analyse":
+        return 0.0, "Starting the analysis in a worker"
+    if snap.stopping:
+        return min(1.0, p.done / max(1, p.total)), "Stopping the analysis"
+    return (min(1.0, p.done / max(1, p.total)),
+            f"Analysing in a worker: {p.message} ({p.done} / {p.total})")
 
 
 @st.fragment(run_every=POLL_SECONDS)
 def _progress(key: str) -> None:
-    """Twice a second while the worker analyses: what it does, how far it is."""
-    h = _handle(key)
-    if h is None:
+    """Twice a second while the worker analyses: what it does, how far it is; Stop."""
+    job = _job(key)
+    if job is None:
         return
-    if h.done():
+    snap = job.snapshot()
+    if snap.done:
         st.rerun(scope="app")
-    p = h.progress()
-    what, done, total = p if p else ("starting the analysis worker", 0, 1)
-    st.progress(min(1.0, done / max(1, total)), text=f"Analysing in a worker process: {what} "
-                                                      f"({done} / {total})")
+    fraction, text = progress_text(snap)
+    st.progress(fraction, text=text)
+    if st.button("Stop the analysis", key=f"{key}_stop"):
+        job.stop()
 
 
 def session_result(key: str) -> ChangesResult | None:
     """The finished analysis of this session, or the live progress while it runs."""
-    h = _handle(key)
-    if h is None:
+    job = _job(key)
+    if job is None:
         return None
-    if not h.done():
+    snap = job.snapshot()
+    if not snap.done:
         _progress(key)
         return None
-    try:
-        return h.result()
-    except AnalysisError as err:
-        st.error(f"Could not analyse the run: {ui.safe(err)}")
-        return None
+    if snap.state == "completed" and snap.result is not None:
+        return ChangesResult.from_dict(snap.result)
+    if snap.state == "stopped":
+        st.info("The analysis was stopped; start it again with the button above.")
+    else:
+        st.error(f"Could not analyse the run: {ui.safe(snap.error or snap.state)}")
+    return None
 
 
 def forgetting_rows(results: dict[str, ChangesResult], set_index: int = 0) -> list[dict]:
