@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bertviz_lite.engine.config import head_title
+
 PAPER_CITATION = 'Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base'
 
 # Table 2, BERT-base, as on the course slide (0-100 scale: accuracy, span F1, Pearson r x 100).
@@ -67,6 +69,10 @@ def paper_cell(task: str, mode: str, head: str = "linear") -> PaperCell:
         return PaperCell(row.get("frozen"), "frozen", True,
                          "the paper's frozen column, the same setup: a scalar mix of all layers "
                          "(the paper fed it into a task model, ours into a linear layer)")
+    if head == "task-model":
+        return PaperCell(row.get("frozen"), "frozen", True,
+                         f"the paper's frozen column, its setup: a scalar mix of all layers into "
+                         f"a task model (ours a smaller one, {head_title(head, task)})")
     return PaperCell(row.get("frozen"), "frozen", False,
                      f"the paper's frozen column, {NOT_PAPER_SETUP}")
 
