@@ -251,3 +251,38 @@ def test_cli_bad_head_mode_combination_exits_2(tmp_path, tiny_model_dir, caplog)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0] and "use mode frozen" in errors[0]
     assert not (tmp_path / "r.json").exists()
+
+
+# -- the trained task model outside training: checkpoint, predictions, inspection --------------
+@pytest.mark.parametrize("task", ["ner", "paraphrase"])
+def test_checkpoint_predictions_and_inspection(task, tmp_path, tiny_model_dir, tiny_backbone):
+    from bertviz_lite.engine.checkpoints import load_task_model, save_task_model
+    from bertviz_lite.inspect.attribution import attribute
+    from bertviz_lite.inspect.forward import trace_forward
+    from bertviz_lite.inspect.predict import predict_texts
+
+    config = tiny_config(tiny_model_dir, task=task)
+    trainer = run_trainer(config, tiny_backbone)
+    names = trainer.data.label_names
+    folder = save_task_model(trainer.model, config, names, tmp_path / "ckpt")
+    loaded = load_task_model(folder, tiny_backbone).model
+    examples = trainer.data.val[:6]
+    tok = tiny_backbone.tokenizer
+    first = predict_texts(trainer.model.eval(), tok, examples, names)
+    again = predict_texts(loaded, tok, examples, names)
+    assert [p.index for p in first] == [p.index for p in again]
+    if task == "ner":  # predictions are the CRF's Viterbi paths, as in the evaluation
+        run = trainer.run
+        batch = run.collate(run.enc_val, list(range(6)))
+        with torch.no_grad():
+            out = trainer.model.predict(trainer.model.features(batch))
+        paths = trainer.model.head.viterbi(out, batch.word_mask)
+        assert [p.index for p in first] == [run.enc_val[i].per_word(paths[i], 0)
+                                            for i in range(6)]
+        text, text_b = " ".join(examples[0].tokens), None
+    else:
+        text, text_b = examples[0].text_a, examples[0].text_b
+    trace = trace_forward(loaded, tok, text, text_b, label_names=names)
+    assert trace.prediction is not None
+    att = attribute(loaded, tok, text, text_b, n_steps=8, label_names=names)
+    assert len(att.tokens) > 0

@@ -114,9 +114,8 @@ class TaskModel(nn.Module):
         exact zeros at padding and rounded to float16 as the cache stores them, so a cached
         and an uncached run compute the same."""
         if self.task == "ner":
-            assert batch.word_mask is not None
             feats = _gather_words(states, batch.word_pos)  # (B, W, N, H)
-            feats = feats * batch.word_mask[:, :, None, None].to(feats.dtype)
+            feats = feats * _word_mask(batch, feats.shape[:2])[:, :, None, None].to(feats.dtype)
         else:
             feats = states.transpose(1, 2)  # (S, T, N, H)
             feats = feats * batch.attention_mask[:, :, None, None].to(feats.dtype)
@@ -140,11 +139,11 @@ class TaskModel(nn.Module):
     def tag_paths(self, outputs: torch.Tensor, batch: Batch) -> list[list[int]]:
         """NER: the predicted tag of each real word per sentence (B lists): the CRF's Viterbi
         path for the task model, else the highest-scoring tag of each word."""
-        assert batch.word_mask is not None, "NER batches carry a word mask"
+        mask = _word_mask(batch, outputs.shape[:2])
         if self.token_features:
-            return self.head.viterbi(outputs, batch.word_mask)  # type: ignore[operator]
+            return self.head.viterbi(outputs, mask)  # type: ignore[operator]
         tags = outputs.argmax(-1).tolist()  # (B, W)
-        return [t[: int(n)] for t, n in zip(tags, batch.word_mask.sum(-1).tolist(), strict=True)]
+        return [t[: int(n)] for t, n in zip(tags, mask.sum(-1).tolist(), strict=True)]
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Cross-entropy (classes, tags), the CRF's negative log-likelihood per sentence (NER
@@ -152,8 +151,8 @@ class TaskModel(nn.Module):
         if self.task == "similarity":
             return F.mse_loss(outputs, batch.labels / SCORE_SCALE)
         if self.task == "ner" and self.token_features:
-            assert batch.word_mask is not None
-            return self.head.nll(outputs, batch.labels, batch.word_mask)  # type: ignore[operator]
+            return self.head.nll(outputs, batch.labels,  # type: ignore[operator]
+                                 _word_mask(batch, outputs.shape[:2]))
         if self.task == "ner":
             return F.cross_entropy(outputs.flatten(0, 1), batch.labels.flatten(),
                                    ignore_index=IGNORE)
@@ -167,6 +166,14 @@ def encoder_inputs(encoder: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
     if (getattr(encoder.config, "type_vocab_size", 0) or 0) > 1:
         inputs["token_type_ids"] = batch.token_type_ids
     return inputs
+
+
+def _word_mask(batch: Batch, shape: torch.Size) -> torch.Tensor:
+    """(B, W) bool: the batch's real words; every word when a one-example batch (the inspection
+    pages' input) comes without a word mask."""
+    if batch.word_mask is not None:
+        return batch.word_mask.bool()
+    return torch.ones(shape, dtype=torch.bool, device=batch.input_ids.device)
 
 
 def _pool(states: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
