@@ -159,7 +159,8 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
           theme: Theme = DEFAULT_THEME, min_interval: float = 0.2, **fields: Any) -> RunRecord:
     """Train one run and return its RunRecord (the same record the CLI and the app write).
 
-    cfg: a RunConfig, or None to build one from `fields` (task=, mode=, steps=, device=...);
+    cfg: a RunConfig, or None to build one from `fields` (task=, mode=, steps=, device=,
+      head="linear" | "scalar-mix" | "task-model" (frozen only; see config.head_title)...);
     live: draw the live gradient-flow chart (default: when running in a Jupyter kernel);
     progress: show a tqdm.auto progress bar of the steps. KeyboardInterrupt (the kernel's stop
     button) ends the run after the steps done: the returned record has status "stopped".

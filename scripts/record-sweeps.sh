@@ -24,9 +24,9 @@ if [[ "$WHICH" == all || "$WHICH" == bundled ]]; then
   done
 fi
 if [[ "$WHICH" == all || "$WHICH" == real ]]; then
-  sweep --task sentiment --data "$DATA_DIR/sst2" --sizes 50,200,500 --epochs 2 --max-eval 200 \
-    --out "$OUT/sentiment-sst2.json"
-  sweep --task paraphrase --data "$DATA_DIR/mrpc" --sizes 50,200,500 --epochs 2 --max-eval 200 \
-    --out "$OUT/paraphrase-mrpc.json"
+  sweep --task sentiment --data "$DATA_DIR/sst2" --sizes 50,200,500,2000 --epochs 2 \
+    --max-eval 400 --out "$OUT/sentiment-sst2.json"
+  sweep --task paraphrase --data "$DATA_DIR/mrpc" --sizes 50,200,500,2000 --epochs 2 \
+    --max-eval 400 --out "$OUT/paraphrase-mrpc.json"
 fi
 python -m bertviz_lite.experiments.learning_summary README.md assets/sweeps  # the README table

@@ -17,6 +17,7 @@ from bertviz_lite.engine.config import (
     PRECISIONS,
     TASKS,
     RunConfig,
+    head_title,
 )
 
 
@@ -52,7 +53,10 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per input")
     p.add_argument("--head", choices=HEADS, default=d.head,
-                   help="linear on the last layer, or scalar-mix of all layers (Peters et al.)")
+                   help="linear on the last layer, scalar-mix of all layers (Peters et al.), or "
+                        "task-model: the mix into a small task model on cached frozen features "
+                        "(" + "; ".join(f"{t}: {head_title('task-model', t)}" for t in TASKS)
+                        + "; frozen mode only)")
     p.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
     p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
     p.add_argument("--threads", type=int, help="torch CPU threads")

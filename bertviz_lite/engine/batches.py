@@ -22,6 +22,13 @@ from bertviz_lite.engine.precision import autocast, feature_dtype
 from bertviz_lite.engine.prepare import PreparedRun
 
 
+def feature_layout(head: str) -> bool | str:
+    """What of the encoder a head's features hold, for the cache key: False (last layer),
+    True (all layers: scalar-mix; the values keys had before the task model) or "tokens-fp16"
+    (every token of every layer in float16: task-model)."""
+    return {"linear": False, "scalar-mix": True}.get(head, "tokens-fp16")
+
+
 @dataclass
 class HeadBatch:
     """What a training step feeds the head: features, the padded batch (labels), and the word
@@ -45,13 +52,14 @@ def feature_pass(model: TaskModel, batch: Batch, precision: str = "fp32",
                  device: torch.device | None = None) -> torch.Tensor:
     """The frozen encoder's features of a batch, in eval mode under no_grad (the model's
     train/eval mode is restored), under `precision` (bf16: autocast; kept in the dtype they
-    were computed in, on disk too). (B, ...) as TaskModel.features gives them."""
+    were computed in, on disk too; the task model's token features: float16). (B, ...) as
+    TaskModel.features gives them."""
     was_training = model.training
     model.eval()
     with torch.no_grad(), autocast(precision, device or batch.input_ids.device):
         out = model.features(batch)
     model.train(was_training)
-    return out.to(feature_dtype(precision))
+    return out.to(model.store_dtype or feature_dtype(precision))
 
 
 def stack_features(feats: list[torch.Tensor], tokens: bool) -> torch.Tensor:
@@ -66,6 +74,42 @@ def stack_features(feats: list[torch.Tensor], tokens: bool) -> torch.Tensor:
     for row, f in enumerate(feats):
         out[row, : f.shape[0]] = f
     return out
+
+
+def example_features(out: torch.Tensor, enc: Encoded, task_tokens: bool, token_features: bool
+                     ) -> torch.Tensor:
+    """One example's row of a feature batch, without padding (what the cache keeps).
+
+    NER: (W_i, ...) for the example's W_i kept words. Task-model token features of a sentence:
+    (T_i, N, H); of a pair: both sentences one after the other, (T_a + T_b, N, H), split again
+    by `stack_token_features` (the lengths are those of the example's word-piece sequences).
+    Otherwise the row as it is."""
+    if task_tokens:
+        return out[: len(enc.word_pos)]
+    if not token_features:
+        return out
+    if len(enc.seqs) == 2:
+        with torch.autocast(out.device.type, enabled=False):  # autocast's cat rejects fp16
+            return torch.cat([out[0, : len(enc.seqs[0])], out[1, : len(enc.seqs[1])]])
+    return out[: len(enc.seqs[0])]
+
+
+def stack_token_features(feats: list[torch.Tensor], items: Sequence[Encoded]) -> torch.Tensor:
+    """Cached task-model features of sentences or pairs -> one zero-padded batch tensor.
+
+    (T_i, N, H) each -> (B, T, N, H); pairs (T_a + T_b, N, H) each -> (B, 2, T, N, H), with T
+    the longest sentence of the batch (padding: exact zeros, see engine/task_models)."""
+    parts = []
+    for f, it in zip(feats, items, strict=True):
+        lens = [len(s) for s in it.seqs]
+        parts.append(list(torch.split(f, lens)) if len(lens) == 2 else [f])
+    t = max(p.shape[0] for ps in parts for p in ps)
+    n_seq = len(parts[0])
+    out = feats[0].new_zeros((len(feats), n_seq, t) + tuple(feats[0].shape[1:]))
+    for row, ps in enumerate(parts):
+        for k, p in enumerate(ps):
+            out[row, k, : p.shape[0]] = p
+    return out if n_seq == 2 else out[:, 0]
 
 
 class RunInputs:
@@ -84,7 +128,7 @@ class RunInputs:
         tokenising, pooling, mixed layers, precision, feature and torch versions."""
         r, c = self.run, self.run.config
         return (r.backbone.name, model_fingerprint(r.backbone.encoder), r.data.fingerprint(),
-                c.task, c.max_length, c.pooling, c.head == "scalar-mix", c.separate_pairs,
+                c.task, c.max_length, c.pooling, feature_layout(c.head), c.separate_pairs,
                 str(r.device), r.precision, FEATURES_VERSION, torch.__version__)
 
     def attach_store(self) -> None:
@@ -114,9 +158,13 @@ class RunInputs:
                 out = feature_pass(run.model, batch, run.precision, run.device)
                 self.tally.flops += 2.0 * run.fwd_params * batch.padded_tokens()
                 for row, i in enumerate(missing):
-                    n = len(enc[i].word_pos) if run.spec.tokens else None
-                    store[i] = out[row, :n] if n is not None else out[row]
-        feats = stack_features([store[i] for i in idx], run.spec.tokens)  # type: ignore[misc]
+                    store[i] = example_features(out[row], enc[i], run.spec.tokens,
+                                                run.model.token_features)
+        kept = [store[i] for i in idx]
+        if run.model.token_features and not run.spec.tokens:
+            feats = stack_token_features(kept, [enc[i] for i in idx])  # type: ignore[arg-type]
+        else:
+            feats = stack_features(kept, run.spec.tokens)  # type: ignore[arg-type]
         return feats.to(run.device)
 
     def train_batch(self, idx: list[int]) -> HeadBatch:

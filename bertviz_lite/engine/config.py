@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TASKS: tuple[str, ...] = ("sentiment", "paraphrase", "similarity", "ner")
-HEADS: tuple[str, ...] = ("linear", "scalar-mix")
+HEADS: tuple[str, ...] = ("linear", "scalar-mix", "task-model")
+TASK_MODEL_TITLES: dict[str, str] = {  # engine/task_models.py builds them
+    "ner": "BiLSTM-CRF", "sentiment": "BiLSTM max/mean pool", "paraphrase": "ESIM-lite",
+    "similarity": "ESIM-lite"}
 PAPER_FROZEN_HEADS: tuple[str, ...] = ("task-model",)  # reproduce's default: the paper's setup
 POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
 PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
@@ -55,6 +58,7 @@ class RunConfig:
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     max_length: int = 128  # word pieces per sequence, longer inputs are truncated
     head: str = "linear"  # linear on the last layer | scalar-mix of all layers (Peters et al.)
+    #   | task-model: the scalar mix into a small BiLSTM task model (frozen encoder only)
     pooling: str = "mean"  # sentence vector: mean of tokens | [CLS] | BERT pooler
     pair_encoding: str = "auto"  # pairs: separate (each sentence alone) | joint | auto: separate
     #   when the encoder is frozen (cacheable sentence features), joint when any layer trains
@@ -104,6 +108,17 @@ class RunConfig:
     def trainable_top(self) -> int | None:
         """How many top encoder layers train: None = all (finetune), 0 = frozen, K = top-K."""
         return parse_mode(self.mode)
+
+
+def head_title(head: str, task: str | None = None) -> str:
+    """What a head is called wherever one is named (forms, run labels, tables, figures):
+    "linear", "scalar-mix", or "task model: BiLSTM-CRF" (NER), "task model: BiLSTM max/mean
+    pool" (sentiment), "task model: ESIM-lite" (pairs); without a task, all three."""
+    if head != "task-model":
+        return head
+    if task in TASK_MODEL_TITLES:
+        return f"task model: {TASK_MODEL_TITLES[task]}"
+    return "task model (" + " / ".join(dict.fromkeys(TASK_MODEL_TITLES.values())) + ")"
 
 
 def parse_mode(mode: str) -> int | None:
@@ -161,6 +176,9 @@ def validate(c: RunConfig) -> None:
     _check_choice("task", c.task, TASKS)
     parse_mode(c.mode)
     _check_choice("head", c.head, HEADS)
+    if c.head == "task-model" and parse_mode(c.mode) != 0:
+        raise ConfigError(f"the task-model head trains on cached frozen features: use mode "
+                          f"frozen with it, or head linear or scalar-mix for {c.mode!r}")
     _check_choice("pooling", c.pooling, POOLINGS)
     _check_choice("pair_encoding", c.pair_encoding, PAIR_ENCODINGS)
     _check_choice("device", c.device, DEVICES)

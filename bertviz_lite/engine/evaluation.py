@@ -33,14 +33,18 @@ def score_batch(model: TaskModel, inputs: RunInputs, split: str, enc: Sequence[E
     return out, float(model.loss(out, batch))
 
 
-def decode(spec: TaskSpec, out: torch.Tensor, batch: Batch, enc: Sequence[Encoded]
-           ) -> list[object]:
-    """Model outputs -> class ids, scores on the 0-5 scale, or tag ids per word."""
+def decode(spec: TaskSpec, out: torch.Tensor, batch: Batch, enc: Sequence[Encoded],
+           model: TaskModel | None = None) -> list[object]:
+    """Model outputs -> class ids, scores on the 0-5 scale, or tag ids per word (NER: the
+    model's `tag_paths`, the CRF's Viterbi path for the task model; argmax without a model)."""
     if spec.regression:
         return (out * SCORE_SCALE).tolist()
     if not spec.tokens:
         return out.argmax(-1).tolist()
-    tags = out.argmax(-1).tolist()  # (B, W)
+    if model is not None:
+        tags = model.tag_paths(out, batch)
+    else:
+        tags = out.argmax(-1).tolist()  # (B, W)
     result = []
     for row, i in enumerate(batch.index):
         kept = len(enc[i].word_pos)
@@ -94,7 +98,7 @@ class Evaluator:
                 out, loss = score_batch(run.model, self.inputs, split, enc, ids, batch)
                 loss_sum += loss * len(ids)
                 n += len(ids)
-                preds.update(zip(ids, decode(run.spec, out, batch, enc)))
+                preds.update(zip(ids, decode(run.spec, out, batch, enc, run.model)))
         examples = run.data.val if split == "val" else run.data.train
         scores = evaluate(run.config.task, [preds[i] for i in idx], [examples[i] for i in idx],
                           run.data.label_names)

@@ -12,6 +12,10 @@ Features are stored in the dtype they were computed in (fp32 runs: 4 bytes a val
 runs: 2 bytes), so features read back are bit-identical to the ones a run would compute: a
 warm run gives exactly the numbers of a cold one. A sentence feature of the bundled model is
 384 values (1.5 KB fp32, 0.75 KB bf16); the scalar-mix head keeps all 7 layers (7x that).
+The task-model head keeps every token (NER: every word) of all 7 layers in float16: 5.25 KB a
+token, on average 75 KB a CoNLL-2003 sentence, so 5,000 CoNLL training sentences take 368 MiB
+(measured: 71,795 words), SST-2 342 MiB, all 3,668 MRPC pairs 1,020 MiB. The in-memory
+FeatureStore (512 MB) logs a warning for a cache it cannot keep; this folder keeps it if it fits.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ class FeatureStore:
         self.disk = disk
         self._caches: OrderedDict[tuple, Cache] = OrderedDict()
         self._lock = threading.Lock()
+        self._too_big: set[tuple] = set()  # keys already logged as over the budget
 
     def get(self, key: tuple) -> Cache | None:
         """The cache for `key` (marked most recently used), else the disk's copy, or None."""
@@ -72,8 +73,15 @@ class FeatureStore:
 
     def _keep(self, key: tuple, cache: Cache) -> None:
         with self._lock:
-            if cache_bytes(cache) > self.max_bytes:
+            size = cache_bytes(cache)
+            if size > self.max_bytes:
                 self._caches.pop(key, None)
+                if key not in self._too_big:
+                    self._too_big.add(key)
+                    log.warning("frozen features of %d MB exceed the in-memory feature store "
+                                "(%d MB): this run keeps them, later runs read them from the disk "
+                                "cache if it holds them, or compute them again", size // 2**20,
+                                self.max_bytes // 2**20)
                 return
             self._caches[key] = cache
             self._caches.move_to_end(key)

@@ -27,6 +27,7 @@ from bertviz_lite.engine.config import (
     ConfigError,
     RunConfig,
     config_hash,
+    head_title,
 )
 from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
@@ -38,6 +39,7 @@ from bertviz_lite.record.paper import (
     PAPER_FROZEN_SETUP,
     PAPER_TABLE,
     cost_ratio,
+    frozen_setup_note,
     paper_cell,
 )
 from bertviz_lite.record.provenance import engine_info
@@ -187,7 +189,7 @@ def result_markdown(result: ReproduceResult, cell: Callable[[object], str] = str
         cells += [_times(by_head.get(h, {}).get("cost_ratio")) for h in heads]
         lines.append("| " + " | ".join("-" if c is None else cell(c) for c in cells) + " |")
     lines += ["", "Beside the paper's frozen column: " + "; ".join(
-        f"{cell(h)}: {paper_cell('ner', 'frozen', h).note}" for h in heads) + "."]
+        f"{cell(head_title(h))}: {frozen_setup_note(h)}" for h in heads) + "."]
     return "\n".join(lines)
 
 

@@ -277,12 +277,14 @@ def _choose(model: TaskModel, inp: OneInput, names: list[str], target: int | Non
             word_index: int | None) -> _Choice:
     """Run the model once on the input and settle what is explained (default: its prediction)."""
     with torch.no_grad():
-        out = model.predict(model.features(inp.batch))[0].cpu()  # (C,), (W, C) or ()
+        raw = model.predict(model.features(inp.batch))
+        path = model.tag_paths(raw, inp.batch)[0] if model.task == "ner" else None
+        out = raw[0].cpu()  # (C,), (W, C) or ()
     if model.task == "similarity":
         return _Choice(None, None, None, out)
     word = None
     if model.task == "ner":
-        tags = decode(model.task, out, inp.encoded, names).index
+        tags = decode(model.task, out, inp.encoded, names, path).index  # CRF: Viterbi
         word_index = _pick_word(tags, len(inp.encoded.word_pos), word_index)  # type: ignore[arg-type]
         if not inp.encoded.word_pos:
             raise ValueError("no word of the input has a word piece the model can read")

@@ -115,7 +115,11 @@ def trace_encoder(encoder: nn.Module, tokenizer: object, text: str, text_b: str 
 
 def _head_input(model: TaskModel, features: torch.Tensor) -> torch.Tensor:
     """Features -> what the head's linear layer sees per sentence or word: the scalar mix
-    applied, if the head has one. (1, H), (1, 2, H) or (1, W, H)."""
+    applied, if the head has one. (1, H), (1, 2, H) or (1, W, H); for the task model, what its
+    output layers read: the pooled BiLSTM vector (1, 4h), u and v (1, 2, 4h), or the BiLSTM
+    state of each word (1, W, 2h)."""
+    if model.token_features:
+        return model.head.represent(features)  # type: ignore[operator]
     mix = model.head.mix
     return mix(features) if mix is not None else features
 
@@ -142,7 +146,8 @@ def trace_forward(model: TaskModel, tokenizer: object, text: str, text_b: str | 
         features = model.features(inp.batch)  # (1, H), (1, 2, H), (1, W, H) (+ L+1 axis)
         out = model.predict(features)  # (1, C), (1, W, C) or (1,)
         vectors = _head_input(model, features)[0].cpu().numpy()  # (H,), (2, H) or (W, H)
-    pred = decode(model.task, out[0].cpu(), inp.encoded, names)
+    paths = model.tag_paths(out, inp.batch) if model.task == "ner" else None
+    pred = decode(model.task, out[0].cpu(), inp.encoded, names, paths[0] if paths else None)
     trace.task = model.task
     trace.shapes["features"] = tuple(features.shape)
     trace.shapes["score" if model.task == "similarity" else "logits"] = tuple(out.shape)

@@ -45,18 +45,21 @@ def label_names_for(model: TaskModel, label_names: Sequence[str] | None) -> list
     return [str(i) for i in range(model.head.linear.out_features)]
 
 
-def decode(task: str, out: torch.Tensor, encoded: Encoded, label_names: Sequence[str]
-           ) -> Prediction:
+def decode(task: str, out: torch.Tensor, encoded: Encoded, label_names: Sequence[str],
+           path: Sequence[int] | None = None) -> Prediction:
     """One example's head output -> Prediction.
 
     out: logits (C,), per-word logits (W, C) for NER (W >= words kept), or a scalar score / 5.
+    path: NER, the tags the model decoded (the task model's CRF Viterbi path; then the
+    probabilities are the softmax of its per-word emissions); None: the argmax of each word.
     """
     if task == "similarity":
         return Prediction(float(out) * SCORE_SCALE, None, None)
     probs = torch.softmax(out.float(), dim=-1)
     if task == "ner":
         kept = len(encoded.word_pos)
-        ids = encoded.per_word(probs[:kept].argmax(-1).tolist(), 0)
+        best = list(path)[:kept] if path is not None else probs[:kept].argmax(-1).tolist()
+        ids = encoded.per_word(best, 0)
         return Prediction([label_names[i] for i in ids], ids, probs[:kept].tolist())
     idx = int(probs.argmax())
     return Prediction(label_names[idx], idx, probs.tolist())
@@ -87,7 +90,10 @@ def predict_texts(model: TaskModel, tokenizer: object, examples: Sequence[Exampl
         for idx in bucket_batches([e.length for e in enc], batch_size, None):
             batch = collate([enc[i] for i in idx], idx, pad_id, model.task == "ner",
                             model.task == "similarity").to(device)
-            outputs = model.predict(model.features(batch)).cpu()  # (B, C), (B, W, C) or (B,)
+            outputs = model.predict(model.features(batch))  # (B, C), (B, W, C) or (B,)
+            paths = model.tag_paths(outputs, batch) if model.task == "ner" else None
+            outputs = outputs.cpu()
             for row, i in enumerate(idx):
-                out[i] = decode(model.task, outputs[row], enc[i], names)
+                out[i] = decode(model.task, outputs[row], enc[i], names,
+                                paths[row] if paths is not None else None)
     return [p for p in out if p is not None]

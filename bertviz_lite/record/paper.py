@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bertviz_lite.engine.config import head_title
+
 PAPER_CITATION = 'Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base'
 
 # Table 2, BERT-base, as on the course slide (0-100 scale: accuracy, span F1, Pearson r x 100).
@@ -63,17 +65,20 @@ def paper_cell(task: str, mode: str, head: str = "linear") -> PaperCell:
         return PaperCell(row.get("finetune"), "finetune", True, "the paper's fine-tuned column")
     if mode != "frozen":
         return PaperCell(None, "", False, f"the paper reports no {mode} runs")
+    return PaperCell(row.get("frozen"), "frozen", head == "task-model",
+                     frozen_setup_note(head, task))
+
+
+def frozen_setup_note(head: str, task: str | None = None) -> str:
+    """How a frozen run with `head` relates to the paper's frozen column, in one line (the
+    task names the task model; without one, all of them are named)."""
     if head == "task-model":
-        return PaperCell(row.get("frozen"), "frozen", True,
-                         "the paper's frozen column, the same setup: a scalar mix of all layers "
-                         "into a task model (ours are smaller: one BiLSTM layer, and ESIM "
-                         "without its cross-attention)")
+        return ("the paper's frozen column, the same setup: a scalar mix of all layers into a "
+                f"task model (ours a smaller one, {head_title(head, task)})")
     if head == "scalar-mix":
-        return PaperCell(row.get("frozen"), "frozen", False,
-                         "the paper's frozen column, half its setup: the scalar mix of all "
-                         "layers, but into a linear layer where the paper had a task model")
-    return PaperCell(row.get("frozen"), "frozen", False,
-                     f"the paper's frozen column, {NOT_PAPER_SETUP}")
+        return ("the paper's frozen column, half its setup: the scalar mix of all layers, but "
+                "into a linear layer where the paper had a task model")
+    return f"the paper's frozen column, {NOT_PAPER_SETUP}"
 
 
 def cost_ratio(slow_seconds: float | None, fast_seconds: float | None) -> float | None:

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.record.paper import cost_ratio, paper_cell
+from bertviz_lite.engine.config import head_title
+from bertviz_lite.record.paper import cost_ratio, frozen_setup_note
 from bertviz_lite.record.provenance import provenance_line
 from bertviz_lite.record.repro_rows import row_heads, setup_heads
 
@@ -98,7 +99,7 @@ def reproduction_table(runs: Path) -> str:
         cells += [_ratio(cost_ratio(r.get("finetune_wall_s"), by_head.get(h, {}).get("wall_s")))
                   for h in heads]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = "; ".join(f"{h}: {paper_cell('ner', 'frozen', h).note}" for h in heads)
+    notes = "; ".join(f"{head_title(h)}: {frozen_setup_note(h)}" for h in heads)
     recipe = ", ".join(f"{k.replace('_', ' ')} {s[k]}" for k in
                        ("lr", "batch_size", "warmup", "weight_decay", "max_grad_norm") if k in s)
     lines += ["", f"Ours: {s.get('model')} ({s.get('layers')} layers, {s.get('hidden')} wide), "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bertviz_lite.engine.config import head_title
 from bertviz_lite.record.provenance import RECORD_VERSION, engine_info
 
 
@@ -160,9 +161,10 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        """A short name for legends: the mode, plus the head when it is not linear."""
-        head = self.config.get("head", "linear")
-        return self.mode if head == "linear" else f"{self.mode} ({head})"
+        """A short name for legends: the mode, plus the head when it is not linear
+        ("frozen (scalar-mix)", "frozen (task model: BiLSTM-CRF)"; see config.head_title)."""
+        head = str(self.config.get("head", "linear"))
+        return self.mode if head == "linear" else f"{self.mode} ({head_title(head, self.task)})"
 
     def eval_curve(self, split: str) -> list[EvalRecord]:
         """Evaluations of one split in step order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from bertviz_lite.engine.config import head_title
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.ui.inspection import finetune_config
 from bertviz_lite.ui.layout import plot, theme
@@ -89,7 +90,8 @@ def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
                  if r.task == task}
     else:
         found = _run_comparison(task)
-    order = {"frozen": 0, "frozen (scalar-mix)": 1, "finetune": 9}
+    order = {"frozen": 0, "frozen (scalar-mix)": 1,
+             f"frozen ({head_title('task-model', task)})": 2, "finetune": 9}
     return dict(sorted(found.items(), key=lambda kv: order.get(kv[0], 5)))
 
 

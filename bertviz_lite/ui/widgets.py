@@ -8,7 +8,7 @@ import streamlit as st
 
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.load import parse_upload
-from bertviz_lite.engine.config import TASKS, RunConfig
+from bertviz_lite.engine.config import HEADS, TASKS, RunConfig, head_title
 from bertviz_lite.engine.tasks import EXAMPLE_INPUTS, TASK_SPECS
 from bertviz_lite.ui.resources import _folder_data, bundled_train_size, facts, settings
 from bertviz_lite.ui.state import QUERY
@@ -130,9 +130,11 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     seed = c1.number_input("Seed", 0, 10_000, 0, key="seed", bind=QUERY)
     device = c2.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="device", bind=QUERY)
     with st.expander("More options"):
-        head = st.radio("Head", ["linear", "scalar-mix"], key="head", bind=QUERY, horizontal=True,
+        head = st.radio("Head", list(HEADS), key="head", bind=QUERY, horizontal=True,
+                        format_func=lambda h: head_title(h, task),
                         help="scalar-mix: a learned weighted sum of all layers (the paper's "
-                             "frozen setup)")
+                             "frozen setup); task model: that mix into a small BiLSTM task "
+                             "model on the cached features (frozen only)")
         model_label = st.selectbox("Model", list(models), key="model", bind=QUERY)
         precision = st.radio("Precision", ["auto", "fp32", "bf16"], key="precision", bind=QUERY,
                              index=["auto", "fp32", "bf16"].index(s.precision), horizontal=True,
