@@ -15,6 +15,7 @@ WHICH="${1:-all}"
 OUT=assets/sweeps
 CACHE="$(mktemp -d)"  # a fresh run cache: every point is trained and timed here
 trap 'rm -rf "$CACHE"' EXIT
+export BERTVIZ_FEATURE_CACHE="$CACHE/features"  # and no frozen features from earlier runs
 mkdir -p "$OUT"
 sweep() { nice -n 10 python -m bertviz_lite.cli.main sweep --seeds 0,1,2 --modes frozen,finetune --threads 1 \
   --cache-dir "$CACHE" "$@"; }

@@ -40,8 +40,15 @@ def test_a_changed_record_makes_the_check_fail(tmp_path: Path) -> None:
 def test_every_table_comes_from_its_file() -> None:
     repro = json.loads((RUNS / "reproduce.json").read_text(encoding="utf-8"))
     table = readme.reproduction_table(RUNS)
+    heads = repro["setup"]["frozen_heads"]
     for row in repro["rows"]:
-        assert f"| {row['ours_frozen']} | {row['ours_finetune']} |" in table
+        cells = [row["frozen_heads"][h]["value"] for h in heads] + [row["ours_finetune"]]
+        assert "| " + " | ".join(f"{v:.1f}" for v in cells) + " |" in table
+        assert row["ours_frozen"] == row["frozen_heads"][heads[0]]["value"]
+    recipe = json.loads((RUNS / "recipe.json").read_text(encoding="utf-8"))
+    recipe_table = readme.recipe_table(RUNS)
+    for row in recipe["rows"]:
+        assert f"{row['median']:.3f}" in recipe_table and row["recipe"] in recipe_table
     lecture = readme.lecture_table(RUNS)
     sentiment = json.loads((RUNS / "sentiment-finetune.json").read_text(encoding="utf-8"))
     assert f"{sentiment['final']['value']:.3f}" in lecture

@@ -136,7 +136,9 @@ def bench_lines(report: Report) -> list[str]:
         a = report["analysis"]
         row(f"analysis of a bundled run ({a['task']} {a['mode']}, What changed inside BERT?)",
             f"cold {a['cold_s']:.1f} s, warm {a['warm_s']:.1f} s ({a['cold_cpu_s']:.1f} / "
-            f"{a['warm_cpu_s']:.1f} CPU s, {a['threads']} thread(s))", "< 10 s")
+            f"{a['warm_cpu_s']:.1f} CPU s, {a['threads']} thread(s)"
+            + (f"; measured on its own, {a['measured']}" if a.get("measured") else "") + ")",
+            "< 10 s")
     if report.get("app"):
         _app_rows(report["app"], row)
     if report.get("bench_seconds"):

@@ -53,11 +53,16 @@ CANDIDATES: tuple[Candidate, ...] = (
               (("max_grad_norm", 1.0), ("head_lr", 3e-3))),
     Candidate("clipone", "clipped at 1.0, head lr = BERT's 5e-5",
               (("max_grad_norm", 1.0), ("head_lr", 5e-5))),
+    # what fine-tuning has to beat: the frozen encoder, same data and seeds
+    Candidate("frozen-linear", "frozen, linear head", (("mode", "frozen"), ("head", "linear"))),
+    Candidate("frozen-task-model", "frozen, task model",
+              (("mode", "frozen"), ("head", "task-model"))),
 )
 
 
-def _path(out: Path, task: str, cand: Candidate, seed: int) -> Path:
-    return out / f"{cand.slug}-{task}-s{seed}.json"
+def _path(out: Path, task: str, cand: Candidate, seed: int, data: str = "") -> Path:
+    where = "-bundled" if data == "bundled" else ""
+    return out / f"{cand.slug}-{task}{where}-s{seed}.json"
 
 
 def existing(base: RunConfig, cand: Candidate, seed: int, out: Path) -> RunRecord | None:
@@ -65,7 +70,7 @@ def existing(base: RunConfig, cand: Candidate, seed: int, out: Path) -> RunRecor
     from bertviz_lite.data.load import load_task_data
 
     config = cand.config(base).replace(seed=seed)
-    path = _path(out, config.task, cand, seed)
+    path = _path(out, config.task, cand, seed, config.data)
     if not path.is_file():
         return None
     data = load_task_data(config.task, config.data, max_train=config.max_train, seed=seed)
@@ -85,7 +90,7 @@ def run_candidate(base: RunConfig, cand: Candidate, seed: int, out: Path) -> Run
     config = cand.config(base).replace(seed=seed)
     record = drain(train(config))
     out.mkdir(parents=True, exist_ok=True)
-    record.save(_path(out, config.task, cand, seed))
+    record.save(_path(out, config.task, cand, seed, config.data))
     log.info("%s %s seed %d: %.4f", config.task, cand.name, seed, record.final["value"])
     return record
 
@@ -94,6 +99,7 @@ def summarise(task: str, cand: Candidate, records: Sequence[RunRecord]) -> dict[
     """One row: every seed's dev score, their median and minimum, wall and CPU seconds."""
     values = [float(r.final["value"]) for r in records]
     return {"task": task, "recipe": cand.name, "slug": cand.slug,
+            "mode": records[0].config.get("mode"), "head": records[0].config.get("head"),
             "settings": dict(cand.changes),
             "seeds": [int(r.config["seed"]) for r in records], "values": values,
             "median": statistics.median(values), "min": min(values),
@@ -101,6 +107,7 @@ def summarise(task: str, cand: Candidate, records: Sequence[RunRecord]) -> dict[
             "wall_s": sum(r.cost.get("wall_seconds", 0.0) for r in records),
             "cpu_s": sum(r.cost.get("cpu_seconds", 0.0) for r in records),
             "train": records[0].data.get("train"), "val": records[0].data.get("val"),
+            "data": records[0].config.get("data"),
             "metric": records[0].final.get("metric")}
 
 
@@ -110,9 +117,10 @@ def run_recipe(tasks: dict[str, str], out: Path, *, max_train: int, seeds: Seque
     """Every candidate x seed on every task (task -> data folder); writes out/recipe.json.
     train_missing=False only summarises the records already in `out`."""
     rows = []
-    for task, data in tasks.items():
-        base = RunConfig(task=task, mode="finetune", data=data, max_train=max_train,
-                         epochs=epochs)
+    for name, data in tasks.items():
+        task = name.partition("@")[0]
+        base = RunConfig(task=task, mode="finetune", data=data,
+                         max_train=None if data == "bundled" else max_train, epochs=epochs)
         for cand in candidates:
             recs = [run_candidate(base, cand, s, out) if train_missing
                     else existing(base, cand, s, out) for s in seeds]
@@ -124,7 +132,8 @@ def run_recipe(tasks: dict[str, str], out: Path, *, max_train: int, seeds: Seque
                         "seeds": list(seeds), "lr": d.lr, "batch_size": d.batch_size,
                         "warmup": d.warmup, "weight_decay": d.weight_decay,
                         "precision": d.precision, "data": dict(tasks),
-                        "split": "dev (validation); no test set", "engine": engine_info()},
+                        "split": "dev split (validation; no test set is used)",
+                        "engine": engine_info()},
               "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -138,16 +147,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--max-train", type=int, default=1000)
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--tasks", default="paraphrase", help="paraphrase (MRPC), sentiment (SST-2)")
+    p.add_argument("--tasks", default="paraphrase",
+                   help="paraphrase (MRPC), sentiment (SST-2); TASK@bundled for the bundled data")
     p.add_argument("--existing-only", action="store_true",
                    help="summarise the records already in --out, train nothing")
+    p.add_argument("--train", default="",
+                   help="with --existing-only: still train these candidates (slugs, "
+                        "comma-separated)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     root = Path(a.data_dir)
     folders = {"paraphrase": "mrpc", "sentiment": "sst2"}
-    tasks = {t: str(root / folders[t]) for t in a.tasks.split(",") if t}
-    run_recipe(tasks, Path(a.out), max_train=a.max_train,
-               seeds=[int(s) for s in a.seeds.split(",")], train_missing=not a.existing_only)
+    tasks: dict[str, str] = {}
+    for item in filter(None, a.tasks.split(",")):
+        task, _, data = item.partition("@")  # paraphrase (real MRPC), paraphrase@bundled
+        tasks[item] = data if data else str(root / folders[task])
+    seeds = [int(s) for s in a.seeds.split(",")]
+    wanted = {slug for slug in a.train.split(",") if slug}
+    if a.existing_only and wanted:
+        run_recipe(tasks, Path(a.out), max_train=a.max_train, seeds=seeds,
+                   candidates=[c for c in CANDIDATES if c.slug in wanted])
+    run_recipe(tasks, Path(a.out), max_train=a.max_train, seeds=seeds,
+               train_missing=not a.existing_only)
     return 0
 
 

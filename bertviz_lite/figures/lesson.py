@@ -22,16 +22,24 @@ def _legend_below(theme: Theme) -> dict[str, Any]:
             "font": {"size": theme.font_size}}
 
 
-def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.Figure:
+def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME,
+                   setup: dict[str, Any] | None = None) -> go.Figure:
     """Fine-tuned minus frozen, per task: ours beside the paper's (points on 0-100).
 
-    rows: reproduce.json rows with "task", "dataset", "ours_gap", "paper_gap".
+    rows: reproduce.json rows with "task", "dataset", "ours_gap", "paper_gap" (and
+    "frozen_head"); setup: the result's setup (model, layers), named in the legend.
     """
     names = safe_labels([str(r["task"]) for r in rows])
     ours = [r.get("ours_gap") for r in rows]
     paper = [r.get("paper_gap") for r in rows]
+    s = setup or {}
+    heads = sorted({str(r.get("frozen_head") or "linear") for r in rows})
+    what = ", ".join(filter(None, [
+        f"{s['model']} model" if s.get("model") else "",
+        f"{s['layers']} layers" if s.get("layers") else "",
+        "frozen: " + " / ".join(h.replace("-", " ") for h in heads)]))
     fig = go.Figure([
-        go.Bar(x=names, y=ours, name="ours (bundled MiniLM, 6 layers)", marker_color=theme.ours,
+        go.Bar(x=names, y=ours, name=safe_text(f"ours ({what})"), marker_color=theme.ours,
                text=[f"{v:+.1f}" if v is not None else "n/a" for v in ours],
                textposition="outside", cliponaxis=False),
         go.Bar(x=names, y=paper, name="paper (BERT-base)", marker={

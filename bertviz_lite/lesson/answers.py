@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bertviz_lite.experiments.reproduce import ReproduceResult
+from bertviz_lite.record.paper import frozen_head_words
 from bertviz_lite.record.runs import RunRecord
 
 
@@ -226,7 +227,8 @@ COMPUTE: dict[str, Compute] = {
 
 
 FACT_NAMES = frozenset({"task", "mode", "model", "layers", "train_examples", "epochs", "lr",
-                        "head_lr", "total_params", "trainable_params", "seed", "lr_ratio"})
+                        "head_lr", "total_params", "trainable_params", "seed", "lr_ratio",
+                        "frozen_head"})
 
 
 def facts(arts: Sequence[Any]) -> dict[str, str]:
@@ -242,12 +244,15 @@ def facts(arts: Sequence[Any]) -> dict[str, str]:
                         "epochs", "?")), "lr": f"{lr:g}", "head_lr": f"{head_lr:g}",
                     "total_params": f"{a.total_params:,}",
                     "trainable_params": f"{a.trainable_params:,}", "seed": str(c.get("seed")),
-                    "lr_ratio": f"{head_lr / lr:.0f}" if lr else "?"}
+                    "lr_ratio": f"{head_lr / lr:.0f}" if lr else "?",
+                    "frozen_head": frozen_head_words(str(c.get("head", "linear")), a.task)}
         if isinstance(a, ReproduceResult):
             s = a.setup
+            head = str(s.get("frozen_head", "linear"))
             return {"model": str(s.get("model", "?")), "layers": str(s.get("layers", "?")),
                     "train_examples": f"{s.get('max_train', '?'):,}",
-                    "epochs": str(s.get("epochs", "?")), "seed": str(s.get("seed", "?"))}
+                    "epochs": str(s.get("epochs", "?")), "seed": str(s.get("seed", "?")),
+                    "frozen_head": frozen_head_words(head)}
     return {}
 
 

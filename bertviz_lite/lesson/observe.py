@@ -93,7 +93,7 @@ def reproduce(arts: Sequence[Any], theme: Theme) -> go.Figure:
     """Fine-tuned minus frozen on the four real tasks, ours beside the paper's."""
     from bertviz_lite.figures.lesson import reproduce_gaps
 
-    return reproduce_gaps(arts[0].rows, theme=theme)
+    return reproduce_gaps(arts[0].rows, theme=theme, setup=arts[0].setup)
 
 
 def train_val(arts: Sequence[Any], theme: Theme) -> go.Figure:

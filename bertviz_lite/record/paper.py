@@ -81,6 +81,18 @@ def frozen_setup_note(head: str, task: str | None = None) -> str:
     return f"the paper's frozen column, {NOT_PAPER_SETUP}"
 
 
+def frozen_head_words(head: str, task: str | None = None) -> str:
+    """A frozen head in words for a sentence ("Frozen: ..."), saying how it relates to the
+    paper's frozen setup."""
+    if head == "task-model":
+        return (f"a scalar mix of all layers into a task model ({head_title(head, task)}), "
+                "as in the paper")
+    if head == "scalar-mix":
+        return ("a scalar mix of all layers into a linear layer (the paper put a task model "
+                "after the mix)")
+    return "a linear layer on the last layer (not the paper's setup)"
+
+
 def cost_ratio(slow_seconds: float | None, fast_seconds: float | None) -> float | None:
     """How many times as long the slow run took: slow / fast wall time.
 

@@ -32,7 +32,8 @@ TASKS = ("sentiment", "paraphrase", "similarity", "ner")
 METRIC = {"sentiment": "accuracy", "paraphrase": "accuracy", "similarity": "Pearson r",
           "ner": "span F1"}
 LECTURE_MODES = (("frozen", "frozen"), ("frozen-scalar-mix", "frozen (scalar-mix)"),
-                 ("top-2", "top-2"), ("finetune", "fine-tuned"))
+                 ("frozen-task-model", "frozen (task model)"), ("top-2", "top-2"),
+                 ("finetune", "fine-tuned"))
 
 
 def _num(value: Any, digits: int) -> str:
@@ -121,20 +122,25 @@ def recipe_table(runs: Path) -> str:
     if result is None:
         return "No recipe measurement committed (assets/runs/recipe.json)."
     s = result.get("setup", {})
-    head = ["task (train / dev)", "recipe", "dev score per seed", "median", "lowest",
+    head = ["task, data (train / dev)", "recipe", "dev score per seed", "median", "lowest",
             "majority baseline", "CPU s (all seeds)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result.get("rows", []):
         per_seed = ", ".join(f"{_num(v, 3)} (seed {seed})"
                              for seed, v in zip(r.get("seeds", []), r.get("values", [])))
-        cells = [f"{r['task']} ({r.get('train')} / {r.get('val')})", str(r["recipe"]),
+        recipe = str(r["recipe"])
+        if r.get("head") == "task-model":
+            recipe += f" ({head_title('task-model', str(r['task']))})"
+        data = "bundled" if r.get("data") == "bundled" else Path(str(r.get("data", ""))).name
+        cells = [f"{r['task']}, {data} ({r.get('train')} / {r.get('val')})", recipe,
                  per_seed, _num(r.get("median"), 3), _num(r.get("min"), 3),
                  _num(r.get("baseline"), 3), _num(r.get("cpu_s"), 0)]
         lines.append("| " + " | ".join(cells) + " |")
     eng = s.get("engine", {})
-    lines += ["", f"Fine-tuned (every layer + a linear head), learning rate {s.get('lr')}, "
+    lines += ["", f"Fine-tuned rows: every layer + a linear head, learning rate {s.get('lr')}, "
               f"batch {s.get('batch_size')}, {s.get('epochs')} epochs, warm-up "
-              f"{s.get('warmup')} of the steps, weight decay {s.get('weight_decay')}; "
+              f"{s.get('warmup')} of the steps, weight decay {s.get('weight_decay')}; frozen "
+              f"rows: the encoder frozen, the same data, epochs and seeds; "
               f"{s.get('max_train')} training examples (a stratified subsample drawn with each "
               f"seed), the {s.get('split')}; precision {s.get('precision')}; engine "
               f"{eng.get('version')} (commit {eng.get('git_commit')}), "

@@ -132,9 +132,9 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     with st.expander("More options"):
         head = st.radio("Head", list(HEADS), key="head", bind=QUERY, horizontal=True,
                         format_func=lambda h: head_title(h, task),
-                        help="scalar-mix: a learned weighted sum of all layers (the paper's "
-                             "frozen setup); task model: that mix into a small BiLSTM task "
-                             "model on the cached features (frozen only)")
+                        help="scalar-mix: a learned weighted sum of all layers; task "
+                             "model: that mix into a small BiLSTM task model on the cached "
+                             "features (the paper's frozen setup; frozen only)")
         model_label = st.selectbox("Model", list(models), key="model", bind=QUERY)
         precision = st.radio("Precision", ["auto", "fp32", "bf16"], key="precision", bind=QUERY,
                              index=["auto", "fp32", "bf16"].index(s.precision), horizontal=True,
