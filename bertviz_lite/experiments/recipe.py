@@ -53,6 +53,8 @@ CANDIDATES: tuple[Candidate, ...] = (
               (("max_grad_norm", 1.0), ("head_lr", 3e-3))),
     Candidate("clipone", "clipped at 1.0, head lr = BERT's 5e-5",
               (("max_grad_norm", 1.0), ("head_lr", 5e-5))),
+    Candidate("separate", "clipped at 1.0, sentences encoded separately (bi-encoder)",
+              (("max_grad_norm", 1.0), ("head_lr", 3e-3), ("pair_encoding", "separate"))),
     # what fine-tuning has to beat: the frozen encoder, same data and seeds
     Candidate("frozen-linear", "frozen, linear head", (("mode", "frozen"), ("head", "linear"))),
     Candidate("frozen-task-model", "frozen, task model",

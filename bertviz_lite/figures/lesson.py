@@ -27,15 +27,14 @@ def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME,
     """Fine-tuned minus frozen, per task: ours beside the paper's (points on 0-100).
 
     rows: reproduce.json rows with "task", "dataset", "ours_gap", "paper_gap" (and
-    "frozen_head"); setup: the result's setup (model, layers), named in the legend.
+    "frozen_head"); setup: the result's setup (its layers are named in the legend).
     """
     names = safe_labels([str(r["task"]) for r in rows])
     ours = [r.get("ours_gap") for r in rows]
     paper = [r.get("paper_gap") for r in rows]
     s = setup or {}
     heads = sorted({str(r.get("frozen_head") or "linear") for r in rows})
-    what = ", ".join(filter(None, [
-        f"{s['model']} model" if s.get("model") else "",
+    what = ", ".join(filter(None, [  # short: the legend shares a 1280-px stage with the text
         f"{s['layers']} layers" if s.get("layers") else "",
         "frozen: " + " / ".join(h.replace("-", " ") for h in heads)]))
     fig = go.Figure([
