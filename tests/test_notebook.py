@@ -140,8 +140,15 @@ def test_keyboard_interrupt_keeps_the_steps_done(shell, tiny_model_dir, delay):
                 time.sleep(0.2)  # the signal arrives here, in the notebook's code
 
     pub.publish = publish
-    rec = bv.train(task="sentiment", mode="finetune", model=str(tiny_model_dir), steps=3000,
-                   max_train=64, max_eval=16, live=True, progress=False, min_interval=0)
+    # a kernel turns SIGINT into KeyboardInterrupt; a test process started in the background
+    # by a shell inherits SIGINT ignored, so install Python's handler for this test
+    old_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        rec = bv.train(task="sentiment", mode="finetune", model=str(tiny_model_dir),
+                       steps=3000, max_train=64, max_eval=16, live=True, progress=False,
+                       min_interval=0)
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
     assert rec.status == "stopped" and "Stopped by the user" in rec.reason
     assert 1 <= len(rec.steps) < 3000
     assert [s.step for s in rec.steps] == list(range(1, len(rec.steps) + 1))
