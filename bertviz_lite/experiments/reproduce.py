@@ -106,8 +106,12 @@ def _wall(r: RunRecord | None) -> float | None:
     return None if r is None else round(r.cost.get("wall_seconds", 0.0), 1)
 
 
+def _seconds(r: RunRecord | None) -> float | None:
+    return None if r is None else r.cost.get("wall_seconds")
+
+
 def _ratio(finetune: RunRecord | None, frozen: RunRecord | None) -> float | None:
-    ratio = cost_ratio(_wall(finetune), _wall(frozen))
+    ratio = cost_ratio(_seconds(finetune), _seconds(frozen))  # unrounded: tiny runs too
     return None if ratio is None else round(ratio, 1)
 
 
