@@ -17,6 +17,7 @@ from bertviz_lite.engine.precision import (
     resolve_precision,
 )
 from bertviz_lite.engine.training import Trainer
+from tests.test_training import run_trainer
 
 NO_BF16 = Capabilities()  # a laptop CPU / an older GPU
 AVX512_BF16 = Capabilities(cpu_avx512_bf16=True)
@@ -29,13 +30,6 @@ def tiny_config(tiny_model_dir, **kw) -> RunConfig:
                 train_eval_size=16, seed=3, device="cpu")
     base.update(kw)
     return RunConfig(**base)
-
-
-def run_trainer(config, backbone, **kw) -> Trainer:
-    trainer = Trainer(config, backbone=backbone, **kw)
-    for _ in trainer.events():
-        pass
-    return trainer
 
 
 def direct_norms(trainer: Trainer) -> dict[str, float]:

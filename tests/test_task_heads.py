@@ -17,6 +17,7 @@ from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.task_models import CRFTagger, PairClassifier, PoolClassifier
 from bertviz_lite.engine.training import Trainer
 from bertviz_lite.record.runs import RunRecord, StepRecord
+from tests.test_training import run_trainer
 
 TASKS = ["sentiment", "paraphrase", "similarity", "ner"]
 
@@ -26,13 +27,6 @@ def tiny_config(tiny_model_dir, **kw) -> RunConfig:
                 train_eval_size=8, seed=1, head="task-model", precision="fp32")
     base.update(kw)
     return RunConfig(**base)
-
-
-def run_trainer(config, backbone, **kw) -> Trainer:
-    trainer = Trainer(config, backbone=backbone, **kw)
-    for _ in trainer.events():
-        pass
-    return trainer
 
 
 # -- the CRF ---------------------------------------------------------------------------------
