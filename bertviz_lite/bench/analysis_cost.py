@@ -26,8 +26,8 @@ def _timed(fn: Any) -> tuple[Any, float, float]:
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def analysis_cost(backbone: Backbone, task: str = "sentiment", device: str = "auto"
-                  ) -> dict[str, Any]:
+def analysis_cost(backbone: Backbone, task: str = "sentiment", device: str = "auto",
+                  limits: dict[str, int] | None = None) -> dict[str, Any]:
     """Train the default fine-tuned run of `task` on its bundled data, then analyse it twice.
 
     Returns wall and CPU seconds of the cold and the warm analysis, their phases, and the
@@ -37,7 +37,7 @@ def analysis_cost(backbone: Backbone, task: str = "sentiment", device: str = "au
     from bertviz_lite.experiments import change_cache
     from bertviz_lite.experiments.changes import analyse_changes
 
-    config = RunConfig(task=task, mode="finetune", device=device)
+    config = RunConfig(task=task, mode="finetune", device=device, **(limits or {}))
     with tempfile.TemporaryDirectory(prefix="bertviz-bench-changes-") as tmp:
         trainer = Trainer(config, backbone=backbone)
         record = drain(trainer.events())

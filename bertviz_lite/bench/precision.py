@@ -1,4 +1,7 @@
-"""The benchmark's precision sections: fp32 and bf16 side by side, measured in one run.
+"""The benchmark's precision sections: fp32, and bf16 beside it where this machine runs bf16
+natively (`measured_precisions`), measured in one run. On a CPU without AMX or AVX512-BF16,
+bf16 autocast is emulated and many times slower, so the bench does not time it there: the
+report says why (`bf16_not_measured`), and the bench's cost does not depend on the CPU.
 
 - `matmul_peaks`: dense matmul GFLOP/s of each precision (the peak each run is compared with);
 - `cost_by_precision`: frozen (cold: features computed; warm: features read from disk by a
@@ -27,12 +30,18 @@ from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.feature_disk import FeatureDisk
 from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.models import Backbone, pick_device
-from bertviz_lite.engine.precision import resolve_precision
+from bertviz_lite.engine.precision import (
+    Capabilities,
+    choose_precision,
+    cpu_flags,
+    detect_capabilities,
+    resolve_precision,
+    vector_flags,
+)
 from bertviz_lite.engine.training import Trainer
 from bertviz_lite.record.runs import RunRecord
 
 Report = dict[str, Any]
-MEASURED = ("fp32", "bf16")
 FORWARDS_PER_TRAINING_EXAMPLE = 3  # forward + backward (about two forwards' worth of matmuls)
 
 
@@ -59,13 +68,38 @@ def matmul_gflops(m: int, k: int, n: int, device: torch.device, dtype: torch.dty
     return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
 
 
-def matmul_peaks(hidden: int, device: str = "auto") -> Report:
-    """{precision: {square_1024, ffn_shaped}} GFLOP/s, both precisions in this process."""
+def precisions_to_measure(device_type: str, caps: Capabilities) -> tuple[str, ...]:
+    """("fp32", "bf16") where `--precision auto` would pick bf16 (native bf16 on the CPU, or
+    a CUDA GPU with bf16), else ("fp32",): emulated bf16 is not timed. Pure."""
+    auto = choose_precision("auto", device_type, caps)
+    return ("fp32", "bf16") if auto == "bf16" else ("fp32",)
+
+
+def measured_precisions(device: str = "auto") -> tuple[str, ...]:
+    """The precisions the bench times on this machine (`precisions_to_measure`)."""
+    dev = pick_device(device)
+    return precisions_to_measure(dev.type, detect_capabilities(dev.type))
+
+
+def bf16_not_measured(device: str = "auto") -> str | None:
+    """Why the bench leaves bf16 out on this machine (None where it measures it)."""
+    if "bf16" in measured_precisions(device):
+        return None
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        seen = ", ".join(vector_flags(cpu_flags())) or "none reported"
+        return f"this CPU has no native bf16 (flags seen: {seen})"
+    return f"this {dev.type} device has no bf16 the engine uses"
+
+
+def matmul_peaks(hidden: int, device: str = "auto",
+                 precisions: tuple[str, ...] = ("fp32",)) -> Report:
+    """{precision: {square_1024, ffn_shaped}} GFLOP/s, each precision in this process."""
     dev = pick_device(device)
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    return {p: {"square_1024": round(matmul_gflops(1024, 1024, 1024, dev, dt), 1),
-                "ffn_shaped": round(matmul_gflops(1024, hidden, 4 * hidden, dev, dt), 1)}
-            for p, dt in dtypes.items()}
+    return {p: {"square_1024": round(matmul_gflops(1024, 1024, 1024, dev, dtypes[p]), 1),
+                "ffn_shaped": round(matmul_gflops(1024, hidden, 4 * hidden, dev, dtypes[p]), 1)}
+            for p in precisions}
 
 
 def forward_bound(fine: RunRecord, frozen: RunRecord) -> float:
@@ -103,13 +137,17 @@ def _cost_row(cold: RunRecord, warm: RunRecord, fine: RunRecord, precision: str,
 
 
 def cost_by_precision(backbone: Backbone, epochs: tuple[int, ...] = (1, 3),
-                      task: str = "sentiment", device: str = "auto") -> list[Report]:
-    """Frozen cold / frozen warm from disk / fine-tuned, for each precision and epoch count."""
+                      task: str = "sentiment", device: str = "auto",
+                      precisions: tuple[str, ...] = ("fp32",),
+                      limits: dict[str, int] | None = None) -> list[Report]:
+    """Frozen cold / frozen warm from disk / fine-tuned, for each precision and epoch count
+    (`limits`: RunConfig's max_train / max_eval, for the smoke form)."""
     rows = []
     data = load_task_data(task)
-    for precision in MEASURED:
+    for precision in precisions:
         for e in epochs:
-            base = RunConfig(task=task, epochs=e, device=device, precision=precision)
+            base = RunConfig(task=task, epochs=e, device=device, precision=precision,
+                             **(limits or {}))
             with tempfile.TemporaryDirectory() as folder:
                 cold = _run(base, backbone, data=data, features=FeatureStore(
                     disk=FeatureDisk(folder)))
@@ -120,26 +158,36 @@ def cost_by_precision(backbone: Backbone, epochs: tuple[int, ...] = (1, 3),
     return rows
 
 
-def lecture_by_precision(backbone: Backbone, tasks: tuple[str, ...],
-                         device: str = "auto") -> list[Report]:
-    """The default frozen and fine-tuned run of each task, fp32 and bf16, and their gap."""
+def lecture_by_precision(backbone: Backbone, tasks: tuple[str, ...], device: str = "auto",
+                         precisions: tuple[str, ...] = ("fp32",),
+                         limits: dict[str, int] | None = None) -> list[Report]:
+    """The default frozen and fine-tuned run of each task in each precision; with bf16
+    measured too, its speed-up and metric gap against fp32."""
     rows = []
     for task in tasks:
         data = load_task_data(task)
         for mode in ("frozen", "finetune"):
-            recs = {p: _run(RunConfig(task=task, mode=mode, device=device, precision=p),
-                            backbone, data=data) for p in MEASURED}
-            row: Report = {"task": task, "mode": mode, "metric": recs["fp32"].final["metric"],
-                           "baseline": round(recs["fp32"].baseline["value"], 3)}
-            for p, rec in recs.items():
-                row[f"{p}_wall_s"] = round(rec.cost["wall_seconds"], 2)
-                row[f"{p}_value"] = round(rec.final["value"], 3)
-            row["speedup_bf16"] = round(row["fp32_wall_s"] / row["bf16_wall_s"], 2)
-            row["bf16_minus_fp32_points"] = round(100 * (row["bf16_value"] - row["fp32_value"]), 1)
-            row["beats_baseline"] = all(r.final["value"] > r.baseline["value"]
-                                        for r in recs.values())
-            rows.append(row)
+            recs = {p: _run(RunConfig(task=task, mode=mode, device=device, precision=p,
+                                      **(limits or {})), backbone, data=data)
+                    for p in precisions}
+            rows.append(_lecture_row(task, mode, recs))
     return rows
+
+
+def _lecture_row(task: str, mode: str, recs: dict[str, RunRecord]) -> Report:
+    """One lecture row: wall time and metric per precision, bf16 against fp32 where both ran."""
+    first = next(iter(recs.values()))
+    row: Report = {"task": task, "mode": mode, "metric": first.final["metric"],
+                   "baseline": round(first.baseline["value"], 3),
+                   "precisions": list(recs)}
+    for p, rec in recs.items():
+        row[f"{p}_wall_s"] = round(rec.cost["wall_seconds"], 2)
+        row[f"{p}_value"] = round(rec.final["value"], 3)
+    if {"fp32", "bf16"} <= set(recs):
+        row["speedup_bf16"] = round(row["fp32_wall_s"] / row["bf16_wall_s"], 2)
+        row["bf16_minus_fp32_points"] = round(100 * (row["bf16_value"] - row["fp32_value"]), 1)
+    row["beats_baseline"] = all(r.final["value"] > r.baseline["value"] for r in recs.values())
+    return row
 
 
 def _cli_train(home: str, out: Path, extra: list[str]) -> tuple[dict[str, Any], float]:
@@ -153,13 +201,16 @@ def _cli_train(home: str, out: Path, extra: list[str]) -> tuple[dict[str, Any], 
     return json.loads(out.read_text(encoding="utf-8")), time.perf_counter() - t0
 
 
-def cli_frozen_from_disk(finetune: Report, device: str = "auto") -> Report:
+def cli_frozen_from_disk(finetune: Report, device: str = "auto",
+                         limits: dict[str, int] | None = None) -> Report:
     """Two frozen CLI processes with the lecture defaults (`--precision auto`); the second
     reads the first's features from disk. Compared with `finetune`, the cost row of the
     same precision and epochs (wall time of the run, model load excluded, like the CLI's);
     the processes' own wall time (Python start, imports, model load) is reported too."""
     with tempfile.TemporaryDirectory() as home:
-        args = ["--mode", "frozen", "--device", device]
+        args = ["--mode", "frozen", "--device", device, "--epochs", str(finetune["epochs"]),
+                *[arg for k, v in (limits or {}).items()
+                  for arg in (f"--{k.replace('_', '-')}", str(v))]]
         first, first_p = _cli_train(home, Path(home) / "a.json", args)
         second, second_p = _cli_train(home, Path(home) / "b.json", args)
     w_first, w_second = first["cost"]["wall_seconds"], second["cost"]["wall_seconds"]

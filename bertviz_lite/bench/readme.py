@@ -28,12 +28,25 @@ def bench_json_path() -> Path:
 def _machine(report: Report) -> str:
     m = report["machine"]
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
-    if "load_average_at_start" in m:
-        gpu += f", load average {m['load_average_at_start']} at the start"
-    return (f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
-            f"({m['torch_threads']} threads){gpu}; `--precision auto` picks "
-            f"{report.get('auto_precision', '?')} here"
-            f"{'; `bench --quick` (one task, fewer repetitions)' if report.get('quick') else ''}")
+    flags = ", ".join(m.get("cpu_flags") or []) or "not recorded"
+    load = [m.get("load_average_at_start"), m.get("load_average_at_end")]
+    load_text = "; load average " + " at the start, ".join(
+        "?" if v is None else str(v) for v in load) + " at the end" if any(
+        v is not None for v in load) else ""
+    form = report.get("form") or ("quick" if report.get("quick") else "full")
+    forms = {"quick": "; `bench --quick` (one task, fewer repetitions)",
+             "smoke": "; `bench --smoke` (a few examples: shows every section, not the speeds)"}
+    return (f"machine: {m['cpu']} (vector flags: {flags}), {m['cores']} cores, "
+            f"torch {m['torch']} ({m['torch_threads']} threads){gpu}{load_text}; "
+            f"`--precision auto` picks {report.get('auto_precision', '?')} here"
+            f"{forms.get(form, '')}")
+
+
+def _precision_line(report: Report) -> list[str]:
+    """The line that says bf16 was left out, and why (empty where it was measured)."""
+    why = report.get("bf16_not_measured")
+    return [f"bf16: not measured, {why}. `--precision bf16` still runs by hand, emulated "
+            "and many times slower than fp32."] if why else []
 
 
 def _cost_rows(report: Report, row: Any) -> None:
@@ -55,9 +68,10 @@ def _cost_rows(report: Report, row: Any) -> None:
 def _efficiency_rows(report: Report, row: Any) -> None:
     peaks = report.get("matmul_peaks", {})
     if peaks:
-        row("dense matmul peak, 1024^3 (FFN-shaped), fp32 / bf16",
-            f"{peaks['fp32']['square_1024']} ({peaks['fp32']['ffn_shaped']}) / "
-            f"{peaks['bf16']['square_1024']} ({peaks['bf16']['ffn_shaped']}) GFLOP/s")
+        names = list(peaks)
+        row(f"dense matmul peak, 1024^3 (FFN-shaped), {' / '.join(names)}",
+            " / ".join(f"{peaks[p]['square_1024']} ({peaks[p]['ffn_shaped']})" for p in names)
+            + " GFLOP/s")
     for p, eff in report["efficiency"].items():
         for r in eff["rows"]:
             row(f"fine-tuning FLOP/s / {p} matmul FLOP/s, batch {r['batch_size']}",
@@ -69,17 +83,39 @@ def _efficiency_rows(report: Report, row: Any) -> None:
 
 def _lecture_rows(report: Report, row: Any) -> None:
     for r in report["lecture"]:
-        target = "< 3 s" if r["mode"] == "frozen" else "< 30 s; bf16 >= 1.3x faster"
-        row(f"default lecture run: {r['task']} {r['mode']}, fp32 / bf16",
-            f"{r['fp32_wall_s']} s / {r['bf16_wall_s']} s ({r['speedup_bf16']}x); {r['metric']} "
-            f"{r['fp32_value']} / {r['bf16_value']} ({r['bf16_minus_fp32_points']:+} points; "
-            f"baseline {r['baseline']})", target)
+        names = r.get("precisions") or ["fp32", "bf16"]
+        target = "< 3 s" if r["mode"] == "frozen" else "< 30 s"
+        value = " / ".join(f"{r[f'{p}_wall_s']} s" for p in names)
+        if "speedup_bf16" in r:
+            target += "; bf16 >= 1.3x faster"
+            value += (f" ({r['speedup_bf16']}x); {r['metric']} {r['fp32_value']} / "
+                      f"{r['bf16_value']} ({r['bf16_minus_fp32_points']:+} points; "
+                      f"baseline {r['baseline']})")
+        else:
+            value += f"; {r['metric']} {r[f'{names[0]}_value']} (baseline {r['baseline']})"
+        row(f"default lecture run: {r['task']} {r['mode']}, {' / '.join(names)}", value, target)
     cli = report.get("cli_frozen_from_disk")
     if cli:
         row(f"second `train --mode frozen` process, features from disk ({cli['precision']})",
             f"{cli['frozen_second_s']} s run ({cli['process_s']['frozen_second']} s process), "
             f"first {cli['frozen_first_s']} s; fine-tuned {cli['finetune_s']} s: "
             f"{cli['ratio_finetune_over_second']}x", ">= 20x cheaper")
+
+
+def _overhead_row(o: Report, row: Any) -> None:
+    """The recording overhead: a cost where it is above the pairs' noise, else "within noise"
+    with the spread (a negative overhead is noise, never a result)."""
+    spread = o.get("overhead_pct_range")
+    steps = f"{o['mean_step_with_s']} s vs {o['mean_step_without_s']} s a step"
+    if spread is None:  # a report from before the spread was kept
+        value = (f"within noise ({steps})" if o["overhead_pct"] <= 0
+                 else f"{o['overhead_pct']}% ({steps})")
+    elif o.get("within_noise"):
+        value = (f"within noise: pairs from {spread[0]:+}% to {spread[1]:+}% "
+                 f"({o['pairs']} pairs; {steps})")
+    else:
+        value = (f"{o['overhead_pct']}% (pairs {spread[0]:+}% to {spread[1]:+}%; {steps})")
+    row("gradient-flow recording overhead (median of interleaved pairs)", value, "<= 3%")
 
 
 def _app_rows(app: Report, row: Any) -> None:
@@ -118,16 +154,14 @@ def _home_rows(home: Report, row: Any) -> None:
 
 def bench_lines(report: Report) -> list[str]:
     """The benchmark report as a markdown table (plus the machine line above it)."""
-    out = [_machine(report), "", "| figure | measured | target |", "|---|---|---|"]
+    out = [_machine(report), *_precision_line(report), "", "| figure | measured | target |",
+           "|---|---|---|"]
 
     def row(name: str, value: object, target: str = "") -> None:
         out.append(f"| {name} | {value} | {target} |")
 
     _cost_rows(report, row)
-    o = report["overhead"]
-    row("gradient-flow recording overhead (median of interleaved pairs)",
-        f"{o['overhead_pct']}% ({o['mean_step_with_s']} s vs {o['mean_step_without_s']} s a "
-        "step)", "<= 3%")
+    _overhead_row(report["overhead"], row)
     _efficiency_rows(report, row)
     row("peak RSS of one fine-tuning job", f"{report['memory']['job_peak_rss_mb']:.0f} MB",
         "< 1.5 GB")

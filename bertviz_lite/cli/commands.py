@@ -285,7 +285,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from bertviz_lite.bench.measure import run_bench
 
     t0 = time.perf_counter()
-    report = run_bench(quick=a.quick, device=a.device, with_app=not a.no_app,
+    report = run_bench(form=a.form, device=a.device, with_app=not a.no_app,
                        on_section=lambda name: log.warning("bench: %s", name))
     report["bench_seconds"] = round(time.perf_counter() - t0, 1)
     Path(a.out).write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -74,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_reproduce)
 
     p = sub.add_parser("bench", help="performance figures, each a ratio measured in one run")
-    p.add_argument("--quick", action="store_true", help="fewer repetitions, one task (minutes)")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--quick", dest="form", action="store_const", const="quick",
+                      help="fewer repetitions, one task (minutes)")
+    form.add_argument("--smoke", dest="form", action="store_const", const="smoke",
+                      help="the smallest form, every section on a few examples (the tests')")
+    p.set_defaults(form="full")
     p.add_argument("--no-app", action="store_true", help="skip the Chromium measurements")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--out", default="bench.json", help="where to write the JSON report")

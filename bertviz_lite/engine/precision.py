@@ -103,13 +103,39 @@ def detect_capabilities(device_type: str) -> Capabilities:
         cpu_avx512_bf16=avx if avx is not None else "avx512_bf16" in flags)
 
 
+def vector_flags(flags: set[str]) -> list[str]:
+    """The CPU's vector-instruction flags (sse4/avx/avx2/avx512*/amx*/fma, sorted): what a
+    report names when it says why bf16 was or was not measured."""
+    keep = ("avx", "amx", "fma", "sse4", "f16c")
+    return sorted(f for f in flags if f.startswith(keep))
+
+
+def emulated_bf16_note(requested: str, device_type: str,
+                       caps: Capabilities, flags: set[str]) -> str | None:
+    """One line for a person who asked for bf16 on a CPU that only emulates it, else None.
+
+    requested: the precision asked for (auto | fp32 | bf16); `auto` never picks emulated bf16.
+    """
+    if requested != "bf16" or device_type != "cpu" or caps.cpu_bf16:
+        return None
+    seen = ", ".join(vector_flags(flags)) or "none reported"
+    return ("bf16 on this CPU is emulated (no AMX or AVX512-BF16; vector flags seen: "
+            f"{seen}): it runs, many times slower than fp32; use --precision auto or fp32")
+
+
+@lru_cache(maxsize=8)
+def _warn_once(note: str) -> None:
+    """Log `note` once per process (a sweep of 30 runs says it once, not 30 times)."""
+    log.warning(note)
+
+
 def resolve_precision(requested: str, device: torch.device) -> str:
     """The precision a run on `device` uses: fp32 or bf16 (never auto)."""
-    chosen = choose_precision(requested, device.type, detect_capabilities(device.type))
     caps = detect_capabilities(device.type)
-    if chosen == "bf16" and device.type == "cpu" and not caps.cpu_bf16:
-        log.warning("bf16 requested on a CPU without AMX or AVX512-BF16: it runs, but "
-                    "emulated and slower than fp32")
+    chosen = choose_precision(requested, device.type, caps)
+    note = emulated_bf16_note(requested, device.type, caps, cpu_flags())
+    if note:
+        _warn_once(note)
     return chosen
 
 

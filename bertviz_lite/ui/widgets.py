@@ -141,6 +141,8 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
                              help="auto: bf16 autocast where this server's CPU (AMX, "
                                   "AVX512-BF16) or GPU runs it natively, else fp32. Weights "
                                   "and gradients stay fp32; the run record says which ran")
+        if precision == "bf16" and device in ("auto", "cpu"):
+            _say_if_bf16_is_emulated(str(device))
     if problem:
         return None, None, problem
     try:
@@ -174,3 +176,15 @@ def example_inputs(task: str, prefix: str) -> tuple[str, str | None]:
     if b is not None:
         text_b = st.text_input("Sentence B", b, key=f"{prefix}_{task}_b", max_chars=2000)
     return text, text_b
+
+
+def _say_if_bf16_is_emulated(device: str) -> None:
+    """One line under the precision choice where this server's CPU only emulates bf16."""
+    from bertviz_lite.engine.models import pick_device
+    from bertviz_lite.engine.precision import cpu_flags, detect_capabilities, emulated_bf16_note
+
+    dev = pick_device(device)
+    note = emulated_bf16_note("bf16", dev.type, detect_capabilities(dev.type), cpu_flags())
+    if note:
+        st.warning(note.replace("--precision auto or fp32", "Precision auto or fp32"),
+                   icon=":material/slow_motion_video:")
