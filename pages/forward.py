@@ -5,6 +5,7 @@ import streamlit as st
 from bertviz_lite import ui
 from bertviz_lite.engine.tasks import readable_labels
 from bertviz_lite.figures import hidden_norm_animation, hidden_norm_heatmap, probability_bars
+from bertviz_lite.figures.describe import describe_probabilities
 from bertviz_lite.inspect import trace_forward
 
 ui.page_header(
@@ -41,5 +42,5 @@ st.subheader("3. Into the head: the prediction")
 ui.prediction_view(trace)
 if trace.probabilities:
     ui.plot(probability_bars(trace.label_names, trace.probabilities, theme=ui.theme()),
-            key="fw_probs")
+            key="fw_probs", alt=describe_probabilities(trace.label_names, trace.probabilities))
 ui.show_code(trace_forward)

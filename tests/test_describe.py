@@ -97,4 +97,19 @@ def test_generic_description_of_a_figure(frozen):
     fig = grad_flow_bars(GROUPS, {"head": 0.5}, GROUPS[:-1] if frozen else [], step=2)
     text = D.describe_figure(fig)
     assert text.startswith("Weight-gradient norms")
-    assert "head 0.5" in text
+    assert "head: 0.5" in text
+
+
+@pytest.mark.parametrize("names, words", [(["0", "1"], ["class 0: 0.397", "class 1: 0.603"]),
+                                          (["negative", "positive"],
+                                           ["negative: 0.397", "positive: 0.603"])])
+def test_prediction_bars_read_class_by_class(names, words):
+    """The Forward pass chart's words name each class (a bare id as "class 0"), generic or
+    specific; bar positions are not read as class names."""
+    from bertviz_lite.figures import probability_bars
+
+    generic = D.describe_figure(probability_bars(names, [0.397, 0.603]))
+    specific = D.describe_probabilities(names, [0.397, 0.603])
+    for text in (generic, specific):
+        assert all(w in text for w in words), text
+    assert "bar:" not in generic and specific.startswith(f"predicted {D.class_name(names[1])}")

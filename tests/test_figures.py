@@ -467,7 +467,7 @@ def test_token_attribution_html_escapes_and_joins_word_pieces() -> None:
     assert out.count("&lt;img src=x onerror=alert(1)&gt;") >= 3  # title, text, tooltip
     assert "&quot;q&quot;" in out
     assert "</span><span" in out  # "##ing" attaches to "play" with no space between
-    assert ">ing</span>" in out and "##ing:" in out  # shown joined, tooltip says the piece
+    assert ">##ing</span>" in out and "##ing:" in out  # the piece keeps its marker
     # raw attributions, coloured relative to the largest (2.0), the raw value in the tooltip
     assert "rgba(0, 158, 115, 0.400)" in out and "rgba(213, 94, 0, 0.400)" in out
     assert "rgba(0, 158, 115, 0.800)" in out and 'title="play: +1.000"' in out
@@ -475,6 +475,18 @@ def test_token_attribution_html_escapes_and_joins_word_pieces() -> None:
     assert "<script" not in out.lower()
     with pytest.raises(ValueError):
         F.token_attribution_html(["a"], [0.1, 0.2])
+
+
+def test_word_pieces_never_read_as_words():
+    """"forget" "##table": a piece has its own colour box, so without its "##" it would read
+    as the word "table"; every piece the tokenizer marked shows the marker."""
+    import html as _html
+
+    out = F.token_attribution_html(["[CLS]", "a", "forget", "##table", "mess", "[SEP]"],
+                                   [0.0, 0.1, -0.5, -0.4, -0.9, 0.0])
+    shown = [_html.unescape(t) for t in re.findall(r'>([^<>"]*)</span>', out)]
+    assert "##table" in shown and "table" not in shown
+    assert "forget</span><span" in out  # and it sits against its word, no space between
 
 
 def test_attribution_bars_colour_by_sign() -> None:

@@ -374,3 +374,30 @@ def test_compare_section_runs_a_live_sweep(app_env):
     drawn = sum(len(t["x"]) for t in spec["data"] if t.get("mode") == "markers"
                 and t.get("yaxis", "y") == "y")
     assert drawn == 4
+
+
+def test_sweep_records_the_threads_its_points_ran_with(tiny_model_dir, tiny_backbone, tmp_path):
+    """The engine's torch_threads is what the points ran with (config threads=1), not the
+    count the process had when the sweep started."""
+    from bertviz_lite.experiments.learning_curves import threads_used
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = run_sweep(tiny_spec(tiny_model_dir, threads=1), tmp_path / "s.json",
+                        backbone=tiny_backbone)
+    finally:
+        torch.set_num_threads(before)
+    assert res["engine"]["torch_threads"] == 1
+    assert {p["torch_threads"] for p in res["points"]} == {1}
+    assert json.loads((tmp_path / "s.json").read_text())["engine"]["torch_threads"] == 1
+    assert threads_used(1, None) == 1 and threads_used(1, 2) is None  # mixed: no one number
+
+
+def test_recorded_sweeps_name_the_threads_of_their_script():
+    """scripts/record-sweeps.sh runs every sweep with --threads 1 (one process, the points in
+    it): the committed JSON files say 1."""
+    script = (REPO / "scripts" / "record-sweeps.sh").read_text()
+    assert "--threads 1" in script
+    for path in sorted((REPO / "assets" / "sweeps").glob("*.json")):
+        assert json.loads(path.read_text())["engine"]["torch_threads"] == 1, path.name

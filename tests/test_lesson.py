@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import statistics
 
 import pytest
 
@@ -157,23 +158,21 @@ def _reference(compute: str, refs: tuple[str, ...]):
             last = {e["split"]: e["value"] for e in run["evals"]}
             return last["train"] - last["val"]
         return max(runs, key=gap)["config"]["mode"]
-    if compute == "update_order":
-        trainable = [g for g in r["groups"] if g not in r["frozen_groups"]]
-        total = {g: sum(s["update_ratio"].get(g, 0) for s in r["steps"]) for g in trainable}
-        return sorted(trainable, key=lambda g: -total[g])
     raise AssertionError(f"no reference for {compute}")
 
 
 def _reference_other(compute: str, path):
     """Sweeps and inside-BERT analyses, straight from their JSON."""
     d = json.loads(path.read_text())
-    if compute == "sweep_winner":
+    if compute == "sweep_winner":  # medians over seeds; a lead within the seed spread ties
         small = min(p["size"] for p in d["points"])
-        means = {}
-        for m in {p["mode"] for p in d["points"]}:
-            vals = [p["value"] for p in d["points"] if p["mode"] == m and p["size"] == small]
-            means[m] = sum(vals) / len(vals)
-        return max(means, key=means.get)
+        vals = {m: sorted(p["value"] for p in d["points"] if p["mode"] == m
+                          and p["size"] == small and p["value"] is not None)
+                for m in {p["mode"] for p in d["points"]}}
+        med = {m: statistics.median(v) for m, v in vals.items()}
+        first, second = sorted(med, key=lambda m: -med[m])[:2]
+        spread = max(v[-1] - v[0] for v in vals.values())
+        return first if med[first] - med[second] > spread else "tie"
     if compute == "change_order":
         rows = [g for g in d["groups"] if g["weight_change"] is not None]
         return [g["group"] for g in sorted(rows, key=lambda g: -g["weight_change"])]
@@ -255,7 +254,8 @@ def test_log_number_tolerance_and_order_score():
     lesson, store = load_lesson(SHIPPED), ArtefactStore()
     step = lesson.steps[lesson.index_of("cost")]
     ans = answer_for(step, store)
-    assert explain(step, ans.value * 1.9, ans).right
+    close = explain(step, ans.value * 1.9, ans)
+    assert close.right and "within a factor 2" in close.text  # "right" says how close
     wrong = explain(step, ans.value * 2.5, ans)
     assert not wrong.right and "too high" in wrong.text
     assert spearman(["a", "b", "c"], ["a", "b", "c"]) == 1.0
@@ -299,13 +299,13 @@ def other_store(tmp_path):
 
 def test_sweep_and_changes_adapters(other_store):
     winner = COMPUTE["sweep_winner"].fn([other_store.load("sweeps/s")])
-    assert winner.value == "finetune"  # 0.61 against 0.59 at 25 examples
+    assert winner.value == "tie"  # medians 0.61 against 0.59, but the seeds spread over 0.18
     assert winner.detail["size"] == "25" and winner.detail["seeds"] == "2"
     assert winner.value == _reference_other("sweep_winner", other_store.path("sweeps/s"))
     order = COMPUTE["change_order"].fn([other_store.load("changes/c")])
     assert order.value == ["layer.1", "layer.0", "embeddings"]  # layer.2 unmeasured: left out
     figs = observation(["learning-curve"], [other_store.load("sweeps/s")])
-    assert len(figs[0][1].data) == 4  # a mean line and the seed dots per mode
+    assert len(figs[0][1].data) == 4  # a median line and the seed dots per mode
     assert observation(["change"], [other_store.load("changes/c")])[0][1].data
 
 

@@ -66,3 +66,25 @@ def test_run_key_includes_the_engine_version(monkeypatch, tmp_path) -> None:
     after = config_hash(config, "data")
     assert after != before and after not in cache  # the old run is not replayed
     assert config_hash(config, "data") == after  # still stable for one engine
+
+
+def test_recorded_runs_folder_keeps_other_results_apart(tmp_path, caplog):
+    """assets/runs also holds reproduce.json and recipe.json (tables, not run records): loading
+    the folder leaves them out without a warning on every start, and still warns about a run
+    record that cannot be read."""
+    import logging
+    import shutil
+
+    from bertviz_lite.record.runs import load_recorded_runs
+
+    for name in ("sentiment-frozen", "reproduce", "recipe"):
+        shutil.copy(REPO / "assets" / "runs" / f"{name}.json", tmp_path)
+    (tmp_path / "broken-run.json").write_text('{"config": {}, "steps": [{"step": "x"}]}')
+    with caplog.at_level(logging.WARNING):
+        runs = load_recorded_runs(tmp_path)
+    assert list(runs) == ["sentiment-frozen"]
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "broken-run" in warned
+    assert "reproduce" not in warned and "recipe" not in warned
+    shipped = load_recorded_runs(REPO / "assets" / "runs")
+    assert "reproduce" not in shipped and "sentiment-finetune" in shipped

@@ -117,8 +117,16 @@ def head_title(head: str, task: str | None = None) -> str:
     if head != "task-model":
         return head
     if task in TASK_MODEL_TITLES:
-        return f"task model: {TASK_MODEL_TITLES[task]}"
-    return "task model (" + " / ".join(dict.fromkeys(TASK_MODEL_TITLES.values())) + ")"
+        return f"task model: {task_model_names(task)}"
+    return f"task model ({task_model_names()})"
+
+
+def task_model_names(task: str | None = None) -> str:
+    """The frozen task model of a task without the words "task model" (for a sentence that
+    says them already): "BiLSTM-CRF"; without a task, all three joined by " / "."""
+    if task in TASK_MODEL_TITLES:
+        return TASK_MODEL_TITLES[task]
+    return " / ".join(dict.fromkeys(TASK_MODEL_TITLES.values()))
 
 
 def parse_mode(mode: str) -> int | None:

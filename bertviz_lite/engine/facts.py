@@ -44,9 +44,11 @@ class ModelFacts:
 
     @property
     def summary(self) -> str:
-        """"all-MiniLM-L6-v2: 6 layers x 12 heads, 384 wide, 22.7 million weights"."""
+        """"all-MiniLM-L6-v2: 6 layers x 12 heads, 384 wide, 22.6 million weights": the weights
+        the app's runs use (`trained_params`: the pooler, which mean pooling never reads, left
+        out), so the count agrees with every run record's."""
         return (f"{self.title}: {self.layers} layers x {self.heads} heads, {self.hidden} wide, "
-                f"{human_count(self.params)} weights")
+                f"{human_count(self.trained_params)} weights")
 
 
 def human_count(n: int) -> str:

@@ -32,7 +32,8 @@ class GroupChange:
     cka: linear CKA of this hidden state, pretrained vs tuned (1 = unchanged);
     weight_change: ||W_t - W_p|| / ||W_p|| of the group's weights (0 = unchanged);
     probe_pretrained / probe_tuned: a linear probe's validation score in the task's metric;
-    update_ratio_sum: the run's per-step update ratios of the group, summed (None: not recorded).
+    update_ratio_sum: the group's update ratios summed over the steps where the run measured
+    them (None: not recorded); a sample of the run, not its net change (that is weight_change).
     """
 
     group: str
@@ -53,7 +54,8 @@ class ChangesResult:
     cka_matrix: list[list[float]]  # [pretrained state i][tuned state j]
     run_final: dict[str, Any] = field(default_factory=dict)  # the run's own validation score
     baseline: dict[str, Any] = field(default_factory=dict)  # the no-learning baseline
-    update_ratios: dict[str, list[list[float]]] = field(default_factory=dict)  # [step, sum]
+    # [step, running sum of the ratios measured so far], at the measured steps only
+    update_ratios: dict[str, list[list[float]]] = field(default_factory=dict)
     forgetting: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -111,14 +113,27 @@ def _num(v: float | None, digits: int = 3) -> str:
     return "-" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
 
-def update_sum_text(r: ChangesResult, group: str) -> str:
-    """The summed update ratios of a group and on how many steps they were measured, e.g.
-    "0.0122 (90 of 90 steps)"; big models measure every 50th step only, so the sum of those
-    is far below the change over the whole run."""
-    points = r.update_ratios.get(group) or []
+def step_ratios(points: list[list[float]]) -> list[list[float]]:
+    """[[step, running sum], ...] -> [[step, that step's own update ratio], ...]."""
+    out, before = [], 0.0
+    for step, total in points:
+        out.append([step, total - before])
+        before = total
+    return out
+
+
+def measured_steps_text(r: ChangesResult) -> str:
+    """On which steps the run measured its update ratios: "steps 1, 51, 90 of 90" or "all 90
+    steps" (the last step is always measured, so it is the run's length)."""
+    points = next((p for p in r.update_ratios.values() if p), [])
     if not points:
-        return "-"
-    return f"{points[-1][1]:.4f} ({len(points)} of {int(points[-1][0])} steps)"
+        return "no steps"
+    steps = [int(p[0]) for p in points]
+    if len(steps) == steps[-1]:
+        return f"all {steps[-1]} steps"
+    if len(steps) <= 6:
+        return f"steps {', '.join(map(str, steps))} of {steps[-1]}"
+    return f"{len(steps)} of {steps[-1]} steps"
 
 
 def seconds_text(r: ChangesResult) -> str:
@@ -127,13 +142,12 @@ def seconds_text(r: ChangesResult) -> str:
 
 
 def table_lines(r: ChangesResult) -> list[str]:
-    """The per-layer table: CKA, weight change, summed update ratio, probes before and after."""
+    """The per-layer table: CKA, net weight change, probes before and after."""
     metric = str(r.baseline.get("metric") or r.run_final.get("metric") or "score")
-    head = ["group", "CKA", "weight change", "sum of update ratios", f"probe pre ({metric})",
-            f"probe tuned ({metric})"]
+    head = ["group", "CKA", "weight change", f"probe pre ({metric})", f"probe tuned ({metric})"]
     rows = [[g.group + ("" if g.trainable else " (frozen)"), _num(g.cka, 4),
-             _num(g.weight_change, 4), update_sum_text(r, g.group), _num(g.probe_pretrained),
-             _num(g.probe_tuned)] for g in r.groups]
+             _num(g.weight_change, 4), _num(g.probe_pretrained), _num(g.probe_tuned)]
+            for g in r.groups]
     widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     out = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(x, widths)))
            for x in [head, *rows]]

@@ -143,8 +143,12 @@ def point_summary(record: RunRecord, mode: str, size: int, seed: int, cached: bo
             "device": record.device}
 
 
-def engine_info(device: str = "") -> dict[str, Any]:
-    """Which code and machine produced the numbers."""
+def engine_info(device: str = "", threads: int | None = None) -> dict[str, Any]:
+    """Which code and machine produced the numbers.
+
+    threads: the torch threads the points run with (the config's `threads`); None: torch's
+    default in this process, which is what a point gets when its config sets none.
+    """
     import torch
     import transformers
 
@@ -153,7 +157,17 @@ def engine_info(device: str = "") -> dict[str, Any]:
     return {"bertviz_lite": __version__, "torch": torch.__version__,
             "transformers": transformers.__version__, "device": device,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+            "torch_threads": threads or torch.get_num_threads(),
+            "python": platform.python_version()}
+
+
+def threads_used(recorded: int | None, point: int | None) -> int | None:
+    """The sweep's torch threads after one more point: unchanged while every trained point
+    ran with the recorded count (a cached point, None, ran elsewhere: no news); None once a
+    resumed sweep's points ran with different counts (there is no single true number)."""
+    if point is None:
+        return recorded
+    return recorded if recorded == point else None
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -227,6 +241,8 @@ class Sweep:
 
     def run(self) -> dict[str, Any]:
         """Every planned point not yet in `out`: trained, or taken from the cache."""
+        import torch
+
         from bertviz_lite.engine.models import load_backbone
 
         pool = self.pool or load_pool(self.spec)
@@ -243,14 +259,18 @@ class Sweep:
             cpu0 = time.process_time()
             record, cached = self._run_point(self.spec, (mode, size, seed), data, backbone)
             cpu_s = None if cached else time.process_time() - cpu0
+            threads = None if cached else torch.get_num_threads()  # as the point's run set it
             if record.status != "completed":
                 log.warning("%s n=%d seed %d ended %s: %s", mode, size, seed, record.status,
                             record.reason)
                 if record.status == "stopped":
                     break
-            point = {**point_summary(record, mode, size, seed, cached), "cpu_seconds": cpu_s}
+            point = {**point_summary(record, mode, size, seed, cached), "cpu_seconds": cpu_s,
+                     "torch_threads": threads}
             result["points"].append(point)
-            result["engine"]["device"] = result["engine"]["device"] or record.device
+            engine = result["engine"]
+            engine["device"] = engine["device"] or record.device
+            engine["torch_threads"] = threads_used(engine.get("torch_threads"), threads)
             result["elapsed_seconds"] = elapsed0 + time.perf_counter() - t0
             result["complete"] = n == len(todo) - 1
             self._save(result)
@@ -278,7 +298,7 @@ class Sweep:
                              if p.get("status") in ("completed", "diverged")]
             return old
         return {"version": SWEEP_VERSION, "kind": "learning-curves", "setup": setup,
-                "engine": engine_info(), "points": [], "elapsed_seconds": 0.0,
+                "engine": engine_info(threads=self.spec.base.threads), "points": [], "elapsed_seconds": 0.0,
                 "complete": False}
 
     def _run_point(self, spec: SweepSpec, p: Point, data: TaskData, backbone: Any

@@ -1,4 +1,5 @@
-"""How far the weights moved: relative change per layer group, and the per-step updates summed.
+"""How far the weights moved: relative change per layer group (the net change over the run),
+and the per-step update ratios the run measured.
 
 weight change of a group = ||W_tuned - W_pretrained|| / ||W_pretrained||, the L2 norm taken
 over all of the group's parameters together (float64). Groups are the engine's
@@ -56,11 +57,12 @@ def weight_changes(pretrained: nn.Module, tuned: nn.Module, use_pooler: bool = F
 
 
 def accumulated_update_ratios(record: RunRecord) -> dict[str, list[list[float]]]:
-    """Per group, the running sum of the recorded update ratios ||dW|| / ||W|| over the steps.
+    """Per group, the running sum of the update ratios ||dW|| / ||W|| at the steps where the
+    run measured them.
 
-    Returns {group: [[step, sum so far], ...]}. The sum bounds the net relative change from
-    above (triangle inequality): where it is much larger, later updates undid earlier ones.
-    Steps where the ratio was not measured are skipped (see StepRecord.update_ratio).
+    Returns {group: [[step, sum so far], ...]}. With more than 4M trainable weights only every
+    50th step and the last are measured (see StepRecord.update_ratio), so the sum covers a few
+    steps and says nothing about the net change over the run: that is `weight_changes`.
     """
     out: dict[str, list[list[float]]] = {}
     totals: dict[str, float] = {}

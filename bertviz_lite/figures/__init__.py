@@ -20,8 +20,8 @@ from bertviz_lite.figures.changes import (
     change_bars,
     cka_heatmap,
     forgetting_bars,
+    measured_updates,
     probe_lines,
-    update_growth,
 )
 from bertviz_lite.figures.compare import compare_bars, cost_figure, ours_name, paper_table
 from bertviz_lite.figures.curves import (
@@ -103,6 +103,6 @@ __all__ = [
     "steps_table",
     "style",
     "token_attribution_html",
-    "update_growth",
+    "measured_updates",
     "update_ratio_chart",
 ]

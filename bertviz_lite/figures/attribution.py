@@ -39,8 +39,9 @@ def score_colour(score: float) -> str:
 
 def _span(token: str, score: float, raw: float) -> str:
     """One token as an escaped <span> coloured by `score` (in -1 ... 1); the hover title
-    shows the raw attribution."""
-    shown = token[2:] if token.startswith("##") and len(token) > 2 else token
+    shows the raw attribution. A word piece keeps its "##": each piece has its own colour, so
+    "forget" "##table" must not read as two words "forget table"."""
+    shown = token
     value = f"{float(raw):+.3f}" if is_finite(raw) else "n/a"
     tip = html.escape(f"{token}: {value}", quote=True)
     return (f'<span title="{tip}" style="background-color: {score_colour(score)}; '
@@ -58,9 +59,11 @@ def colour_scale(values: Sequence[float]) -> list[float]:
 
 def token_attribution_html(tokens: list[str], attributions: list[float], *, title: str = "",
                            legend: bool = True, towards: str = "the explained class") -> str:
-    """Inline HTML: each token in a <span> shaded by its attribution, word pieces rejoined.
+    """Inline HTML: each token in a <span> shaded by its attribution, a word's pieces side by
+    side (the "##" marker kept, so a piece never reads as a word of its own).
 
-    tokens: T word pieces (every one escaped; "##" pieces attach to the token before them);
+    tokens: T word pieces (every one escaped; "##" pieces attach to the token before them,
+    with no space and their "##" shown: "forget##table");
     attributions: T raw signed attributions (any scale; coloured relative to the largest,
     the hover shows the raw value); title: plain text above the tokens; legend: add a one-line
     key to the colours; towards: what a positive attribution pushes towards ("the explained

@@ -14,7 +14,11 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bertviz_lite.experiments.changes_result import ChangesResult
+from bertviz_lite.experiments.changes_result import (
+    ChangesResult,
+    measured_steps_text,
+    step_ratios,
+)
 from bertviz_lite.figures.text import safe_labels, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
 
@@ -135,18 +139,23 @@ def forgetting_bars(rows: Sequence[Mapping[str, Any]], set_name: str, setup: str
                                     f"{setup}"))
 
 
-def update_growth(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
-    """Per group, the run's update ratios ||dW|| / ||W|| summed over the steps where they were
-    measured (every step for small trainable sets, else every 50th and the last)."""
+def measured_updates(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Per group, the update ratio ||dW|| / ||W|| of each step where the run measured it (log y).
+
+    r: one analysis; its `update_ratios` hold running sums, turned back into each measured
+    step's own ratio here. The subtitle says how many of the run's steps were measured (every
+    step up to 4M trainable weights, else every 50th and the last): these points are samples,
+    not the whole run; the net change over the run is the weight-change bar.
+    """
     fig = go.Figure()
     groups = [g.group for g in r.groups if r.update_ratios.get(g.group)]
     for i, name in enumerate(groups):
-        pts = r.update_ratios[name]
+        pts = step_ratios(r.update_ratios[name])
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=safe_text(name),
                                  mode="lines+markers" if len(pts) < 10 else "lines",
                                  line={"width": theme.thin_line + i * 0.2}))
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="sum of update ratios so far")
-    return style(fig, theme, "How the weight change grew over the run", height=380,
-                 subtitle="Look for: which groups keep moving; the sum bounds the net change "
-                          "from above. " + setup_line(r))
+    fig.update_yaxes(type="log", exponentformat="power", title_text="||dW|| / ||W|| of the step")
+    return style(fig, theme, "Update size at the measured steps", height=380,
+                 subtitle=f"Measured at {measured_steps_text(r)}; the net change over the run "
+                          "is the weight-change bar. " + setup_line(r))

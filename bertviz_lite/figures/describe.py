@@ -179,31 +179,57 @@ def describe_cost(rows: Sequence[Mapping[str, Any]]) -> str:
     return "training cost, " + "; ".join(parts)
 
 
+def class_name(name: object) -> str:
+    """A class as people say it: "positive" stays, a bare id "0" becomes "class 0"."""
+    text = _plain(name)
+    return f"class {text}" if text.isdigit() else safe_text(text)
+
+
+def describe_probabilities(label_names: Sequence[str], probs: Sequence[float]) -> str:
+    """The prediction bars in words, classes in the model's order: "predicted positive;
+    probabilities: negative 0.397, positive 0.603" (bare ids read "class 0: 0.397")."""
+    if not probs:
+        return "no prediction"
+    best = max(range(len(probs)), key=lambda i: probs[i])
+    return (f"predicted {class_name(label_names[best])}; probabilities: "
+            + ", ".join(f"{class_name(n)}: {fmt_num(p)}" for n, p in zip(label_names, probs)))
+
+
 def describe_figure(fig: go.Figure) -> str:
     """A generic text alternative of any figure: its title, subtitle and series, with the
     values of short bar series (used where no specific description is given)."""
     title = fig.layout.title
     head = ". ".join(t for t in (_plain(title.text), _plain(title.subtitle.text)) if t)
-    series = [_series(t) for t in fig.data if t.showlegend is not False or t.name]
+    series = [_series(t, fig) for t in fig.data if t.showlegend is not False or t.name]
     series = [s for s in series if s]
     return (head or "chart") + (": " + "; ".join(series[:8]) if series else "")
 
 
 def _plain(text: object) -> str:
-    """Plotly text without its HTML tags."""
+    """Plotly text without its HTML tags (0 is a text too: "0")."""
     import re
 
-    return re.sub(r"<[^>]+>", " ", str(text or "")).strip() if text else ""
+    return "" if text is None else re.sub(r"<[^>]+>", " ", str(text)).strip()
 
 
-def _series(trace: Any) -> str:
-    """One trace: its name and, for a short bar series, its values."""
+def _category_names(fig: go.Figure | None, axis: str) -> dict[Any, str]:
+    """Positions an axis labels with tick text (tickvals -> ticktext), e.g. {0: "negative"}."""
+    ax = fig.layout[axis] if fig is not None else None
+    if ax is None or not ax.tickvals or not ax.ticktext:
+        return {}
+    return {v: _plain(t) for v, t in zip(ax.tickvals, ax.ticktext)}
+
+
+def _series(trace: Any, fig: go.Figure | None = None) -> str:
+    """One trace: its name and, for a short bar series, its values ("class 0: 0.397")."""
     name = _plain(getattr(trace, "name", "")) or trace.type
     if trace.type == "bar":
         x, y = trace.x or (), trace.y or ()
         horiz = trace.orientation == "h"
         cats, vals = (y, x) if horiz else (x, y)
-        pairs = [f"{_plain(c)} {fmt_num(v)}" for c, v in zip(cats, vals)
+        names = _category_names(fig, "yaxis" if horiz else "xaxis")
+        cats = [names.get(c, c) for c in cats]
+        pairs = [f"{class_name(c)}: {fmt_num(v)}" for c, v in zip(cats, vals)
                  if v is not None and not (isinstance(v, float) and math.isnan(v))]
         if pairs and len(pairs) <= 12:
             return f"{name}: " + ", ".join(pairs)

@@ -101,6 +101,7 @@ def probability_bars(label_names: list[str], probs: list[float],
     names = safe_labels([label_names[i] for i in order])
     fig = go.Figure(go.Bar(
         x=[float(p[i]) for i in order], y=list(range(len(order))), orientation="h",
+        name="probability",
         marker={"color": [theme.trainable if i == best else theme.frozen_fill for i in order]},
         text=[f"{p[i]:.1%}" for i in order], textposition="outside", cliponaxis=False,
         customdata=names, hovertemplate="%{customdata}: %{x:.1%}<extra></extra>",

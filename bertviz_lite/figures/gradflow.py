@@ -288,8 +288,8 @@ def update_ratio_chart(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Fi
     """Update-to-weight ratio ‖Δw‖/‖w‖ per trainable group over steps (log y), with 1e-3.
 
     record: a RunRecord; steps whose update_ratio is empty (measured every 50th step for large
-    models) are skipped; frozen groups are left out (they never change) and named in the
-    subtitle.
+    models) are skipped and the subtitle says how many were measured; frozen groups are left
+    out (they never change) and named in the subtitle.
     """
     frozen = set(record.frozen_groups)
     trainable = [g for g in record.groups if g not in frozen]
@@ -320,5 +320,9 @@ def update_ratio_chart(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Fi
     fig.update_yaxes(type="log", exponentformat="power", title_text="‖Δw‖ / ‖w‖ (log scale)")
     fig.update_xaxes(title_text="training step")
     fig.update_layout(legend={"traceorder": "reversed", "title": {"text": "group"}})
+    measured = sorted(set(steps_seen))
+    sampled = (f"measured at {len(measured)} of {len(record.steps)} steps (points, not the "
+               f"whole run)" if 0 < len(measured) < len(record.steps) else "")
     note = f"not shown (frozen, never change): {', '.join(record.frozen_groups)}" if frozen else ""
+    note = "; ".join(n for n in (sampled, note) if n)
     return style(fig, theme, title="How much each step changes the weights", subtitle=note or None)

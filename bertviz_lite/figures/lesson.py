@@ -7,12 +7,13 @@ Pure functions: plain data in, plotly Figure out.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
-from bertviz_lite.figures.text import safe_labels, safe_text
+from bertviz_lite.figures.text import plain_number, safe_labels, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
 
 
@@ -23,15 +24,16 @@ def _legend_below(theme: Theme) -> dict[str, Any]:
 
 
 def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME,
-                   setup: dict[str, Any] | None = None) -> go.Figure:
+                   setup: dict[str, Any] | None = None, paper: bool = True) -> go.Figure:
     """Fine-tuned minus frozen, per task: ours beside the paper's (points on 0-100).
 
     rows: reproduce.json rows with "task", "dataset", "ours_gap", "paper_gap" (and
-    "frozen_head"); setup: the result's setup (its layers are named in the legend).
+    "frozen_head"); setup: the result's setup (its layers are named in the legend);
+    paper: False leaves the paper's bars out (a lesson asks for them later).
     """
     names = safe_labels([str(r["task"]) for r in rows])
     ours = [r.get("ours_gap") for r in rows]
-    paper = [r.get("paper_gap") for r in rows]
+    paper = [r.get("paper_gap") for r in rows] if paper else []
     s = setup or {}
     heads = sorted({str(r.get("frozen_head") or "linear") for r in rows})
     what = ", ".join(filter(None, [  # short: the legend shares a 1280-px stage with the text
@@ -40,20 +42,20 @@ def reproduce_gaps(rows: Sequence[dict[str, Any]], theme: Theme = DEFAULT_THEME,
     fig = go.Figure([
         go.Bar(x=names, y=ours, name=safe_text(f"ours ({what})"), marker_color=theme.ours,
                text=[f"{v:+.1f}" if v is not None else "n/a" for v in ours],
-               textposition="outside", cliponaxis=False),
-        go.Bar(x=names, y=paper, name="paper (BERT-base)", marker={
+               textposition="outside", cliponaxis=False)])
+    if paper:
+        fig.add_trace(go.Bar(x=names, y=paper, name="paper (BERT-base)", marker={
             "color": theme.paper, "pattern": {"shape": "/", "fgcolor": theme.text,
                                               "solidity": 0.2}},
                text=[f"{v:+.1f}" if v is not None else "" for v in paper],
-               textposition="outside", cliponaxis=False),
-    ])
+               textposition="outside", cliponaxis=False))
     top = max([v for v in ours + paper if v is not None] + [1.0])
     fig.update_yaxes(range=[min(0.0, *(v for v in ours + paper if v is not None)) - 1,
                             top * 1.3], title_text="gain (points)")
     fig.update_xaxes(tickangle=0)
     fig.update_layout(barmode="group", legend=_legend_below(theme))
     return style(fig, theme, title="What fine-tuning adds, per task",
-                 subtitle="ours (real data) beside the paper's",
+                 subtitle="ours (real data) beside the paper's" if paper else "ours (real data)",
                  height=620 if theme.presenter else 440)
 
 
@@ -76,16 +78,17 @@ def group_change_bars(groups: Sequence[str], values: Sequence[float], measure: s
 
 def learning_curve(sizes: Sequence[int], series: dict[str, list[list[float]]], metric: str,
                    theme: Theme = DEFAULT_THEME) -> go.Figure:
-    """Metric against training-set size (log x), one line per mode at the seed mean, every
-    seed drawn as a dot.
+    """Metric against training-set size (log x), one line per mode at the median over seeds
+    (the statistic of the README table and the lesson's answer), every seed drawn as a dot.
 
     sizes: S sizes; series: {mode: S lists of per-seed values}.
     """
     fig = go.Figure()
     for i, (mode, per_size) in enumerate(series.items()):
         colour = mode_colour(mode, theme, i)
-        means = [sum(v) / len(v) if v else None for v in per_size]
-        fig.add_trace(go.Scatter(x=list(sizes), y=means, name=f"{safe_text(mode)} (seed mean)",
+        medians = [statistics.median(v) if v else None for v in per_size]
+        fig.add_trace(go.Scatter(x=list(sizes), y=medians,
+                                 name=f"{safe_text(mode)} (seed median)",
                                  mode="lines+markers", line={"color": colour,
                                                              "width": theme.line_width}))
         xs = [s for s, v in zip(sizes, per_size) for _ in v]
@@ -166,7 +169,8 @@ def wall_time_bars(modes: Sequence[str], seconds: Sequence[float], device: str,
     fig = go.Figure(go.Bar(
         x=list(seconds), y=safe_labels(modes), orientation="h", cliponaxis=False,
         marker_color=[mode_colour(m, theme, i) for i, m in enumerate(modes)],
-        text=[f"{s:.1f} s · {s / fastest:.1f}×" for s in seconds], textposition="outside"))
+        text=[f"{s:.1f} s · {plain_number(s / fastest)}×" for s in seconds],
+        textposition="outside"))
     fig.update_xaxes(title_text="wall time of the whole run (s)",
                      range=[0, max(seconds) * 1.45])
     fig.update_yaxes(type="category")

@@ -74,6 +74,14 @@ def capitalise(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
+def plain_number(x: float) -> str:
+    """A positive number as people read it, the one rounding a lesson's words and its charts
+    share: 29,307 · 11.5 · 2.93 · 0.031 (at most three significant digits below 100)."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
 def fmt_human(x: object) -> str:
     """A count or size for people: "22.6M", "1,086", "11.3", "0.0421"; "n/a" if missing."""
     if not is_finite(x):

@@ -9,6 +9,7 @@ from which file, and `detail` fields for the explanation templates.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class Compute:
     example: str  # an artefact reference, for error messages
     fields: frozenset[str]  # detail placeholders it provides
     fn: Callable[[Sequence[Any]], Answer]
+    extra_runs: int = 0  # further run artefacts it accepts (setup facts and figures, not the answer)
 
 
 def _record(obj: Any, what: str) -> RunRecord:
@@ -152,25 +154,36 @@ def most_overfit(arts: Sequence[Any]) -> Answer:
                   {"gap": f"{gaps[best]:.3f}", "gaps": listed, "examples": str(n)})
 
 
+TIE = "tie"
+
+
 def sweep_winner(arts: Sequence[Any]) -> Answer:
-    """At the smallest training-set size of a sweep, the mode with the higher mean metric."""
+    """At the smallest training-set size of a sweep, the mode with the higher median over seeds
+    (the README table's statistic), or "tie" when the medians differ by no more than the
+    seeds' spread (the larger max - min of the two modes): one mode wins only beyond it."""
     from bertviz_lite.lesson.artefacts import Sweep
 
     sw = arts[0]
     if not isinstance(sw, Sweep):
         raise ValueError("this computation needs a learning-curve sweep (sweeps/<name>)")
     size = sw.sizes()[0]
-    means = {m: sum(v) / len(v) for m in sw.modes() if (v := sw.values(m, size))}
-    if not means:
+    vals = {m: v for m in sw.modes() if (v := sw.values(m, size))}
+    if not vals:
         raise ValueError(f"no finite values at {size} examples")
-    best = max(means, key=lambda m: means[m])
-    seeds = max(len(sw.values(m, size)) for m in means)
-    spread = {m: (min(sw.values(m, size)), max(sw.values(m, size))) for m in means}
-    listed = ", ".join(f"{m} {means[m]:.3f} (seeds {lo:.3f}-{hi:.3f})"
-                       for m, (lo, hi) in spread.items())
-    return Answer(best, tuple(means), f"mean {sw.metric} over {seeds} seeds at {size} training "
-                  f"examples: {listed}", {"size": str(size), "seeds": str(seeds),
-                                           "means": listed})
+    med = {m: statistics.median(v) for m, v in vals.items()}
+    ranked = sorted(med, key=lambda m: -med[m])
+    spread = max(max(v) - min(v) for v in vals.values())
+    margin = med[ranked[0]] - med[ranked[1]] if len(ranked) > 1 else math.inf
+    best = ranked[0] if margin > spread else TIE
+    seeds = max(len(v) for v in vals.values())
+    listed = ", ".join(f"{m} {med[m]:.3f} (seeds {min(v):.3f}-{max(v):.3f})"
+                       for m, v in vals.items())
+    labels = {TIE: "neither: a tie within the seeds' spread"}
+    return Answer(best, (*vals, TIE), f"median {sw.metric} over {seeds} seeds at {size} "
+                  f"training examples: {listed}; medians {margin:.3f} apart, seed spread "
+                  f"{spread:.3f}", {"size": str(size), "seeds": str(seeds), "means": listed,
+                                    "medians": listed, "margin": f"{margin:.3f}",
+                                    "spread": f"{spread:.3f}"}, labels)
 
 
 def _order_answer(change: dict[str, float], groups: Sequence[str], how: str) -> Answer:
@@ -181,7 +194,8 @@ def _order_answer(change: dict[str, float], groups: Sequence[str], how: str) -> 
 
 
 def change_order(arts: Sequence[Any]) -> Answer:
-    """Layer groups ordered by how much fine-tuning changed them (inside-BERT analysis)."""
+    """Layer groups ordered by their net relative weight change ‖W_t − W_0‖/‖W_0‖ (an inside-BERT
+    analysis; a run artefact after it only supplies setup facts and figures)."""
     from bertviz_lite.lesson.artefacts import Changes
 
     ch = arts[0]
@@ -189,18 +203,6 @@ def change_order(arts: Sequence[Any]) -> Answer:
         raise ValueError("this computation needs an inside-BERT analysis (changes/<name>)")
     groups = [g for g in ch.groups if g in ch.change]
     return _order_answer(ch.change, groups, f"{ch.measure or 'change'} per group, largest first")
-
-
-def update_order(arts: Sequence[Any]) -> Answer:
-    """Trainable groups ordered by their summed per-step update ratio ‖Δw‖/‖w‖ in a run."""
-    rec = _record(arts[0], "the artefact")
-    groups = [g for g in rec.groups if g not in rec.frozen_groups]
-    total = {g: sum(s.update_ratio.get(g, 0.0) or 0.0 for s in rec.steps) for g in groups}
-    groups = [g for g in groups if total[g] > 0]
-    if len(groups) < 2:
-        raise ValueError("needs a run where at least two groups changed")
-    return _order_answer(total, groups, f"per-step update ratio ‖Δw‖/‖w‖ summed over the "
-                         f"{len(rec.steps)} steps of {rec.task}-{rec.label}, largest first")
 
 
 _LAYERS = frozenset({"stop", "frozen", "steps", "task", "mode"})
@@ -218,11 +220,10 @@ COMPUTE: dict[str, Compute] = {
     "most_overfit": Compute("choice", 2, "runs/sentiment-frozen",
                             frozenset({"gap", "gaps", "examples"}), most_overfit),
     "sweep_winner": Compute("choice", 1, "sweeps/sentiment",
-                            frozenset({"size", "seeds", "means"}), sweep_winner),
-    "change_order": Compute("order", 1, "changes/sentiment",
-                            frozenset({"most", "least", "values"}), change_order),
-    "update_order": Compute("order", 1, "runs/sentiment-finetune",
-                            frozenset({"most", "least", "values"}), update_order),
+                            frozenset({"size", "seeds", "means", "medians", "margin", "spread"}),
+                            sweep_winner),
+    "change_order": Compute("order", 1, "changes/sentiment-finetune",
+                            frozenset({"most", "least", "values"}), change_order, extra_runs=1),
 }
 
 
@@ -258,7 +259,7 @@ def facts(arts: Sequence[Any]) -> dict[str, str]:
 
 KIND_FIELDS: dict[str, frozenset[str]] = {
     "layers": frozenset({"prediction", "answer", "missed", "extra"}),
-    "log-number": frozenset({"prediction", "answer", "factor", "direction"}),
+    "log-number": frozenset({"prediction", "answer", "factor", "direction", "tolerance"}),
     "choice": frozenset({"prediction", "answer"}),
     "order": frozenset({"prediction", "answer", "predicted_most", "rho"}),
     "none": frozenset(),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bertviz_lite.figures.text import plain_number
 from bertviz_lite.lesson.answers import Answer
 from bertviz_lite.lesson.format import Step
 
@@ -37,18 +38,25 @@ def _layers(pred: Sequence[str], answer: Sequence[str]) -> tuple[bool, dict[str,
 
 
 def _log_number(pred: float, answer: float, tolerance: float) -> tuple[bool, dict[str, str]]:
+    """Right means within a factor `tolerance` of the answer, and the words say so ("within a
+    factor 3 of it"): a prediction 2.9 times off is close, not exact."""
     factor = max(pred, answer) / min(pred, answer)
-    direction = "about right" if factor <= tolerance else \
-        "too high" if pred > answer else "too low"
-    return factor <= tolerance, {"prediction": number(pred), "answer": number(answer),
-                                 "factor": number(factor), "direction": direction}
+    within = factor <= tolerance
+    if factor < 1.05:
+        direction = "spot on"
+    elif within:
+        direction = f"close: within a factor {number(tolerance)}, counted as right"
+    else:
+        direction = "too high" if pred > answer else "too low"
+    return within, {"prediction": number(pred), "answer": number(answer),
+                    "factor": number(factor), "direction": direction,
+                    "tolerance": number(tolerance)}
 
 
 def number(x: float) -> str:
-    """A positive number as people read it: 29,307 · 16 · 2.5 · 0.031."""
-    if x >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.2g}" if x < 10 else f"{x:.0f}"
+    """A positive number as people read it: 29,307 · 16 · 11.5 · 2.93 · 0.031 (the rounding
+    of the lesson's charts, `figures.text.plain_number`)."""
+    return plain_number(x)
 
 
 def spearman(a: Sequence[str], b: Sequence[str]) -> float:

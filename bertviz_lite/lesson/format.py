@@ -146,10 +146,14 @@ def _answer(raw: Any, kind: str, where: tuple[str, str | None]) -> AnswerSpec | 
     arts = raw.get("artefacts", [])
     if isinstance(arts, str):
         arts = [arts]
+    extra = arts[spec.n_artefacts:] if isinstance(arts, list) else []
     if not isinstance(arts, list) or not all(isinstance(a, str) for a in arts) \
-            or len(arts) != spec.n_artefacts:
+            or not spec.n_artefacts <= len(arts) <= spec.n_artefacts + spec.extra_runs \
+            or not all(a.startswith("runs/") for a in extra):
+        more = f", then up to {spec.extra_runs} run(s) like \"runs/sentiment-finetune\"" \
+            if spec.extra_runs else ""
         raise LessonError(f"{_where(*where, 'answer.artefacts')}: {compute!r} needs "
-                          f"{spec.n_artefacts} artefact name(s) like \"{spec.example}\"")
+                          f"{spec.n_artefacts} artefact name(s) like \"{spec.example}\"{more}")
     tol = raw.get("tolerance", 2.0)
     if not isinstance(tol, (int, float)) or tol <= 1:
         raise LessonError(f"{_where(*where, 'answer.tolerance')}: must be a factor above 1")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bertviz_lite.engine.config import head_title
+from bertviz_lite.engine.config import head_title, task_model_names
 
 PAPER_CITATION = 'Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base'
 
@@ -85,7 +85,7 @@ def frozen_head_words(head: str, task: str | None = None) -> str:
     """A frozen head in words for a sentence ("Frozen: ..."), saying how it relates to the
     paper's frozen setup."""
     if head == "task-model":
-        return (f"a scalar mix of all layers into a task model ({head_title(head, task)}), "
+        return (f"a scalar mix of all layers into a task model ({task_model_names(task)}), "
                 "as in the paper")
     if head == "scalar-mix":
         return ("a scalar mix of all layers into a linear layer (the paper put a task model "

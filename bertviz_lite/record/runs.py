@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import tempfile
@@ -17,6 +18,8 @@ from typing import Any
 
 from bertviz_lite.engine.config import head_title
 from bertviz_lite.record.provenance import RECORD_VERSION, engine_info
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -189,3 +192,29 @@ def _nan(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
         if d.get(k) is None:
             d[k] = float("nan")
     return d
+
+
+def is_run_record(d: Any) -> bool:
+    """Whether parsed JSON is shaped like a run record (a config and its steps), rather than
+    another result kept beside the runs (reproduce.json, recipe.json: a setup and rows)."""
+    return isinstance(d, dict) and "config" in d and "steps" in d
+
+
+def load_recorded_runs(folder: str | Path) -> dict[str, RunRecord]:
+    """The run records of a folder by file stem. Other JSON there (the reproduction and recipe
+    tables) is left out quietly; a run record that cannot be read is logged and skipped."""
+    out: dict[str, RunRecord] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as err:
+            log.warning("skipping recorded run %s: %s", path, err)
+            continue
+        if not is_run_record(d):
+            log.debug("%s is not a run record (no config and steps): left out", path.name)
+            continue
+        try:
+            out[path.stem] = RunRecord.from_dict(d)
+        except (ValueError, TypeError, KeyError) as err:
+            log.warning("skipping recorded run %s: %s", path, err)
+    return out

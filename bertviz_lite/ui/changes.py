@@ -13,8 +13,8 @@ from bertviz_lite.figures import (
     change_bars,
     cka_heatmap,
     forgetting_bars,
+    measured_updates,
     probe_lines,
-    update_growth,
 )
 from bertviz_lite.figures.changes import setup_line
 from bertviz_lite.record.runs import RunRecord
@@ -147,8 +147,8 @@ def draw(r: ChangesResult, prefix: str) -> None:
     with right:
         ui.plot(cka_heatmap(r, theme), key=f"{prefix}_matrix")
     if any(r.update_ratios.values()):
-        with st.expander("How the weight change grew over the run (the recorded update ratios)"):
-            ui.plot(update_growth(r, theme), key=f"{prefix}_growth")
+        with st.expander("Update size at the steps the run measured (the recorded update ratios)"):
+            ui.plot(measured_updates(r, theme), key=f"{prefix}_growth")
     st.caption(f"{setup_line(r)}; engine: {ui.safe(r.setup.get('engine'))}; analysis took "
                f"{r.seconds.get('total', 0):.1f} s.")
 

@@ -15,7 +15,7 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.engine.facts import ModelFacts, model_facts
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.record.runcache import RunCache
-from bertviz_lite.record.runs import RunRecord
+from bertviz_lite.record.runs import RunRecord, load_recorded_runs
 from bertviz_lite.serve.pool import JobPool
 from bertviz_lite.serve.settings import Settings, load_settings
 
@@ -91,13 +91,7 @@ def recorded_runs() -> dict[str, RunRecord]:
 
 @st.cache_data(show_spinner=False)
 def _load_recorded(folder: str) -> dict[str, RunRecord]:
-    out: dict[str, RunRecord] = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        try:
-            out[path.stem] = RunRecord.load(path)
-        except (ValueError, TypeError, KeyError, OSError) as err:
-            log.warning("skipping recorded run %s: %s", path, err)
-    return out
+    return load_recorded_runs(folder)
 
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
