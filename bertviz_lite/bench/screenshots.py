@@ -129,17 +129,19 @@ def take(browser: Any, url: str, shot: Shot, out: Path) -> Path:
         ctx.close()
 
 
+APP_PATHS = ("app.py", "pages", "bertviz_lite", "assets", ".streamlit")  # what the app runs
+
+
 def provenance() -> dict[str, Any]:
-    """The commit and app version the screenshots are taken from."""
+    """The commit and app version the screenshots are taken from, and whether the app's own
+    files (APP_PATHS) differed from that commit."""
     import subprocess
 
     from bertviz_lite.record.provenance import engine_version, git_commit
 
-    root = PACKAGE_DIR.parent
-    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
-                             ".", ":!docs/screenshots"], capture_output=True, text=True,
-                            check=False)
-    return {"commit": git_commit(), "uncommitted_changes": bool(status.stdout.strip()),
+    status = subprocess.run(["git", "-C", str(PACKAGE_DIR.parent), "status", "--porcelain",
+                             "--", *APP_PATHS], capture_output=True, text=True, check=False)
+    return {"commit": git_commit(), "app_changed_since_commit": bool(status.stdout.strip()),
             "app_version": engine_version()}
 
 
