@@ -38,3 +38,9 @@ def feature_cache_dir() -> Path:
     `<home_dir()>/cache/features`."""
     env = os.environ.get("BERTVIZ_FEATURE_CACHE")
     return Path(env) if env else home_dir() / "cache" / "features"
+
+
+def results_doc() -> Path:
+    """`docs/results.md` of the checkout: where the generated result tables live (between
+    `<!-- BEGIN name -->` and `<!-- END name -->` markers)."""
+    return PACKAGE_DIR.parent / "docs" / "results.md"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Write every result table of the README from the committed JSON (the tests check they agree):
-# lecture runs and reproduction (assets/runs), bench (assets/bench), inside BERT
-# (assets/changes), learning curves (assets/sweeps).
+# Write every generated result table of docs/results.md from the committed JSON (the tests
+# check they agree): lecture runs, reproduction and recipe (assets/runs), bench
+# (assets/bench), inside BERT (assets/changes), learning curves (assets/sweeps).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 python -m bertviz_lite.record.readme
 python -m bertviz_lite.bench.readme
 python -c "from bertviz_lite.experiments.changes_readme import update_readme; update_readme()"
-python -m bertviz_lite.experiments.learning_summary README.md assets/sweeps
+python -m bertviz_lite.experiments.learning_summary docs/results.md assets/sweeps

@@ -2,7 +2,7 @@
 # Regenerate the recorded "What changed inside BERT?" analyses in assets/changes: train the
 # twelve bundled runs (four tasks x frozen, top-2, finetune; default hyperparameters, seed 0)
 # with --save-model into a temporary folder, then analyse each against the pretrained model.
-# TASKS="sentiment" OUT=/tmp/changes scripts/record-changes.sh: one task, elsewhere (the README
+# TASKS="sentiment" OUT=/tmp/changes scripts/record-changes.sh: one task, elsewhere (the results
 # table is only rewritten when OUT is assets/changes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -5,7 +5,7 @@
 # engine and machine that made it (its `engine` field); the app shows that line.
 # BERTVIZ_NO_SETUP=1 uses the active Python environment instead of scripts/setup.sh.
 # assets/runs/reproduce.json is not touched (bertviz-lite reproduce --max-train 5000, ~25
-# minutes; see the README).
+# minutes; see docs/results.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -z "${BERTVIZ_NO_SETUP:-}" ]; then

@@ -30,4 +30,4 @@ if [[ "$WHICH" == all || "$WHICH" == real ]]; then
   sweep --task paraphrase --data "$DATA_DIR/mrpc" --sizes 50,200,500,2000 --epochs 2 \
     --max-eval 400 --out "$OUT/paraphrase-mrpc.json"
 fi
-python -m bertviz_lite.experiments.learning_summary README.md assets/sweeps  # the README table
+python -m bertviz_lite.experiments.learning_summary docs/results.md assets/sweeps  # the results table

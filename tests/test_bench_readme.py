@@ -1,4 +1,4 @@
-"""The README's bench table is generated from the committed report, and says both
+"""The bench table of docs/results.md is generated from the committed report, and says both
 precisions; the frozen cold-ratio bound is counted in forward passes."""
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from bertviz_lite.bench.precision import forward_bound
 from bertviz_lite.bench.readme import BEGIN, END, bench_json_path, bench_lines, updated_readme
 from bertviz_lite.record.runs import EvalRecord, RunRecord
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
 
 def committed() -> dict:
     return json.loads(bench_json_path().read_text(encoding="utf-8"))
 
 
-def test_readme_bench_section_matches_the_committed_json():
-    text = README.read_text(encoding="utf-8")
+def test_results_bench_section_matches_the_committed_json():
+    text = RESULTS.read_text(encoding="utf-8")
     assert text.count(BEGIN) == 1 and text.count(END) == 1
     assert updated_readme(text, committed()) == text, \
         "run: python -m bertviz_lite.bench.readme"

@@ -238,7 +238,7 @@ def test_cli_changes_end_to_end(tmp_path, tiny_model_dir, capsys, caplog):
     assert "--checkpoint DIR" in caplog.text
 
 
-# -- figures and the README ----------------------------------------------------------------
+# -- figures and docs/results.md--------------------------------------------------------------
 def test_figures_show_our_numbers_in_gradient_flow_order(tiny_runs, tiny_backbone):
     from bertviz_lite.figures import change_bars, cka_heatmap, forgetting_bars, probe_lines
 
@@ -262,13 +262,14 @@ def test_figures_show_our_numbers_in_gradient_flow_order(tiny_runs, tiny_backbon
     assert "ours: tiny" in bars.layout.title.subtitle.text
 
 
-def test_readme_table_matches_the_recorded_analyses():
+def test_results_table_matches_the_recorded_analyses():
     from bertviz_lite.experiments.changes_readme import BEGIN, END, readme_block
+    from bertviz_lite.paths import results_doc
     from tests.conftest import REPO
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = results_doc().read_text(encoding="utf-8")
     block = text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip()
     assert block == readme_block(REPO / "assets" / "changes").strip(), (
-        "README's changes tables are stale: run python -c 'from bertviz_lite.experiments."
+        "docs/results.md's changes tables are stale: run python -c 'from bertviz_lite.experiments."
         "changes_readme import update_readme; update_readme()'")
     assert "| layer.5 |" in block

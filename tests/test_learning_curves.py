@@ -1,5 +1,5 @@
 """Learning curves: nested stratified subsamples, resume, run-cache reuse, one frozen feature
-pass per seed, the figure, the CLI, the README table and the Compare page section."""
+pass per seed, the figure, the CLI, the results table and the Compare page section."""
 
 from __future__ import annotations
 
@@ -248,16 +248,16 @@ def test_cli_sweep_end_to_end(tiny_model_dir, tmp_path, capsys):
     assert main([a if a != "8,16" else "8,x" for a in args]) == 2  # a clear error, no traceback
 
 
-def test_readme_table_matches_the_recorded_sweeps():
+def test_results_table_matches_the_recorded_sweeps():
     sweeps = load_sweeps(REPO / "assets" / "sweeps")
     assert {"sentiment-bundled", "paraphrase-bundled", "similarity-bundled",
             "ner-bundled"} <= set(sweeps)
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "docs" / "results.md").read_text(encoding="utf-8")
     begin, end = "<!-- BEGIN learning-curves -->\n", "\n<!-- END learning-curves -->"
     assert begin in readme and end in readme
     body = readme.split(begin, 1)[1].split(end, 1)[0]
-    assert body == readme_section(sweeps), ("README is out of date: run python -m "
-                                           "bertviz_lite.experiments.learning_summary README.md")
+    assert body == readme_section(sweeps), ("docs/results.md is out of date: run python -m "
+                                           "bertviz_lite.experiments.learning_summary")
     for name, sw in sweeps.items():
         assert sw["engine"]["torch"] and sw["setup"]["seeds"] == [0, 1, 2]
         planned = len(sw["setup"]["sizes"]) * 3 * len(sw["setup"]["modes"])
@@ -401,3 +401,13 @@ def test_recorded_sweeps_name_the_threads_of_their_script():
     assert "--threads 1" in script
     for path in sorted((REPO / "assets" / "sweeps").glob("*.json")):
         assert json.loads(path.read_text())["engine"]["torch_threads"] == 1, path.name
+
+
+def test_a_sweep_without_cpu_times_says_so():
+    """Points whose CPU time was not recorded (cache hits, older sweeps) never add up to
+    "0 CPU seconds" in the results page."""
+    sweep = load_sweeps(REPO / "assets" / "sweeps")["sentiment-bundled"]
+    blind = {**sweep, "points": [{**p, "cpu_seconds": None} for p in sweep["points"]]}
+    text = readme_section({"sentiment-bundled": blind})
+    assert "no CPU time recorded" in text and "0 CPU seconds" not in text
+    assert "CPU seconds" in readme_section({"sentiment-bundled": sweep})

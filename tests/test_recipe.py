@@ -1,4 +1,4 @@
-"""The fine-tuning recipe is what the README says: warm-up then linear decay, weight decay on
+"""The fine-tuning recipe is what docs/results.md says: warm-up then linear decay, weight decay on
 weight matrices only, the gradient clipped at 1.0 (after its norm was recorded)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bertviz_lite.engine.optim import build_optimizer, linear_schedule
 from bertviz_lite.engine.steps import clip_gradients
 from bertviz_lite.engine.training import Trainer
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"  # the recipe's paragraph
 
 
 def tiny(tiny_model_dir, **kw) -> RunConfig:
@@ -115,8 +115,8 @@ def test_clip_arg() -> None:
         clip_arg("lots")
 
 
-def test_readme_states_the_recipe_in_use() -> None:
-    text = README.read_text(encoding="utf-8")
+def test_results_page_states_the_recipe_in_use() -> None:
+    text = RESULTS.read_text(encoding="utf-8")
     section = text[text.index("## The fine-tuning recipe"):]
     section = section[:section.index("\n## ", 5)]
     c = RunConfig()

@@ -1,9 +1,9 @@
-"""The bench table: printed by `bertviz-lite bench` and written into the README from the
-committed report (`assets/bench/bench.json`), between `<!-- BEGIN bench -->` and
+"""The bench table: printed by `bertviz-lite bench` and written into docs/results.md from
+the committed report (`assets/bench/bench.json`), between `<!-- BEGIN bench -->` and
 `<!-- END bench -->`.
 
-    python -m bertviz_lite.bench.readme            # rewrite the README's bench table
-    python -m bertviz_lite.bench.readme --check    # exit 1 when the README is out of date
+    python -m bertviz_lite.bench.readme            # rewrite the bench table of docs/results.md
+    python -m bertviz_lite.bench.readme --check    # exit 1 when that page is out of date
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.paths import PACKAGE_DIR, assets_dir
+from bertviz_lite.paths import assets_dir, results_doc
 
 BEGIN, END = "<!-- BEGIN bench -->", "<!-- END bench -->"
 Report = dict[str, Any]
@@ -186,21 +186,22 @@ def readme_section(report: Report) -> str:
 
 
 def updated_readme(text: str, report: Report) -> str:
-    """README text with its bench section replaced (the markers must be there once)."""
+    """The page's text with its bench section replaced (the markers must be there once)."""
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     if len(pattern.findall(text)) != 1:
-        raise ValueError(f"the README must hold exactly one {BEGIN} ... {END} section")
+        raise ValueError(f"the page must hold exactly one {BEGIN} ... {END} section")
     return pattern.sub(lambda _: readme_section(report), text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite (or --check) the README's bench table from the committed JSON."""
+    """Rewrite (or --check) the bench table of docs/results.md from the committed JSON."""
     p = argparse.ArgumentParser(prog="python -m bertviz_lite.bench.readme")
     p.add_argument("--check", action="store_true")
-    p.add_argument("--readme", default=str(PACKAGE_DIR.parent / "README.md"))
+    p.add_argument("--doc", "--readme", dest="doc", default=str(results_doc()),
+                   help="the page holding the table (default docs/results.md)")
     p.add_argument("--json", default=str(bench_json_path()))
     a = p.parse_args(argv)
-    readme = Path(a.readme)
+    readme = Path(a.doc)
     text = readme.read_text(encoding="utf-8")
     new = updated_readme(text, json.loads(Path(a.json).read_text(encoding="utf-8")))
     if a.check:

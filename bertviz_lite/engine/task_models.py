@@ -32,7 +32,7 @@ from torchcrf import CRF
 
 from bertviz_lite.engine.encoding import IGNORE
 
-LSTM_HIDDEN = 128  # units per direction (measured: see README, frozen task models)
+LSTM_HIDDEN = 128  # units per direction (measured: see docs/results.md)
 MLP_HIDDEN = 128
 DROPOUT = 0.3  # on the mixed features and before the output layers
 STORE_DTYPE = torch.float16  # how token features are kept (half of fp32; more precise than bf16)

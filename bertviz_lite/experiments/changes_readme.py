@@ -1,5 +1,5 @@
-"""The README's "What changed inside BERT?" tables, generated from the recorded analyses in
-assets/changes (never typed in): `update_readme()` rewrites the block between
+"""The "What changed inside BERT?" tables of docs/results.md, generated from the recorded
+analyses in assets/changes (never typed in): `update_readme()` rewrites the block between
 `<!-- BEGIN changes -->` and `<!-- END changes -->`; a test checks that they match."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def findings(fine: dict[str, ChangesResult], rec: dict[tuple[str, str], ChangesR
 
 
 def readme_block(folder: Path) -> str:
-    """The generated README block (between the markers)."""
+    """The generated block of docs/results.md (between the markers)."""
     rec = load_recorded(folder)
     fine = {t: rec[(t, "finetune")] for t in TASKS if (t, "finetune") in rec}
     if not fine:
@@ -113,10 +113,11 @@ def readme_block(folder: Path) -> str:
 
 
 def update_readme(readme: Path | None = None, folder: Path | None = None) -> bool:
-    """Rewrite the block in README.md from assets/changes; True if it changed."""
-    from bertviz_lite.paths import assets_dir
+    """Rewrite the block in docs/results.md (or `readme`) from assets/changes; True if it
+    changed."""
+    from bertviz_lite.paths import assets_dir, results_doc
 
-    readme = readme or assets_dir().parent / "README.md"
+    readme = readme or results_doc()
     folder = folder or assets_dir() / "changes"
     text = readme.read_text(encoding="utf-8")
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)

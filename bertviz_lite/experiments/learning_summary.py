@@ -1,5 +1,6 @@
 """What a learning-curve sweep shows, computed from its JSON: medians over seeds, where the
-modes' medians cross, the seed spread, the cost, the ETA of what is left, and the README table.
+modes' medians cross, the seed spread, the cost, the ETA of what is left, and the results
+table of docs/results.md.
 
 Pure Python (no torch): the figures and the app import it.
 """
@@ -166,7 +167,7 @@ def _spread_cell(s: Mapping[str, Any]) -> str:
 
 
 def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
-    """One README row of a sweep: setup, crossing, spreads at the smallest and largest size."""
+    """One results-table row of a sweep: setup, crossing, spreads at the smallest and largest size."""
     st, pts = sweep["setup"], sweep["points"]
     sizes = [s for s in st["sizes"] if any(p["size"] == s for p in pts)]
     modes = [m for m in st["modes"] if any(p["mode"] == m for p in pts)]
@@ -192,7 +193,7 @@ def summary_row(name: str, sweep: Mapping[str, Any]) -> dict[str, str]:
 
 
 def readme_table(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
-    """The README's table of recorded sweeps (markdown), one row per sweep."""
+    """The table of recorded sweeps (docs/results.md) (markdown), one row per sweep."""
     rows = [summary_row(name, sw) for name, sw in sweeps.items()]
     cols = ["sweep", "runs", "data", "metric", "sizes", "seeds", "epochs", "eval",
             "fine-tuned overtakes frozen", "frozen at smallest", "frozen at largest",
@@ -224,8 +225,17 @@ def load_sweeps(folder: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _cpu_text(cost: Mapping[str, float]) -> str:
+    """The CPU time of the runs a sweep trained, or that none was recorded (never "0 CPU
+    seconds" for runs whose CPU time nobody measured)."""
+    if not cost["cpu_runs"]:
+        return "no CPU time recorded"
+    return f"the {cost['cpu_runs']} runs it trained used {cost['cpu_s']:.0f} CPU seconds"
+
+
 def readme_section(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
-    """What goes between the README's markers: the table, the crossings and the engine."""
+    """What goes between the markers of docs/results.md: the table, the crossings and the
+    engine."""
     lines = [readme_table(sweeps), ""]
     for name, sw in sweeps.items():
         said = crossing_text(sw["points"]) or ["the medians of the modes do not cross"]
@@ -236,8 +246,7 @@ def readme_section(sweeps: Mapping[str, Mapping[str, Any]]) -> str:
         lines.append(f"- `{name}`: {'; '.join(said)}. {len(sw['points'])} runs: {parts} "
                      f"(sum of the runs' wall times; the sweep itself ran "
                      f"{cost['elapsed_s'] / 60:.1f} min, runs found in the cache cost it "
-                     f"nothing; the {cost['cpu_runs']} runs it trained used "
-                     f"{cost['cpu_s']:.0f} CPU seconds) on {e.get('cores')} cores "
+                     f"nothing; {_cpu_text(cost)}) on {e.get('cores')} cores "
                      f"({e.get('device')}, torch "
                      f"{e.get('torch')}, bertviz-lite {e.get('bertviz_lite')}).")
     return "\n".join(lines)
@@ -247,15 +256,15 @@ def replace_between_markers(text: str, name: str, body: str) -> str:
     """`text` with the part between `<!-- BEGIN name -->` and `<!-- END name -->` replaced."""
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     if begin not in text or end not in text:
-        raise ValueError(f"the README has no {begin} ... {end} markers")
+        raise ValueError(f"the page has no {begin} ... {end} markers")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
 def write_readme(readme: str | Path, folder: str | Path) -> bool:
-    """Regenerate the README's learning-curve table from the sweeps in `folder`; True if it
-    changed."""
+    """Regenerate the learning-curve table of `readme` (docs/results.md) from the sweeps in
+    `folder`; True if it changed."""
     path = Path(readme)
     old = path.read_text(encoding="utf-8")
     new = replace_between_markers(old, README_MARK, readme_section(load_sweeps(folder)))
@@ -264,7 +273,10 @@ def write_readme(readme: str | Path, folder: str | Path) -> bool:
     return new != old
 
 
-if __name__ == "__main__":  # python -m bertviz_lite.experiments.learning_summary README.md DIR
+if __name__ == "__main__":  # python -m bertviz_lite.experiments.learning_summary [DOC [DIR]]
     import sys
 
-    write_readme(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "assets/sweeps")
+    from bertviz_lite.paths import results_doc
+
+    write_readme(sys.argv[1] if len(sys.argv) > 1 else results_doc(),
+                 sys.argv[2] if len(sys.argv) > 2 else "assets/sweeps")

@@ -97,6 +97,15 @@ def run_candidate(base: RunConfig, cand: Candidate, seed: int, out: Path) -> Run
     return record
 
 
+def _cpu_seconds(records: Sequence[RunRecord]) -> float | None:
+    """The CPU seconds of all the records, or None when any of them did not record its CPU
+    time (a sum that left a run out, or a 0 for nothing measured, would read as a cost)."""
+    cpu = [r.cost.get("cpu_seconds") for r in records]
+    if any(c is None for c in cpu):
+        return None
+    return float(sum(cpu))
+
+
 def summarise(task: str, cand: Candidate, records: Sequence[RunRecord]) -> dict[str, Any]:
     """One row: every seed's dev score, their median and minimum, wall and CPU seconds."""
     values = [float(r.final["value"]) for r in records]
@@ -107,7 +116,7 @@ def summarise(task: str, cand: Candidate, records: Sequence[RunRecord]) -> dict[
             "median": statistics.median(values), "min": min(values),
             "baseline": records[0].baseline.get("value"),
             "wall_s": sum(r.cost.get("wall_seconds", 0.0) for r in records),
-            "cpu_s": sum(r.cost.get("cpu_seconds", 0.0) for r in records),
+            "cpu_s": _cpu_seconds(records),
             "train": records[0].data.get("train"), "val": records[0].data.get("val"),
             "data": records[0].config.get("data"),
             "metric": records[0].final.get("metric")}

@@ -1,12 +1,13 @@
-"""The README's result tables, generated from the committed JSON (never typed in).
+"""The result tables of docs/results.md, generated from the committed JSON (never typed in).
 
-    python -m bertviz_lite.record.readme            # rewrite the tables in README.md
-    python -m bertviz_lite.record.readme --check    # exit 1 when README.md disagrees
+    python -m bertviz_lite.record.readme            # rewrite the tables in docs/results.md
+    python -m bertviz_lite.record.readme --check    # exit 1 when docs/results.md disagrees
 
-Each table lives between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md:
+Each table lives between `<!-- BEGIN name -->` and `<!-- END name -->` in docs/results.md:
 `lecture-runs` from assets/runs/<task>-<mode>.json (the recorded lecture runs, made by
-scripts/record-runs.sh) and `reproduction` from assets/runs/reproduce.json
-(`bertviz-lite reproduce`). No torch: this reads JSON only.
+scripts/record-runs.sh), `reproduction` and `task-model` from assets/runs/reproduce.json
+(`bertviz-lite reproduce`) and `recipe` from assets/runs/recipe.json. No torch: this reads
+JSON only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_lite.engine.config import head_title
+from bertviz_lite.paths import results_doc
 from bertviz_lite.record.paper import cost_ratio, frozen_setup_note
 from bertviz_lite.record.provenance import provenance_line
 from bertviz_lite.record.repro_rows import row_heads, setup_heads
@@ -38,6 +40,16 @@ LECTURE_MODES = (("frozen", "frozen"), ("frozen-scalar-mix", "frozen (scalar-mix
 
 def _num(value: Any, digits: int) -> str:
     return "–" if value is None else f"{float(value):.{digits}f}"
+
+
+def _cpu_seconds(value: Any) -> str:
+    """CPU seconds of a row, or "–" when they were not recorded (None, or a 0 that only means
+    that no record carried its CPU time: a run that trained used some)."""
+    return "–" if value is None or not float(value) > 0 else f"{float(value):.0f}"
+
+
+def _minutes(value: Any) -> str:
+    return "?" if value is None else f"{float(value):.1f}"
 
 
 def _ratio(value: float | None) -> str:
@@ -108,11 +120,59 @@ def reproduction_table(runs: Path) -> str:
               f"{s.get('epochs')} epochs, seed {s.get('seed')}, frozen heads "
               f"{', '.join(heads)}; fine-tuned: every layer + a linear layer"
               + (f" ({recipe})" if recipe else "") + f"; {s.get('hardware')}, precision "
-              f"{s.get('precision', 'fp32')}; {s.get('total_minutes')} minutes of training in "
+              f"{s.get('precision', 'fp32')}; {_minutes(s.get('total_minutes'))} minutes of training in "
               f"all; recorded {s.get('date')}. All numbers on the 0-100 scale (Pearson r x 100). "
               f"Cost ratio: fine-tuned wall time / that frozen run's. Beside our frozen runs: "
               f"{notes}."]
     return "\n".join(lines)
+
+
+TASK_LABEL = {"ner": "NER"}  # other tasks are named by their dataset (SST-2, MRPC, STS-B)
+
+
+def _points(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def task_model_gain(runs: Path) -> str:
+    """What the paper's frozen setup (the task model) added over the scalar mix into a linear
+    layer on the same features, and how much of our frozen model's distance to the paper's
+    frozen column it closed. Every number is computed from the scores in reproduce.json and
+    rounded once, when it is written."""
+    result = _load(runs, "reproduce")
+    if result is None:
+        return "No reproduction results committed (assets/runs/reproduce.json)."
+    gains, closed, above = [], [], []
+    for r in result.get("rows", []):
+        heads = row_heads(r)
+        mix = heads.get("scalar-mix", {}).get("value")
+        model = heads.get("task-model", {}).get("value")
+        paper = r.get("paper_frozen")
+        if mix is None or model is None or paper is None:
+            continue
+        name = TASK_LABEL.get(r["task"], r.get("dataset", r["task"]))
+        mix, model, paper = float(mix), float(model), float(paper)
+        gains.append((name, model - mix, mix, model))
+        before, after = paper - mix, paper - model
+        if after < 0:
+            above.append((name, model, paper))
+        elif before > 0:
+            closed.append((name, (before - after) / before, before, after))
+    if not gains:
+        return "The reproduction has no task-model and scalar-mix runs side by side."
+    first, *rest = gains
+    text = (f"The task model against the scalar mix: {first[1]:+.1f} points on {first[0]} "
+            f"({_points(first[2])} → {_points(first[3])})"
+            + "".join(f", {g:+.1f} on {n}" for n, g, _, _ in rest) + ".")
+    if closed:
+        text += (" Of our frozen model's distance to the paper's frozen column it closed "
+                 + " and ".join(f"{share:.0%} on {n} ({_points(b)} → {_points(a)} points)"
+                                for n, share, b, a in closed) + ".")
+    if above:
+        text += (" On " + " and ".join(n for n, _, _ in above) + " our frozen model is now "
+                 "above the paper's frozen BERT-base ("
+                 + ", ".join(f"{_points(m)} vs {_points(p)}" for _, m, p in above) + ").")
+    return text
 
 
 def recipe_table(runs: Path) -> str:
@@ -134,7 +194,7 @@ def recipe_table(runs: Path) -> str:
         data = "bundled" if r.get("data") == "bundled" else Path(str(r.get("data", ""))).name
         cells = [f"{r['task']}, {data} ({r.get('train')} / {r.get('val')})", recipe,
                  per_seed, _num(r.get("median"), 3), _num(r.get("min"), 3),
-                 _num(r.get("baseline"), 3), _num(r.get("cpu_s"), 0)]
+                 _num(r.get("baseline"), 3), _cpu_seconds(r.get("cpu_s"))]
         lines.append("| " + " | ".join(cells) + " |")
     eng = s.get("engine", {})
     lines += ["", f"Fine-tuned rows: every layer + a linear head, learning rate {s.get('lr')}, "
@@ -150,6 +210,7 @@ def recipe_table(runs: Path) -> str:
 
 TABLES: dict[str, Callable[[Path], str]] = {"lecture-runs": lecture_table,
                                             "reproduction": reproduction_table,
+                                            "task-model": task_model_gain,
                                             "recipe": recipe_table}
 
 
@@ -158,32 +219,34 @@ def _block(name: str) -> re.Pattern[str]:
     return re.compile(rf"(<!-- BEGIN {n} -->\n)(.*?)(<!-- END {n} -->)", re.S)
 
 
-def render(readme: str, runs: Path) -> str:
-    """README text with every table block replaced by the table generated from `runs`."""
+def render(doc: str, runs: Path) -> str:
+    """The results page's text with every table block replaced by the table generated from
+    `runs`."""
     for name, make in TABLES.items():
         pattern = _block(name)
-        if not pattern.search(readme):
-            raise ValueError(f"README has no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
+        if not pattern.search(doc):
+            raise ValueError(f"no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
         table = make(runs)
-        readme = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(3), readme)
-    return readme
+        doc = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(3), doc)
+    return doc
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite (or with --check, compare) the README's result tables."""
+    """Rewrite (or with --check, compare) the result tables of docs/results.md."""
     ap = argparse.ArgumentParser(prog="python -m bertviz_lite.record.readme")
-    ap.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
-    ap.add_argument("--readme", type=Path, default=REPO / "README.md")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the page is out of date")
+    ap.add_argument("--doc", "--readme", dest="doc", type=Path, default=results_doc(),
+                    help="the page holding the tables (default docs/results.md)")
     ap.add_argument("--runs", type=Path, default=REPO / "assets" / "runs")
     a = ap.parse_args(argv)
-    text = a.readme.read_text(encoding="utf-8")
+    text = a.doc.read_text(encoding="utf-8")
     new = render(text, a.runs)
     if a.check:
         if new != text:
-            log.error("%s is out of date: run python -m bertviz_lite.record.readme", a.readme)
+            log.error("%s is out of date: run python -m bertviz_lite.record.readme", a.doc)
             return 1
         return 0
-    a.readme.write_text(new, encoding="utf-8")
+    a.doc.write_text(new, encoding="utf-8")
     return 0
 
 

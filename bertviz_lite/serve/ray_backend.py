@@ -16,7 +16,7 @@ same code on both backends.
   is reported as failed with a plain message, and the next job waits for the restarted actor.
 - Uploaded data travels with the job through Ray's object store (one `ray.put` per content),
   never as a path on the app server. Checkpoints and the run cache must be on storage every
-  replica and node reaches (see the README, "Run it for a department").
+  replica and node reaches (see docs/department.md).
 """
 
 from __future__ import annotations
