@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bertviz_lite.engine.config import head_title, task_model_names
+from bertviz_lite.engine.config import task_model_names
 
 PAPER_CITATION = 'Peters, Ruder & Smith (2019), "To Tune or Not to Tune?", Table 2, BERT-base'
 
@@ -74,7 +74,7 @@ def frozen_setup_note(head: str, task: str | None = None) -> str:
     task names the task model; without one, all of them are named)."""
     if head == "task-model":
         return ("the paper's frozen column, the same setup: a scalar mix of all layers into a "
-                f"task model (ours a smaller one, {head_title(head, task)})")
+                f"task model (ours a smaller {task_model_names(task)})")
     if head == "scalar-mix":
         return ("the paper's frozen column, half its setup: the scalar mix of all layers, but "
                 "into a linear layer where the paper had a task model")
