@@ -21,4 +21,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 cd "$ROOT"
 ruff check bertviz_lite tests app.py pages
-exec python -m pytest "$@"
+# --durations: the slowest tests and their times, at the end of every run (CI's log too)
+exec python -m pytest --durations=15 "$@"

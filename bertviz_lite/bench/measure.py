@@ -14,6 +14,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,8 @@ def run_bench(form: str = "full", device: str = "auto", with_app: bool = True,
     elsewhere the report's `bf16_not_measured` says why, so the cost is the same on any CPU.
     """
     f = FORMS[form]
-    say = on_section or (lambda name: None)
+    clock = SectionClock(on_section)
+    say = clock.start
     report: Report = {"machine": machine(), "form": form, "quick": form != "full",
                       "device": device}
     report["machine"]["load_average_at_start"] = load_average()
@@ -225,7 +227,7 @@ def run_bench(form: str = "full", device: str = "auto", with_app: bool = True,
     report["precisions"] = list(precisions)
     report["bf16_not_measured"] = bench_precision.bf16_not_measured(device)
     if report["bf16_not_measured"]:
-        say(f"bf16: not measured, {report['bf16_not_measured']}")
+        clock.note(f"bf16: not measured, {report['bf16_not_measured']}")
     say(f"matmul peaks, {' and '.join(precisions)}")
     peaks = report["matmul_peaks"] = bench_precision.matmul_peaks(backbone.hidden_size, device,
                                                                   precisions)
@@ -262,4 +264,27 @@ def run_bench(form: str = "full", device: str = "auto", with_app: bool = True,
         report["app"] = app_measurements()
     report["rss_of_bench_process_mb"] = round(own_peak_rss_mb(), 0)
     report["machine"]["load_average_at_end"] = load_average()
+    report["section_seconds"] = clock.finish()
     return report
+
+
+class SectionClock:
+    """Wall seconds of each bench section (a section ends where the next one starts)."""
+
+    def __init__(self, on_section: Callable[[str], None] | None = None) -> None:
+        self._say = on_section or (lambda name: None)
+        self._marks: list[tuple[str, float]] = []
+
+    def start(self, name: str) -> None:
+        """Begin section `name` (and tell `on_section`)."""
+        self._marks.append((name, time.perf_counter()))
+        self._say(name)
+
+    def note(self, text: str) -> None:
+        """Tell `on_section` something that is no section of its own."""
+        self._say(text)
+
+    def finish(self) -> dict[str, float]:
+        """{section: seconds}, in the order they ran."""
+        ends = [t for _, t in self._marks[1:]] + [time.perf_counter()]
+        return {name: round(end - t0, 1) for (name, t0), end in zip(self._marks, ends)}
