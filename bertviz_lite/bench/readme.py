@@ -33,6 +33,8 @@ def _machine(report: Report) -> str:
     load_text = "; load average " + " at the start, ".join(
         "?" if v is None else str(v) for v in load) + " at the end" if any(
         v is not None for v in load) else ""
+    if load_text and report.get("app") and "skipped" not in report["app"]:
+        load_text += " (the app section's own training jobs and browser)"
     form = report.get("form") or ("quick" if report.get("quick") else "full")
     forms = {"quick": "; `bench --quick` (one task, fewer repetitions)",
              "smoke": "; `bench --smoke` (a few examples: shows every section, not the speeds)"}
