@@ -128,3 +128,19 @@ def test_home_page_rows_show_each_priority_and_the_ratio():
     assert [r[0].rsplit("nice ", 1)[-1] for r in rows[:2]] == ["0)", "10)"]
     assert rows[0][1] == "median 8.0 s of [9.0, 8.0, 7.5]" and rows[1][2] == "< 5 s"
     assert rows[2][1] == "4.21x"
+
+
+def test_the_cli_says_emulated_bf16_once_per_process(monkeypatch, caplog):
+    import torch
+
+    from bertviz_lite.engine import precision
+
+    monkeypatch.setattr(precision, "detect_capabilities", lambda device_type: Capabilities())
+    monkeypatch.setattr(precision, "cpu_flags", lambda: AVX2_FLAGS)
+    precision._warn_once.cache_clear()
+    with caplog.at_level("WARNING", logger="bertviz_lite.engine.precision"):
+        for _ in range(3):  # a sweep or a compare resolves it once per run
+            assert precision.resolve_precision("bf16", torch.device("cpu")) == "bf16"
+        assert precision.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    said = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
+    assert len(said) == 1 and "avx2" in said[0]
