@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 
 from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
+from bertviz_lite.app import registry
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = chromium_path()
 ARTIFACTS = REPO / "test-artifacts"
-PAGES = {"home": "To tune or not to tune?", "forward": "Forward pass",
-         "backprop": "Backprop: train live", "compare": "Compare frozen vs fine-tuned",
-         "attention": "Attention", "attribution": "Attribution", "instructor": "Instructor"}
+PAGES = {p.name: p.title for p in registry.visible_pages()}  # name -> title in the navigation
 
 
 @pytest.fixture(scope="module")
