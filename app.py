@@ -1,13 +1,8 @@
-"""bertviz-lite: watch backprop stop at the head (frozen BERT) or flow through every layer."""
+"""bertviz-lite from a checkout: `streamlit run app.py` (or `bash scripts/app.sh`).
 
-import streamlit as st
+The app ships in the package (bertviz_lite/app/main.py, its pages in bertviz_lite/app/pages/);
+an installed copy starts with `bertviz-lite app`."""
 
-from bertviz_lite import ui
+from bertviz_lite.app.main import main
 
-st.set_page_config(page_title="bertviz-lite: to tune or not to tune?", layout="wide")
-ui.mark_entrypoint()
-ui.require_login()
-page = ui.navigation()  # every page of bertviz_lite.app.registry, and the /home alias
-ui.job_pool()  # the first visit starts the workers: the weights load while people read
-ui.sidebar()  # presenter mode: ?present=1 opens in it and stays in the URL
-page.run()
+main()

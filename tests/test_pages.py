@@ -77,9 +77,9 @@ def test_a_changed_registry_makes_the_check_fail(tmp_path: Path,
     assert readme.main(["--check", "--readme", str(out)]) == 0
 
 
-def test_registry_and_readme_import_no_streamlit() -> None:
-    code = ("import sys, bertviz_lite.app.registry, bertviz_lite.app.readme; "
-            "print('streamlit' in sys.modules)")
+def test_registry_readme_and_launcher_import_no_streamlit() -> None:
+    code = ("import sys, bertviz_lite.app.registry, bertviz_lite.app.readme, "
+            "bertviz_lite.app.launch, bertviz_lite.cli.app_cmd; print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True)
     assert out.stdout.strip() == "False"
