@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from bertviz_lite.app import registry
+from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
