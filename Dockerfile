@@ -17,7 +17,6 @@ COPY pyproject.toml README.md ./
 COPY bertviz_lite ./bertviz_lite
 RUN pip install .
 COPY app.py ./
-COPY pages ./pages
 COPY assets ./assets
 COPY .streamlit ./.streamlit
 ENV BERTVIZ_ASSETS=/app/assets

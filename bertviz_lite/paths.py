@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import site
+import sysconfig
+from importlib import metadata
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Where a wheel puts the assets (its data files, pyproject's [tool.setuptools.data-files]),
+# under the prefix of the environment it is installed into.
+INSTALLED_ASSETS = ("share", "bertviz-lite", "assets")
 
 
 def assets_dir() -> Path:
-    """The `assets/` folder: `$BERTVIZ_ASSETS`, else the one beside the package (a checkout)."""
+    """The `assets/` folder: `$BERTVIZ_ASSETS`, else the one beside the package in a checkout,
+    else the one an installed wheel brought (`<prefix>/share/bertviz-lite/assets`)."""
     env = os.environ.get("BERTVIZ_ASSETS")
     if env:
         return Path(env)
-    return PACKAGE_DIR.parent / "assets"
+    checkout = PACKAGE_DIR.parent / "assets"
+    if (PACKAGE_DIR.parent / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout
+    return installed_assets_dir() or checkout
+
+
+@functools.cache
+def installed_assets_dir() -> Path | None:
+    """The assets installed with the package's wheel, or None (not installed from a wheel).
+
+    Found from the distribution's own file list (any install scheme: a virtual environment,
+    `--user`, the system), else under this environment's and the user's data prefixes."""
+    try:
+        files = metadata.distribution("bertviz-lite").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    n = len(INSTALLED_ASSETS)
+    for file in files:
+        parts = file.parts
+        for i in range(len(parts) - n):
+            if parts[i:i + n] == INSTALLED_ASSETS:
+                return Path(file.locate().parents[len(parts) - i - n - 1]).resolve()
+    prefixes = [sysconfig.get_path("data"), site.getuserbase()]
+    for prefix in prefixes:
+        folder = Path(prefix, *INSTALLED_ASSETS)
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def bundled_data_dir(task: str) -> Path:

@@ -107,11 +107,11 @@ def sizes(files: list[Path]) -> dict[str, object]:
 
 
 def report(paths: list[str] | None = None) -> dict[str, object]:
-    """The whole report for the package (and app.py, pages/ for the sizes)."""
+    """The whole report for the package, its pages included (and app.py for the sizes)."""
     files = sorted((ROOT / PACKAGE).rglob("*.py"))
     known = {module_name(p) for p in files}
     graph = {module_name(p): imports(p, module_name(p), known) for p in files}
-    extra = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    extra = [ROOT / "app.py"]
     out = sizes(files + [p for p in extra if p.is_file()])
     out["import_cycles"] = cycles(graph)
     return out

@@ -20,6 +20,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 cd "$ROOT"
-ruff check bertviz_lite tests app.py pages
+ruff check bertviz_lite tests app.py
 # --durations: the slowest tests and their times, at the end of every run (CI's log too)
 exec python -m pytest --durations=15 "$@"

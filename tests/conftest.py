@@ -79,6 +79,22 @@ def reset_app_caches() -> None:
     st.cache_data.clear()
 
 
+def page_names(visible_only: bool = False) -> list[str]:
+    """The tests' list of the app's pages: their names in the page registry, navigation order
+    (hidden pages left out with `visible_only`, as the navigation leaves them out)."""
+    from bertviz_lite.app import registry
+
+    pages = registry.visible_pages() if visible_only else registry.pages()
+    return [p.name for p in pages]
+
+
+def page_path(name: str) -> str:
+    """A page's script, as AppTest.switch_page takes it (an absolute path works from app.py)."""
+    from bertviz_lite.app import registry
+
+    return str(registry.page(name).script)
+
+
 @contextlib.contextmanager
 def app_settings(env: dict[str, str]) -> Iterator[None]:
     """Run the app (AppTest) with these BERTVIZ_* settings from the repository folder; the

@@ -11,10 +11,9 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import REPO, app_settings  # noqa: E402
+from tests.conftest import REPO, app_settings, page_names, page_path  # noqa: E402
 
-PAGES = ["pages/home.py", "pages/forward.py", "pages/backprop.py", "pages/compare.py",
-         "pages/attention.py", "pages/attribution.py", "pages/instructor.py"]
+PAGES = [page_path(name) for name in page_names()]  # every page of the registry
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,12 +30,12 @@ def app_env(tiny_model_dir, tmp_path_factory):
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
     at.run()
-    if page != "pages/home.py":
+    if page != page_path("home"):
         at.switch_page(page).run()
     return at
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGES, ids=page_names())
 def test_every_page_opens(page):
     at = open_page(page)
     assert not at.exception, [e.value for e in at.exception]
@@ -72,7 +71,7 @@ def train_until_done(at: AppTest, timeout: float = 120) -> None:
     ("finetune", set()),
 ])
 def test_backprop_trains_and_draws_gradient_flow(mode, frozen):
-    at = open_page("pages/backprop.py")
+    at = open_page(page_path("backprop"))
     at.segmented_control(key="mode").set_value(mode).run()
     at.number_input(key="epochs").set_value(1).run()
     assert not at.exception
@@ -94,7 +93,7 @@ def test_backprop_trains_and_draws_gradient_flow(mode, frozen):
 
 
 def test_main_widgets_change_without_errors():
-    at = open_page("pages/backprop.py")
+    at = open_page(page_path("backprop"))
     at.selectbox(key="task").select("ner").run()
     at.segmented_control(key="mode").set_value("top-k").run()
     at.slider(key="top_k").set_value(1).run()
@@ -105,7 +104,7 @@ def test_main_widgets_change_without_errors():
 
 
 def test_presenter_mode_toggles():
-    at = open_page("pages/home.py")
+    at = open_page(page_path("home"))
     at.toggle(key="presenter_toggle").set_value(True).run()
     assert not at.exception
     assert any("font-size" in h.proto.body for h in at.get("html")), "presenter CSS is applied"
@@ -128,13 +127,13 @@ def test_a_link_with_present_opens_in_presenter_mode():
 def test_every_page_works_with_a_tiny_2_layer_4_head_model(tiny_model_dir):
     """The app's model here is the tiny safetensors BERT (first in BERTVIZ_MODELS): every fact
     on the pages comes from it, and every page works after fine-tuning it in the session."""
-    at = open_page("pages/home.py")
+    at = open_page(page_path("home"))
     text = " ".join([*(m.value for m in at.markdown), *(c.value for c in at.caption)])
     assert "2 layers x 4 heads, 32 wide" in text and "66 trainable weights" in text
     assert "12 attention heads" not in text and "22 million" not in text
     home = [c for c in charts(at) if "BERT" in json.dumps(c["layout"].get("title", ""))]
     assert "layer.1" in json.dumps(home) and "layer.2" not in json.dumps(home)
-    at.switch_page("pages/backprop.py").run()
+    at.switch_page(page_path("backprop")).run()
     at.segmented_control(key="mode").set_value("top-k").run()
     assert at.slider(key="top_k").max == 2  # the tiny model's layers, not the bundled six
     at.segmented_control(key="mode").set_value("finetune").run()
@@ -144,7 +143,7 @@ def test_every_page_works_with_a_tiny_2_layer_4_head_model(tiny_model_dir):
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
-    at.switch_page("pages/attention.py").run()
+    at.switch_page(page_path("attention")).run()
     assert at.slider(key="att_layer").max == 1 and at.slider(key="att_head").max == 3
     titles = " ".join(json.dumps(c["layout"].get("title", "")) for c in charts(at))
     assert "Pretrained: layer 1, head 0" in titles and "Fine-tuned: layer 1, head 0" in titles
@@ -152,7 +151,7 @@ def test_every_page_works_with_a_tiny_2_layer_4_head_model(tiny_model_dir):
 
 
 def test_compare_page_shows_recorded_runs():
-    at = open_page("pages/compare.py")
+    at = open_page(page_path("compare"))
     at.selectbox(key="task").select("paraphrase").run()
     assert not at.exception
     assert charts(at), "recorded runs give an instant comparison"
@@ -168,3 +167,47 @@ def test_compare_page_shows_recorded_runs():
     assert "recorded " in captions and "measured on this machine" not in captions
     table = at.dataframe[0].value
     assert "paper's number" in table.columns
+
+
+PAGE_SCRIPT = '''"""A page added by a test."""
+from bertviz_lite import ui
+
+ui.page_header("One more page", "Added with one registry entry and this file.")
+'''
+
+
+def test_a_page_is_its_script_and_one_registry_entry(tmp_path, monkeypatch):
+    """Adding a page touches its script and the registry only: the navigation lists it, the
+    start page links it under Explore, the tests' list of pages and the README table have it."""
+    from bertviz_lite.app import readme, registry
+    from tests.conftest import page_names
+
+    script = tmp_path / "extra.py"
+    script.write_text(PAGE_SCRIPT, encoding="utf-8")
+    extra = registry.Page("extra", "One more page", "extra", summary="a page added by a test",
+                          label="More", explore=True, path=script)
+    monkeypatch.setattr(registry, "PAGES", (*registry.PAGES, extra))
+
+    assert page_names()[-1] == "extra" and page_path("extra") == str(script)
+    assert "| More | `/extra` | a page added by a test |" in readme.pages_table()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    links = {link.proto.label: link.proto.page for link in at.get("page_link")}
+    assert links.get("More") == "extra", links  # Explore, on the start page
+    assert links.get("Lesson") == "lesson", "the lesson is linked from the start page"
+    at.switch_page(str(script)).run()  # ValueError unless the navigation registered it
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["One more page"]
+
+
+def test_home_is_an_alias_of_the_start_page():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.run()
+    start = [t.value for t in at.title]
+    pages = {info.get("url_pathname"): h for h, info in at._registered_pages.items()}
+    assert "home" in pages and "lesson" in pages, sorted(pages)
+    at._page_hash = pages["home"]  # what a browser opening /home asks for
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == start

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import REPO, app_settings  # noqa: E402
+from tests.conftest import REPO, app_settings, page_path  # noqa: E402
 
 
 def good_file(salt: str) -> bytes:
@@ -136,7 +136,7 @@ UPLOADS = [
 
 @pytest.mark.parametrize("case,kind,name,raw,task,message", UPLOADS, ids=[u[0] for u in UPLOADS])
 def test_bad_upload_message_beside_the_uploader(case, kind, name, raw, task, message):
-    at = open_page("pages/backprop.py")
+    at = open_page(page_path("backprop"))
     if task != "sentiment":
         at.selectbox(key="task").select(task).run()
     upload(at, name, raw, task)
@@ -153,7 +153,7 @@ def test_bad_upload_message_beside_the_uploader(case, kind, name, raw, task, mes
     ("trunc", "probably truncated"),  # crash: a SafetensorError
 ], ids=["model-without-tokenizer", "truncated-weights"])
 def test_bad_model_fails_in_one_line_and_the_page_keeps_working(model, message):
-    at = open_page("pages/backprop.py")
+    at = open_page(page_path("backprop"))
     at.selectbox(key="model").select(model).run()
     at.number_input(key="epochs").set_value(1).run()
     job = train_until_done(at)
@@ -176,7 +176,7 @@ GOOD_REPRO = json.dumps({"setup": {"model": "[click](https://example.com)", "lay
     (b"\xff\xfe not utf-8", "Could not read the reproduce results"),
 ], ids=["deep-json", "rows-not-a-list", "5000-digit-number", "not-utf8"])
 def test_bad_reproduce_upload_then_a_good_one(raw, message, request):
-    at = open_page("pages/compare.py")
+    at = open_page(page_path("compare"))
     up = next(u for u in at.get("file_uploader") if "cmp_reproduce" in u.proto.id)
     up.set_value(("reproduce.json", raw, "application/json")).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -187,5 +187,5 @@ def test_bad_reproduce_upload_then_a_good_one(raw, message, request):
     body = " ".join(m.value for m in at.markdown)
     assert "ner \\(CoNLL\\-2003\\)" in body, body  # the table is drawn
     assert "[click](https://example.com)" not in body and "\\[click\\]" in body  # inert text
-    at.switch_page("pages/backprop.py").run()
+    at.switch_page(page_path("backprop")).run()
     still_serves_and_trains(at, request.node.callspec.id)

@@ -12,9 +12,9 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bertviz_lite.experiments.changes_result import ChangesResult  # noqa: E402
-from tests.conftest import REPO, app_settings  # noqa: E402
+from tests.conftest import REPO, app_settings, page_path  # noqa: E402
 
-PAGE = "pages/changes.py"
+PAGE = page_path("changes")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,7 +64,7 @@ def test_recorded_analysis_draws_every_figure():
 
 
 def test_session_finetuned_model_is_analysed_in_the_job_pool():
-    at = open_page("pages/backprop.py")
+    at = open_page(page_path("backprop"))
     at.selectbox(key="model").select("tiny").run()
     at.segmented_control(key="mode").set_value("finetune").run()
     at.number_input(key="epochs").set_value(1).run()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bertviz_lite.app import registry
 from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from tests.conftest import REPO
 
@@ -19,9 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = chromium_path()
 ARTIFACTS = REPO / "test-artifacts"
-PAGES = {"home": "To tune or not to tune?", "forward": "Forward pass",
-         "backprop": "Backprop: train live", "compare": "Compare frozen vs fine-tuned",
-         "attention": "Attention", "attribution": "Attribution", "instructor": "Instructor"}
+PAGES = {p.name: p.title for p in registry.visible_pages()}  # name -> title in the navigation
 
 
 @pytest.fixture(scope="module")

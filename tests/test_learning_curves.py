@@ -33,7 +33,7 @@ from bertviz_lite.experiments.learning_summary import (
 )
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
-from tests.conftest import REPO
+from tests.conftest import REPO, page_path
 
 SIZES = (8, 16)
 
@@ -321,7 +321,7 @@ def compare_page():
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page(page_path("compare")).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bertviz_lite.lesson import ArtefactStore, check_lesson, load_lesson  # noqa: E402
 from bertviz_lite.paths import assets_dir  # noqa: E402
-from tests.conftest import REPO, app_settings  # noqa: E402
+from tests.conftest import REPO, app_settings, page_path  # noqa: E402
 
 SHIPPED = assets_dir() / "lessons" / "9.3-fine-tuning.toml"
 BAD = """[lesson]
@@ -55,7 +55,7 @@ def lesson_page(**query: str) -> AppTest:
     for k, v in query.items():
         at.query_params[k] = v
     at.run()
-    at.switch_page("pages/lesson.py").run()
+    at.switch_page(page_path("lesson")).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from tests.conftest import app_settings  # noqa: E402
+from tests.conftest import app_settings, page_path  # noqa: E402
 from tests.test_app import flow_chart, open_page, train_until_done  # noqa: E402
 
 
@@ -22,7 +22,7 @@ def app_env(tiny_model_dir, tmp_path_factory):
 
 
 def test_form_names_trains_and_refuses_the_task_model():
-    at = open_page("pages/backprop.py")
+    at = open_page(page_path("backprop"))
     at.selectbox(key="task").select("ner").run()
     radio = at.radio(key="head")
     assert "task model: BiLSTM-CRF" in radio.options

@@ -1,4 +1,4 @@
-"""Command line: `bertviz-lite train | compare | reproduce | bench | sweep | changes`.
+"""Command line: `bertviz-lite train | compare | reproduce | bench | sweep | changes | app`.
 
 Every subcommand runs the same `train()` as the app and writes the same run records.
 """
@@ -92,13 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     from bertviz_lite.cli.changes_cmd import add_changes_parser
 
     add_changes_parser(sub)
+
+    from bertviz_lite.cli.app_cmd import add_app_parser
+
+    add_app_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bertviz-lite` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "app":  # only `app` passes options on (to streamlit)
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:
+        args.streamlit_args = unknown
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

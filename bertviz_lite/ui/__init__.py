@@ -6,8 +6,9 @@ the URL query string (`bind="query-params"`); their keys are the parameter names
 
 Modules, by concern (pages use them through this package: `from bertviz_lite import ui`):
 resources (cached read-only objects), state (session keys, jobs, safe text), layout (page
-frame, presenter mode, plots), widgets (forms), live (the live training view), results (after
-a run, Compare, reproduction), inspection (trained models for the inspection pages).
+frame, presenter mode, plots), navigation (the navigation and links, from the page registry),
+widgets (forms), live (the live training view), results (after a run, Compare, reproduction),
+inspection (trained models for the inspection pages).
 """
 
 from bertviz_lite.ui.inspection import (
@@ -41,6 +42,7 @@ from bertviz_lite.ui.live import (
     live_view,
     stop_job,
 )
+from bertviz_lite.ui.navigation import explore_links, navigation
 from bertviz_lite.ui.resources import (
     backbone,
     bundled_train_size,
@@ -88,9 +90,9 @@ __all__ = [
     "ACTIVE", "HEAD_LRS", "LRS", "PRESENT_PARAM", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
     "bundled_train_size", "clamp_state", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
-    "example_inputs", "exports", "finetune_offer", "finetuned_attention",
+    "example_inputs", "explore_links", "exports", "finetune_offer", "finetuned_attention",
     "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
-    "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source",
+    "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source", "navigation",
     "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",
     "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "run_origin", "safe",
     "session_id", "settings", "shipped_model", "show_code", "sidebar", "start_job", "stop_job",

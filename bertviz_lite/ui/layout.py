@@ -96,14 +96,17 @@ def _ensure_entrypoint() -> None:
 
 # WCAG AA (4.5:1) for the text Streamlit draws faded: captions (#828180 by default, 3.9:1),
 # the selected option of a segmented control (4.47:1) and labels of disabled widgets (2.3:1;
-# exempt for inactive controls, made readable anyway), and st.json's coloured values (numbers,
-# booleans and nulls below 4.5:1). Checked by axe in tests/test_a11y.py.
+# exempt for inactive controls, made readable anyway), st.json's coloured values (numbers,
+# booleans and nulls below 4.5:1), and the keyboard hint on a primary button (the lesson's
+# Next: PageDown, 2.8:1; white on the button's red is 5.2:1). Checked by axe in
+# tests/test_a11y.py.
 A11Y_CSS = """
 <style>
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #595959 !important; opacity: 1 !important; }
 button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #A3172A !important; }
 label[data-testid="stWidgetLabel"][disabled] p { color: #6B6B6B !important; }
 [data-testid="stJson"] .variable-value, [data-testid="stJson"] .variable-value * { color: #1F3A93 !important; }
+button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
 </style>
 """
 

@@ -37,6 +37,7 @@ from bertviz_lite.ui.lesson_poll import (
     results_chart,
     reveal_controls,
 )
+from bertviz_lite.ui.navigation import page_link_target
 
 __all__ = ["LESSON_CSS", "class_poll", "fit", "folded", "lesson_picker", "run_step", "stage", "stage_frame", "stage_mode_buttons",
            "step_index"]
@@ -188,7 +189,8 @@ def try_it(step: Step) -> None:
         return
     page, _, query = step.try_it.partition("?")
     params = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv)
-    st.page_link(f"pages/{page}.py", label="Run it yourself", icon="▶️", query_params=params)
+    st.page_link(page_link_target(page), label="Run it yourself", icon="▶️",
+                 query_params=params)
 
 
 def summary(lesson: L.Lesson, store: L.ArtefactStore) -> None:

@@ -38,9 +38,4 @@ st.caption(f"Their numbers: {PAPER_CITATION}, as on the course slide. The frozen
            f"Our own numbers ({ui.safe(facts.summary)}, on small data) are on the Compare page.")
 
 st.subheader("Explore")
-cols = st.columns(5)
-for col, (page, label) in zip(cols, [
-        ("pages/forward.py", "Forward pass"), ("pages/backprop.py", "Backprop: train live"),
-        ("pages/compare.py", "Compare"), ("pages/attention.py", "Attention"),
-        ("pages/attribution.py", "Attribution")]):
-    col.page_link(page, label=label, width="stretch", query_params=ui.presenter_params())
+ui.explore_links()

@@ -1,0 +1,24 @@
+"""bertviz-lite: watch backprop stop at the head (frozen BERT) or flow through every layer.
+
+The app's entry script, as it ships in the package: `bertviz-lite app` runs it with streamlit
+(from any folder, no checkout needed); `streamlit run app.py` in a checkout calls `main()`.
+Every page comes from the page registry (bertviz_lite/app/registry.py)."""
+
+import streamlit as st
+
+from bertviz_lite import ui
+
+
+def main() -> None:
+    """One run of the app: page settings, sign-in, the navigation, then the chosen page."""
+    st.set_page_config(page_title="bertviz-lite: to tune or not to tune?", layout="wide")
+    ui.mark_entrypoint()
+    ui.require_login()
+    page = ui.navigation()  # every page of the registry, and the /home alias
+    ui.job_pool()  # the first visit starts the workers: the weights load while people read
+    ui.sidebar()  # presenter mode: ?present=1 opens in it and stays in the URL
+    page.run()
+
+
+if __name__ == "__main__":  # streamlit runs this file as __main__
+    main()
