@@ -9,7 +9,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bertviz_lite.engine import precision  # noqa: E402
-from tests.conftest import REPO, app_settings  # noqa: E402
+from tests.conftest import REPO, app_settings, page_path  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,7 +24,7 @@ def app_env(tiny_model_dir, tmp_path_factory):
 def backprop_with(precision_choice: str) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
     at.run()
-    at.switch_page("pages/backprop.py").run()
+    at.switch_page(page_path("backprop")).run()
     at.radio(key="precision").set_value(precision_choice).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
