@@ -16,8 +16,17 @@ from typing import Any
 
 import streamlit as st
 
-from bertviz_lite import lesson as L
 from bertviz_lite import ui
+from bertviz_lite.lesson import (
+    ArtefactStore,
+    Lesson,
+    LessonFile,
+    answer_for,
+    explain,
+    lessons_dir,
+    observation,
+    read_lessons,
+)
 from bertviz_lite.lesson.answers import FACT_NAMES, Answer, facts
 from bertviz_lite.lesson.explain import number
 from bertviz_lite.lesson.format import Step
@@ -47,26 +56,26 @@ log = logging.getLogger("bertviz_lite.app")
 # -- lessons and artefacts -------------------------------------------------------------------
 def _signature(folder: Path) -> tuple[tuple[str, float], ...]:
     """Lesson files and artefacts with their modification times: edits show on next run."""
-    files = [*folder.glob("*.toml"), *(L.lessons_dir().parent / "sweeps").glob("*.json"),
-             *(L.lessons_dir().parent / "changes").glob("*.json")]
+    files = [*folder.glob("*.toml"), *(lessons_dir().parent / "sweeps").glob("*.json"),
+             *(lessons_dir().parent / "changes").glob("*.json")]
     return tuple(sorted((str(p), p.stat().st_mtime) for p in files))
 
 
 @st.cache_resource(max_entries=4)
 def _lessons(folder: str, runs: str, signature: tuple[tuple[str, float], ...]
-             ) -> tuple[list[L.LessonFile], L.ArtefactStore]:
+             ) -> tuple[list[LessonFile], ArtefactStore]:
     del signature  # only part of the cache key
-    store = L.ArtefactStore(runs=runs)
-    return L.read_lessons(Path(folder), store), store
+    store = ArtefactStore(runs=runs)
+    return read_lessons(Path(folder), store), store
 
 
-def lessons() -> tuple[list[L.LessonFile], L.ArtefactStore]:
+def lessons() -> tuple[list[LessonFile], ArtefactStore]:
     """Every lesson file (validated) and the artefact store they read."""
-    folder = L.lessons_dir()
+    folder = lessons_dir()
     return _lessons(str(folder), str(ui.settings().recorded_runs_path()), _signature(folder))
 
 
-def lesson_picker() -> tuple[L.Lesson | None, L.ArtefactStore]:
+def lesson_picker() -> tuple[Lesson | None, ArtefactStore]:
     """The lesson of `?lesson=` (or the first usable one); one error line per bad file."""
     files, store = lessons()
     for f in files:
@@ -82,7 +91,7 @@ def lesson_picker() -> tuple[L.Lesson | None, L.ArtefactStore]:
     return chosen.lesson, store
 
 
-def step_index(lesson: L.Lesson) -> int:
+def step_index(lesson: Lesson) -> int:
     """0-based step from `?step=` (1-based); out of range or not a number: the first step."""
     raw = st.query_params.get("step", "1")
     try:
@@ -96,7 +105,7 @@ def _go(n: int) -> None:
     st.query_params["step"] = str(n)
 
 
-def nav(lesson: L.Lesson, i: int, where: Any) -> None:
+def nav(lesson: Lesson, i: int, where: Any) -> None:
     """Back / progress / Next; PageUp and PageDown from the keyboard or a clicker."""
     c1, c2, c3 = where.columns([1.4, 3, 1.4], vertical_alignment="center")
     c1.button("Back", key="lesson_back", on_click=_go, args=(i,), disabled=i == 0,
@@ -107,7 +116,7 @@ def nav(lesson: L.Lesson, i: int, where: Any) -> None:
               disabled=i + 1 >= len(lesson.steps), shortcut="PageDown", width="stretch")
 
 
-def facts_text(text: str, step: Step, store: L.ArtefactStore) -> str:
+def facts_text(text: str, step: Step, store: ArtefactStore) -> str:
     """A step's text or question with its setup facts ({layers}, ...) filled in."""
     refs = step.answer.artefacts if step.answer else ()
     found = facts([store.load(r) for r in refs])
@@ -154,12 +163,12 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
 
 
 # -- reveal, observation, explanation ---------------------------------------------------------
-def observe(step: Step, store: L.ArtefactStore) -> float:
+def observe(step: Step, store: ArtefactStore) -> float:
     """Draw the step's figures from its artefacts; returns the seconds it took (server)."""
     t0 = time.perf_counter()
     arts = [store.load(r) for r in (step.answer.artefacts if step.answer else ())]
     try:
-        figs = L.observation(step.figures, arts, ui.theme())
+        figs = observation(step.figures, arts, ui.theme())
     except (ValueError, KeyError, TypeError) as err:
         ui.friendly_error(err, "draw this step's recorded artefact")
         return 0.0
@@ -177,7 +186,7 @@ def observe(step: Step, store: L.ArtefactStore) -> float:
 
 def explanation(step: Step, prediction: Any, answer: Answer) -> None:
     """Right or not, in words that quote the prediction; then how the answer was computed."""
-    verdict = L.explain(step, prediction, answer)
+    verdict = explain(step, prediction, answer)
     box = st.success if verdict.right else st.warning
     box(verdict.text.replace("<", "&lt;").replace(">", "&gt;"))  # no HTML from a lesson file
     st.caption("Measured: " + ui.safe(answer.how) + ".")
@@ -193,13 +202,13 @@ def try_it(step: Step) -> None:
                  query_params=params)
 
 
-def summary(lesson: L.Lesson, store: L.ArtefactStore) -> None:
+def summary(lesson: Lesson, store: ArtefactStore) -> None:
     """The student's predictions, step by step: right or not."""
     rows = []
     for n, s in enumerate(lesson.steps, 1):
         if s.id not in revealed() or s.answer is None:
             continue
-        v = L.explain(s, revealed()[s.id], L.answer_for(s, store))
+        v = explain(s, revealed()[s.id], answer_for(s, store))
         rows.append({"step": n, "you predicted": v.fields.get("prediction", ""),
                      "measured": v.fields.get("answer", ""), "right": "yes" if v.right
                      else "no"})
@@ -212,12 +221,12 @@ def summary(lesson: L.Lesson, store: L.ArtefactStore) -> None:
 
 
 # -- one step ---------------------------------------------------------------------------------
-def run_step(lesson: L.Lesson, store: L.ArtefactStore) -> None:
+def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     """The current step: text and prediction on the left; observation and explanation on the
     right once revealed; the class poll below."""
     i = step_index(lesson)
     step = lesson.steps[i]
-    answer = L.answer_for(step, store)
+    answer = answer_for(step, store)
     code, instructor = class_code(), ui.is_instructor()
     nav(lesson, i, st.container())
     st.subheader(f"{i + 1}. {step.title}")

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from bertviz_lite import lesson as L
 from bertviz_lite import ui
+from bertviz_lite.lesson import Lesson
 from bertviz_lite.lesson.answers import Answer
 from bertviz_lite.lesson.format import Step
 from bertviz_lite.lesson.poll import Poll, PollError, normalise
@@ -87,7 +87,7 @@ def _wait_for_reveal(code: str, step_id: str, prediction: Any) -> None:
     st.caption("Waiting for your instructor to reveal this step...")
 
 
-def instructor_panel(lesson: L.Lesson, step: Step, answer: Answer | None, code: str | None
+def instructor_panel(lesson: Lesson, step: Step, answer: Answer | None, code: str | None
                      ) -> None:
     """Start / close a class session, the join code, and the live distribution."""
     with st.expander("Class poll (instructor)", expanded=code is not None):

@@ -45,24 +45,24 @@ def exports(record: RunRecord, key: str) -> None:
 def results(record: RunRecord, key: str) -> None:
     """Replay, heatmap, backward sweep, update ratios and exports of a finished run."""
     from bertviz_lite import figures
-    from bertviz_lite.figures import describe as d
+    from bertviz_lite.figures import describe
 
     th = theme()
     tabs = st.tabs(["Replay", "Layers x steps", "Backward sweep", "Update ratios", "Export"])
     with tabs[0]:
         plot(figures.grad_flow_replay(record, max_frames=300, theme=th), key=f"{key}_replay",
-             alt=d.describe_replay(record))
+             alt=describe.describe_replay(record))
         st.caption("Press play: one frame per recorded step. Frozen groups stay behind the "
                    "no-gradient wall for the whole run.")
     with tabs[1]:
         plot(figures.grad_heatmap(record, theme=th), key=f"{key}_heat",
-             alt="layers x steps: " + d.describe_replay(record))
+             alt="layers x steps: " + describe.describe_replay(record))
     with tabs[2]:
         if record.sweeps:
             sweep = record.sweeps[-1]
             plot(figures.backward_sweep(record.groups, sweep["signal"], record.frozen_groups,
                                         theme=th), key=f"{key}_sweep",
-                 alt=d.describe_sweep(record.groups, sweep["signal"], record.frozen_groups,
+                 alt=describe.describe_sweep(record.groups, sweep["signal"], record.frozen_groups,
                                       sweep["step"]))
             st.caption(f"The gradient at each group's output, ‖∂L/∂(output)‖, during step "
                        f"{sweep['step']}, travelling from the loss down the network. "
@@ -71,7 +71,7 @@ def results(record: RunRecord, key: str) -> None:
             st.info("This run recorded no backward sweep.")
     with tabs[3]:
         plot(figures.update_ratio_chart(record, theme=th), key=f"{key}_ratio",
-             alt=d.describe_update_ratios(record))
+             alt=describe.describe_update_ratios(record))
     with tabs[4]:
         exports(record, key)
 

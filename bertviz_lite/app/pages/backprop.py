@@ -6,26 +6,26 @@ from bertviz_lite import ui
 from bertviz_lite.engine.gradflow import GradFlow
 from bertviz_lite.engine.training import Trainer
 from bertviz_lite.figures import grad_flow_bars
-from bertviz_lite.ui import lesson as ul
+from bertviz_lite.ui import lesson as lesson_ui
 
 ui.page_header(
     "Backprop: train live",
-    "" if ul.stage() else
+    "" if lesson_ui.stage() else
     "Pick what learns, press **Train**, and watch the gradient norm of every layer group after "
     "each step. Frozen layers sit behind a *no gradient* wall: backprop stops at the head. "
     "Fine-tuned, the gradient reaches the embeddings.")
-ul.stage_frame()  # presenter mode: Train, Stop and frozen/fine-tune on top, the rest folded
+lesson_ui.stage_frame()  # presenter mode: Train, Stop and frozen/fine-tune on top, the rest folded
 
 form, view = st.columns([1, 2], gap="large")
 with form:
     buttons = st.container()
-    if ul.stage():
-        ul.stage_mode_buttons()
-    with ul.folded("All settings"):
+    if lesson_ui.stage():
+        lesson_ui.stage_mode_buttons()
+    with lesson_ui.folded("All settings"):
         config, data, problem = ui.training_form()
     job = ui.job_state("bp_job")
     running = job is not None and job.snapshot().state in ui.ACTIVE
-    c1, c2 = (buttons if ul.stage() else st).columns(2)
+    c1, c2 = (buttons if lesson_ui.stage() else st).columns(2)
     train = c1.button("Train", type="primary", key="bp_train", disabled=running or config is None,
                       width="stretch")
     c2.button("Stop", key="bp_stop", on_click=ui.stop_job, args=("bp_job",),

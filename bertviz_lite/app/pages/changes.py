@@ -5,7 +5,7 @@ import streamlit as st
 from bertviz_lite import ui
 from bertviz_lite.experiments.changes import analyse_changes
 from bertviz_lite.experiments.cka import linear_cka
-from bertviz_lite.ui import changes as uc
+from bertviz_lite.ui import changes as changes_ui
 
 ui.page_header(
     "What changed inside BERT?",
@@ -20,28 +20,28 @@ source = st.segmented_control("Analysis", ["recorded", "session"], default="reco
                                            "session": "My tuned model from this session"}.get)
 if source == "recorded":
     task = ui.task_picker()
-    recorded = {m: r for (t, m), r in uc.recorded_changes().items() if t == task}
+    recorded = {m: r for (t, m), r in changes_ui.recorded_changes().items() if t == task}
     if not recorded:
         st.warning("No recorded analyses found: run scripts/record-changes.sh.")
         st.stop()
-    modes = [m for m in uc.MODES if m in recorded]
+    modes = [m for m in changes_ui.MODES if m in recorded]
     mode = st.segmented_control("Run", modes, default=modes[-1], required=True,
-                                key="chg_mode", format_func=uc.MODE_TITLES.get)
-    uc.draw(recorded[str(mode)], f"chg_rec_{task}")
-    uc.draw_forgetting({uc.MODE_TITLES[m]: recorded[m] for m in modes}, f"chg_rec_{task}")
+                                key="chg_mode", format_func=changes_ui.MODE_TITLES.get)
+    changes_ui.draw(recorded[str(mode)], f"chg_rec_{task}")
+    changes_ui.draw_forgetting({changes_ui.MODE_TITLES[m]: recorded[m] for m in modes}, f"chg_rec_{task}")
 else:
-    runs = uc.session_runs()
+    runs = changes_ui.session_runs()
     if not runs:
         st.info("No finished run in this session yet: train one on the **Backprop** page "
                 "(it keeps the tuned weights), then come back.")
         st.stop()
     label = st.selectbox("Run to analyse", list(runs), key="chg_run")
     if st.button("Analyse this run", type="primary", key="chg_go"):
-        uc.start_analysis("chg_job", *runs[label])
-    result = uc.session_result("chg_job")
+        changes_ui.start_analysis("chg_job", *runs[label])
+    result = changes_ui.session_result("chg_job")
     if result is not None:
-        uc.draw(result, "chg_sess")
-        uc.draw_forgetting({uc.MODE_TITLES.get(result.setup["mode"], result.setup["mode"]):
+        changes_ui.draw(result, "chg_sess")
+        changes_ui.draw_forgetting({changes_ui.MODE_TITLES.get(result.setup["mode"], result.setup["mode"]):
                             result}, "chg_sess")
 
 ui.show_code(analyse_changes, linear_cka)

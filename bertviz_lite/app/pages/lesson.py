@@ -3,15 +3,15 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.ui import lesson as ul
+from bertviz_lite.ui import lesson as lesson_ui
 
-lesson, store = ul.lesson_picker()
+lesson, store = lesson_ui.lesson_picker()
 if lesson is None:
     ui.page_header("Lesson", "The lesson files need fixing: see the messages above.")
     st.stop()
-first = ul.step_index(lesson) == 0 and not ul.stage()
+first = lesson_ui.step_index(lesson) == 0 and not lesson_ui.stage()
 ui.page_header(lesson.title, lesson.intro if first else "")
-ul.stage_frame(hide_title=True)
-st.html(ul.LESSON_CSS)
-ul.run_step(lesson, store)
-ui.show_code(ul.run_step)
+lesson_ui.stage_frame(hide_title=True)
+st.html(lesson_ui.LESSON_CSS)
+lesson_ui.run_step(lesson, store)
+ui.show_code(lesson_ui.run_step)
