@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# re-exported for callers that know them from here; they live in bertviz_lite.names
+from bertviz_lite.names import TASK_MODEL_TITLES as TASK_MODEL_TITLES
+from bertviz_lite.names import head_title as head_title
+from bertviz_lite.names import task_model_names as task_model_names
+
 TASKS: tuple[str, ...] = ("sentiment", "paraphrase", "similarity", "ner")
 HEADS: tuple[str, ...] = ("linear", "scalar-mix", "task-model")
-TASK_MODEL_TITLES: dict[str, str] = {  # engine/task_models.py builds them
-    "ner": "BiLSTM-CRF", "sentiment": "BiLSTM max/mean pool", "paraphrase": "ESIM-lite",
-    "similarity": "ESIM-lite"}
 PAPER_FROZEN_HEADS: tuple[str, ...] = ("task-model",)  # reproduce's default: the paper's setup
 POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
 PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
@@ -108,25 +110,6 @@ class RunConfig:
     def trainable_top(self) -> int | None:
         """How many top encoder layers train: None = all (finetune), 0 = frozen, K = top-K."""
         return parse_mode(self.mode)
-
-
-def head_title(head: str, task: str | None = None) -> str:
-    """What a head is called wherever one is named (forms, run labels, tables, figures):
-    "linear", "scalar-mix", or "task model: BiLSTM-CRF" (NER), "task model: BiLSTM max/mean
-    pool" (sentiment), "task model: ESIM-lite" (pairs); without a task, all three."""
-    if head != "task-model":
-        return head
-    if task in TASK_MODEL_TITLES:
-        return f"task model: {task_model_names(task)}"
-    return f"task model ({task_model_names()})"
-
-
-def task_model_names(task: str | None = None) -> str:
-    """The frozen task model of a task without the words "task model" (for a sentence that
-    says them already): "BiLSTM-CRF"; without a task, all three joined by " / "."""
-    if task in TASK_MODEL_TITLES:
-        return TASK_MODEL_TITLES[task]
-    return " / ".join(dict.fromkeys(TASK_MODEL_TITLES.values()))
 
 
 def parse_mode(mode: str) -> int | None:
