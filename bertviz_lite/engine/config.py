@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # re-exported for callers that know them from here; they live in bertviz_lite.names
 from bertviz_lite.names import TASK_MODEL_TITLES as TASK_MODEL_TITLES
@@ -26,6 +26,11 @@ POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
 PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+
+if TYPE_CHECKING:
+    from bertviz_lite.data.examples import TaskData
+    from bertviz_lite.data.source import Upload
+    from bertviz_lite.data.text import Limits
 
 _TOP_K = re.compile(r"^top-(\d+)$")
 
@@ -213,3 +218,17 @@ def config_hash(c: RunConfig, data_fingerprint: str = "") -> str:
     payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
+
+
+def run_key(c: RunConfig, data: TaskData | Upload | None = None,
+            limits: Limits | None = None) -> str | None:
+    """A run's content key, known before any data is parsed (milliseconds; the page's thread
+    may call it): the config plus `data.source.data_fingerprint` of `data` (an `Upload`,
+    examples in memory, or None: the files the config names). None for Hub data, known only
+    once downloaded. Raises DataError when a file the config names is missing."""
+    from bertviz_lite.data.source import data_fingerprint
+    from bertviz_lite.data.text import DEFAULT_LIMITS
+
+    fingerprint = data_fingerprint(c.task, c.data, c.train_file, c.eval_file, data,
+                                   limits or DEFAULT_LIMITS)
+    return None if fingerprint is None else config_hash(c, fingerprint)

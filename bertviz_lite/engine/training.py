@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import torch
 
 from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.engine.batches import RunInputs, Tally
 from bertviz_lite.engine.config import RunConfig
@@ -55,7 +56,7 @@ def train(
     config: RunConfig,
     *,
     backbone: Backbone | None = None,
-    data: TaskData | None = None,
+    data: TaskData | Upload | None = None,
     stop: StopSignal | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[Event]:
@@ -63,7 +64,8 @@ def train(
     RunRecord (status completed, stopped or diverged).
 
     backbone: a loaded pretrained model to copy (a warm worker passes its own; never modified).
-    data: already loaded examples (the app's uploads); default: load from `config`.
+    data: already loaded examples, or an `Upload` (its bytes, parsed here); default: load
+      from `config`.
     stop: checked between steps and between feature-caching batches.
     """
     return Trainer(config, backbone=backbone, data=data, stop=stop, limits=limits).events()
@@ -108,7 +110,7 @@ class Trainer:
         config: RunConfig,
         *,
         backbone: Backbone | None = None,
-        data: TaskData | None = None,
+        data: TaskData | Upload | None = None,
         stop: StopSignal | None = None,
         limits: Limits = DEFAULT_LIMITS,
         after_backward: Callable[[Trainer, dict[str, float]], None] | None = None,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.source import Upload
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
@@ -71,7 +72,7 @@ class Run:
     seq: int
     key: str | None
     config: RunConfig  # as sent to the worker (threads clamped)
-    data: TaskData | None
+    data: TaskData | Upload | None
     save_to: Path | None
     submitted: float
     state: str = "queued"

@@ -38,7 +38,8 @@ from typing import Any
 
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
-from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
+from bertviz_lite.data.source import Upload
+from bertviz_lite.engine.config import ConfigError, RunConfig, run_key
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.backend import WorkerBackend
@@ -78,7 +79,8 @@ class JobPool:
     cache: finished runs by content key (hits return at once; completed runs are stored).
     checkpoint_dir: where save_model=True puts trained models (default: a temporary folder
     removed at shutdown).
-    limits: data limits for loading in the main process (fingerprinting) and in the workers.
+    limits: data limits for reading data in the workers (and the size check of the files a
+    run's key fingerprints here).
     stop_timeout_s: a worker that has not confirmed a stop after this long is killed and
     replaced (one step of a big model must never hold a slot hostage).
     worker_nice: added to each worker's CPU niceness, so the web server drawing pages runs
@@ -190,9 +192,10 @@ class JobPool:
         self.shutdown()
 
     # -- public API -----------------------------------------------------------------------
-    def submit(self, config: RunConfig, *, data: TaskData | None = None, owner: str = "",
-               save_model: bool = False) -> Job:
-        """Queue a training run and return its handle at once.
+    def submit(self, config: RunConfig, *, data: TaskData | Upload | None = None,
+               owner: str = "", save_model: bool = False) -> Job:
+        """Queue a training run and return its handle at once (milliseconds: the data is never
+        parsed here; an `Upload` travels as its bytes and the worker parses it).
 
         With a cache: an identical finished run returns a "cached" job; an identical run that
         is queued or running is followed instead of trained twice. Raises QueueFull when
@@ -208,7 +211,7 @@ class JobPool:
         if not started:
             self.start()
         try:
-            key, data = self._content_key(config, data)
+            key = self._content_key(config, data)
         except (DataError, ConfigError) as err:
             return self._failed_job(config, owner, str(err))
         except Exception as err:
@@ -261,23 +264,19 @@ class JobPool:
         with self._core.lock:
             return self._queue(config, owner, None, None, False, analysis=spec)
 
-    def _content_key(self, config: RunConfig, data: TaskData | None
-                     ) -> tuple[str | None, TaskData | None]:
-        """The run's content key (None when it cannot be known before training) and its data.
-
-        With a cache the data is fingerprinted here (milliseconds for bundled and local
-        files); Hub data would need the network in the page's thread, so it is only cached
-        after training.
+    def _content_key(self, config: RunConfig, data: TaskData | Upload | None) -> str | None:
+        """The run's content key (None when it cannot be known before training), from the
+        bytes of an upload or of the files the config names, never parsed (`config.run_key`;
+        the bundled sets are hashed once). Without a cache, data the config names is not
+        fingerprinted. Hub data would need the network in the page's thread, so it is only
+        cached after training.
         """
-        if data is not None:
-            return config_hash(config, data.fingerprint()), data
-        hub = config.train_file is None and config.data.startswith("hub:")
-        if self._core.cache is None or hub:
-            return None, None
-        data = self._load_data(config)
-        return config_hash(config, data.fingerprint()), data
+        if data is None and self._core.cache is None:
+            return None
+        return run_key(config, data, self.limits)
 
-    def _queue(self, config: RunConfig, owner: str, key: str | None, data: TaskData | None,
+    def _queue(self, config: RunConfig, owner: str, key: str | None,
+               data: TaskData | Upload | None,
                save_model: bool, analysis: Any = None) -> Job:
         """A new run (or analysis) at the end of the queue (lock held); raises QueueFull."""
         core = self._core
@@ -309,13 +308,6 @@ class JobPool:
         with self._core.lock:
             self._core.counts["failed"] += 1
         return Job(self._core, config, owner, state="failed", error=message)
-
-    def _load_data(self, config: RunConfig) -> TaskData:
-        from bertviz_lite.data.load import load_task_data
-
-        return load_task_data(config.task, config.data, config.train_file, config.eval_file,
-                              max_train=config.max_train, max_eval=config.max_eval,
-                              seed=config.seed, limits=self.limits)
 
     def stats(self) -> dict[str, Any]:
         """Workers, runs and counters for an instructor's status panel."""
