@@ -347,7 +347,7 @@ def test_an_upload_is_keyed_by_its_bytes_and_parsed_in_the_worker(jobs, pool, tm
         job.stop()
     blocker.stop()
     monkeypatch.undo()
-    small = Upload("sentiment", "small.tsv", raw[:4000])  # parsed in the worker: it trains
+    small = Upload("sentiment", "small.tsv", raw[:raw.index(b"\n", 4000) + 1])  # it trains
     done = jobs(config, data=small)
     assert done.wait(TIMEOUT) and done.state == "completed"
     assert done.record.data["source"] == "uploaded file"
