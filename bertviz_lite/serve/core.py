@@ -29,8 +29,8 @@ from bertviz_lite.serve.backend import LocalBackend, WorkerBackend
 from bertviz_lite.serve.following import RunIndex
 from bertviz_lite.serve.job import ACTIVE, FINISHED, Job, JobResult, QueueFull, Run
 from bertviz_lite.serve.messages import (
-    AnalysisSpec,
     Analysed,
+    AnalysisSpec,
     Begin,
     Done,
     Failed,
