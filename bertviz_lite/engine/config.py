@@ -39,6 +39,28 @@ class ConfigError(ValueError):
     """A configuration value that cannot work; the message says what to use instead."""
 
 
+class OptionError(ConfigError):
+    """A value of a library function's option that cannot work, said in neutral words.
+
+    template: the message with each option it mentions written `{name}` (the function's
+    parameter name); str(err) spells them so, and `worded` as a front end calls them (the CLI
+    passes its flags: {"max_train": "--max-train"}). Other braces are doubled.
+    """
+
+    def __init__(self, template: str, *options: str) -> None:
+        self.template, self.options = template, options
+        super().__init__(self.worded({}))
+
+    def worded(self, names: dict[str, str]) -> str:
+        """The message with each option called by `names` (its parameter name otherwise)."""
+        return self.template.format_map({o: names.get(o, o) for o in self.options})
+
+
+def literal(value: object) -> str:
+    """A value written into an OptionError template (its braces doubled)."""
+    return str(value).replace("{", "{{").replace("}", "}}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a training run (and nothing that does not)."""
