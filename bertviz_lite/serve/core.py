@@ -454,49 +454,57 @@ class PoolCore:
         return [w for w in self._slots.handles if w is not None]
 
     # -- the instructor's status panel ----------------------------------------------------
-    def _worker_rows(self) -> list[dict[str, Any]]:
-        """One row per slot."""
-        rows = []
-        for slot, w in enumerate(self._slots.handles):
-            if w is None:
-                rows.append({"slot": slot, "pid": None, "alive": False, "warm": False,
-                             "job": None, "models": []})
-                continue
-            rows.append({
-                "slot": slot, "pid": w.pid or w.process.pid,
-                "alive": not w.dead, "warm": w.warm,  # deaths: noticed by the dispatcher
-                "job": w.run.handles[0].id if w.run is not None and w.run.handles else None,
-                "models": list(w.models)})
-        return rows
-
     def stats(self, *, dispatcher_alive: bool) -> dict[str, Any]:
         """Workers, runs and counters for an instructor's status panel (JobPool.stats)."""
         with self.lock:
-            workers = self._worker_rows()
-            lat = list(self._latency)
-            counts = self._counts
-            return {
-                "max_workers": self._slots.size,
-                "workers_alive": sum(1 for w in workers if w["alive"]),
-                "running": self._slots.busy(),
-                "queued": len(self._queue),
-                "warm": [w["warm"] for w in workers],
-                "workers": workers,
-                "threads_per_job": self._options.threads,
-                "worker_nice": self._options.nice,
-                "backend": self._backend.name,
-                "training_runs": counts["runs"],  # queued to train: not hits or followers
-                "analyses": counts["analyses"],  # "what changed inside BERT?" jobs queued
-                "cache_hits": counts["cache_hits"],
-                "shared": counts["shared"],
-                "completed": counts["completed"],
-                "stopped": counts["stopped"],
-                "diverged": counts["diverged"],
-                "failed": counts["failed"],
-                "abandoned": counts["abandoned"],
-                "worker_restarts": counts["restarts"],
-                "peak_running": counts["peak_running"],  # most runs training at once
-                "event_latency_max_s": max(lat) if lat else None,
-                "event_latency_mean_s": sum(lat) / len(lat) if lat else None,
-                "dispatcher_alive": dispatcher_alive,
-            }
+            return status_panel(self._slots, len(self._queue), self._counts,
+                                list(self._latency), self._options, self._backend.name,
+                                dispatcher_alive)
+
+
+def worker_rows(slots: WorkerSlots) -> list[dict[str, Any]]:
+    """One row per slot: its worker's pid, whether it is alive and warm, its job, its models."""
+    rows = []
+    for slot, w in enumerate(slots.handles):
+        if w is None:
+            rows.append({"slot": slot, "pid": None, "alive": False, "warm": False,
+                         "job": None, "models": []})
+            continue
+        rows.append({
+            "slot": slot, "pid": w.pid or w.process.pid,
+            "alive": not w.dead, "warm": w.warm,  # deaths: noticed by the dispatcher
+            "job": w.run.handles[0].id if w.run is not None and w.run.handles else None,
+            "models": list(w.models)})
+    return rows
+
+
+def status_panel(slots: WorkerSlots, queued: int, counts: collections.Counter[str],
+                 latency: list[float], options: WorkerOptions, backend: str,
+                 dispatcher_alive: bool) -> dict[str, Any]:
+    """Workers, runs and counters for an instructor's status panel (pool lock held)."""
+    workers = worker_rows(slots)
+    return {
+        "max_workers": slots.size,
+        "workers_alive": sum(1 for w in workers if w["alive"]),
+        "running": slots.busy(),
+        "queued": queued,
+        "warm": [w["warm"] for w in workers],
+        "workers": workers,
+        "threads_per_job": options.threads,
+        "worker_nice": options.nice,
+        "backend": backend,
+        "training_runs": counts["runs"],  # queued to train: not hits or followers
+        "analyses": counts["analyses"],  # "what changed inside BERT?" jobs queued
+        "cache_hits": counts["cache_hits"],
+        "shared": counts["shared"],
+        "completed": counts["completed"],
+        "stopped": counts["stopped"],
+        "diverged": counts["diverged"],
+        "failed": counts["failed"],
+        "abandoned": counts["abandoned"],
+        "worker_restarts": counts["restarts"],
+        "peak_running": counts["peak_running"],  # most runs training at once
+        "event_latency_max_s": max(latency) if latency else None,
+        "event_latency_mean_s": sum(latency) / len(latency) if latency else None,
+        "dispatcher_alive": dispatcher_alive,
+    }
