@@ -77,6 +77,6 @@ def test_missing_file_and_hub_data(tmp_path):
 
 
 def test_an_upload_is_parsed_where_it_loads():
-    raw = "".join(f"text {i} here\t{i % 2}\n" for i in range(20)).encode()
+    raw = ("sentence\tlabel\n" + "".join(f"text {i} here\t{i % 2}\n" for i in range(20))).encode()
     data = Upload("sentiment", "u.tsv", raw).load()
     assert len(data.train) + len(data.val) == 20 and data.source == "uploaded file"
