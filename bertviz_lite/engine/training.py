@@ -101,8 +101,8 @@ class Trainer:
     after_backward: called after each backward pass with the trainer and the step's gradient
     norms, before the optimizer step (tests compare the norms with torch's own).
     features: a store of frozen features shared between runs (a warm worker keeps one).
-    `model`, `data`, `record`, `opt` and `inputs` exist once the run is prepared (before:
-    AttributeError).
+    `run`, `model`, `data`, `record`, `opt`, `inputs` and `evaluator` exist once the run is
+    prepared (before: AttributeError).
     """
 
     def __init__(
@@ -135,6 +135,16 @@ class Trainer:
         if self._session is None:
             raise AttributeError("the run is not prepared yet (iterate events() first)")
         return self._session
+
+    @property
+    def run(self) -> PreparedRun:
+        """The prepared run (model, data, tokenised splits, record)."""
+        return self._prepared().run
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """The run's evaluator (scores a split with the model as it is now)."""
+        return self._prepared().evaluator
 
     @property
     def model(self) -> TaskModel:
