@@ -245,7 +245,7 @@ def test_reproduce_failing_save_loses_no_record(tmp_path, tiny_model_dir, caplog
                                                  monkeypatch):
     """The out folder turns into a file after the first run: every record and the table go to
     the fallback folder, each named in one line, exit 2."""
-    from bertviz_lite.experiments import reproduce as repro
+    from bertviz_lite.experiments import repro_resume as repro  # where runs are trained
 
     monkeypatch.setenv("BERTVIZ_HOME", str(tmp_path / "home"))
     data = _mini_data(tmp_path, ("sentiment",))

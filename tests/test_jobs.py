@@ -219,9 +219,11 @@ def test_bad_data_file_fails_with_the_data_error_and_pool_keeps_working(jobs, po
     assert job.error == str(expected.value) and "Traceback" not in job.error
     assert job.snapshot().error == job.error
 
-    pool.cache = RunCache(tmp_path / "cache")  # with a cache the data is read at submit
-    early = jobs(config)
-    assert early.state == "failed" and early.error == str(expected.value)
+    pool.cache = RunCache(tmp_path / "cache")  # with a cache too: the worker reads the file
+    again = jobs(config)
+    assert again.wait(TIMEOUT) and again.state == "failed" and again.error == str(expected.value)
+    missing = jobs(tiny(tiny_model_dir, train_file=str(tmp_path / "missing.tsv")))
+    assert missing.state == "failed" and "file not found" in missing.error  # its key: at once
 
     good = jobs(tiny(tiny_model_dir))
     assert good.wait(TIMEOUT) and good.state == "completed"
@@ -312,6 +314,44 @@ def test_identical_concurrent_submissions_train_once(jobs, pool, tmp_path, tiny_
     assert a.state == b.state == "completed"
     assert b.record == a.record and b.snapshot().steps == a.record.steps
     assert pool.stats()["training_runs"] == before + 1
+
+
+def test_an_upload_is_keyed_by_its_bytes_and_parsed_in_the_worker(jobs, pool, tmp_path,
+                                                                  tiny_model_dir, monkeypatch):
+    """submit() never parses an upload in the caller's thread (the page's): its key comes from
+    the bytes. Identical bytes follow one run; other bytes never share another's run."""
+    import bertviz_lite.data.load as load
+    import bertviz_lite.data.source as source
+    from bertviz_lite.data.source import Upload
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the upload was parsed in the calling thread")
+
+    for module, name in ((load, "parse_examples"), (load, "parse_upload"),
+                         (source, "parse_upload")):
+        monkeypatch.setattr(module, name, refuse)
+    rows = "".join(f"sentence number {i} is {'good' if i % 2 else 'bad'}\t{i % 2}\n"
+                   for i in range(100_000))
+    raw = ("sentence\tlabel\n" + rows).encode("utf-8")  # a few MB
+    pool.cache = RunCache(tmp_path / "runs")
+    blocker = jobs(endless(tiny_model_dir))  # the worker is busy: the uploads wait in the queue
+    config = tiny(tiny_model_dir, seed=61)
+    t0 = time.perf_counter()
+    a = jobs(config, data=Upload("sentiment", "mine.tsv", raw), owner="a")
+    assert time.perf_counter() - t0 < 0.5 and a.state == "queued"
+    b = jobs(config, data=Upload("sentiment", "copy.tsv", raw), owner="b")
+    c = jobs(config, data=Upload("sentiment", "mine.tsv", raw.replace(b"good", b"fine", 1)),
+             owner="c")
+    assert b.shared and not c.shared and c.queue_position() == 2
+    for job in (a, b, c):
+        job.stop()
+    blocker.stop()
+    monkeypatch.undo()
+    small = Upload("sentiment", "small.tsv", raw[:raw.index(b"\n", 4000) + 1])  # it trains
+    done = jobs(config, data=small)
+    assert done.wait(TIMEOUT) and done.state == "completed"
+    assert done.record.data["source"] == "uploaded file"
+    assert jobs(config, data=small).state == "cached"
 
 
 def test_stopping_one_follower_does_not_stop_the_others(jobs, pool, tiny_model_dir):

@@ -78,6 +78,20 @@ def test_public_api_names():
         bv.no_such_figure  # noqa: B018
 
 
+def test_public_api_is_listed_explicitly():
+    """Every public name is in `__all__` and resolves through the explicit table, without
+    importing torch; an unknown name fails at once (no module search)."""
+    code = ("import sys, bertviz_lite as bv\n"
+            "missing = [n for n in bv.__all__ if n not in dir(bv)]\n"
+            "print('torch' in sys.modules, missing == [], len(bv.__all__) > 60)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)), check=True)
+    assert out.stdout.split() == ["False", "True", "True"]
+    for name in bv.__all__:
+        assert getattr(bv, name) is not None, name
+    assert "describe_loss" in bv.__all__ and "grad_flow_bars" in bv.__all__
+
+
 @pytest.mark.parametrize("module", ["changes", "learning_curves"])
 def test_figures_written_elsewhere_are_re_exported(module):
     """The inside-BERT and learning-curve figures, where this version has them."""

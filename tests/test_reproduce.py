@@ -65,6 +65,21 @@ def test_frozen_heads_are_checked_before_anything_runs(tmp_path, shared_data) ->
     assert not (tmp_path / "out").exists()  # nothing written for a bad request
 
 
+def test_library_errors_name_parameters_and_the_cli_words_its_flags(tmp_path) -> None:
+    from bertviz_lite.cli.commands import REPRODUCE_FLAGS
+    from bertviz_lite.engine.config import OptionError
+    from bertviz_lite.experiments.reproduce import reproduce
+
+    with pytest.raises(OptionError) as err:
+        reproduce(tmp_path, tmp_path / "out", tasks=["sentiment"], max_train=0)
+    assert str(err.value).startswith("max_train must be at least 1") and "--" not in str(err.value)
+    assert err.value.worded(REPRODUCE_FLAGS).startswith("--max-train must be at least 1")
+    with pytest.raises(OptionError) as err:
+        reproduce(tmp_path, tmp_path / "out", tasks=["sentiment"], eval_files={"ner": "x"})
+    assert "which --tasks does not include ['sentiment']" in err.value.worded(REPRODUCE_FLAGS)
+    assert "eval_files names ['ner'], which tasks does not" in str(err.value)
+
+
 def test_markdown_of_a_file_from_before_frozen_heads() -> None:
     old = ReproduceResult({"model": "bundled", "frozen_head": "scalar-mix"}, [{
         "task": "ner", "dataset": "CoNLL-2003", "metric": "span F1", "ours_frozen": 68.9,

@@ -9,7 +9,7 @@ import torch
 
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.training import Trainer, run_to_record, train
-from bertviz_lite.record.runs import RunRecord, StepRecord
+from bertviz_lite.record.runs import EvalRecord, RunRecord, StepRecord
 
 TASKS = ["sentiment", "paraphrase", "similarity", "ner"]
 
@@ -114,6 +114,51 @@ def test_same_config_gives_the_same_record(tiny_model_dir, tiny_backbone):
     assert [s.grad_norm for s in a.steps] == [s.grad_norm for s in b.steps]
     assert [(e.split, e.value) for e in a.evals] == [(e.split, e.value) for e in b.evals]
     assert a.key == b.key
+
+
+def _final_of(evaluation: EvalRecord) -> dict:
+    return {"metric": evaluation.metric, "value": evaluation.value, "step": evaluation.step,
+            "metrics": evaluation.metrics}
+
+
+def test_every_evaluation_reaches_the_stream(tiny_model_dir, tiny_backbone):
+    """A consumer of the events sees every evaluation the record holds, the last one (the
+    record's final metric) included."""
+    events = list(train(tiny_config(tiny_model_dir, evals_per_epoch=2), backbone=tiny_backbone))
+    record = events[-1]
+    streamed = [e for e in events if isinstance(e, EvalRecord)]
+    assert streamed and streamed == record.evals
+    assert _final_of([e for e in streamed if e.split == "val"][-1]) == record.final
+
+
+def test_the_final_evaluation_of_finishing_reaches_the_stream(monkeypatch, tiny_model_dir,
+                                                              tiny_backbone):
+    """When the loop has not scored the last step, finishing does, and its events are
+    yielded like the loop's (never only written into the record)."""
+    scored = Trainer._evaluate
+
+    def only_when_finishing(self, session):
+        if self.status == "completed":
+            yield from scored(self, session)
+
+    monkeypatch.setattr(Trainer, "_evaluate", only_when_finishing)
+    events = list(Trainer(tiny_config(tiny_model_dir), backbone=tiny_backbone).events())
+    record = events[-1]
+    streamed = [e for e in events if isinstance(e, EvalRecord)]
+    assert [e.split for e in streamed] == ["val", "train"] and streamed == record.evals
+    assert _final_of(streamed[0]) == record.final and record.final["step"] == len(record.steps)
+
+
+def test_only_events_writes_the_record():
+    """Steps, evaluations, sweeps and the final metric are written into the record in one
+    place, engine/events.py; the step runner and the evaluator only return them."""
+    from tests.conftest import REPO
+
+    writes = (".steps.append(", ".evals.append(", ".sweeps.append(", ".final = ", ".cost = ")
+    for path in sorted((REPO / "bertviz_lite" / "engine").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        found = [w for w in writes if w in text]
+        assert found == [] or path.name == "events.py", (path.name, found)
 
 
 def test_frozen_features_are_computed_once(tiny_model_dir, tiny_backbone):

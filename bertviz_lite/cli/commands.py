@@ -235,10 +235,15 @@ def _eval_files(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+REPRODUCE_FLAGS = {"frozen_head": "--frozen-head", "eval_files": "--eval-file",
+                   "tasks": "--tasks", "max_train": "--max-train", "out_dir": "--out"}
+
+
 def cmd_reproduce(a: argparse.Namespace) -> int:
     """`bertviz-lite reproduce`: the paper's four tasks on real data, frozen vs fine-tuned."""
-    from bertviz_lite.engine.config import RunConfig
-    from bertviz_lite.experiments.reproduce import reproduce, result_markdown
+    from bertviz_lite.engine.config import OptionError, RunConfig
+    from bertviz_lite.experiments.reproduce import reproduce
+    from bertviz_lite.record.repro_table import result_markdown
 
     tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASK_SPECS]
@@ -263,9 +268,12 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device,
                      precision=a.precision, lr=a.lr, warmup=a.warmup,
                      weight_decay=a.weight_decay, max_grad_norm=a.max_grad_norm)
-    result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train, epochs=a.epochs,
-                       frozen_head=a.frozen_head, seed=a.seed, eval_files=_eval_files(a.eval_file),
-                       base=base, on_event=on_event)
+    try:
+        result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train,
+                           epochs=a.epochs, frozen_head=a.frozen_head, seed=a.seed,
+                           eval_files=_eval_files(a.eval_file), base=base, on_event=on_event)
+    except OptionError as err:  # the library names its parameters; say the flags
+        raise ConfigError(err.worded(REPRODUCE_FLAGS)) from None
     echo(result_markdown(result))
     if result.problems:
         return report_problems(list(result.problems))

@@ -199,6 +199,26 @@ def nested_subsample(examples: Sequence[Example], n: int, seed: int) -> list[Exa
     return [examples[i] for i in stratified_order(examples, seed)[:n]]
 
 
+def resolve_files(task: str, data: str = "bundled", train_file: str | None = None,
+                  eval_file: str | None = None) -> tuple[Path, Path | None, str]:
+    """The files `load_task_data` reads for these settings, found without reading them: the
+    training file, the validation file (None: a part of the training file is held out) and
+    the source's name. Not for Hub data (`hub:NAME`); raises DataError when none is found."""
+    if train_file is not None:
+        train_path, val_path = Path(train_file), None
+        source = train_path.name
+    else:
+        folder = bundled_data_dir(task) if data == "bundled" else Path(data)
+        if data != "bundled" and folder.is_file():
+            train_path, val_path, source = folder, None, folder.name
+        else:
+            train_path, val_path = find_split_files(folder, task)
+            source = "bundled" if data == "bundled" else str(train_path.parent)
+    if eval_file is not None:
+        val_path = Path(eval_file)
+    return train_path, val_path, source
+
+
 def load_task_data(
     task: str,
     data: str = "bundled",
@@ -220,18 +240,7 @@ def load_task_data(
     notes: list[str] = []
     if train_file is None and data.startswith("hub:"):
         return _load_hub(task, data[4:], max_train, max_eval, seed, columns, limits)
-    if train_file is not None:
-        train_path, val_path = Path(train_file), None
-        source = train_path.name
-    else:
-        folder = bundled_data_dir(task) if data == "bundled" else Path(data)
-        if data != "bundled" and folder.is_file():
-            train_path, val_path, source = folder, None, folder.name
-        else:
-            train_path, val_path = find_split_files(folder, task)
-            source = "bundled" if data == "bundled" else str(train_path.parent)
-    if eval_file is not None:
-        val_path = Path(eval_file)
+    train_path, val_path, source = resolve_files(task, data, train_file, eval_file)
     train, names = load_file(train_path, task, columns, None, limits)
     if val_path is not None:
         val, _ = load_file(val_path, task, columns, names or None, limits)

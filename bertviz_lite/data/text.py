@@ -60,8 +60,9 @@ def decode_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
-    """Read a local file as text with the checks of `decode_bytes`."""
+def checked_size(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> int:
+    """A local file's size in bytes, once it is known to exist, to be a regular file and to
+    be within `limits.max_bytes` (DataError otherwise, naming the file)."""
     p = Path(path)
     if not p.exists():
         raise DataError("file not found; check the path", file=str(p))
@@ -72,7 +73,13 @@ def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
         raise DataError(
             f"file is {_human(size)}, over the limit of {_human(limits.max_bytes)}", file=str(p)
         )
-    return decode_bytes(p.read_bytes(), str(p), limits)
+    return size
+
+
+def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Read a local file as text with the checks of `checked_size` and `decode_bytes`."""
+    checked_size(path, limits)
+    return decode_bytes(Path(path).read_bytes(), str(path), limits)
 
 
 def check_field(value: str, name: str, line: int, what: str, limits: Limits,

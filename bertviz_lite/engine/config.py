@@ -12,24 +12,53 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# re-exported for callers that know them from here; they live in bertviz_lite.names
+from bertviz_lite.names import TASK_MODEL_TITLES as TASK_MODEL_TITLES
+from bertviz_lite.names import head_title as head_title
+from bertviz_lite.names import task_model_names as task_model_names
 
 TASKS: tuple[str, ...] = ("sentiment", "paraphrase", "similarity", "ner")
 HEADS: tuple[str, ...] = ("linear", "scalar-mix", "task-model")
-TASK_MODEL_TITLES: dict[str, str] = {  # engine/task_models.py builds them
-    "ner": "BiLSTM-CRF", "sentiment": "BiLSTM max/mean pool", "paraphrase": "ESIM-lite",
-    "similarity": "ESIM-lite"}
 PAPER_FROZEN_HEADS: tuple[str, ...] = ("task-model",)  # reproduce's default: the paper's setup
 POOLINGS: tuple[str, ...] = ("mean", "cls", "pooler")
 PAIR_ENCODINGS: tuple[str, ...] = ("auto", "separate", "joint")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
+if TYPE_CHECKING:
+    from bertviz_lite.data.examples import TaskData
+    from bertviz_lite.data.source import Upload
+    from bertviz_lite.data.text import Limits
+
 _TOP_K = re.compile(r"^top-(\d+)$")
 
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message says what to use instead."""
+
+
+class OptionError(ConfigError):
+    """A value of a library function's option that cannot work, said in neutral words.
+
+    template: the message with each option it mentions written `{name}` (the function's
+    parameter name); str(err) spells them so, and `worded` as a front end calls them (the CLI
+    passes its flags: {"max_train": "--max-train"}). Other braces are doubled.
+    """
+
+    def __init__(self, template: str, *options: str) -> None:
+        self.template, self.options = template, options
+        super().__init__(self.worded({}))
+
+    def worded(self, names: dict[str, str]) -> str:
+        """The message with each option called by `names` (its parameter name otherwise)."""
+        return self.template.format_map({o: names.get(o, o) for o in self.options})
+
+
+def literal(value: object) -> str:
+    """A value written into an OptionError template (its braces doubled)."""
+    return str(value).replace("{", "{{").replace("}", "}}")
 
 
 @dataclass(frozen=True)
@@ -108,25 +137,6 @@ class RunConfig:
     def trainable_top(self) -> int | None:
         """How many top encoder layers train: None = all (finetune), 0 = frozen, K = top-K."""
         return parse_mode(self.mode)
-
-
-def head_title(head: str, task: str | None = None) -> str:
-    """What a head is called wherever one is named (forms, run labels, tables, figures):
-    "linear", "scalar-mix", or "task model: BiLSTM-CRF" (NER), "task model: BiLSTM max/mean
-    pool" (sentiment), "task model: ESIM-lite" (pairs); without a task, all three."""
-    if head != "task-model":
-        return head
-    if task in TASK_MODEL_TITLES:
-        return f"task model: {task_model_names(task)}"
-    return f"task model ({task_model_names()})"
-
-
-def task_model_names(task: str | None = None) -> str:
-    """The frozen task model of a task without the words "task model" (for a sentence that
-    says them already): "BiLSTM-CRF"; without a task, all three joined by " / "."""
-    if task in TASK_MODEL_TITLES:
-        return TASK_MODEL_TITLES[task]
-    return " / ".join(dict.fromkeys(TASK_MODEL_TITLES.values()))
 
 
 def parse_mode(mode: str) -> int | None:
@@ -230,3 +240,17 @@ def config_hash(c: RunConfig, data_fingerprint: str = "") -> str:
     payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
+
+
+def run_key(c: RunConfig, data: TaskData | Upload | None = None,
+            limits: Limits | None = None) -> str | None:
+    """A run's content key, known before any data is parsed (milliseconds; the page's thread
+    may call it): the config plus `data.source.data_fingerprint` of `data` (an `Upload`,
+    examples in memory, or None: the files the config names). None for Hub data, known only
+    once downloaded. Raises DataError when a file the config names is missing."""
+    from bertviz_lite.data.source import data_fingerprint
+    from bertviz_lite.data.text import DEFAULT_LIMITS
+
+    fingerprint = data_fingerprint(c.task, c.data, c.train_file, c.eval_file, data,
+                                   limits or DEFAULT_LIMITS)
+    return None if fingerprint is None else config_hash(c, fingerprint)

@@ -53,7 +53,8 @@ def decode(spec: TaskSpec, out: torch.Tensor, batch: Batch, enc: Sequence[Encode
 
 
 class Evaluator:
-    """Evaluations of one run; each EvalRecord is appended to the run record as it is made.
+    """Evaluations of one run, as EvalRecords (the trainer writes them into the run record
+    through `engine.events`).
 
     stopped: polled between batches; a stop midway drops the evaluation (half an evaluation
     would be a misleading number).
@@ -77,7 +78,6 @@ class Evaluator:
                 rec = self.score(split, enc, idx, step, epoch)
                 if rec is None:
                     return
-                run.record.evals.append(rec)
                 yield rec
 
     def score(self, split: str, enc: list[Encoded], idx: list[int], step: int, epoch: float

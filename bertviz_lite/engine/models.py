@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import platform
 import re
 import time
 from dataclasses import dataclass
@@ -225,3 +226,10 @@ def pick_device(device: str = "auto") -> torch.device:
                                 and torch.backends.mps.is_available()):
         raise ModelError("device 'mps' was asked for but Apple MPS is not available; use auto or cpu")
     return torch.device(device)
+
+
+def hardware_line() -> str:
+    """What runs the training, in one line: "GPU <name>", or "CPU (<processor>, <n> threads)"."""
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

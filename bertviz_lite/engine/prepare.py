@@ -15,9 +15,10 @@ import torch
 
 from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data, subsample
+from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import Limits
 from bertviz_lite.engine.checkpoints import build_task_model
-from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.engine.config import RunConfig, config_hash, run_key
 from bertviz_lite.engine.cost import Stopwatch, matmul_params
 from bertviz_lite.engine.encoding import Batch, Encoded, collate, encode_examples
 from bertviz_lite.engine.events import Event
@@ -77,12 +78,14 @@ class PreparedRun:
                 "model": r.model, "notes": list(r.notes)}
 
 
-def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | None,
+def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | Upload | None,
                 limits: Limits, watch: Stopwatch) -> Generator[Event, None, PreparedRun]:
-    """Load model and data (unless given), build the task model, tokenise, start the record.
+    """Load model and data (unless given; an Upload is parsed here), build the task model,
+    tokenise, start the record.
 
     A backbone passed in (a warm worker's, the app's) is copied so it is never modified; one
-    loaded here is used as it is.
+    loaded here is used as it is. The record's key is `config.run_key` of the data as given
+    (the pool computed the same key before the data was read).
     """
     c = config
     if c.threads:
@@ -94,10 +97,10 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | N
         yield Progress("load", 0, 1, f"loading model {c.model}")
         with watch.time("model_load"):
             backbone = load_backbone(c.model)
-    if data is None:
+    key = run_key(c, data, limits)  # from the bytes or examples given, before parsing
+    if not isinstance(data, TaskData):
         yield Progress("data", 0, 1, "reading data")
-        data = load_task_data(c.task, c.data, c.train_file, c.eval_file, max_train=c.max_train,
-                              max_eval=c.max_eval, seed=c.seed, limits=limits)
+        data = read_data(c, data, limits)
     model, trainable = build_frozen_model(backbone, c, data, device, copy_encoder=shared)
     yield Progress("tokenize", 0, 1, "tokenising")
     with watch.time("tokenize"):
@@ -113,8 +116,17 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | N
         fwd_params=layer_params + matmul_params(model.head),
         bwd_params=sum(matmul_params(m) for g in model.groups if g.name in trainable
                        for m in g.modules),
-        record=new_record(c, backbone, data, model, trainable, device, precision))
+        record=new_record(c, backbone, data, model, trainable, device, precision,
+                          key or config_hash(c, data.fingerprint())))
     return run
+
+
+def read_data(c: RunConfig, upload: Upload | None, limits: Limits) -> TaskData:
+    """The run's examples: an upload parsed, or the data its config names read."""
+    if upload is not None:
+        return upload.load()
+    return load_task_data(c.task, c.data, c.train_file, c.eval_file, max_train=c.max_train,
+                          max_eval=c.max_eval, seed=c.seed, limits=limits)
 
 
 def build_frozen_model(backbone: Backbone, config: RunConfig, data: TaskData,
@@ -149,8 +161,10 @@ def _encode(c: RunConfig, backbone: Backbone, data: TaskData
 
 
 def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskModel,
-               trainable: list[str], device: torch.device, precision: str) -> RunRecord:
-    """The run record as it starts: setup, sizes, baseline; steps and evals come later."""
+               trainable: list[str], device: torch.device, precision: str, key: str
+               ) -> RunRecord:
+    """The run record as it starts: setup, sizes, baseline; steps and evals come later.
+    key: the run's content key (`config.run_key`)."""
     groups = model.groups
     spec = TASK_SPECS[c.task]
     return RunRecord(
@@ -170,6 +184,6 @@ def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskMode
         baseline=baseline(c.task, data.train, data.val, data.label_names),
         notes=data.notes,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        key=config_hash(c, data.fingerprint()),
+        key=key,
         precision=precision,
     )

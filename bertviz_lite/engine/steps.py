@@ -16,6 +16,7 @@ import torch
 from bertviz_lite.engine.batches import HeadBatch, RunInputs, Tally
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.cost import train_flops
+from bertviz_lite.engine.events import StepResult
 from bertviz_lite.engine.gradflow import GradFlow, SignalProbe
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.precision import autocast
@@ -109,7 +110,8 @@ def clip_gradients(opt: torch.optim.Optimizer, max_norm: float | None) -> float 
 
 
 class StepRunner:
-    """Runs training steps of one run and appends their records (and sweeps) to its record.
+    """Runs training steps of one run; each returns its StepResult (the trainer writes it into
+    the run record through `engine.events`).
 
     stopped: polled between the forward and the backward pass. after_backward: called with the
     step's gradient norms before the optimizer step. `diverged` holds the reason once a step
@@ -128,11 +130,12 @@ class StepRunner:
         self.after_backward = after_backward
         self.diverged = ""
 
-    def step(self, step: int, idx: list[int], epoch: int) -> StepRecord | None:
-        """Forward, backward, read gradient norms, update; the step's record, or None when a
-        stop arrived during the forward pass (the step is dropped, nothing changes)."""
+    def step(self, step: int, idx: list[int], epoch: int) -> StepResult | None:
+        """Forward, backward, read gradient norms, update; the step's record (and its backward
+        sweep), or None when a stop arrived during the forward pass (the step is dropped,
+        nothing changes)."""
         t0 = time.perf_counter()
-        model, record = self.run.model, self.run.record
+        model = self.run.model
         model.train()
         probe = self.inst.probe(step)
         with probe or contextlib.nullcontext():
@@ -140,8 +143,7 @@ class StepRunner:
             if self.stopped():
                 return None
             loss.backward()
-        if probe is not None:
-            record.sweeps.append({"step": step + 1, "signal": probe.signal})
+        sweep = {"step": step + 1, "signal": probe.signal} if probe is not None else None
         norms = self.inst.norms(hb)
         if self.after_backward is not None:
             self.after_backward(norms)
@@ -155,8 +157,7 @@ class StepRunner:
                                         tokens)
         rec = StepRecord(step + 1, epoch, value, self.opt.param_groups[-1]["lr"], norms, ratios,
                          time.perf_counter() - t0, len(idx), tokens, real)
-        record.steps.append(rec)
-        return rec
+        return StepResult(rec, sweep)
 
     def _update(self, step: int, loss: float, norms: dict[str, float]) -> dict[str, float]:
         """The optimizer step (never with non-finite numbers); update ratios when measured."""

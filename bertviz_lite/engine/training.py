@@ -7,7 +7,8 @@ reused by every epoch; only the head runs in a training step.
 
 The parts: `prepare` (model, data, tokens, the record started), `batches` (the head's inputs
 and the frozen feature pass), `steps` (one optimizer step and its instruments), `evaluation`
-(scoring), `events` (draining events into the record). `Trainer` strings them together.
+(scoring), `events` (writing events into the record, and draining them). `Trainer` strings
+them together.
 """
 
 from __future__ import annotations
@@ -15,25 +16,26 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
 from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
 from bertviz_lite.engine.batches import RunInputs, Tally
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.cost import PeakRSS, Stopwatch
 from bertviz_lite.engine.encoding import bucket_batches
 from bertviz_lite.engine.evaluation import EVAL_BATCH, Evaluator
-from bertviz_lite.engine.events import Event, drain
+from bertviz_lite.engine.events import Event, add_eval, add_step, drain, finish_record
 from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.models import Backbone
 from bertviz_lite.engine.optim import build_optimizer, linear_schedule
 from bertviz_lite.engine.prepare import PreparedRun, prepare_run
 from bertviz_lite.engine.steps import RATIO_EVERY_STEP_MAX, RATIO_STRIDE, Instruments, StepRunner
-from bertviz_lite.record.runs import Progress, RunRecord
+from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord
 
 __all__ = ["EVAL_BATCH", "RATIO_EVERY_STEP_MAX", "RATIO_STRIDE", "Event", "StopSignal",
            "Trainer", "run_to_record", "train"]
@@ -54,7 +56,7 @@ def train(
     config: RunConfig,
     *,
     backbone: Backbone | None = None,
-    data: TaskData | None = None,
+    data: TaskData | Upload | None = None,
     stop: StopSignal | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[Event]:
@@ -62,15 +64,34 @@ def train(
     RunRecord (status completed, stopped or diverged).
 
     backbone: a loaded pretrained model to copy (a warm worker passes its own; never modified).
-    data: already loaded examples (the app's uploads); default: load from `config`.
+    data: already loaded examples, or an `Upload` (its bytes, parsed here); default: load
+      from `config`.
     stop: checked between steps and between feature-caching batches.
     """
     return Trainer(config, backbone=backbone, data=data, stop=stop, limits=limits).events()
 
 
-def run_to_record(config: RunConfig, **kwargs: object) -> RunRecord:
-    """Consume `train()` and return only the RunRecord."""
-    return drain(train(config, **kwargs))  # type: ignore[arg-type]
+def run_to_record(config: RunConfig, **kwargs: Any) -> RunRecord:
+    """Consume `train()` and return only the RunRecord (kwargs: those of `train`)."""
+    return drain(train(config, **kwargs))
+
+
+class _Session:
+    """A prepared run with everything its training loop uses, made in one go once
+    `prepare_run` has finished: the head's inputs, the evaluator, the optimizer and its
+    schedule, and the step runner."""
+
+    def __init__(self, trainer: Trainer, run: PreparedRun) -> None:
+        c = run.config
+        self.run = run
+        self.spe, self.total = run.plan()  # steps per epoch, steps in all
+        self.inputs = RunInputs(run, trainer.watch, trainer.tally, trainer.features)
+        self.inputs.attach_store()
+        self.evaluator = Evaluator(run, self.inputs, trainer.watch, trainer.stopped)
+        self.opt = build_optimizer(run.model, c.lr, c.head_lr, c.weight_decay)
+        self.sched = linear_schedule(self.opt, self.total, c.warmup)
+        self.steps = StepRunner(run, self.inputs, Instruments(run, self.total), self.opt,
+                                trainer.tally, trainer.stopped, trainer.after_backward_hook())
 
 
 class Trainer:
@@ -80,7 +101,8 @@ class Trainer:
     after_backward: called after each backward pass with the trainer and the step's gradient
     norms, before the optimizer step (tests compare the norms with torch's own).
     features: a store of frozen features shared between runs (a warm worker keeps one).
-    `model`, `data` and `record` exist once the run is prepared (before: AttributeError).
+    `run`, `model`, `data`, `record`, `opt`, `inputs` and `evaluator` exist once the run is
+    prepared (before: AttributeError).
     """
 
     def __init__(
@@ -88,7 +110,7 @@ class Trainer:
         config: RunConfig,
         *,
         backbone: Backbone | None = None,
-        data: TaskData | None = None,
+        data: TaskData | Upload | None = None,
         stop: StopSignal | None = None,
         limits: Limits = DEFAULT_LIMITS,
         after_backward: Callable[[Trainer, dict[str, float]], None] | None = None,
@@ -106,48 +128,63 @@ class Trainer:
         self.cpu0 = time.process_time()
         self.step = 0
         self.status, self.reason = "running", ""
-        self.run: PreparedRun | None = None
-        self.inputs: RunInputs | None = None
-        self.evaluator: Evaluator | None = None
-        self.opt: torch.optim.Optimizer | None = None
+        self._session: _Session | None = None
 
     # -- what callers read once the run is prepared ---------------------------------------
-    def _prepared(self) -> PreparedRun:
-        if self.run is None:
+    def _prepared(self) -> _Session:
+        if self._session is None:
             raise AttributeError("the run is not prepared yet (iterate events() first)")
-        return self.run
+        return self._session
+
+    @property
+    def run(self) -> PreparedRun:
+        """The prepared run (model, data, tokenised splits, record)."""
+        return self._prepared().run
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """The run's evaluator (scores a split with the model as it is now)."""
+        return self._prepared().evaluator
 
     @property
     def model(self) -> TaskModel:
         """The task model being trained."""
-        return self._prepared().model
+        return self._prepared().run.model
 
     @property
     def data(self) -> TaskData:
         """The run's examples."""
-        return self._prepared().data
+        return self._prepared().run.data
 
     @property
     def record(self) -> RunRecord:
         """The run record (complete once events() has ended)."""
-        return self._prepared().record
+        return self._prepared().run.record
+
+    @property
+    def opt(self) -> torch.optim.Optimizer:
+        """The optimizer (AdamW over the trainable parameter groups)."""
+        return self._prepared().opt
+
+    @property
+    def inputs(self) -> RunInputs:
+        """The head's inputs of the run (frozen features cached there)."""
+        return self._prepared().inputs
 
     # -- the run --------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
-        """The whole run as events; the last one is the RunRecord."""
+        """The whole run as events, the final evaluation's included; the last one is the
+        RunRecord."""
         self.t0 = time.perf_counter()
         self.cpu0 = time.process_time()
         with PeakRSS() as rss:
             run = yield from prepare_run(self.c, self._backbone_in, self._data_in, self.limits,
                                          self.watch)
-            self.run = run
-            self.inputs = RunInputs(run, self.watch, self.tally, self.features)
-            self.inputs.attach_store()
-            self.evaluator = Evaluator(run, self.inputs, self.watch, self.stopped)
+            session = self._session = _Session(self, run)
             yield Progress("ready", 0, 0, "model ready", run.ready_info())
             if not self.stopped():
-                yield from self.loop()
-            yield self.finish(rss)
+                yield from self._loop(session)
+            yield from self._finish(session, rss)
 
     def stopped(self) -> bool:
         """True once the user asked to stop (the reason is set once)."""
@@ -157,66 +194,59 @@ class Trainer:
                            "Stopped by the user before the first step.")
         return self.status == "stopped"
 
-    def loop(self) -> Iterator[Event]:
+    def _loop(self, s: _Session) -> Iterator[Event]:
         """Epochs of steps, with evaluations at intervals; stops early on request or NaN."""
-        run, c = self._prepared(), self.c
-        spe, total = run.plan()
-        self.opt = build_optimizer(run.model, c.lr, c.head_lr, c.weight_decay)
-        sched = linear_schedule(self.opt, total, c.warmup)
-        steps = StepRunner(run, self.inputs, Instruments(run, total), self.opt,  # type: ignore[arg-type]
-                           self.tally, self.stopped, self._after_backward())
-        every = max(1, spe // c.evals_per_epoch) if c.evals_per_epoch else total
+        c, record = self.c, s.run.record
+        every = max(1, s.spe // c.evals_per_epoch) if c.evals_per_epoch else s.total
         rng = random.Random(c.seed)
-        lengths = [e.length for e in run.enc_train]
-        yield Progress("train", 0, total, f"{total} steps of {c.batch_size} examples")
+        lengths = [e.length for e in s.run.enc_train]
+        yield Progress("train", 0, s.total, f"{s.total} steps of {c.batch_size} examples")
         epoch = 0
-        while self.step < total and not self.stopped():
+        while self.step < s.total and not self.stopped():
             for idx in bucket_batches(lengths, c.batch_size, rng):
-                if self.step >= total or self.stopped():
+                if self.step >= s.total or self.stopped():
                     break
-                rec = steps.step(self.step, idx, epoch)
-                if rec is None:  # stop arrived during the forward pass: step discarded
+                result = s.steps.step(self.step, idx, epoch)
+                if result is None:  # stop arrived during the forward pass: step discarded
                     break
                 self.step += 1
-                if steps.diverged:
-                    self.status, self.reason = "diverged", steps.diverged
-                sched.step()
-                yield rec
+                if s.steps.diverged:
+                    self.status, self.reason = "diverged", s.steps.diverged
+                s.sched.step()
+                yield add_step(record, result)
                 if self.status == "diverged":
                     return
-                if self.step % every == 0 or self.step == total:
-                    yield from self._evaluate(self.step / spe)
+                if self.step % every == 0 or self.step == s.total:
+                    yield from self._evaluate(s)
             epoch += 1
 
-    def _after_backward(self) -> Callable[[dict[str, float]], None] | None:
+    def after_backward_hook(self) -> Callable[[dict[str, float]], None] | None:
+        """`after_backward` bound to this trainer, for the step runner (None without one)."""
         hook = self.after_backward
         return None if hook is None else (lambda norms: hook(self, norms))
 
-    def _evaluate(self, epoch: float) -> Iterator[Event]:
-        assert self.evaluator is not None
-        yield from self.evaluator.evaluate(self.step, epoch)
+    def _evaluate(self, s: _Session) -> Iterator[EvalRecord]:
+        """Score the run now; each evaluation is written into the record as it is yielded."""
+        for evaluation in s.evaluator.evaluate(self.step, self.step / s.spe):
+            yield add_eval(s.run.record, evaluation)
 
-    def finish(self, rss: PeakRSS) -> RunRecord:
-        """Final evaluation (unless stopped or diverged), final metric and costs."""
-        run = self._prepared()
-        spe = max(1, run.plan()[0])
+    def _finish(self, s: _Session, rss: PeakRSS) -> Iterator[Event]:
+        """The final evaluation's events (unless stopped, diverged or just evaluated), then
+        the RunRecord with the final metric and costs."""
         if self.status == "running":
             self.status = "completed"
-            last = run.record.evals[-1] if run.record.evals else None
+            last = s.run.record.evals[-1] if s.run.record.evals else None
             if last is None or last.step != self.step:
-                for _ in self._evaluate(self.step / spe):
-                    pass
-        if self.inputs is not None:
-            self.inputs.account_store()
-        rec = run.record
-        vals = rec.eval_curve("val")
-        rec.final = {"metric": run.spec.metric, "value": vals[-1].value if vals else float("nan"),
-                     "step": vals[-1].step if vals else 0,
-                     "metrics": vals[-1].metrics if vals else {}}
-        rec.status, rec.reason = self.status, self.reason
+                yield from self._evaluate(s)
+        s.inputs.account_store()
         rss.sample()
-        rec.cost = self._costs(rec, self.step / spe, rss.peak_mb)
-        return rec
+        cost = self._costs(s.run.record, self.step / s.spe, rss.peak_mb)
+        yield finish_record(s.run.record, s.run.spec.metric, self.status, self.reason, cost)
+
+    def finish(self, rss: PeakRSS) -> RunRecord:
+        """End the run where it is and return its record (for a caller that stopped reading
+        `events()`, e.g. interrupted: set `status` first; a "running" run is evaluated)."""
+        return drain(self._finish(self._prepared(), rss))
 
     def _costs(self, rec: RunRecord, epochs_done: float, peak_mb: float) -> dict[str, float]:
         """Wall and phase times, memory, reuse and FLOPs of the finished run."""

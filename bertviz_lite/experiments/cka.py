@@ -51,14 +51,6 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return 0.0 if den == 0 else _cross(xc, yc) / den
 
 
-def same_or_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """CKA, but exactly 1.0 when the two arrays are bit-identical (the formula gives 1 up to
-    rounding; a frozen layer computes exactly the same numbers and should read 1.0)."""
-    if x.shape == y.shape and np.array_equal(x, y):
-        return 1.0
-    return linear_cka(x, y)
-
-
 def cka_matrix(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> np.ndarray:
     """CKA of every layer of one model against every layer of another.
 

@@ -91,8 +91,3 @@ def similarity_sets(stsb_dir: str | None = None) -> list[SimilaritySet]:
             pairs, _ = load_file(dev, "similarity")
             sets.append(capped("STS-B dev (GLUE)", list(pairs)))  # type: ignore[arg-type]
     return sets
-
-
-def gold_scores(pairs: Sequence[PairExample]) -> list[float]:
-    """The gold 0-5 scores of a similarity set."""
-    return [float(p.label) for p in pairs]

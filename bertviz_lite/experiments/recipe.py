@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.engine.config import RunConfig, config_hash
+from bertviz_lite.engine.config import RunConfig, config_hash, run_key
 from bertviz_lite.record.provenance import engine_info
 from bertviz_lite.record.runs import RunRecord
 
@@ -75,9 +75,13 @@ def existing(base: RunConfig, cand: Candidate, seed: int, out: Path) -> RunRecor
     path = _path(out, config.task, cand, seed, config.data)
     if not path.is_file():
         return None
-    data = load_task_data(config.task, config.data, max_train=config.max_train, seed=seed)
+    key = run_key(config)  # the files' bytes, never parsed
+    if key is None:  # Hub data: known once read
+        data = load_task_data(config.task, config.data, max_train=config.max_train,
+                              max_eval=config.max_eval, seed=seed)
+        key = config_hash(config, data.fingerprint())
     old = RunRecord.load(path)
-    ok = old.key == config_hash(config, data.fingerprint()) and old.status == "completed"
+    ok = old.key == key and old.status == "completed"
     return old if ok else None
 
 

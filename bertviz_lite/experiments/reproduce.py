@@ -1,101 +1,49 @@
 """Checking the lecture's table on real data: frozen vs fine-tuned on SST-2, MRPC, STS-B and
 CoNLL-2003, our numbers beside those of Peters, Ruder & Smith (2019).
 
-Each finished run is saved as soon as it ends, so an interrupted reproduction resumes without
-redoing finished tasks.
+This module runs a reproduction and makes its rows; the rest lives by idea: the result's
+schema in `record.repro_result`, its markdown in `record.repro_table`, resuming (earlier rows,
+finished runs reused) in `experiments.repro_resume`, writing with a fallback in
+`record.fallback`, the hardware line in `engine.models`. Errors name the options as this
+function's parameters (`OptionError`); the CLI words them as its flags. Each finished run is
+saved as soon as it ends, so an interrupted reproduction resumes without redoing finished tasks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import platform
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
-from bertviz_lite.data.validate import parse_json
 from bertviz_lite.engine.config import (
     HEADS,
     PAPER_FROZEN_HEADS,
-    ConfigError,
+    OptionError,
     RunConfig,
-    config_hash,
-    head_title,
+    literal,
 )
-from bertviz_lite.engine.events import Event, drain
-from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.events import Event
+from bertviz_lite.engine.models import Backbone, hardware_line, load_backbone
 from bertviz_lite.engine.tasks import TASK_SPECS
-from bertviz_lite.engine.training import train
-from bertviz_lite.record.fallback import save_with_fallback
-from bertviz_lite.record.paper import (
-    PAPER_CITATION,
-    PAPER_FROZEN_SETUP,
-    PAPER_TABLE,
-    cost_ratio,
-    frozen_setup_note,
-    paper_cell,
-)
+from bertviz_lite.experiments.repro_resume import earlier_rows, run_or_resume, setup_keys
+from bertviz_lite.record.fallback import save_text_with_fallback
+from bertviz_lite.record.paper import PAPER_CITATION, PAPER_TABLE, cost_ratio, paper_cell
 from bertviz_lite.record.provenance import engine_info
-from bertviz_lite.record.repro_rows import row_heads, setup_heads
-from bertviz_lite.record.runs import Progress, RunRecord
+from bertviz_lite.record.repro_result import ReproduceResult as ReproduceResult  # re-exported
+from bertviz_lite.record.repro_result import result_heads as result_heads
+from bertviz_lite.record.repro_rows import row_heads
+from bertviz_lite.record.repro_table import result_markdown as result_markdown
+from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
 REPRO_TASKS = ("ner", "sentiment", "paraphrase", "similarity")  # the paper's column order
-ROW_KEYS = ("task", "dataset", "metric", "ours_frozen", "ours_finetune", "paper_frozen",
-            "paper_finetune", "ours_gap", "paper_gap", "frozen_wall_s", "finetune_wall_s",
-            "cost_ratio")
 PAPER_METRIC = {"ner": "span F1", "sentiment": "accuracy", "paraphrase": "accuracy",
                 "similarity": "Pearson r"}
-
-
-@dataclass
-class ReproduceResult:
-    """Our numbers per task and mode beside the paper's, with the setup that produced them."""
-
-    setup: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)  # one per task
-    problems: list[str] = field(default_factory=list)  # saves that went to a fallback (not saved)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        d = asdict(self)
-        d.pop("problems")
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Any) -> ReproduceResult:
-        """Inverse of to_dict; refuses, in one line, something that is not a reproduce result."""
-        if not isinstance(d, dict) or "setup" not in d or "rows" not in d:
-            raise ValueError("not a reproduce.json: it needs 'setup' and 'rows'")
-        if not isinstance(d["setup"], dict):
-            raise ValueError("not a reproduce.json: 'setup' must be an object of settings, got "
-                             f"{type(d['setup']).__name__}")
-        rows = d["rows"]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValueError("not a reproduce.json: 'rows' must be a list of table rows (objects), "
-                             f"got {type(rows).__name__}")
-        missing = sorted({k for r in rows for k in ROW_KEYS if k not in r})
-        if missing:
-            raise ValueError(f"not a reproduce.json: rows lack {missing}")
-        return cls(dict(d["setup"]), [dict(r) for r in rows])
-
-    @classmethod
-    def from_json(cls, text: str, name: str = "reproduce.json") -> ReproduceResult:
-        """Parse the JSON text of a reproduce.json (an upload); every problem is a ValueError."""
-        return cls.from_dict(parse_json(text, name))
-
-    @classmethod
-    def load(cls, path: str | Path) -> ReproduceResult:
-        """Read a reproduce.json."""
-        return cls.from_json(Path(path).read_text(encoding="utf-8"), str(path))
 
 
 def _pct(r: RunRecord | None) -> float | None:
@@ -154,63 +102,6 @@ def _row(task: str, frozen: RunRecord | dict[str, RunRecord | None] | None,
     }
 
 
-def result_heads(result: ReproduceResult) -> list[str]:
-    """The frozen heads of a result, in the order they were asked for."""
-    return setup_heads(result.setup, result.rows)
-
-
-def result_markdown(result: ReproduceResult, cell: Callable[[object], str] = str) -> str:
-    """The comparison as a markdown table with its setup, ours and theirs labelled: one
-    column per frozen head (each named), the fine-tuned run, the paper's two columns.
-
-    cell: how a value from the file is written; the app passes a function that makes it
-    inert text (a setup field or cell of an uploaded file may hold markdown links).
-    """
-    s = {k: cell(v) for k, v in result.setup.items() if k != "total_minutes"}
-    s["total_minutes"] = result.setup.get("total_minutes", 0)
-    heads = result_heads(result)
-    recipe = ", ".join(f"{k} {s[k]}" for k in ("lr", "batch_size", "warmup", "weight_decay",
-                                                 "max_grad_norm") if k in s)
-    lines = [
-        f"Ours: {s.get('model')} ({s.get('layers')} layers), {s.get('max_train')} training "
-        f"examples per task (stratified subsample), {s.get('epochs')} epochs, seed "
-        f"{s.get('seed')}, frozen heads: {', '.join(cell(h) for h in heads)}; fine-tuned: all "
-        f"layers + a linear layer ({recipe}); evaluated on the full dev/valid split; "
-        f"{s.get('hardware')}; total {_minutes(s['total_minutes'])} min.",
-        f"Paper: {PAPER_CITATION} (BERT-base, full training sets, frozen: "
-        f"{PAPER_FROZEN_SETUP}).",
-        "",
-        "| task | metric | " + " | ".join(f"ours frozen ({cell(h)})" for h in heads)
-        + " | ours fine-tuned | paper frozen | paper fine-tuned | paper gap | "
-        + " | ".join(f"cost ratio ({cell(h)})" for h in heads) + " |",
-        "|---|---|" + "---|" * (2 * len(heads) + 4),
-    ]
-    for r in result.rows:
-        by_head = row_heads(r)
-        cells: list[object] = [f"{r['task']} ({r['dataset']})", r["metric"]]
-        cells += [by_head.get(h, {}).get("value") for h in heads]
-        cells += [r["ours_finetune"], r["paper_frozen"], r["paper_finetune"], r["paper_gap"]]
-        cells += [_times(by_head.get(h, {}).get("cost_ratio")) for h in heads]
-        lines.append("| " + " | ".join("-" if c is None else cell(c) for c in cells) + " |")
-    lines += ["", "Beside the paper's frozen column: " + "; ".join(
-        f"{cell(head_title(h))}: {frozen_setup_note(h)}" for h in heads) + "."]
-    return "\n".join(lines)
-
-
-def _times(ratio: object) -> str | None:
-    return f"{ratio}x" if isinstance(ratio, (int, float)) and ratio else None
-
-
-def _minutes(value: object) -> str:
-    return f"{value:.0f}" if isinstance(value, (int, float)) else "?"
-
-
-def _hardware() -> str:
-    if torch.cuda.is_available():
-        return f"GPU {torch.cuda.get_device_name(0)}"
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 def reproduce(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -236,7 +127,7 @@ def reproduce(
     eval_files = eval_files or {}
     heads = parse_heads(frozen_head)
     configs = _configs(tasks, base, data_dir, max_train, epochs, heads, seed, eval_files)
-    earlier = _earlier_rows(out, base, max_train, epochs, heads, seed)
+    earlier = earlier_rows(out, base, max_train, epochs, heads, seed)
     # every input is read before the first step: a missing folder is found now, not in hours
     datas = {task: load_task_data(task, str(data_dir), eval_file=eval_files.get(task),
                                   max_train=max_train, seed=seed) for task in configs}
@@ -246,13 +137,13 @@ def reproduce(
     rows = dict(earlier)
     problems: list[str] = []
     for task, by_mode in configs.items():
-        records = {name: _run_or_resume(config, datas[task], out, backbone, on_event, problems)
+        records = {name: run_or_resume(config, datas[task], out, backbone, on_event, problems)
                    for name, config in by_mode.items()}
         frozen = {h: records[f"frozen-{h}"] for h in heads}
         rows[task] = _row(task, frozen, records["finetune"])
         result = _result(list(rows.values()), base, backbone, max_train, epochs, heads,
                          seed, started)
-        _write(result, out, problems)  # after every task, so a partial table is always on disk
+        problems += _write(result, out)  # after every task: a partial table is on disk
     result = _result(list(rows.values()), base, backbone, max_train, epochs, heads, seed,
                      started)
     result.problems = list(dict.fromkeys(problems))
@@ -265,15 +156,17 @@ def parse_heads(heads: str | Sequence[str]) -> list[str]:
     names = [h.strip() for h in (heads.split(",") if isinstance(heads, str) else heads)
              if h.strip()]
     if not names:
-        raise ConfigError(f"--frozen-head names no head ({heads!r}); give e.g. "
-                          f"{','.join(HEADS)}")
+        raise OptionError(f"{{frozen_head}} names no head ({literal(repr(heads))}); give e.g. "
+                          f"{','.join(HEADS)}", "frozen_head")
     for h in names:
         if h not in HEADS:
-            raise ConfigError(f"unknown frozen head {h!r}; choose from {', '.join(HEADS)} "
-                              "(comma-separated for several)")
+            raise OptionError(f"unknown frozen head {literal(repr(h))} in {{frozen_head}}; "
+                              f"choose from {', '.join(HEADS)} (comma-separated for several)",
+                              "frozen_head")
     dup = next((h for i, h in enumerate(names) if h in names[:i]), None)
     if dup is not None:
-        raise ConfigError(f"frozen head {dup!r} is listed twice; each head runs once")
+        raise OptionError(f"frozen head {literal(repr(dup))} is listed twice in "
+                          "{frozen_head}; each head runs once", "frozen_head")
     return names
 
 
@@ -283,12 +176,14 @@ def _configs(tasks: Sequence[str], base: RunConfig, data_dir: str | Path,
     """Every run's config, validated before anything is loaded (task -> run name -> config;
     names `frozen-<head>` and `finetune`)."""
     if not tasks:
-        raise ConfigError("no tasks to reproduce; give e.g. --tasks sentiment,ner")
+        raise OptionError("no tasks to reproduce; give e.g. {tasks} sentiment,ner", "tasks")
     stray = sorted(set(eval_files) - set(tasks))
     if stray:
-        raise ConfigError(f"--eval-file names {stray}, which --tasks does not include {list(tasks)}")
+        raise OptionError(f"{{eval_files}} names {literal(stray)}, which {{tasks}} does not "
+                          f"include {literal(list(tasks))}", "eval_files", "tasks")
     if max_train is not None and max_train < 1:
-        raise ConfigError(f"--max-train must be at least 1 training example per task; got {max_train}")
+        raise OptionError("{max_train} must be at least 1 training example per task; got "
+                          f"{max_train}", "max_train")
     runs = [(f"frozen-{h}", "frozen", h) for h in heads] + [("finetune", "finetune", "linear")]
     return {task: {name: base.replace(task=task, mode=mode, head=head, epochs=epochs, seed=seed,
                                       data=str(data_dir), eval_file=eval_files.get(task),
@@ -297,92 +192,26 @@ def _configs(tasks: Sequence[str], base: RunConfig, data_dir: str | Path,
             for task in dict.fromkeys(tasks)}
 
 
-SAME_SETUP = ("model", "max_train", "epochs", "seed", "frozen_heads", "batch_size", "lr",
-              "head_lr", "warmup", "weight_decay", "max_grad_norm")
-
-
-def _earlier_rows(out: Path, base: RunConfig, max_train: int | None, epochs: int,
-                  heads: list[str], seed: int) -> dict[str, dict[str, Any]]:
-    """Rows of a reproduce.json already in `out` (other tasks of the same setup are kept in
-    the merged table); a different setup is an error, so no table mixes two setups."""
-    path = out / "reproduce.json"
-    if not path.is_file():
-        return {}
-    try:
-        old = ReproduceResult.load(path)
-    except (ValueError, OSError) as err:
-        raise ConfigError(f"{path} exists but cannot be read ({err}); move it away or choose "
-                          "another --out folder") from None
-    now = _setup_keys(base, max_train, epochs, heads, seed)
-    diff = [k for k in SAME_SETUP if old.setup.get(k) != now[k]]
-    if diff:
-        k = diff[0]
-        raise ConfigError(f"{path} holds results of another setup ({k} {old.setup.get(k)!r}, now "
-                          f"{now[k]!r}); use the same settings to add tasks to it, or another "
-                          "--out folder")
-    return {str(r.get("task")): r for r in old.rows}
-
-
-def _run_or_resume(config: RunConfig, data: TaskData, out: Path, backbone: Backbone,
-                   on_event: Callable[[str, str, Event], None] | None,
-                   problems: list[str]) -> RunRecord | None:
-    """Reuse a finished record with the same key, else train and save it."""
-    name = config.mode if config.mode != "frozen" else f"frozen-{config.head}"
-    path = out / "runs" / f"{config.task}-{name}.json"
-    key = config_hash(config, data.fingerprint())
-    if path.is_file():
-        try:
-            old = RunRecord.load(path)
-            if old.key == key and old.status == "completed":
-                log.info("reusing %s (already finished)", path)
-                if on_event is not None:
-                    on_event(config.task, name, Progress("reused", 1, 1, str(path)))
-                return old
-        except (ValueError, KeyError, TypeError) as err:
-            log.warning("ignoring unreadable %s: %s", path, err)
-    copy = TaskData(data.task, data.train, data.val, list(data.label_names), data.source,
-                    list(data.notes))
-    report = (lambda event: on_event(config.task, name, event)) if on_event else None
-    record = drain(train(config, backbone=backbone, data=copy), report)
-    if record.status == "completed":
-        problem = save_with_fallback(record.save, path, f"{config.task}-{config.mode}")[1]
-        problems += [problem] if problem else []
-    return record
-
-
-def _setup_keys(base: RunConfig, max_train: int | None, epochs: int, heads: list[str],
-                seed: int) -> dict[str, Any]:
-    """The settings that must agree for two tables to be merged (SAME_SETUP)."""
-    return {"model": base.model, "max_train": max_train or "all", "epochs": epochs,
-            "seed": seed, "frozen_heads": list(heads), "batch_size": base.batch_size,
-            "lr": base.lr, "head_lr": base.head_lr, "warmup": base.warmup,
-            "weight_decay": base.weight_decay, "max_grad_norm": base.max_grad_norm}
-
-
 def _result(rows: list[dict[str, Any]], base: RunConfig, backbone: Backbone,
             max_train: int | None, epochs: int, heads: list[str], seed: int,
             started: datetime) -> ReproduceResult:
     # total training time of all runs, including ones finished before a resume
     minutes = sum(sum(c.get("wall_s") or 0 for c in row_heads(r).values())
                   + (r.get("finetune_wall_s") or 0) for r in rows) / 60
-    setup = {**_setup_keys(base, max_train, epochs, heads, seed),
+    setup = {**setup_keys(base, max_train, epochs, heads, seed),
              "layers": backbone.num_layers, "hidden": backbone.hidden_size,
              "frozen_head": heads[0], "precision": base.precision,
-             "hardware": _hardware(), "total_minutes": minutes,
+             "hardware": hardware_line(), "total_minutes": minutes,
              "date": started.date().isoformat(), "paper": PAPER_CITATION,
              "engine": engine_info()}
     return ReproduceResult(setup, list(rows))
 
 
-def _write(result: ReproduceResult, out: Path, problems: list[str]) -> None:
-    """reproduce.json and .md in `out` (or, if that fails, in the fallback folder)."""
-    for name, text in (("reproduce.json", json.dumps(result.to_dict(), indent=2)),
-                       ("reproduce.md", result_markdown(result) + "\n")):
-        problem = save_with_fallback(lambda p, t=text: _write_text(p, t), out / name,
-                                     name.replace(".", "-"), name)[1]
-        problems += [problem] if problem else []
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def _write(result: ReproduceResult, out: Path) -> list[str]:
+    """reproduce.json and .md in `out` (or, if that fails, in the fallback folder); the
+    problems of saves that went to the fallback."""
+    files = (("reproduce.json", json.dumps(result.to_dict(), indent=2)),
+             ("reproduce.md", result_markdown(result) + "\n"))
+    problems = [save_text_with_fallback(text, out / name, name.replace(".", "-"), name)
+                for name, text in files]
+    return [p for p in problems if p]

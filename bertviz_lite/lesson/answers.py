@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bertviz_lite.experiments.reproduce import ReproduceResult
 from bertviz_lite.record.paper import frozen_head_words
+from bertviz_lite.record.repro_result import ReproduceResult
 from bertviz_lite.record.runs import RunRecord
 
 

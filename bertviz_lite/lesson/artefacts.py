@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.experiments.reproduce import ReproduceResult
 from bertviz_lite.lesson.errors import LessonError
 from bertviz_lite.paths import assets_dir
+from bertviz_lite.record.repro_result import ReproduceResult
 from bertviz_lite.record.runs import RunRecord
 
 FOLDERS = ("runs", "sweeps", "changes")

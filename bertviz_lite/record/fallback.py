@@ -62,3 +62,15 @@ def _unused(folder: Path, stem: str, suffix: str) -> Path:
         n += 1
         path = folder / f"{stem}-{n}{suffix}"
     return path
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file (UTF-8), making its folder first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def save_text_with_fallback(text: str, path: str | Path, stem: str, what: str) -> str | None:
+    """Write `text` to `path`, or to the fallback folder when that fails (`save_with_fallback`);
+    the one-line problem, or None when it went where it was asked."""
+    return save_with_fallback(lambda p: write_text(p, text), path, stem, what)[1]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.engine.config import head_title
+from bertviz_lite.names import head_title
 from bertviz_lite.paths import results_doc
 from bertviz_lite.record.paper import cost_ratio, frozen_setup_note
 from bertviz_lite.record.provenance import provenance_line

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bertviz_lite.engine.config import head_title
+from bertviz_lite.names import head_title
 from bertviz_lite.record.provenance import RECORD_VERSION, engine_info
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class RunRecord:
     @property
     def label(self) -> str:
         """A short name for legends: the mode, plus the head when it is not linear
-        ("frozen (scalar-mix)", "frozen (task model: BiLSTM-CRF)"; see config.head_title)."""
+        ("frozen (scalar-mix)", "frozen (task model: BiLSTM-CRF)"; see names.head_title)."""
         head = str(self.config.get("head", "linear"))
         return self.mode if head == "linear" else f"{self.mode} ({head_title(head, self.task)})"
 

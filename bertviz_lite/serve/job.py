@@ -1,14 +1,17 @@
 """A job handle: what one submission to the `JobPool` looks like from a page.
 
-`Job` is thread-safe and every call returns in milliseconds; `JobSnapshot` is what a page
-draws, copied at one moment. `Run` is the training run a job follows (several identical
-submissions can follow one run). The pool that owns them is `bertviz_lite.serve.pool`; a job
-reaches it only through the small `PoolSide` interface (lock, queue position, ETA, stop), and
-the pool reaches a job only through its public methods (`attached`, `detach`, ...).
+`Job` is the live handle: thread-safe, every call returns in milliseconds. While it follows
+a `Run` (the training run in a worker; several identical submissions can follow one run) it
+reads that run; once it ended on its own (a cache hit, a failure before it ran, or a stop
+while others keep following the run) it holds a `JobResult`, a plain value. `JobSnapshot` is
+what a page draws, copied at one moment. The pool that owns them is `bertviz_lite.serve.pool`;
+a job reaches it only through the small `PoolSide` interface (lock, queue position, ETA,
+stop), and the pool reaches a job only through its public methods (`attached`, `detach`, ...).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.source import Upload
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runs import EvalRecord, Progress, RunRecord, StepRecord
 
@@ -27,6 +31,24 @@ FINISHED = frozenset(STATES) - ACTIVE
 
 class QueueFull(RuntimeError):
     """Too many jobs are waiting; the message is meant for the student."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a job ended on its own, as a value: "cached" (with the record), "failed" before it
+    could run (with the error), or "stopped" while others kept following its run.
+
+    seen: for a job that left a run, how many of the run's steps and evaluations it had
+    (its snapshot stays as it was); None otherwise.
+    """
+
+    state: str
+    record: RunRecord | None = None
+    error: str = ""
+    checkpoint: Path | None = None
+    finished: float | None = None
+    seen: tuple[int, int] | None = None
+    result: dict[str, Any] | None = None  # an analysis's result: never on a job of its own
 
 
 @dataclass(frozen=True)
@@ -71,7 +93,7 @@ class Run:
     seq: int
     key: str | None
     config: RunConfig  # as sent to the worker (threads clamped)
-    data: TaskData | None
+    data: TaskData | Upload | None
     save_to: Path | None
     submitted: float
     state: str = "queued"
@@ -137,11 +159,14 @@ class Job:
     (the training loop has begun) | completed | stopped | diverged | failed | cached.
     An analysis job (`JobPool.submit_analysis`) has `kind` "analysis": no steps or record,
     its progress in `snapshot().progress` (phase "analyse") and its result in `result`.
+    Made by the pool: following a run (`run`), or ended at once (`ended`: cached, failed).
     """
 
-    def __init__(self, pool: PoolSide, config: RunConfig, owner: str, run: Run | None = None, *,
-                 state: str | None = None, record: RunRecord | None = None, error: str = "",
-                 checkpoint: Path | None = None) -> None:
+    def __init__(self, pool: PoolSide, config: RunConfig, owner: str, run: Run | None = None,
+                 ended: JobResult | None = None) -> None:
+        source = run if run is not None else ended
+        if source is None or (run is not None and ended is not None):
+            raise ValueError("a Job follows a run or has ended, exactly one of the two")
         self.id = secrets.token_hex(6)
         self.config = config
         self.owner = owner
@@ -149,16 +174,13 @@ class Job:
         self._pool = pool
         self._lock = pool.lock
         self._run = run
-        self._own_state = state  # a final state of this handle alone (cached, failed, detached)
-        self._own_record = record
-        self._own_error = error
-        self._own_checkpoint = checkpoint
-        self._own_finished = self.submitted if state else None
-        self._frozen: tuple[int, int] | None = None  # steps/evals seen when it was detached
+        if isinstance(source, JobResult) and source.finished is None:
+            source = dataclasses.replace(source, finished=self.submitted)
+        self._source: Run | JobResult = source  # the run it follows, or how it ended
         self._stop_requested = False
         self._last_touch = time.monotonic()
         self._done = threading.Event()
-        if state is not None:
+        if ended is not None:
             self._done.set()
 
     # -- what the pool reads and does (pool lock held) -------------------------------------
@@ -170,7 +192,7 @@ class Job:
     @property
     def attached(self) -> bool:
         """True while this handle follows its run (not cached, failed early or detached)."""
-        return self._own_state is None and self._run is not None
+        return isinstance(self._source, Run)
 
     @property
     def stop_requested(self) -> bool:
@@ -190,9 +212,8 @@ class Job:
         """Stop following the run alone (others still follow it): the steps and evaluations
         seen so far stay, the state is "stopped"."""
         run = self._run
-        self._own_state = "stopped"
-        self._own_finished = time.time()
-        self._frozen = (len(run.steps), len(run.evals)) if run is not None else (0, 0)
+        seen = (len(run.steps), len(run.evals)) if run is not None else (0, 0)
+        self._source = JobResult("stopped", finished=time.time(), seen=seen)
         self._done.set()
 
     def mark_done(self) -> None:
@@ -203,37 +224,26 @@ class Job:
     @property
     def state(self) -> str:
         with self._lock:
-            return self._state()
-
-    def _state(self) -> str:
-        if self._own_state is not None or self._run is None:
-            return self._own_state or "failed"
-        return self._run.state
+            return self._source.state
 
     @property
     def record(self) -> RunRecord | None:
         """The RunRecord once the run finished (None while it runs, when it failed, or when
         this job was stopped while others kept following the run)."""
         with self._lock:
-            if self._own_state is not None or self._run is None:
-                return self._own_record
-            return self._run.record
+            return self._source.record
 
     @property
     def error(self) -> str:
         """Why a job failed, in words for a student (never a traceback); else ''."""
         with self._lock:
-            if self._own_state is not None or self._run is None:
-                return self._own_error
-            return self._run.error
+            return self._source.error
 
     @property
     def checkpoint(self) -> Path | None:
         """Folder of the saved trained model (save_model=True and the run completed)."""
         with self._lock:
-            if self._own_state is not None or self._run is None:
-                return self._own_checkpoint
-            return self._run.checkpoint
+            return self._source.checkpoint
 
     @property
     def done(self) -> bool:
@@ -250,9 +260,7 @@ class Job:
     def result(self) -> dict[str, Any] | None:
         """An analysis job's result (ChangesResult.to_dict()) once completed, else None."""
         with self._lock:
-            if self._own_state is not None or self._run is None:
-                return None
-            return self._run.result
+            return self._source.result
 
     @property
     def shared(self) -> bool:
@@ -282,40 +290,32 @@ class Job:
         """Everything to draw, with only the steps after `since_step` (also touches)."""
         self.touch()
         with self._lock:
-            run = self._run
-            state = self._state()
-            if run is None:  # cached, or failed before it could run
-                rec = self._own_record
-                steps = list(rec.steps) if rec else []
-                evals = list(rec.evals) if rec else []
-                return JobSnapshot(
-                    id=self.id, state=state, progress=None,
-                    steps=[s for s in steps if s.step > since_step], evals=evals, record=rec,
-                    error=self._own_error, queue_position=None, eta_seconds=None,
-                    submitted=self.submitted, started=None, finished=self._own_finished,
-                    checkpoint=self._own_checkpoint, total_steps=len(steps) if rec else None,
-                    last_step=steps[-1].step if steps else 0)
-            n_steps, n_evals = self._frozen or (len(run.steps), len(run.evals))
-            start = max(0, min(since_step, n_steps))
-            if start and run.steps[start - 1].step != since_step:  # not contiguous: search
-                start = next((i for i, s in enumerate(run.steps[:n_steps]) if s.step > since_step),
-                             n_steps)
-            detached = self._own_state is not None
+            src, run = self._source, self._run
+            live = src if isinstance(src, Run) else None  # following its run
+            if run is not None:
+                steps, evals = run.steps, run.evals
+                n_steps, n_evals = src.seen if isinstance(src, JobResult) and src.seen \
+                    else (len(steps), len(evals))
+            else:  # ended at once: cached (the record's steps) or failed (nothing)
+                rec = src.record
+                steps, evals = (rec.steps, rec.evals) if rec is not None else ([], [])
+                n_steps, n_evals = len(steps), len(evals)
             return JobSnapshot(
-                id=self.id, state=state, progress=run.progress,
-                steps=run.steps[start:n_steps], evals=run.evals[:n_evals],
-                record=self._own_record if detached else run.record,
-                error=self._own_error if detached else run.error,
-                queue_position=None if detached else self._pool.position(run),
-                eta_seconds=None if detached else self._pool.eta(run),
-                submitted=self.submitted, started=run.started,
-                finished=self._own_finished if detached else run.finished,
-                checkpoint=self._own_checkpoint if detached else run.checkpoint,
-                total_steps=run.total_steps, last_step=run.steps[n_steps - 1].step if n_steps else 0,
-                stopping=(not detached and run.stop_requested is not None
-                          and run.state in ACTIVE),
-                shared=bool(run.handles) and run.handles[0] is not self, ready=run.ready,
-                result=None if detached else run.result)
+                id=self.id, state=src.state,
+                progress=run.progress if run is not None else None,
+                steps=_steps_after(steps, n_steps, since_step), evals=list(evals[:n_evals]),
+                record=src.record, error=src.error,
+                queue_position=self._pool.position(live) if live is not None else None,
+                eta_seconds=self._pool.eta(live) if live is not None else None,
+                submitted=self.submitted, started=run.started if run is not None else None,
+                finished=src.finished, checkpoint=src.checkpoint,
+                total_steps=run.total_steps if run is not None else
+                (n_steps if src.record is not None else None),
+                last_step=steps[n_steps - 1].step if n_steps else 0,
+                stopping=(live is not None and live.stop_requested is not None
+                          and live.state in ACTIVE),
+                shared=run is not None and bool(run.handles) and run.handles[0] is not self,
+                ready=run.ready if run is not None else {}, result=src.result)
 
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -331,3 +331,12 @@ class Job:
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.state}, {self.config.task}/{self.config.mode}, owner={self.owner!r})"
+
+
+def _steps_after(steps: list[StepRecord], n: int, since_step: int) -> list[StepRecord]:
+    """The first `n` steps' records with step > since_step (steps are numbered 1, 2, ... in
+    order, so the start is found at once; searched when they are not contiguous)."""
+    start = max(0, min(since_step, n))
+    if start and steps[start - 1].step != since_step:
+        start = next((i for i, s in enumerate(steps[:n]) if s.step > since_step), n)
+    return steps[start:n]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bertviz_lite.data.examples import TaskData
+from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import Limits
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runs import EvalRecord, Progress, StepRecord
@@ -38,12 +39,13 @@ class AnalysisSpec:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """Train `config` as run `seq` (data: examples already loaded, e.g. an upload); with
+    """Train `config` as run `seq` (data: examples already loaded, an upload's bytes that the
+    worker parses, or None: the worker reads what the config names); with
     `analysis`, analyse that finished run instead (config: the run's own)."""
 
     seq: int
     config: RunConfig
-    data: TaskData | None
+    data: TaskData | Upload | None
     limits: Limits
     save_to: str | None  # folder for the trained model, or None
     analysis: AnalysisSpec | None = None

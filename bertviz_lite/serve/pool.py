@@ -15,12 +15,13 @@ How it fits together (one idea per module):
   never more than `max_workers` runs train at once and queue positions are exact.
 - `workers`: the handles on the worker processes (spawn, hand a job, stop token, respawn
   back-off); `worker`: the code that runs inside them; `messages`: what they say, typed.
-- `dispatcher`: one thread that waits on all pipes and process sentinels at once, routes each
-  message to its run at once, notices dead workers, and runs the watchdog (stop runs nobody
-  polls), the stop timeout and respawns.
+- `dispatcher`: one thread that waits on all pipes and process sentinels at once, hands each
+  message to the core at once, notices dead workers, runs the watchdog's checks (stop runs
+  nobody polls, the stop timeout) and respawns workers.
 - `following`: identical submissions (same content key) follow the run already queued or
   running, and finished runs come from the `RunCache`.
-- `core`: the state these share, under one lock; `job`: the handle a page holds.
+- `core`: the state these share and every change to it, under one lock (the others only call
+  its methods); `job`: the handle a page holds, and `JobResult`, how a job ended on its own.
 
 Nothing here imports streamlit; the worker imports torch and transformers, the main side does
 not need to.
@@ -37,30 +38,33 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_lite.data.examples import DataError, TaskData
+from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import DEFAULT_LIMITS, Limits
-from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash
+from bertviz_lite.engine.config import ConfigError, RunConfig, run_key
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.backend import WorkerBackend
-from bertviz_lite.serve.core import PoolCore
-from bertviz_lite.serve.dispatcher import SHUTDOWN, UNEXPECTED, Dispatcher
-from bertviz_lite.serve.job import ACTIVE, FINISHED, STATES, Job, JobSnapshot, QueueFull, Run
+from bertviz_lite.serve.core import UNEXPECTED, PoolCore, PoolSettings
+from bertviz_lite.serve.dispatcher import Dispatcher
+from bertviz_lite.serve.job import ACTIVE, FINISHED, STATES, Job, JobResult, JobSnapshot, QueueFull
+from bertviz_lite.serve.messages import AnalysisSpec
 from bertviz_lite.serve.settings import DEFAULT_WORKER_NICE
 from bertviz_lite.serve.worker import WorkerOptions
 from bertviz_lite.serve.workers import join_process
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ACTIVE", "FINISHED", "STATES", "Job", "JobPool", "JobSnapshot", "QueueFull"]
+__all__ = ["ACTIVE", "FINISHED", "STATES", "Job", "JobPool", "JobResult", "JobSnapshot",
+           "QueueFull"]
 
 
 def _knob(name: str) -> property:
-    """A setting of the running pool, kept in its core (may be changed while running)."""
+    """A setting of the running pool, kept in its core's settings (may change while running)."""
     def get(self: JobPool) -> Any:
-        return getattr(self._core, name)
+        return getattr(self._core.settings, name)
 
     def put(self: JobPool, value: Any) -> None:
-        setattr(self._core, name, value)
+        setattr(self._core.settings, name, value)
 
     return property(get, put, doc=f"The pool's {name} (may be changed while running).")
 
@@ -78,7 +82,8 @@ class JobPool:
     cache: finished runs by content key (hits return at once; completed runs are stored).
     checkpoint_dir: where save_model=True puts trained models (default: a temporary folder
     removed at shutdown).
-    limits: data limits for loading in the main process (fingerprinting) and in the workers.
+    limits: data limits for reading data in the workers (and the size check of the files a
+    run's key fingerprints here).
     stop_timeout_s: a worker that has not confirmed a stop after this long is killed and
     replaced (one step of a big model must never hold a slot hostage).
     worker_nice: added to each worker's CPU niceness, so the web server drawing pages runs
@@ -112,29 +117,22 @@ class JobPool:
         self.limits = limits
         options = WorkerOptions(self.warm_models, self.threads_per_job, int(worker_nice),
                                 float(feature_cache_mb))
-        self._core = PoolCore(self.max_workers, options, max_queue=max_queue,
-                              abandon_after_s=abandon_after_s, cache=cache,
-                              checkpoint_dir=checkpoint_dir, limits=limits,
-                              stop_timeout_s=stop_timeout_s, backend=backend)
+        settings = PoolSettings(max_queue, abandon_after_s, cache, stop_timeout_s)
+        self._core = PoolCore(self.max_workers, options, settings,
+                              checkpoint_dir=checkpoint_dir, limits=limits, backend=backend)
         self._dispatcher = Dispatcher(self._core)
 
     @property
     def checkpoint_dir(self) -> Path | None:
         """Where trained models are kept (None: a temporary folder)."""
-        return self._core.index.checkpoint_dir
+        return self._core.checkpoint_dir
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> JobPool:
         """Start the workers and the dispatcher; returns at once (workers warm up meanwhile)."""
-        core = self._core
-        with core.lock:
-            if core.closing:
-                raise RuntimeError("this job pool has been shut down; make a new one")
-            if core.started:
-                return self
-            core.started = True
-        for slot in range(self.max_workers):
-            core.spawn_into(slot)
+        if not self._core.open():
+            return self
+        self._core.spawn_all()
         self._dispatcher.start()
         log.info("job pool started: %d worker(s), %d thread(s) each, warm models %s",
                  self.max_workers, self.threads_per_job, list(self.warm_models))
@@ -142,18 +140,9 @@ class JobPool:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every job, end the workers (killing any that do not exit in `timeout`)."""
-        core = self._core
-        with core.lock:
-            if core.closing:
-                return
-            core.closing = True
-            for run in list(core.queue):
-                core.queue.remove(run)
-                core.finish(run, "stopped", error="")
-            workers = core.workers()
-            for w in workers:
-                if w.run is not None:
-                    core.signal_stop(w.run)
+        workers = self._core.close()
+        if workers is None:
+            return
         for w in workers:
             w.ask_exit()
         deadline = time.monotonic() + timeout
@@ -164,23 +153,12 @@ class JobPool:
         # the dispatcher routes the last messages (stopped records) and notices the exits
         end = time.monotonic() + 3.0
         while self._dispatcher.alive() and time.monotonic() < end:
-            with core.lock:
-                if all(w.dead for w in workers):
-                    break
+            if self._core.all_dead(workers):
+                break
             time.sleep(0.02)
-        with core.lock:
-            core.closed = True
-            for w in workers:
-                if w.run is not None and w.run.state in ACTIVE:
-                    core.finish(w.run, "stopped", error=SHUTDOWN)
-                    w.run = None
-        self._dispatcher.thread.join(5.0)
-        for w in workers:
-            w.close_channels()
-        with core.lock:
-            core.slots.clear()
-        core.index.remove_temporary()
-        core.backend.close()
+        self._core.mark_closed(workers)
+        self._dispatcher.join(5.0)
+        self._core.release(workers)
         log.info("job pool shut down")
 
     def __enter__(self) -> JobPool:
@@ -190,9 +168,10 @@ class JobPool:
         self.shutdown()
 
     # -- public API -----------------------------------------------------------------------
-    def submit(self, config: RunConfig, *, data: TaskData | None = None, owner: str = "",
-               save_model: bool = False) -> Job:
-        """Queue a training run and return its handle at once.
+    def submit(self, config: RunConfig, *, data: TaskData | Upload | None = None,
+               owner: str = "", save_model: bool = False) -> Job:
+        """Queue a training run and return its handle at once (milliseconds: the data is never
+        parsed here; an `Upload` travels as its bytes and the worker parses it).
 
         With a cache: an identical finished run returns a "cached" job; an identical run that
         is queued or running is followed instead of trained twice. Raises QueueFull when
@@ -200,36 +179,21 @@ class JobPool:
         """
         if not isinstance(config, RunConfig):
             raise TypeError(f"submit() needs a RunConfig, not {type(config).__name__}")
-        core = self._core
-        with core.lock:
-            if core.closing:
-                raise RuntimeError("this job pool has been shut down")
-            started = core.started
-        if not started:
-            self.start()
+        self._core.check_open()
+        self.start()
         try:
-            key, data = self._content_key(config, data)
+            key = self._content_key(config, data)
         except (DataError, ConfigError) as err:
-            return self._failed_job(config, owner, str(err))
+            return self._core.ended(config, owner, JobResult("failed", error=str(err)))
         except Exception as err:
-            log.error("loading data for %s failed:\n%s", config.task, traceback.format_exc())
-            return self._failed_job(config, owner, UNEXPECTED.format(type(err).__name__))
-        hit = core.index.cached(core.cache, key, save_model) if key is not None else None
+            log.error("fingerprinting data for %s failed:\n%s", config.task,
+                      traceback.format_exc())
+            return self._core.ended(config, owner, JobResult(
+                "failed", error=UNEXPECTED.format(type(err).__name__)))
+        hit = self._core.cached(config, owner, key, save_model)
         if hit is not None:
-            return self._cached_job(config, owner, *hit)
-        with core.lock:
-            if core.closing:
-                raise RuntimeError("this job pool has been shut down")
-            saved = core.index.saved(key) if key is not None and save_model else None
-            if saved is not None:
-                return self._cached_job(config, owner, *saved)
-            leader = core.index.leader(key, save_model)
-            if leader is not None:
-                job = Job(core, config, owner, leader)
-                leader.handles.append(job)
-                core.counts["shared"] += 1
-                return job
-            return self._queue(config, owner, key, data, save_model)
+            return hit
+        return self._core.enter(config, owner, key, data, save_model)
 
     def submit_analysis(self, record: RunRecord, checkpoint: str | Path | None = None, *,
                         owner: str = "", max_examples: int | None = None) -> Job:
@@ -241,81 +205,29 @@ class JobPool:
         `job.stop()`, and ends with `job.result` (ChangesResult.to_dict()). checkpoint: the
         folder of the run's saved model (None for a frozen run). Raises QueueFull.
         """
-        from bertviz_lite.serve.messages import AnalysisSpec
-
         if not isinstance(record, RunRecord):
             raise TypeError(f"submit_analysis() needs a RunRecord, not {type(record).__name__}")
         try:
             config = RunConfig.from_dict(record.config)
         except (ConfigError, TypeError, ValueError) as err:
-            return self._failed_job(RunConfig(), owner, f"not a run record this version can "
-                                                        f"analyse: {err}")
+            return self._core.ended(RunConfig(), owner, JobResult(
+                "failed", error=f"not a run record this version can analyse: {err}"))
         spec = AnalysisSpec(record.to_dict(), str(checkpoint) if checkpoint else None,
                             max_examples)
-        with self._core.lock:
-            if self._core.closing:
-                raise RuntimeError("this job pool has been shut down")
-            started = self._core.started
-        if not started:
-            self.start()
-        with self._core.lock:
-            return self._queue(config, owner, None, None, False, analysis=spec)
+        self._core.check_open()
+        self.start()
+        return self._core.enter(config, owner, None, None, False, analysis=spec)
 
-    def _content_key(self, config: RunConfig, data: TaskData | None
-                     ) -> tuple[str | None, TaskData | None]:
-        """The run's content key (None when it cannot be known before training) and its data.
-
-        With a cache the data is fingerprinted here (milliseconds for bundled and local
-        files); Hub data would need the network in the page's thread, so it is only cached
-        after training.
+    def _content_key(self, config: RunConfig, data: TaskData | Upload | None) -> str | None:
+        """The run's content key (None when it cannot be known before training), from the
+        bytes of an upload or of the files the config names, never parsed (`config.run_key`;
+        the bundled sets are hashed once). Without a cache, data the config names is not
+        fingerprinted. Hub data would need the network in the page's thread, so it is only
+        cached after training.
         """
-        if data is not None:
-            return config_hash(config, data.fingerprint()), data
-        hub = config.train_file is None and config.data.startswith("hub:")
-        if self._core.cache is None or hub:
-            return None, None
-        data = self._load_data(config)
-        return config_hash(config, data.fingerprint()), data
-
-    def _queue(self, config: RunConfig, owner: str, key: str | None, data: TaskData | None,
-               save_model: bool, analysis: Any = None) -> Job:
-        """A new run (or analysis) at the end of the queue (lock held); raises QueueFull."""
-        core = self._core
-        if core.queue.full(core.max_queue, len(core.slots.idle())):
-            raise QueueFull(f"The class server is busy: {len(core.queue)} jobs are waiting. "
-                            "Try again in a minute.")
-        sent = config
-        if config.threads and config.threads > self.threads_per_job:
-            sent = config.replace(threads=self.threads_per_job)
-        run = Run(core.next_seq(), key, sent, data, None, time.time(), analysis=analysis)
-        job = Job(core, config, owner, run)
-        run.handles.append(job)
-        if save_model:  # content-addressed when possible: a restart finds it again
-            run.save_to = core.index.checkpoint_root() / (key or job.id)
-        core.index.started(run)
-        core.queue.push(run)
-        core.counts["runs" if analysis is None else "analyses"] += 1
-        core.dispatch()
-        return job
-
-    def _cached_job(self, config: RunConfig, owner: str, record: Any,
-                    checkpoint: Path | None) -> Job:
-        with self._core.lock:
-            self._core.counts["cache_hits"] += 1
-        return Job(self._core, config, owner, state="cached", record=record,
-                   checkpoint=checkpoint)
-
-    def _failed_job(self, config: RunConfig, owner: str, message: str) -> Job:
-        with self._core.lock:
-            self._core.counts["failed"] += 1
-        return Job(self._core, config, owner, state="failed", error=message)
-
-    def _load_data(self, config: RunConfig) -> TaskData:
-        from bertviz_lite.data.load import load_task_data
-
-        return load_task_data(config.task, config.data, config.train_file, config.eval_file,
-                              max_train=config.max_train, max_eval=config.max_eval,
-                              seed=config.seed, limits=self.limits)
+        if data is None and self._core.settings.cache is None:
+            return None
+        return run_key(config, data, self.limits)
 
     def stats(self) -> dict[str, Any]:
         """Workers, runs and counters for an instructor's status panel."""
