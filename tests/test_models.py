@@ -144,15 +144,16 @@ def test_start_page_counts_agree_with_the_runs():
     change" when fine-tuned): one count, the one every run record has, one format."""
     import json
     import re
+    from pathlib import Path
 
     from bertviz_lite.engine.facts import human_count, linear_head_params, model_facts
-    from tests.conftest import REPO
+    from tests.conftest import REPO, page_path
 
     facts = model_facts("bundled")
     run = json.loads((REPO / "assets" / "runs" / "sentiment-finetune.json").read_text())
     finetuned = human_count(facts.trained_params + linear_head_params(facts.hidden, 2))
     assert finetuned == human_count(run["total_params"])
-    home = (REPO / "pages" / "home.py").read_text()
+    home = Path(page_path("home")).read_text()
     assert "human_count(facts.trained_params + head)" in home  # the bullet's count
     said = re.findall(r"([\d.]+ million) weights", facts.summary)
     assert said == [finetuned], (facts.summary, finetuned)
