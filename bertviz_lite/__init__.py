@@ -56,7 +56,7 @@ _API: dict[str, str] = {
     "sweep_frames_count": _FIGURES, "sweep_reach": _FIGURES,
     "token_attribution_html": _FIGURES, "token_chips_html": _FIGURES,
     "update_ratio_chart": _FIGURES,
-    "setup_line": "bertviz_lite.figures.changes",
+    "setup_line": "bertviz_lite.figures.inside_bert",
     # the charts' text alternatives
     "describe_grad_flow": _DESCRIBE, "describe_replay": _DESCRIBE, "describe_sweep": _DESCRIBE,
     "describe_update_ratios": _DESCRIBE, "describe_loss": _DESCRIBE,

@@ -7,6 +7,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 python -m bertviz_lite.record.readme
 python -m bertviz_lite.bench.readme
-python -c "from bertviz_lite.experiments.changes_readme import update_readme; update_readme()"
+python -c "from bertviz_lite.experiments.inside_bert_readme import update_readme; update_readme()"
 python -m bertviz_lite.experiments.learning_summary docs/results.md assets/sweeps
 python -m bertviz_lite.app.readme

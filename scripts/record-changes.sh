@@ -19,7 +19,7 @@ for task in $TASKS; do
   done
 done
 # shellcheck disable=SC2086  # TASKS is a list of words
-python -m bertviz_lite.experiments.record_changes "$TMP" "$OUT" --tasks $TASKS
+python -m bertviz_lite.experiments.record_inside_bert "$TMP" "$OUT" --tasks $TASKS
 if [ "$OUT" = assets/changes ]; then
-  python -c "from bertviz_lite.experiments.changes_readme import update_readme; update_readme()"
+  python -c "from bertviz_lite.experiments.inside_bert_readme import update_readme; update_readme()"
 fi

@@ -10,9 +10,9 @@ import pytest
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.training import Trainer
-from bertviz_lite.experiments import change_cache
-from bertviz_lite.experiments.changes import analyse_changes
-from bertviz_lite.experiments.changes_result import ChangesResult
+from bertviz_lite.experiments import inside_bert_cache
+from bertviz_lite.experiments.inside_bert import analyse_changes
+from bertviz_lite.experiments.inside_bert_result import ChangesResult
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.job import FINISHED
 from bertviz_lite.serve.messages import AnalysisSpec, JobRequest
@@ -40,9 +40,9 @@ def runs(tiny_model_dir, tiny_backbone, tmp_path_factory):
 def feature_cache(tmp_path, monkeypatch):
     """A private feature folder (the worker processes inherit it) and fresh counts."""
     monkeypatch.setenv("BERTVIZ_FEATURE_CACHE", str(tmp_path / "features"))
-    change_cache.reset()
+    inside_bert_cache.reset()
     yield tmp_path / "features"
-    change_cache.reset()
+    inside_bert_cache.reset()
 
 
 def _numbers(d: dict) -> list[tuple]:
@@ -89,22 +89,22 @@ def test_pretrained_side_is_computed_once_across_analyses(runs, tiny_backbone, f
     (frozen, f_dir), (tuned, t_dir) = runs["frozen"], runs["finetune"]
     a = analyse_changes(tuned, t_dir, backbone=tiny_backbone, max_examples=40)
     b = analyse_changes(frozen, f_dir, backbone=tiny_backbone, max_examples=40)
-    assert change_cache.COUNTS["features computed"] == 1
-    assert change_cache.COUNTS["features memory"] == 1
-    assert change_cache.COUNTS["zero-shot computed"] == 1
+    assert inside_bert_cache.COUNTS["features computed"] == 1
+    assert inside_bert_cache.COUNTS["features memory"] == 1
+    assert inside_bert_cache.COUNTS["zero-shot computed"] == 1
     assert (a.setup["pretrained_side"], b.setup["pretrained_side"]) == ("computed", "memory")
     assert [g.probe_pretrained for g in a.groups] == [g.probe_pretrained for g in b.groups]
     assert a.forgetting[0]["pretrained"] == b.forgetting[0]["pretrained"]
-    change_cache.reset()  # a new process: the checksummed files on disk are read instead
+    inside_bert_cache.reset()  # a new process: the checksummed files on disk are read instead
     c = analyse_changes(tuned, t_dir, backbone=tiny_backbone, max_examples=40)
     assert c.setup["pretrained_side"] == "disk"
-    assert change_cache.COUNTS["features computed"] == 0
+    assert inside_bert_cache.COUNTS["features computed"] == 0
     assert c.to_dict()["groups"] == a.to_dict()["groups"]
     files = list(feature_cache.joinpath("changes").glob("*.safetensors"))
     assert len(files) == 2  # features + probes, zero-shot
     for f in files:  # a damaged file is detected, deleted and computed again, never used
         f.write_bytes(f.read_bytes()[:-9] + b"corrupted")
-    change_cache.reset()
+    inside_bert_cache.reset()
     d = analyse_changes(tuned, t_dir, backbone=tiny_backbone, max_examples=40)
     assert d.setup["pretrained_side"] == "computed"
     assert d.to_dict()["groups"] == a.to_dict()["groups"]
@@ -112,7 +112,7 @@ def test_pretrained_side_is_computed_once_across_analyses(runs, tiny_backbone, f
 
 def test_a_stop_ends_an_analysis_between_two_steps(runs, tiny_backbone, feature_cache):
     from bertviz_lite.data.text import DEFAULT_LIMITS
-    from bertviz_lite.serve.worker import _analyse
+    from bertviz_lite.serve.worker_process import _analyse
 
     class Stop:
         def is_set(self) -> bool:

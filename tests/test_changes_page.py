@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from bertviz_lite.experiments.changes_result import ChangesResult  # noqa: E402
+from bertviz_lite.experiments.inside_bert_result import ChangesResult  # noqa: E402
 from tests.conftest import REPO, app_settings, page_path  # noqa: E402
 
 PAGE = page_path("changes")

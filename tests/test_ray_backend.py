@@ -28,7 +28,7 @@ from bertviz_lite.engine.config import RunConfig  # noqa: E402
 from bertviz_lite.engine.training import run_to_record  # noqa: E402
 from bertviz_lite.record.runcache import RunCache  # noqa: E402
 from bertviz_lite.serve.backend import RayOptions  # noqa: E402
-from bertviz_lite.serve.backends import make_backend  # noqa: E402
+from bertviz_lite.serve.backend_choice import make_backend  # noqa: E402
 from bertviz_lite.serve.pool import FINISHED, JobPool  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -130,7 +130,7 @@ from pathlib import Path
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.serve.backend import RayOptions
-from bertviz_lite.serve.backends import make_backend
+from bertviz_lite.serve.backend_choice import make_backend
 from bertviz_lite.serve.pool import FINISHED, JobPool
 address, model, cache, seed0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 backend = make_backend("ray", RayOptions(address=address, num_cpus=0.25, num_gpus=0, max_jobs=1))

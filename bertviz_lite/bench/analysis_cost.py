@@ -34,8 +34,8 @@ def analysis_cost(backbone: Backbone, task: str = "sentiment", device: str = "au
     torch threads they ran on. The pretrained side is kept in a temporary folder (so "cold"
     is cold whatever an earlier analysis left in the user's cache).
     """
-    from bertviz_lite.experiments import change_cache
-    from bertviz_lite.experiments.changes import analyse_changes
+    from bertviz_lite.experiments import inside_bert_cache
+    from bertviz_lite.experiments.inside_bert import analyse_changes
 
     config = RunConfig(task=task, mode="finetune", device=device, **(limits or {}))
     with tempfile.TemporaryDirectory(prefix="bertviz-bench-changes-") as tmp:
@@ -45,7 +45,7 @@ def analysis_cost(backbone: Backbone, task: str = "sentiment", device: str = "au
                                  Path(tmp) / "model")
         old = os.environ.get("BERTVIZ_FEATURE_CACHE")
         os.environ["BERTVIZ_FEATURE_CACHE"] = str(Path(tmp) / "features")
-        change_cache.reset()
+        inside_bert_cache.reset()
         try:
             cold, cold_s, cold_cpu = _timed(lambda: analyse_changes(record, folder,
                                                                     backbone=backbone))
@@ -56,7 +56,7 @@ def analysis_cost(backbone: Backbone, task: str = "sentiment", device: str = "au
                 os.environ.pop("BERTVIZ_FEATURE_CACHE", None)
             else:
                 os.environ["BERTVIZ_FEATURE_CACHE"] = old
-            change_cache.reset()
+            inside_bert_cache.reset()
     return {"task": task, "mode": "finetune", "threads": torch.get_num_threads(),
             "precision": cold.setup["precision"],
             "cold_s": round(cold_s, 2), "cold_cpu_s": round(cold_cpu, 2),

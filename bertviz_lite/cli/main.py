@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)
 
-    from bertviz_lite.cli.changes_cmd import add_changes_parser
+    from bertviz_lite.cli.inside_bert_cmd import add_changes_parser
 
     add_changes_parser(sub)
 

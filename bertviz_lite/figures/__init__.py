@@ -16,13 +16,6 @@ from bertviz_lite.figures.attribution import (
     score_colour,
     token_attribution_html,
 )
-from bertviz_lite.figures.changes import (
-    change_bars,
-    cka_heatmap,
-    forgetting_bars,
-    measured_updates,
-    probe_lines,
-)
 from bertviz_lite.figures.compare import compare_bars, cost_figure, ours_name, paper_table
 from bertviz_lite.figures.curves import (
     compare_curves,
@@ -46,6 +39,13 @@ from bertviz_lite.figures.gradflow import (
     grad_heatmap,
     norm_range,
     update_ratio_chart,
+)
+from bertviz_lite.figures.inside_bert import (
+    change_bars,
+    cka_heatmap,
+    forgetting_bars,
+    measured_updates,
+    probe_lines,
 )
 from bertviz_lite.figures.learning_curves import learning_curve_figure
 from bertviz_lite.figures.sweep import backward_sweep, sweep_frames_count, sweep_reach

@@ -5,7 +5,7 @@ The pool (queue, limits, Stop, watchdog, run cache) talks to its workers through
 `bertviz_lite.serve.messages`, ask a stop, end. A backend makes those handles:
 
 - `local` (the default): one spawned worker process per slot on this machine
-  (`bertviz_lite.serve.workers`);
+  (`bertviz_lite.serve.worker_handles`);
 - `ray`: one Ray actor per slot on a Ray cluster (`bertviz_lite.serve.ray_backend`), for a
   class or a department that outgrows one machine. Needs `pip install 'bertviz-lite[ray]'`;
   nothing imports `ray` unless this backend is chosen.
@@ -19,8 +19,8 @@ import multiprocessing as mp
 from dataclasses import dataclass
 from typing import Protocol
 
-from bertviz_lite.serve.worker import WorkerOptions
-from bertviz_lite.serve.workers import WorkerHandle, spawn_worker
+from bertviz_lite.serve.worker_handles import WorkerHandle, spawn_worker
+from bertviz_lite.serve.worker_process import WorkerOptions
 
 BACKENDS = ("local", "ray")
 

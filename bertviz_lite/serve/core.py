@@ -44,8 +44,8 @@ from bertviz_lite.serve.messages import (
     event_of,
 )
 from bertviz_lite.serve.scheduler import RunQueue
-from bertviz_lite.serve.worker import WorkerOptions
-from bertviz_lite.serve.workers import WorkerHandle, WorkerSlots, join_process
+from bertviz_lite.serve.worker_handles import WorkerHandle, WorkerSlots, join_process
+from bertviz_lite.serve.worker_process import WorkerOptions
 
 log = logging.getLogger("bertviz_lite.serve.pool")  # one log for the whole pool
 

@@ -18,7 +18,7 @@ from typing import Any
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.core import PoolCore
 from bertviz_lite.serve.messages import Done
-from bertviz_lite.serve.workers import WorkerHandle
+from bertviz_lite.serve.worker_handles import WorkerHandle
 
 log = logging.getLogger("bertviz_lite.serve.pool")  # one log for the whole pool
 

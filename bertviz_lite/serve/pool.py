@@ -49,8 +49,8 @@ from bertviz_lite.serve.dispatcher import Dispatcher
 from bertviz_lite.serve.job import ACTIVE, FINISHED, STATES, Job, JobResult, JobSnapshot, QueueFull
 from bertviz_lite.serve.messages import AnalysisSpec
 from bertviz_lite.serve.settings import DEFAULT_WORKER_NICE
-from bertviz_lite.serve.worker import WorkerOptions
-from bertviz_lite.serve.workers import join_process
+from bertviz_lite.serve.worker_handles import join_process
+from bertviz_lite.serve.worker_process import WorkerOptions
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What runs on the Ray cluster: a warm training actor per pool slot, and the cluster-wide slot
 limiter that every app replica asks before a job starts.
 
-The actor is the Ray twin of a local worker process (`bertviz_lite.serve.worker`): it loads
+The actor is the Ray twin of a local worker process (`bertviz_lite.serve.worker_process`): it loads
 the pretrained backbone(s) once, then runs one job at a time with the same `_run_job`, and
 streams the same typed messages back, as a generator method (Ray's streaming generators: each
 message reaches the app as soon as it is yielded). Only this module and `ray_backend` import ray.
@@ -22,7 +22,7 @@ from typing import Any
 import ray
 
 from bertviz_lite.serve.messages import Analysed, Done, Failed, Hello, JobRequest, WorkerMessage
-from bertviz_lite.serve.worker import WorkerOptions, _run_job, _warm_up, lower_priority
+from bertviz_lite.serve.worker_process import WorkerOptions, _run_job, _warm_up, lower_priority
 
 log = logging.getLogger(__name__)
 

@@ -51,8 +51,8 @@ from bertviz_lite.serve.messages import (
     WorkerMessage,
 )
 from bertviz_lite.serve.ray_actor import LIMITER_NAME, SlotLimiter, TrainingActor
-from bertviz_lite.serve.worker import WorkerOptions
-from bertviz_lite.serve.workers import WorkerHandle
+from bertviz_lite.serve.worker_handles import WorkerHandle
+from bertviz_lite.serve.worker_process import WorkerOptions
 
 log = logging.getLogger("bertviz_lite.serve.pool")
 

@@ -99,7 +99,7 @@ class Settings:
     def job_backend(self) -> WorkerBackend:
         """Where the pool's workers run (see `serve.backend`)."""
         from bertviz_lite.serve.backend import RayOptions
-        from bertviz_lite.serve.backends import make_backend
+        from bertviz_lite.serve.backend_choice import make_backend
 
         ray = RayOptions(address=self.ray_address, num_cpus=self.ray_num_cpus,
                          num_gpus=None if self.ray_num_gpus < 0 else self.ray_num_gpus,

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.experiments.changes import analyse_changes
 from bertviz_lite.experiments.cka import linear_cka
-from bertviz_lite.ui import changes as changes_ui
+from bertviz_lite.experiments.inside_bert import analyse_changes
+from bertviz_lite.ui import inside_bert as changes_ui
 
 ui.page_header(
     "What changed inside BERT?",

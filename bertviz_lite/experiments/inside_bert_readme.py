@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bertviz_lite.experiments.changes_result import ChangesResult
+from bertviz_lite.experiments.inside_bert_result import ChangesResult
 
 TASKS = ("sentiment", "paraphrase", "similarity", "ner")
 MODES = ("frozen", "top-2", "finetune")

@@ -15,9 +15,9 @@ from bertviz_lite.data.examples import SentenceExample
 from bertviz_lite.engine.checkpoints import save_task_model
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.training import Trainer
-from bertviz_lite.experiments.changes import analyse_changes
-from bertviz_lite.experiments.changes_result import ChangesResult, table_lines
 from bertviz_lite.experiments.cka import cka_matrix, linear_cka
+from bertviz_lite.experiments.inside_bert import analyse_changes
+from bertviz_lite.experiments.inside_bert_result import ChangesResult, table_lines
 from bertviz_lite.experiments.probes import ProbeData, probe_score
 from bertviz_lite.experiments.weights import (
     accumulated_update_ratios,
@@ -112,8 +112,8 @@ def test_accumulated_update_ratios_sum_the_recorded_steps():
 def test_recorded_update_ratios_are_shown_as_samples_not_as_a_bound():
     """Above 4M trainable weights a run measures its update ratios at every 50th step and the
     last: their sum is far below the net change, so nothing may present it as a bound on it."""
-    from bertviz_lite.experiments.changes_result import measured_steps_text, step_ratios
-    from bertviz_lite.figures.changes import measured_updates
+    from bertviz_lite.experiments.inside_bert_result import measured_steps_text, step_ratios
+    from bertviz_lite.figures.inside_bert import measured_updates
 
     r = ChangesResult.load(REPO / "assets" / "changes" / "sentiment-finetune.json")
     top = r.group("layer.5")
@@ -263,7 +263,7 @@ def test_figures_show_our_numbers_in_gradient_flow_order(tiny_runs, tiny_backbon
 
 
 def test_results_table_matches_the_recorded_analyses():
-    from bertviz_lite.experiments.changes_readme import BEGIN, END, readme_block
+    from bertviz_lite.experiments.inside_bert_readme import BEGIN, END, readme_block
     from bertviz_lite.paths import results_doc
     from tests.conftest import REPO
 

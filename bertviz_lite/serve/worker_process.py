@@ -244,7 +244,7 @@ def _backbone(job: JobRequest, send: Send, backbones: _Backbones) -> Any:
 
 def _analyse(job: JobRequest, send: Send, backbones: _Backbones, stop: Any) -> Analysed:
     """Analyse one finished run, streaming progress; stops between two steps when asked."""
-    from bertviz_lite.experiments.changes import AnalysisStopped, analyse_changes
+    from bertviz_lite.experiments.inside_bert import AnalysisStopped, analyse_changes
 
     spec = job.analysis
     assert spec is not None

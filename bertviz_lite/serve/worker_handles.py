@@ -21,7 +21,7 @@ from typing import Any
 
 from bertviz_lite.serve.job import Run
 from bertviz_lite.serve.messages import JobRequest, WorkerMessage
-from bertviz_lite.serve.worker import WorkerOptions, worker_main
+from bertviz_lite.serve.worker_process import WorkerOptions, worker_main
 
 log = logging.getLogger("bertviz_lite.serve.pool")  # one log for the whole pool
 

@@ -45,8 +45,8 @@ def read_record(path: str):  # noqa: ANN201 - RunRecord, imported lazily
 
 def cmd_changes(a: argparse.Namespace) -> int:
     """Analyse one run, print the per-layer table, write the JSON."""
-    from bertviz_lite.experiments.changes import analyse_changes
-    from bertviz_lite.experiments.changes_result import seconds_text, table_lines
+    from bertviz_lite.experiments.inside_bert import analyse_changes
+    from bertviz_lite.experiments.inside_bert_result import seconds_text, table_lines
 
     record = read_record(a.run)
     if a.checkpoint is not None and not (Path(a.checkpoint) / "task.json").is_file():

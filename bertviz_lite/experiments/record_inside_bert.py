@@ -1,4 +1,4 @@
-"""Recorded analyses for lectures: `python -m bertviz_lite.experiments.record_changes RUNS OUT`.
+"""Recorded analyses for lectures: `python -m bertviz_lite.experiments.record_inside_bert RUNS OUT`.
 
 RUNS holds `runs/<task>-<mode>.json` and `models/<task>-<mode>/` (what `train --out ...
 --save-model ...` wrote, see scripts/record-changes.sh); OUT gets `<task>-<mode>.json` for each
@@ -13,8 +13,8 @@ import logging
 import time
 from pathlib import Path
 
-from bertviz_lite.experiments.changes import analyse_changes
-from bertviz_lite.experiments.changes_result import seconds_text, table_lines
+from bertviz_lite.experiments.inside_bert import analyse_changes
+from bertviz_lite.experiments.inside_bert_result import seconds_text, table_lines
 from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)

@@ -37,15 +37,6 @@ from bertviz_lite.engine.feature_disk import model_fingerprint
 from bertviz_lite.engine.features import Cache
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.precision import resolve_precision
-from bertviz_lite.experiments.change_cache import (
-    library_versions,
-    side_cache,
-    side_features,
-    side_store,
-    zero_shot_cache,
-    zero_shot_scores,
-)
-from bertviz_lite.experiments.changes_result import ChangesResult, GroupChange, engine_name
 from bertviz_lite.experiments.cka import cka_matrix
 from bertviz_lite.experiments.forgetting import MAX_LENGTH as FORGET_MAX_LENGTH
 from bertviz_lite.experiments.forgetting import (
@@ -53,6 +44,15 @@ from bertviz_lite.experiments.forgetting import (
     similarity_sets,
     zero_shot_similarity,
 )
+from bertviz_lite.experiments.inside_bert_cache import (
+    library_versions,
+    side_cache,
+    side_features,
+    side_store,
+    zero_shot_cache,
+    zero_shot_scores,
+)
+from bertviz_lite.experiments.inside_bert_result import ChangesResult, GroupChange, engine_name
 from bertviz_lite.experiments.layer_features import LayerFeatures, layer_features
 from bertviz_lite.experiments.probes import ProbeData, probe_score
 from bertviz_lite.experiments.probes import setup_text as probe_setup

@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bertviz_lite.experiments.changes_result import (
+from bertviz_lite.experiments.inside_bert_result import (
     ChangesResult,
     measured_steps_text,
     step_ratios,

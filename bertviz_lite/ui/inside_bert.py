@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.experiments.changes_result import ChangesResult
+from bertviz_lite.experiments.inside_bert_result import ChangesResult
 from bertviz_lite.figures import (
     change_bars,
     cka_heatmap,
@@ -16,7 +16,7 @@ from bertviz_lite.figures import (
     measured_updates,
     probe_lines,
 )
-from bertviz_lite.figures.changes import setup_line
+from bertviz_lite.figures.inside_bert import setup_line
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.job import Job, JobSnapshot, QueueFull
 
