@@ -202,11 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doc", "--readme", dest="doc", default=str(results_doc()),
                    help="the page holding the table (default docs/results.md)")
     p.add_argument("--json", default=str(bench_json_path()))
-    a = p.parse_args(argv)
-    readme = Path(a.doc)
+    args = p.parse_args(argv)
+    readme = Path(args.doc)
     text = readme.read_text(encoding="utf-8")
-    new = updated_readme(text, json.loads(Path(a.json).read_text(encoding="utf-8")))
-    if a.check:
+    new = updated_readme(text, json.loads(Path(args.json).read_text(encoding="utf-8")))
+    if args.check:
         return 0 if new == text else 1
     readme.write_text(new, encoding="utf-8")
     return 0

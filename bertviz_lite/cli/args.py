@@ -95,22 +95,22 @@ def add_precision_arg(p: argparse.ArgumentParser) -> None:
                         "natively, else fp32; weights and gradients stay fp32")
 
 
-def config_from_args(a: argparse.Namespace, mode: str | None = None) -> RunConfig:
+def config_from_args(args: argparse.Namespace, mode: str | None = None) -> RunConfig:
     """Parsed options -> RunConfig (validation errors surface as ConfigError)."""
     return RunConfig(
-        task=a.task, mode=mode or a.mode, model=a.model, data=a.data, train_file=a.train_file,
-        eval_file=a.eval_file, max_train=a.max_train, max_eval=a.max_eval, epochs=epochs_arg(a),
-        steps=a.steps, batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, seed=a.seed,
-        device=a.device, max_length=a.max_length, head=a.head, pooling=a.pooling,
-        pair_encoding=a.pair_encoding, threads=a.threads,
-        precision=getattr(a, "precision", RunConfig().precision),
-        warmup=getattr(a, "warmup", RunConfig().warmup),
-        weight_decay=getattr(a, "weight_decay", RunConfig().weight_decay),
-        max_grad_norm=getattr(a, "max_grad_norm", RunConfig().max_grad_norm),
+        task=args.task, mode=mode or args.mode, model=args.model, data=args.data, train_file=args.train_file,
+        eval_file=args.eval_file, max_train=args.max_train, max_eval=args.max_eval, epochs=epochs_arg(args),
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr, seed=args.seed,
+        device=args.device, max_length=args.max_length, head=args.head, pooling=args.pooling,
+        pair_encoding=args.pair_encoding, threads=args.threads,
+        precision=getattr(args, "precision", RunConfig().precision),
+        warmup=getattr(args, "warmup", RunConfig().warmup),
+        weight_decay=getattr(args, "weight_decay", RunConfig().weight_decay),
+        max_grad_norm=getattr(args, "max_grad_norm", RunConfig().max_grad_norm),
     )
 
 
-def epochs_arg(a: argparse.Namespace) -> int:
+def epochs_arg(args: argparse.Namespace) -> int:
     """--epochs as given (0 is refused by RunConfig, never turned into 1); the default when
     --steps is used instead."""
-    return RunConfig().epochs if a.epochs is None else a.epochs
+    return RunConfig().epochs if args.epochs is None else args.epochs

@@ -126,22 +126,22 @@ def run_with_progress(events: Iterable[Event], printer: ProgressPrinter) -> RunR
         printer.close()
 
 
-def cmd_train(a: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     """`bertviz-lite train`: one run, a progress bar, a summary, a JSON record."""
-    config = config_from_args(a)
-    out = check_output_file(a.out, "--out")  # before any training: nothing is lost later
-    if a.save_model:
-        check_output_dir(a.save_model, "--save-model")
-    printer = ProgressPrinter(enabled=not a.quiet)
+    config = config_from_args(args)
+    out = check_output_file(args.out, "--out")  # before any training: nothing is lost later
+    if args.save_model:
+        check_output_dir(args.save_model, "--save-model")
+    printer = ProgressPrinter(enabled=not args.quiet)
     trainer = Trainer(config, features=disk_feature_store())
     record = run_with_progress(trainer.events(), printer)
     stem = f"{config.task}-{config.mode}"
     path, problem = save_with_fallback(record.save, out, stem)
     problems = [problem]
-    if a.save_model and record.status == "completed":
+    if args.save_model and record.status == "completed":
         folder, problem = save_with_fallback(
             lambda f: save_task_model(trainer.model, config, trainer.data.label_names, f),
-            a.save_model, f"{stem}-model", "model")
+            args.save_model, f"{stem}-model", "model")
         problems.append(problem)
         echo(f"model: {folder}")
     for line in summary_lines(record):
@@ -189,14 +189,14 @@ def comparison_table(cmp: Comparison) -> list[str]:
     return out
 
 
-def cmd_compare(a: argparse.Namespace) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     """`bertviz-lite compare`: the same config in several modes, side by side."""
-    modes = parse_modes(a.modes)
-    base = config_from_args(a, mode=modes[0])
+    modes = parse_modes(args.modes)
+    base = config_from_args(args, mode=modes[0])
     for m in modes:
         base.replace(mode=m)  # validates every mode before any training starts
-    out = check_output_dir(a.out_dir, "--out-dir") if a.out_dir else None
-    printers = {m: ProgressPrinter(label=f"[{m}] ", enabled=not a.quiet) for m in modes}
+    out = check_output_dir(args.out_dir, "--out-dir") if args.out_dir else None
+    printers = {m: ProgressPrinter(label=f"[{m}] ", enabled=not args.quiet) for m in modes}
 
     def on_event(mode: str, event: Event) -> None:
         printers[mode](event)
@@ -239,24 +239,24 @@ REPRODUCE_FLAGS = {"frozen_head": "--frozen-head", "eval_files": "--eval-file",
                    "tasks": "--tasks", "max_train": "--max-train", "out_dir": "--out"}
 
 
-def cmd_reproduce(a: argparse.Namespace) -> int:
+def cmd_reproduce(args: argparse.Namespace) -> int:
     """`bertviz-lite reproduce`: the paper's four tasks on real data, frozen vs fine-tuned."""
     from bertviz_lite.engine.config import OptionError, RunConfig
     from bertviz_lite.experiments.reproduce import reproduce
     from bertviz_lite.record.repro_table import result_markdown
 
-    tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASK_SPECS]
     if unknown:
         raise ConfigError(f"unknown tasks {unknown}; choose from {list(TASK_SPECS)}")
     if not tasks:
-        raise ConfigError(f"--tasks names no task ({a.tasks!r}); give e.g. sentiment,ner")
-    check_output_dir(Path(a.out) / "runs", "--out")
+        raise ConfigError(f"--tasks names no task ({args.tasks!r}); give e.g. sentiment,ner")
+    check_output_dir(Path(args.out) / "runs", "--out")
     printers: dict[tuple[str, str], ProgressPrinter] = {}
 
     def on_event(task: str, mode: str, event: Event) -> None:
         printer = printers.setdefault((task, mode), ProgressPrinter(f"[{task} {mode}] ",
-                                                                   enabled=not a.quiet))
+                                                                   enabled=not args.quiet))
         printer(event)
         if isinstance(event, Progress) and event.phase == "reused":
             echo(f"[{task} {mode}] already finished: reused {event.message}")
@@ -265,19 +265,19 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
             echo(f"[{task} {mode}] {event.status}: validation {event.final.get('metric')} "
                  f"{fmt(event.final.get('value'))} in {event.cost['wall_seconds']:.0f} s")
 
-    base = RunConfig(model=a.model, batch_size=a.batch_size, device=a.device,
-                     precision=a.precision, lr=a.lr, warmup=a.warmup,
-                     weight_decay=a.weight_decay, max_grad_norm=a.max_grad_norm)
+    base = RunConfig(model=args.model, batch_size=args.batch_size, device=args.device,
+                     precision=args.precision, lr=args.lr, warmup=args.warmup,
+                     weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm)
     try:
-        result = reproduce(a.data_dir, a.out, tasks=tasks, max_train=a.max_train,
-                           epochs=a.epochs, frozen_head=a.frozen_head, seed=a.seed,
-                           eval_files=_eval_files(a.eval_file), base=base, on_event=on_event)
+        result = reproduce(args.data_dir, args.out, tasks=tasks, max_train=args.max_train,
+                           epochs=args.epochs, frozen_head=args.frozen_head, seed=args.seed,
+                           eval_files=_eval_files(args.eval_file), base=base, on_event=on_event)
     except OptionError as err:  # the library names its parameters; say the flags
         raise ConfigError(err.worded(REPRODUCE_FLAGS)) from None
     echo(result_markdown(result))
     if result.problems:
         return report_problems(list(result.problems))
-    echo(f"written: {a.out}/reproduce.json, {a.out}/reproduce.md, {a.out}/runs/")
+    echo(f"written: {args.out}/reproduce.json, {args.out}/reproduce.md, {args.out}/runs/")
     return 0
 
 
@@ -288,16 +288,16 @@ def bench_table(report: dict) -> list[str]:
     return bench_lines(report)
 
 
-def cmd_bench(a: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace) -> int:
     """`bertviz-lite bench`: measure, print the table, write the JSON report."""
     from bertviz_lite.bench.measure import run_bench
 
     t0 = time.perf_counter()
-    report = run_bench(form=a.form, device=a.device, with_app=not a.no_app,
+    report = run_bench(form=args.form, device=args.device, with_app=not args.no_app,
                        on_section=lambda name: log.warning("bench: %s", name))
     report["bench_seconds"] = round(time.perf_counter() - t0, 1)
-    Path(a.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    Path(args.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
     for line in bench_table(report):
         echo(line)
-    echo(f"report: {a.out}")
+    echo(f"report: {args.out}")
     return 0

@@ -43,17 +43,17 @@ def read_record(path: str):  # noqa: ANN201 - RunRecord, imported lazily
                           f"({type(err).__name__}: {err})") from None
 
 
-def cmd_changes(a: argparse.Namespace) -> int:
+def cmd_changes(args: argparse.Namespace) -> int:
     """Analyse one run, print the per-layer table, write the JSON."""
     from bertviz_lite.experiments.inside_bert import analyse_changes
     from bertviz_lite.experiments.inside_bert_result import seconds_text, table_lines
 
-    record = read_record(a.run)
-    if a.checkpoint is not None and not (Path(a.checkpoint) / "task.json").is_file():
-        raise ConfigError(f"{a.checkpoint} is not a saved model: it has no task.json (write "
+    record = read_record(args.run)
+    if args.checkpoint is not None and not (Path(args.checkpoint) / "task.json").is_file():
+        raise ConfigError(f"{args.checkpoint} is not a saved model: it has no task.json (write "
                           "one with `bertviz-lite train --save-model DIR`)")
-    result = analyse_changes(record, a.checkpoint, max_examples=a.max_examples,
-                             stsb_dir=a.stsb,
+    result = analyse_changes(record, args.checkpoint, max_examples=args.max_examples,
+                             stsb_dir=args.stsb,
                              on_progress=lambda what, d, n: log.info("%s %d/%d", what, d, n))
     s = result.setup
     echo(f"what changed inside BERT: {s['task']} {s['mode']}, model {s['model']} "
@@ -62,6 +62,6 @@ def cmd_changes(a: argparse.Namespace) -> int:
          f"({seconds_text(result)}; pretrained side: {s['pretrained_side']})")
     for line in table_lines(result):
         echo(line)
-    path = result.save(a.out)
+    path = result.save(args.out)
     echo(f"analysis: {path}")
     return 0

@@ -63,25 +63,25 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
     return values
 
 
-def spec_from_args(a: argparse.Namespace) -> SweepSpec:
+def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     """Parsed options -> SweepSpec (validated)."""
     from bertviz_lite.experiments.learning_curves import SweepSpec
 
-    base = RunConfig(task=a.task, model=a.model, data=a.data, epochs=a.epochs,
-                     batch_size=a.batch_size, lr=a.lr, head_lr=a.head_lr, device=a.device,
-                     max_length=a.max_length, max_eval=a.max_eval, threads=a.threads)
-    modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
-    return SweepSpec(base, _ints(a.sizes, "sizes"), _ints(a.seeds, "seeds"), modes,
-                     a.frozen_head)
+    base = RunConfig(task=args.task, model=args.model, data=args.data, epochs=args.epochs,
+                     batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr, device=args.device,
+                     max_length=args.max_length, max_eval=args.max_eval, threads=args.threads)
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    return SweepSpec(base, _ints(args.sizes, "sizes"), _ints(args.seeds, "seeds"), modes,
+                     args.frozen_head)
 
 
-def _cache(a: argparse.Namespace) -> RunCache | None:
+def _cache(args: argparse.Namespace) -> RunCache | None:
     from bertviz_lite.record.runcache import RunCache
     from bertviz_lite.serve.settings import load_settings
 
-    if a.no_cache:
+    if args.no_cache:
         return None
-    return RunCache(a.cache_dir or load_settings().cache_path())
+    return RunCache(args.cache_dir or load_settings().cache_path())
 
 
 def _clock(seconds: float | None) -> str:
@@ -102,14 +102,14 @@ def progress_line(progress: SweepProgress) -> str:
             f"elapsed {_clock(progress.elapsed_s)}, ETA {_clock(progress.eta_s)}")
 
 
-def cmd_sweep(a: argparse.Namespace) -> int:
+def cmd_sweep(args: argparse.Namespace) -> int:
     """Run or resume the sweep, a line per point, then the summary."""
     from bertviz_lite.experiments.learning_curves import run_sweep
     from bertviz_lite.experiments.learning_summary import crossing_text, summary_row
 
-    spec = spec_from_args(a)
-    out = Path(a.out)
-    result = run_sweep(spec, out, cache=_cache(a), on_point=lambda pr: echo(progress_line(pr)))
+    spec = spec_from_args(args)
+    out = Path(args.out)
+    result = run_sweep(spec, out, cache=_cache(args), on_point=lambda pr: echo(progress_line(pr)))
     for key, value in summary_row(out.stem, result).items():
         echo(f"{key}: {value}")
     for line in crossing_text(result["points"]) or ["the modes' medians do not cross"]:

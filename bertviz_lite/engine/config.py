@@ -167,13 +167,13 @@ MAX_SEED = 2**32 - 1  # what every generator in the stack accepts (numpy's limit
 MAX_THREADS = 1024
 
 
-def _check_seed_threads(c: RunConfig) -> None:
-    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or not 0 <= c.seed <= MAX_SEED:
-        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,}; got {c.seed!r:.40}")
-    if c.threads is not None and (isinstance(c.threads, bool) or not isinstance(c.threads, int)
-                                  or not 1 <= c.threads <= MAX_THREADS):
+def _check_seed_threads(config: RunConfig) -> None:
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or not 0 <= config.seed <= MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,}; got {config.seed!r:.40}")
+    if config.threads is not None and (isinstance(config.threads, bool) or not isinstance(config.threads, int)
+                                  or not 1 <= config.threads <= MAX_THREADS):
         raise ConfigError(f"threads must be a whole number from 1 to {MAX_THREADS} (or left "
-                          f"out for torch's default); got {c.threads!r:.40}")
+                          f"out for torch's default); got {config.threads!r:.40}")
 
 
 def parse_modes(text: str) -> list[str]:
@@ -189,60 +189,60 @@ def parse_modes(text: str) -> list[str]:
     return modes
 
 
-def validate(c: RunConfig) -> None:
+def validate(config: RunConfig) -> None:
     """Raise ConfigError with a fix-it message for values no run can use."""
-    _check_choice("task", c.task, TASKS)
-    parse_mode(c.mode)
-    _check_choice("head", c.head, HEADS)
-    if c.head == "task-model" and parse_mode(c.mode) != 0:
+    _check_choice("task", config.task, TASKS)
+    parse_mode(config.mode)
+    _check_choice("head", config.head, HEADS)
+    if config.head == "task-model" and parse_mode(config.mode) != 0:
         raise ConfigError(f"the task-model head trains on cached frozen features: use mode "
-                          f"frozen with it, or head linear or scalar-mix for {c.mode!r}")
-    _check_choice("pooling", c.pooling, POOLINGS)
-    _check_choice("pair_encoding", c.pair_encoding, PAIR_ENCODINGS)
-    _check_choice("device", c.device, DEVICES)
-    _check_choice("precision", c.precision, PRECISIONS)
-    if not isinstance(c.batch_size, int) or c.batch_size < 1:
-        raise ConfigError(f"batch size must be a whole number of at least 1; got {c.batch_size!r}")
-    if not isinstance(c.epochs, int) or c.epochs < 1:
-        raise ConfigError(f"epochs must be a whole number of at least 1; got {c.epochs!r}")
-    _check_positive("steps", c.steps, allow_none=True)
-    _check_positive("max_train", c.max_train, allow_none=True)
-    _check_positive("max_eval", c.max_eval, allow_none=True)
-    _check_seed_threads(c)
+                          f"frozen with it, or head linear or scalar-mix for {config.mode!r}")
+    _check_choice("pooling", config.pooling, POOLINGS)
+    _check_choice("pair_encoding", config.pair_encoding, PAIR_ENCODINGS)
+    _check_choice("device", config.device, DEVICES)
+    _check_choice("precision", config.precision, PRECISIONS)
+    if not isinstance(config.batch_size, int) or config.batch_size < 1:
+        raise ConfigError(f"batch size must be a whole number of at least 1; got {config.batch_size!r}")
+    if not isinstance(config.epochs, int) or config.epochs < 1:
+        raise ConfigError(f"epochs must be a whole number of at least 1; got {config.epochs!r}")
+    _check_positive("steps", config.steps, allow_none=True)
+    _check_positive("max_train", config.max_train, allow_none=True)
+    _check_positive("max_eval", config.max_eval, allow_none=True)
+    _check_seed_threads(config)
     for name in ("lr", "head_lr"):
-        value = getattr(c, name)
+        value = getattr(config, name)
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{name} (learning rate) must be a positive number; got {value!r}")
-    if (isinstance(c.weight_decay, bool) or not isinstance(c.weight_decay, (int, float))
-            or not math.isfinite(c.weight_decay) or c.weight_decay < 0):
+    if (isinstance(config.weight_decay, bool) or not isinstance(config.weight_decay, (int, float))
+            or not math.isfinite(config.weight_decay) or config.weight_decay < 0):
         raise ConfigError(f"weight_decay must be 0 or a positive number (BERT uses 0.01); "
-                          f"got {c.weight_decay!r:.40}")
-    if c.max_grad_norm is not None and (
-            isinstance(c.max_grad_norm, bool) or not isinstance(c.max_grad_norm, (int, float))
-            or not math.isfinite(c.max_grad_norm) or c.max_grad_norm <= 0):
+                          f"got {config.weight_decay!r:.40}")
+    if config.max_grad_norm is not None and (
+            isinstance(config.max_grad_norm, bool) or not isinstance(config.max_grad_norm, (int, float))
+            or not math.isfinite(config.max_grad_norm) or config.max_grad_norm <= 0):
         raise ConfigError("max_grad_norm (gradient clipping) must be a positive number, or "
-                          f"left out for no clipping; got {c.max_grad_norm!r:.40}")
-    if not 0 <= c.warmup < 1:
-        raise ConfigError(f"warmup is a fraction of the steps in [0, 1); got {c.warmup!r}")
-    if not 8 <= c.max_length <= 512:
-        raise ConfigError(f"max_length must be between 8 and 512 word pieces; got {c.max_length}")
-    if c.evals_per_epoch < 0:
+                          f"left out for no clipping; got {config.max_grad_norm!r:.40}")
+    if not 0 <= config.warmup < 1:
+        raise ConfigError(f"warmup is a fraction of the steps in [0, 1); got {config.warmup!r}")
+    if not 8 <= config.max_length <= 512:
+        raise ConfigError(f"max_length must be between 8 and 512 word pieces; got {config.max_length}")
+    if config.evals_per_epoch < 0:
         raise ConfigError("evals_per_epoch must be 0 or more")
 
 
-def config_hash(c: RunConfig, data_fingerprint: str = "") -> str:
+def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:
     """Stable 16-hex-digit key of a configuration (plus the data's content fingerprint and the
     engine version, so a changed engine never replays an old run as new)."""
     from bertviz_lite.record.provenance import engine_version
 
-    d = c.to_dict()
+    d = config.to_dict()
     d.pop("threads", None)  # thread count changes speed, not results
     payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
 
-def run_key(c: RunConfig, data: TaskData | Upload | None = None,
+def run_key(config: RunConfig, data: TaskData | Upload | None = None,
             limits: Limits | None = None) -> str | None:
     """A run's content key, known before any data is parsed (milliseconds; the page's thread
     may call it): the config plus `data.source.data_fingerprint` of `data` (an `Upload`,
@@ -251,6 +251,6 @@ def run_key(c: RunConfig, data: TaskData | Upload | None = None,
     from bertviz_lite.data.source import data_fingerprint
     from bertviz_lite.data.text import DEFAULT_LIMITS
 
-    fingerprint = data_fingerprint(c.task, c.data, c.train_file, c.eval_file, data,
+    fingerprint = data_fingerprint(config.task, config.data, config.train_file, config.eval_file, data,
                                    limits or DEFAULT_LIMITS)
-    return None if fingerprint is None else config_hash(c, fingerprint)
+    return None if fingerprint is None else config_hash(config, fingerprint)

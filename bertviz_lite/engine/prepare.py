@@ -87,46 +87,45 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | U
     loaded here is used as it is. The record's key is `config.run_key` of the data as given
     (the pool computed the same key before the data was read).
     """
-    c = config
-    if c.threads:
-        torch.set_num_threads(c.threads)
-    device = pick_device(c.device)
-    precision = resolve_precision(c.precision, device)  # fp32 | bf16 autocast
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = pick_device(config.device)
+    precision = resolve_precision(config.precision, device)  # fp32 | bf16 autocast
     shared = backbone is not None
     if backbone is None:
-        yield Progress("load", 0, 1, f"loading model {c.model}")
+        yield Progress("load", 0, 1, f"loading model {config.model}")
         with watch.time("model_load"):
-            backbone = load_backbone(c.model)
-    key = run_key(c, data, limits)  # from the bytes or examples given, before parsing
+            backbone = load_backbone(config.model)
+    key = run_key(config, data, limits)  # from the bytes or examples given, before parsing
     if not isinstance(data, TaskData):
         yield Progress("data", 0, 1, "reading data")
-        data = read_data(c, data, limits)
-    model, trainable = build_frozen_model(backbone, c, data, device, copy_encoder=shared)
+        data = read_data(config, data, limits)
+    model, trainable = build_frozen_model(backbone, config, data, device, copy_encoder=shared)
     yield Progress("tokenize", 0, 1, "tokenising")
     with watch.time("tokenize"):
-        enc_train, enc_val, train_eval_idx = _encode(c, backbone, data)
+        enc_train, enc_val, train_eval_idx = _encode(config, backbone, data)
     encoder_frozen = not any(g.name in trainable for g in model.groups if g.name != "head")
     layer_params = sum(g.numel() for g in model.groups if g.name.startswith("layer."))
     run = PreparedRun(
-        config=c, spec=TASK_SPECS[c.task], device=device, precision=precision,
+        config=config, spec=TASK_SPECS[config.task], device=device, precision=precision,
         backbone=backbone, data=data,
         model=model, trainable=trainable, encoder_frozen=encoder_frozen,
-        use_cache=encoder_frozen and c.cache_features, enc_train=enc_train, enc_val=enc_val,
+        use_cache=encoder_frozen and config.cache_features, enc_train=enc_train, enc_val=enc_val,
         train_eval_idx=train_eval_idx, pad_id=int(backbone.tokenizer.pad_token_id or 0),
         fwd_params=layer_params + matmul_params(model.head),
         bwd_params=sum(matmul_params(m) for g in model.groups if g.name in trainable
                        for m in g.modules),
-        record=new_record(c, backbone, data, model, trainable, device, precision,
-                          key or config_hash(c, data.fingerprint())))
+        record=new_record(config, backbone, data, model, trainable, device, precision,
+                          key or config_hash(config, data.fingerprint())))
     return run
 
 
-def read_data(c: RunConfig, upload: Upload | None, limits: Limits) -> TaskData:
+def read_data(config: RunConfig, upload: Upload | None, limits: Limits) -> TaskData:
     """The run's examples: an upload parsed, or the data its config names read."""
     if upload is not None:
         return upload.load()
-    return load_task_data(c.task, c.data, c.train_file, c.eval_file, max_train=c.max_train,
-                          max_eval=c.max_eval, seed=c.seed, limits=limits)
+    return load_task_data(config.task, config.data, config.train_file, config.eval_file, max_train=config.max_train,
+                          max_eval=config.max_eval, seed=config.seed, limits=limits)
 
 
 def build_frozen_model(backbone: Backbone, config: RunConfig, data: TaskData,
@@ -144,31 +143,31 @@ def build_frozen_model(backbone: Backbone, config: RunConfig, data: TaskData,
     return model, trainable
 
 
-def _encode(c: RunConfig, backbone: Backbone, data: TaskData
+def _encode(config: RunConfig, backbone: Backbone, data: TaskData
             ) -> tuple[list[Encoded], list[Encoded], list[int]]:
     """Tokenise train, validation and pick the fixed train-eval subset once."""
-    tok, sep = backbone.tokenizer, c.separate_pairs
-    enc_train, cut_t = encode_examples(data.train, tok, c.max_length, sep)
-    enc_val, cut_v = encode_examples(data.val, tok, c.max_length, sep)
-    n_sub = min(c.train_eval_size, len(data.train))
+    tok, sep = backbone.tokenizer, config.separate_pairs
+    enc_train, cut_t = encode_examples(data.train, tok, config.max_length, sep)
+    enc_val, cut_v = encode_examples(data.val, tok, config.max_length, sep)
+    n_sub = min(config.train_eval_size, len(data.train))
     chosen = {id(ex) for ex in subsample(data.train, n_sub, 0)}
     train_eval_idx = [i for i, ex in enumerate(data.train) if id(ex) in chosen]
     if cut_t + cut_v:
         data.notes.append(
-            f"{cut_t + cut_v} examples were longer than {c.max_length} word pieces and were "
+            f"{cut_t + cut_v} examples were longer than {config.max_length} word pieces and were "
             "truncated (raise max_length to keep them whole)")
     return enc_train, enc_val, train_eval_idx
 
 
-def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskModel,
+def new_record(config: RunConfig, backbone: Backbone, data: TaskData, model: TaskModel,
                trainable: list[str], device: torch.device, precision: str, key: str
                ) -> RunRecord:
     """The run record as it starts: setup, sizes, baseline; steps and evals come later.
     key: the run's content key (`config.run_key`)."""
     groups = model.groups
-    spec = TASK_SPECS[c.task]
+    spec = TASK_SPECS[config.task]
     return RunRecord(
-        config=c.to_dict(),
+        config=config.to_dict(),
         groups=[g.name for g in groups],
         frozen_groups=[g.name for g in groups if g.name not in trainable],
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -179,9 +178,9 @@ def new_record(c: RunConfig, backbone: Backbone, data: TaskData, model: TaskMode
               "labels": data.label_names, "fingerprint": data.fingerprint()},
         model={"name": backbone.name, "type": type(backbone.encoder).__name__,
                "layers": backbone.num_layers, "hidden": backbone.hidden_size,
-               "pair_encoding": (("separate" if c.separate_pairs else "joint")
+               "pair_encoding": (("separate" if config.separate_pairs else "joint")
                                  if spec.pair else None)},
-        baseline=baseline(c.task, data.train, data.val, data.label_names),
+        baseline=baseline(config.task, data.train, data.val, data.label_names),
         notes=data.notes,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         key=key,

@@ -82,14 +82,14 @@ class _Session:
     schedule, and the step runner."""
 
     def __init__(self, trainer: Trainer, run: PreparedRun) -> None:
-        c = run.config
+        config = run.config
         self.run = run
         self.spe, self.total = run.plan()  # steps per epoch, steps in all
         self.inputs = RunInputs(run, trainer.watch, trainer.tally, trainer.features)
         self.inputs.attach_store()
         self.evaluator = Evaluator(run, self.inputs, trainer.watch, trainer.stopped)
-        self.opt = build_optimizer(run.model, c.lr, c.head_lr, c.weight_decay)
-        self.sched = linear_schedule(self.opt, self.total, c.warmup)
+        self.opt = build_optimizer(run.model, config.lr, config.head_lr, config.weight_decay)
+        self.sched = linear_schedule(self.opt, self.total, config.warmup)
         self.steps = StepRunner(run, self.inputs, Instruments(run, self.total), self.opt,
                                 trainer.tally, trainer.stopped, trainer.after_backward_hook())
 
@@ -116,7 +116,7 @@ class Trainer:
         after_backward: Callable[[Trainer, dict[str, float]], None] | None = None,
         features: FeatureStore | None = None,
     ) -> None:
-        self.c = config
+        self.config = config
         self.stop = stop or _NeverStop()
         self.limits = limits
         self.after_backward = after_backward
@@ -178,7 +178,7 @@ class Trainer:
         self.t0 = time.perf_counter()
         self.cpu0 = time.process_time()
         with PeakRSS() as rss:
-            run = yield from prepare_run(self.c, self._backbone_in, self._data_in, self.limits,
+            run = yield from prepare_run(self.config, self._backbone_in, self._data_in, self.limits,
                                          self.watch)
             session = self._session = _Session(self, run)
             yield Progress("ready", 0, 0, "model ready", run.ready_info())
@@ -196,14 +196,14 @@ class Trainer:
 
     def _loop(self, s: _Session) -> Iterator[Event]:
         """Epochs of steps, with evaluations at intervals; stops early on request or NaN."""
-        c, record = self.c, s.run.record
-        every = max(1, s.spe // c.evals_per_epoch) if c.evals_per_epoch else s.total
-        rng = random.Random(c.seed)
+        config, record = self.config, s.run.record
+        every = max(1, s.spe // config.evals_per_epoch) if config.evals_per_epoch else s.total
+        rng = random.Random(config.seed)
         lengths = [e.length for e in s.run.enc_train]
-        yield Progress("train", 0, s.total, f"{s.total} steps of {c.batch_size} examples")
+        yield Progress("train", 0, s.total, f"{s.total} steps of {config.batch_size} examples")
         epoch = 0
         while self.step < s.total and not self.stopped():
-            for idx in bucket_batches(lengths, c.batch_size, rng):
+            for idx in bucket_batches(lengths, config.batch_size, rng):
                 if self.step >= s.total or self.stopped():
                     break
                 result = s.steps.step(self.step, idx, epoch)

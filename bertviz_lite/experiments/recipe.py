@@ -169,21 +169,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--train", default="",
                    help="with --existing-only: still train these candidates (slugs, "
                         "comma-separated)")
-    a = p.parse_args(argv)
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    root = Path(a.data_dir)
+    root = Path(args.data_dir)
     folders = {"paraphrase": "mrpc", "sentiment": "sst2"}
     tasks: dict[str, str] = {}
-    for item in filter(None, a.tasks.split(",")):
+    for item in filter(None, args.tasks.split(",")):
         task, _, data = item.partition("@")  # paraphrase (real MRPC), paraphrase@bundled
         tasks[item] = data if data else str(root / folders[task])
-    seeds = [int(s) for s in a.seeds.split(",")]
-    wanted = {slug for slug in a.train.split(",") if slug}
-    if a.existing_only and wanted:
-        run_recipe(tasks, Path(a.out), max_train=a.max_train, seeds=seeds,
+    seeds = [int(s) for s in args.seeds.split(",")]
+    wanted = {slug for slug in args.train.split(",") if slug}
+    if args.existing_only and wanted:
+        run_recipe(tasks, Path(args.out), max_train=args.max_train, seeds=seeds,
                    candidates=[c for c in CANDIDATES if c.slug in wanted])
-    run_recipe(tasks, Path(a.out), max_train=a.max_train, seeds=seeds,
-               train_missing=not a.existing_only)
+    run_recipe(tasks, Path(args.out), max_train=args.max_train, seeds=seeds,
+               train_missing=not args.existing_only)
     return 0
 
 

@@ -47,13 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="skip analyses already in OUT")
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS),
                    help="only these tasks (default: all four)")
-    a = p.parse_args(argv)
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for mode in ("finetune", "frozen", "top-2"):  # the README's fine-tuned table first
-        for task in (t for t in TASKS if t in a.tasks):
-            if a.keep and (a.out / f"{task}-{mode}.json").is_file():
+        for task in (t for t in TASKS if t in args.tasks):
+            if args.keep and (args.out / f"{task}-{mode}.json").is_file():
                 continue
-            record_one(a.runs, a.out, task, mode, a.wait)
+            record_one(args.runs, args.out, task, mode, args.wait)
     return 0
 
 
