@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from bertviz_lite.app import registry
+from bertviz_lite.record.generated import write_or_check
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bertviz_lite.app.readme")
     ap.add_argument("--check", action="store_true", help="exit 1 if the table is out of date")
     ap.add_argument("--readme", type=Path, default=README, help="default: README.md")
-    a = ap.parse_args(argv)
-    text = a.readme.read_text(encoding="utf-8")
-    new = render(text)
-    if a.check:
-        if new != text:
-            log.error("%s: the pages table is out of date: run python -m bertviz_lite.app.readme",
-                      a.readme)
-            return 1
-        return 0
-    a.readme.write_text(new, encoding="utf-8")
-    return 0
+    args = ap.parse_args(argv)
+    new = render(args.readme.read_text(encoding="utf-8"))
+    return write_or_check(args.readme, new, args.check, "python -m bertviz_lite.app.readme")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_lite.paths import assets_dir, results_doc
+from bertviz_lite.record.generated import write_or_check
 
 BEGIN, END = "<!-- BEGIN bench -->", "<!-- END bench -->"
 Report = dict[str, Any]
@@ -203,13 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="the page holding the table (default docs/results.md)")
     p.add_argument("--json", default=str(bench_json_path()))
     args = p.parse_args(argv)
-    readme = Path(args.doc)
-    text = readme.read_text(encoding="utf-8")
-    new = updated_readme(text, json.loads(Path(args.json).read_text(encoding="utf-8")))
-    if args.check:
-        return 0 if new == text else 1
-    readme.write_text(new, encoding="utf-8")
-    return 0
+    page = Path(args.doc)
+    new = updated_readme(page.read_text(encoding="utf-8"),
+                         json.loads(Path(args.json).read_text(encoding="utf-8")))
+    return write_or_check(page, new, args.check, "python -m bertviz_lite.bench.readme")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ from typing import Any
 
 from bertviz_lite.names import head_title
 from bertviz_lite.paths import results_doc
+from bertviz_lite.record.generated import write_or_check
 from bertviz_lite.record.paper import cost_ratio, frozen_setup_note
 from bertviz_lite.record.provenance import provenance_line
 from bertviz_lite.record.repro_rows import row_heads, setup_heads
@@ -238,16 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--doc", "--readme", dest="doc", type=Path, default=results_doc(),
                     help="the page holding the tables (default docs/results.md)")
     ap.add_argument("--runs", type=Path, default=REPO / "assets" / "runs")
-    a = ap.parse_args(argv)
-    text = a.doc.read_text(encoding="utf-8")
-    new = render(text, a.runs)
-    if a.check:
-        if new != text:
-            log.error("%s is out of date: run python -m bertviz_lite.record.readme", a.doc)
-            return 1
-        return 0
-    a.doc.write_text(new, encoding="utf-8")
-    return 0
+    args = ap.parse_args(argv)
+    new = render(args.doc.read_text(encoding="utf-8"), args.runs)
+    return write_or_check(args.doc, new, args.check, "python -m bertviz_lite.record.readme")
 
 
 if __name__ == "__main__":  # pragma: no cover
