@@ -3,8 +3,11 @@ datasets in ../shared/data (skipped with a reason where that folder is absent)."
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # ray is first imported, by whichever test module imports it first.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Run caches and frozen features go to a home of the test session's own, never the user's
+# ~/.bertviz-lite: a feature file left there by an earlier run made a later "live" frozen run
+# finish before its first frame (and tests must not fill a person's home folder).
+_TEST_HOME = tempfile.mkdtemp(prefix="bertviz-test-home-")
+os.environ["BERTVIZ_HOME"] = _TEST_HOME
+os.environ.pop("BERTVIZ_FEATURE_CACHE", None)
+atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -51,7 +51,10 @@ def test_backprop_trains_on_ray_like_on_local_workers(tmp_path):
     from playwright.sync_api import sync_playwright
 
     results = {}
-    with LocalRayCluster(num_cpus=2) as address, sync_playwright() as p:
+    # the actors' home starts empty: no frozen features from an earlier run, so the frozen
+    # run trains live on Ray as it did on the local workers
+    cluster_home = {"BERTVIZ_HOME": str(tmp_path / "cluster")}
+    with LocalRayCluster(num_cpus=2, env=cluster_home) as address, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for backend in ("local", "ray"):
             env = {"BERTVIZ_HOME": str(tmp_path / backend), "BERTVIZ_BACKEND": backend,

@@ -266,7 +266,7 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
     for i in range(8):
         ctx, pg = new_page(browser)
         seed = 100 + (i % 6)  # two pairs share a configuration: trained once each
-        train_on(pg, server.url, f"task=ner&mode=finetune&epochs=2&seed={seed}", click=False)
+        train_on(pg, server.url, f"task=ner&mode=finetune&epochs=1&seed={seed}", click=False)
         pages.append((ctx, pg))
     t0 = time.time()
     for _, pg in pages:
@@ -309,7 +309,7 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
     # A ninth student asking for a finished configuration replays it from the cache.
     ctx, pg = new_page(browser)
     start = time.time()
-    train_on(pg, server.url, "task=ner&mode=finetune&epochs=2&seed=100")
+    train_on(pg, server.url, "task=ner&mode=finetune&epochs=1&seed=100")
     wait_for_text(pg, "replayed from the shared cache", timeout=10)
     hit = round(time.time() - start, 2)
     ctx.close()

@@ -191,6 +191,7 @@ class BenchForm:
     lecture_tasks: tuple[str, ...]  # default lecture runs
     max_train: int | None = None  # training examples (None: the bundled set)
     max_eval: int | None = None  # validation examples (None: the bundled set)
+    lecture_epochs: int | None = None  # the lecture runs' epochs (None: the lecture's default)
 
     @property
     def limits(self) -> dict[str, int]:
@@ -201,7 +202,7 @@ class BenchForm:
 
 FORMS = {
     "smoke": BenchForm("smoke", (1,), 2, 4, (8,), 2, ("sentiment",), max_train=48,
-                       max_eval=48),
+                       max_eval=48, lecture_epochs=1),
     "quick": BenchForm("quick", (3,), 3, 8, (16,), 5, ("sentiment",)),
     "full": BenchForm("full", (1, 3), 9, 52, (16, 32, 64), 10, TASKS),
 }
@@ -246,8 +247,9 @@ def run_bench(form: str = "full", device: str = "auto", with_app: bool = True,
     say("memory of one fine-tuning job")
     report["memory"] = job_memory(limits=f.limits)
     say("default lecture runs")
+    lecture_limits = {**f.limits, **({"epochs": f.lecture_epochs} if f.lecture_epochs else {})}
     report["lecture"] = bench_precision.lecture_by_precision(
-        backbone, f.lecture_tasks, device, precisions=precisions, limits=f.limits)
+        backbone, f.lecture_tasks, device, precisions=precisions, limits=lecture_limits)
     say("inside-BERT analysis of a bundled fine-tuned run, cold and warm")
     from bertviz_lite.bench.analysis_cost import analysis_cost
 

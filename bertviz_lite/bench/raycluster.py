@@ -36,8 +36,11 @@ def cluster_env() -> dict[str, str]:
 class LocalRayCluster:
     """`ray start --head` on 127.0.0.1 with `num_cpus` CPUs; `ray stop` on exit."""
 
-    def __init__(self, num_cpus: int = 2) -> None:
+    def __init__(self, num_cpus: int = 2, env: dict[str, str] | None = None) -> None:
+        """env: variables for the cluster's processes (its actors), e.g. a BERTVIZ_HOME of
+        their own so their run cache and frozen features start empty."""
         self.num_cpus = num_cpus
+        self.env = dict(env or {})
         self.address = ""
         self._temp = tempfile.mkdtemp(prefix="bertviz-ray-")
 
@@ -49,8 +52,8 @@ class LocalRayCluster:
         cmd = [cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
                "--num-cpus", str(self.num_cpus), "--include-dashboard", "false",
                "--disable-usage-stats", f"--temp-dir={self._temp}"]
-        out = subprocess.run(cmd, env=cluster_env(), capture_output=True, text=True,
-                             timeout=timeout)
+        out = subprocess.run(cmd, env={**cluster_env(), **self.env}, capture_output=True,
+                             text=True, timeout=timeout)
         if out.returncode != 0:
             raise RuntimeError(f"ray start failed: {out.stderr[-2000:]}")
         self.address = f"127.0.0.1:{port}"
