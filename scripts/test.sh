@@ -21,5 +21,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 cd "$ROOT"
 ruff check bertviz_lite tests app.py
+# Two workers (pytest-xdist): the browser, server and notebook tests spend much of their time
+# waiting on pages and processes, so two of them share two cores well; each worker trains on
+# one torch thread (tests/conftest.py) and the Ray tests stay in one worker. BERTVIZ_TEST_WORKERS=0
+# runs everything in this one process (for a debugger, or `-x`).
+workers="${BERTVIZ_TEST_WORKERS:-2}"
+xdist=()
+if [ "$workers" != 0 ]; then xdist=(-n "$workers" --dist loadgroup); fi
 # --durations: the slowest tests and their times, at the end of every run (CI's log too)
-exec python -m pytest --durations=15 "$@"
+exec python -m pytest "${xdist[@]}" --durations=15 "$@"
