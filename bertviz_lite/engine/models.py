@@ -16,10 +16,11 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch loads when a model does: the web server's first page never needs it
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ def load_backbone(name: str = "bundled") -> Backbone:
 
     hf_logging.disable_progress_bar()  # our own progress reporting is enough
 
+    import torch
+
     path, local = resolve_model(name)
     t0 = time.perf_counter()
     kwargs: dict[str, Any] = dict(
@@ -214,6 +217,8 @@ def check_tokenizer(name: str, tokenizer: Any, encoder: nn.Module) -> None:
 
 def pick_device(device: str = "auto") -> torch.device:
     """`auto` -> cuda if available, then mps, then cpu; an unavailable choice is an error."""
+    import torch
+
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -230,6 +235,8 @@ def pick_device(device: str = "auto") -> torch.device:
 
 def hardware_line() -> str:
     """What runs the training, in one line: "GPU <name>", or "CPU (<processor>, <n> threads)"."""
+    import torch
+
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)}"
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

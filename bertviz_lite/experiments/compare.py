@@ -15,7 +15,6 @@ from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
 from bertviz_lite.engine.tasks import TASK_SPECS
-from bertviz_lite.engine.training import train
 from bertviz_lite.record.paper import cost_ratio as wall_time_ratio
 from bertviz_lite.record.paper import paper_cell
 from bertviz_lite.record.runs import RunRecord
@@ -84,6 +83,8 @@ def compare(
 
     The model and data are loaded once and shared, so only training differs between modes.
     """
+    from bertviz_lite.engine.training import train  # torch: only where a comparison trains
+
     backbone = backbone or load_backbone(base.model)
     if data is None:
         data = load_task_data(base.task, base.data, base.train_file, base.eval_file,

@@ -121,6 +121,21 @@ def page_header(title: str, lead: str) -> None:
     st.markdown(lead)
 
 
+def built_once(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`builder(*args, **kwargs)`, built once per server and shown by every session: for the
+    figures and tables that do not depend on a session (the start page's diagrams, the paper's
+    table). The result is shared, so nothing may change it after this (`plot` only reads it).
+    Arguments must be hashable values (tuples, not lists)."""
+    return _built_once(f"{builder.__module__}.{builder.__qualname__}", builder, args, kwargs)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _built_once(name: str, _builder: Callable[..., Any], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Any:
+    """The cache behind `built_once`, keyed by the builder's name and its arguments."""
+    return _builder(*args, **kwargs)
+
+
 def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
     """Show a plotly figure full width; the modebar camera saves it as PNG.
 
@@ -134,12 +149,20 @@ def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
     st.caption(f"Chart in words: {alt if alt is not None else describe_figure(fig)}")
 
 
-def show_code(*funcs: Callable[..., Any]) -> None:
-    """ "Show the code": the real bertviz_lite functions behind a view."""
+def show_code(*targets: Callable[..., Any] | str) -> None:
+    """ "Show the code": the real bertviz_lite functions behind a view. A target is the function
+    itself, or its name as "package.module:Qualified.name" (read without importing the module,
+    so a page that trains in the workers need not load torch to show how)."""
+    from bertviz_lite.source_code import source_of
+
     with st.expander("Show the code"):
-        for func in funcs:
-            st.caption(f"`{func.__module__}.{func.__qualname__}`")
-            st.code(inspect.getsource(func), language="python")
+        for target in targets:
+            if isinstance(target, str):
+                st.caption(f"`{target.replace(':', '.')}`")
+                st.code(source_of(target), language="python")
+            else:
+                st.caption(f"`{target.__module__}.{target.__qualname__}`")
+                st.code(inspect.getsource(target), language="python")
 
 
 # -- small renderers -----------------------------------------------------------------------

@@ -3,8 +3,6 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.engine.gradflow import GradFlow
-from bertviz_lite.engine.training import Trainer
 from bertviz_lite.figures import grad_flow_bars
 from bertviz_lite.ui import lesson as lesson_ui
 
@@ -59,4 +57,5 @@ if name:
 elif not recorded:
     st.caption("No recorded runs found in the recorded-runs folder.")
 
-ui.show_code(Trainer.events, GradFlow.grad_norms, grad_flow_bars)
+ui.show_code("bertviz_lite.engine.training:Trainer.events",
+             "bertviz_lite.engine.gradflow:GradFlow.grad_norms", grad_flow_bars)

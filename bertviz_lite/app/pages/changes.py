@@ -3,8 +3,6 @@
 import streamlit as st
 
 from bertviz_lite import ui
-from bertviz_lite.experiments.cka import linear_cka
-from bertviz_lite.experiments.inside_bert import analyse_changes
 from bertviz_lite.ui import inside_bert as changes_ui
 
 ui.page_header(
@@ -44,4 +42,5 @@ else:
         changes_ui.draw_forgetting({changes_ui.MODE_TITLES.get(result.setup["mode"], result.setup["mode"]):
                             result}, "chg_sess")
 
-ui.show_code(analyse_changes, linear_cka)
+ui.show_code("bertviz_lite.experiments.inside_bert:analyse_changes",
+             "bertviz_lite.experiments.cka:linear_cka")

@@ -14,25 +14,26 @@ ui.page_header(
     "back through every layer and all of BERT adapts to the task.")
 
 facts = ui.facts()
-groups = facts.groups
+groups = tuple(facts.groups)
 head = linear_head_params(facts.hidden, 2)  # a linear head for two classes (sentiment)
 left, right = st.columns(2)
 with left:
     st.subheader("Frozen: only the head learns")
-    ui.plot(bert_diagram(groups, groups[:-1], theme=ui.theme()), key="home_frozen")
+    ui.plot(ui.built_once(bert_diagram, groups, groups[:-1], theme=ui.theme()),
+            key="home_frozen")
     st.markdown("- cheap: BERT runs **once** per example, its outputs are reused every epoch\n"
                 f"- {head:,} trainable weights: a linear head for two classes "
                 f"({facts.hidden} x 2 + 2)\n"
                 "- competitive when pretraining already fits the task")
 with right:
     st.subheader("Fine-tuned: every layer learns")
-    ui.plot(bert_diagram(groups, [], theme=ui.theme()), key="home_finetune")
+    ui.plot(ui.built_once(bert_diagram, groups, (), theme=ui.theme()), key="home_finetune")
     st.markdown("- forward **and** backward through all layers, every step, every epoch\n"
                 f"- all {human_count(facts.trained_params + head)} weights change\n"
                 "- usually scores higher, and can overfit a small dataset")
 
 st.subheader("What the paper found")
-st.dataframe(paper_table(), hide_index=True)
+st.dataframe(ui.built_once(paper_table), hide_index=True)
 st.caption(f"Their numbers: {PAPER_CITATION}, as on the course slide. The frozen model fed a "
            "scalar mix of all layers into a task model; fine-tuning used a softmax layer. "
            f"Our own numbers ({ui.safe(facts.summary)}, on small data) are on the Compare page.")
