@@ -42,6 +42,7 @@ _API: dict[str, str] = {
     "DEFAULT_THEME": _FIGURES, "PRESENTER_THEME": _FIGURES, "STATS": _FIGURES,
     "Theme": _FIGURES, "attention_diff_heatmap": _FIGURES, "attention_heatmap": _FIGURES,
     "attribution_bars": _FIGURES, "backward_sweep": _FIGURES, "bert_diagram": _FIGURES,
+    "bert_diagram_svg": _FIGURES, "diagram_words": _FIGURES, "paper_table_markdown": _FIGURES,
     "change_bars": _FIGURES, "cka_heatmap": _FIGURES, "compare_bars": _FIGURES,
     "compare_curves": _FIGURES, "cost_figure": _FIGURES, "figure_html": _FIGURES,
     "forgetting_bars": _FIGURES, "grad_flow_bars": _FIGURES, "grad_flow_replay": _FIGURES,

@@ -42,7 +42,7 @@ def test_start_page_builds_what_every_session_shares_once(app_env, monkeypatch):
     import bertviz_lite.ui.resources as resources
 
     calls: Counter = Counter()
-    for name in ("bert_diagram", "paper_table"):
+    for name in ("bert_diagram_svg", "paper_table_markdown"):
         monkeypatch.setattr(figures, name, counted(calls, name, getattr(figures, name)))
     monkeypatch.setattr(resources, "model_facts",
                         counted(calls, "model_facts", resources.model_facts))
@@ -53,14 +53,16 @@ def test_start_page_builds_what_every_session_shares_once(app_env, monkeypatch):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        drawn.append([chart.proto.spec for chart in at.get("plotly_chart")])
+        drawn.append([m.value for m in at.markdown if "bv-diagram" in m.value])
         assert len(drawn[-1]) == 2, "the two diagrams of the start page"
+        assert not at.get("plotly_chart") and not at.get("arrow_data_frame"), \
+            "the start page loads no chart or data-grid script"
         if session == 0:
             first = dict(calls)
-    # the shared figures are drawn the same for both: drawing one changed nothing in it
+    # the shared figures are drawn the same for both
     assert drawn[0] == drawn[1]
     # the first session builds the two diagrams, the table and the facts; the second nothing
-    assert first == {"bert_diagram": 2, "paper_table": 1, "model_facts": 1}, first
+    assert first == {"bert_diagram_svg": 2, "paper_table_markdown": 1, "model_facts": 1}, first
     assert dict(calls) == first, f"the second session rebuilt: {dict(calls)}"
 
 

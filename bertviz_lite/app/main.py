@@ -15,9 +15,14 @@ def main() -> None:
     ui.mark_entrypoint()
     ui.require_login()
     page = ui.navigation()  # every page of the registry, and the /home alias
-    ui.job_pool()  # the first visit starts the workers: the weights load while people read
     ui.sidebar()  # presenter mode: ?present=1 opens in it and stays in the URL
-    page.run()
+    try:
+        page.run()
+    finally:
+        # after the page: the first visit's page is drawn first, then the workers start and
+        # load the weights (at a lower priority) while people read; a page that trains starts
+        # them itself
+        ui.job_pool()
 
 
 if __name__ == "__main__":  # streamlit runs this file as __main__

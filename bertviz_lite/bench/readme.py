@@ -127,6 +127,7 @@ def _app_rows(app: Report, row: Any) -> None:
         return
     cs = app["cold_start"]
     row("cold start: streamlit run -> first page drawn", f"{cs['first_page_drawn_s']} s", "< 5 s")
+    _page_rows(app.get("pages"), row)
     for mode in ("frozen", "finetune"):
         a = app[mode]
         row(f"Train -> first gradient bar ({mode})", f"{a['first_bar_s']} s", "< 3 s")
@@ -141,6 +142,17 @@ def _app_rows(app: Report, row: Any) -> None:
     row("app with one job: app process + workers",
         f"{mem['app_rss_mb']:.0f} MB + {mem['workers_rss_mb']:.0f} MB")
     _home_rows(app.get("home_page_while_training") or {}, row)
+
+
+def _page_rows(pages: Report | None, row: Any) -> None:
+    """Rows of the page times (a new browser session, navigation to a finished page)."""
+    if not pages:  # a report from before pages were timed
+        return
+    row("first visit of a started server: start page", f"{pages['first_visit_s']} s", "< 3 s")
+    row("new session: start page", f"median {pages['new_session_home_median_s']} s of "
+        f"{pages['new_session_home_s']}", "< 2 s")
+    row("new session: Backprop page", f"median {pages['new_session_backprop_median_s']} s of "
+        f"{pages['new_session_backprop_s']}", "< 3 s")
 
 
 def _home_rows(home: Report, row: Any) -> None:

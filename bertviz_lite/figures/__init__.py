@@ -16,7 +16,13 @@ from bertviz_lite.figures.attribution import (
     score_colour,
     token_attribution_html,
 )
-from bertviz_lite.figures.compare import compare_bars, cost_figure, ours_name, paper_table
+from bertviz_lite.figures.compare import (
+    compare_bars,
+    cost_figure,
+    ours_name,
+    paper_table,
+    paper_table_markdown,
+)
 from bertviz_lite.figures.curves import (
     compare_curves,
     live_progress,
@@ -25,6 +31,7 @@ from bertviz_lite.figures.curves import (
     moving_average,
 )
 from bertviz_lite.figures.diagram import bert_diagram
+from bertviz_lite.figures.diagram_svg import bert_diagram_svg, diagram_words
 from bertviz_lite.figures.export import figure_html, steps_table
 from bertviz_lite.figures.forward import (
     hidden_norm_animation,
@@ -68,6 +75,8 @@ __all__ = [
     "attribution_bars",
     "backward_sweep",
     "bert_diagram",
+    "bert_diagram_svg",
+    "diagram_words",
     "change_bars",
     "cka_heatmap",
     "compare_bars",
@@ -92,6 +101,7 @@ __all__ = [
     "norm_range",
     "ours_name",
     "paper_table",
+    "paper_table_markdown",
     "probe_lines",
     "probability_bars",
     "safe_text",

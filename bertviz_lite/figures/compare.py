@@ -165,3 +165,12 @@ def paper_table() -> list[dict[str, Any]]:
          "metric": TASK_SPECS[task].metric_title, "frozen": v["frozen"], "finetune": v["finetune"]}
         for task, v in PAPER_TABLE.items()
     ]
+
+
+def paper_table_markdown() -> str:
+    """The paper's Table 2 rows as a markdown table (a plain HTML table on the page: no
+    data-grid script to load on the start page)."""
+    lines = ["| task | dataset | metric | frozen | fine-tuned |", "|---|---|---|---:|---:|"]
+    lines += [f"| {r['task']} | {r['dataset']} | {r['metric']} | {r['frozen']:.1f} | "
+              f"{r['finetune']:.1f} |" for r in paper_table()]
+    return "\n".join(lines)

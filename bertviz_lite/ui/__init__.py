@@ -31,6 +31,7 @@ from bertviz_lite.ui.layout import (
     presenter_params,
     show_code,
     sidebar,
+    svg_figure,
     theme,
     token_chips,
 )
@@ -96,6 +97,6 @@ __all__ = [
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source", "navigation",
     "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",
     "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "run_origin", "safe",
-    "session_id", "settings", "built_once", "shipped_model", "show_code", "sidebar", "start_job", "stop_job",
+    "session_id", "settings", "built_once", "shipped_model", "show_code", "sidebar", "svg_figure", "start_job", "stop_job",
     "task_picker", "theme", "token_chips", "tokenizer_lock", "training_form",
 ]

@@ -149,6 +149,14 @@ def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
     st.caption(f"Chart in words: {alt if alt is not None else describe_figure(fig)}")
 
 
+def svg_figure(svg: str, alt: str) -> None:
+    """An inline SVG figure (drawn by the browser at once, no chart script to load) with its
+    text alternative under it, as `plot` gives a plotly figure."""
+    # st.html's sanitizer drops SVG; the SVG is our own markup, every text in it escaped
+    st.markdown(f'<figure style="margin:0">{svg}</figure>', unsafe_allow_html=True)
+    st.caption(f"Chart in words: {alt}")
+
+
 def show_code(*targets: Callable[..., Any] | str) -> None:
     """ "Show the code": the real bertviz_lite functions behind a view. A target is the function
     itself, or its name as "package.module:Qualified.name" (read without importing the module,
