@@ -19,6 +19,7 @@ from bertviz_lite.engine.config import (
     RunConfig,
     head_title,
 )
+from bertviz_lite.engine.modes import FROZEN, cli_spellings
 
 
 def echo(text: str = "") -> None:
@@ -32,8 +33,7 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     d = RunConfig()
     p.add_argument("--task", choices=TASKS, required=True)
     if mode:
-        p.add_argument("--mode", default="frozen",
-                       help="frozen | finetune | top-K (the top K layers and the head train)")
+        p.add_argument("--mode", default=FROZEN, help=mode_help())
     p.add_argument("--model", default=d.model, help="bundled | local model folder | Hub id")
     p.add_argument("--data", default=d.data,
                    help="bundled | folder (train/dev files or the shared/data layout) | file | "
@@ -61,6 +61,11 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_precision_arg(p)
+
+
+def mode_help() -> str:
+    """--mode's help: every registered mode's CLI spelling (engine/modes.py)."""
+    return " | ".join(cli_spellings()) + " (what trains)"
 
 
 def clip_arg(text: str) -> float | None:

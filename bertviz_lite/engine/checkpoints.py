@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.models import Backbone
+from bertviz_lite.engine.modes import mode_of
 from bertviz_lite.engine.tasks import n_outputs
 
 WEIGHTS = "model.safetensors"
@@ -37,10 +38,13 @@ class TrainedModel:
 def build_task_model(backbone: Backbone, config: RunConfig, label_names: list[str],
                      copy_encoder: bool = True) -> TaskModel:
     """A fresh TaskModel (head randomly initialised) on a private copy of the backbone's
-    encoder, or on the encoder itself when the caller owns the backbone (saves one copy)."""
+    encoder, or on the encoder itself when the caller owns the backbone (saves one copy), with
+    the modules its mode adds (LoRA's matrices) in place."""
     encoder = copy.deepcopy(backbone.encoder) if copy_encoder else backbone.encoder
-    return TaskModel(encoder, config.task, n_outputs(config.task, label_names), head=config.head,
-                     pooling=config.pooling, separate_pairs=config.separate_pairs)
+    model = TaskModel(encoder, config.task, n_outputs(config.task, label_names), head=config.head,
+                      pooling=config.pooling, separate_pairs=config.separate_pairs)
+    mode_of(config.mode).adds(model.encoder, config)
+    return model
 
 
 def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
@@ -48,7 +52,7 @@ def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
     """Write weights and metadata into `folder` (created if needed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    head_only = config.trainable_top == 0
+    head_only = mode_of(config.mode).checkpoint == "head"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
              if not head_only or k.startswith("head.")}
     save_file(state, str(folder / WEIGHTS))

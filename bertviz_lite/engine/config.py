@@ -10,9 +10,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from bertviz_lite.engine import modes as _modes
+from bertviz_lite.engine.errors import ConfigError as ConfigError
 
 # re-exported for callers that know them from here; they live in bertviz_lite.names
 from bertviz_lite.names import TASK_MODEL_TITLES as TASK_MODEL_TITLES
@@ -31,13 +33,6 @@ if TYPE_CHECKING:
     from bertviz_lite.data.examples import TaskData
     from bertviz_lite.data.source import Upload
     from bertviz_lite.data.text import Limits
-
-_TOP_K = re.compile(r"^top-(\d+)$")
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot work; the message says what to use instead."""
-
 
 class OptionError(ConfigError):
     """A value of a library function's option that cannot work, said in neutral words.
@@ -66,7 +61,8 @@ class RunConfig:
     """Everything that determines a training run (and nothing that does not)."""
 
     task: str = "sentiment"  # sentiment | paraphrase | similarity | ner
-    mode: str = "frozen"  # frozen | finetune | top-K (the top K encoder layers train)
+    mode: str = _modes.FROZEN  # a spelling of a registered mode (engine/modes.py): frozen |
+    #   finetune | top-K (the top K encoder layers train) | ...
     model: str = "bundled"  # bundled | local directory | Hub id
     data: str = "bundled"  # bundled | directory | file | hub:NAME
     train_file: str | None = None  # explicit training file (overrides `data`)
@@ -130,25 +126,20 @@ class RunConfig:
     def separate_pairs(self) -> bool:
         """Whether the two sentences of a pair are encoded separately (see pair_encoding)."""
         if self.pair_encoding == "auto":
-            return self.trainable_top == 0
+            return _modes.mode_of(self.mode).cache_features
         return self.pair_encoding == "separate"
 
     @property
     def trainable_top(self) -> int | None:
-        """How many top encoder layers train: None = all (finetune), 0 = frozen, K = top-K."""
+        """How many top encoder layers train whole: 0 = frozen, K = top-K, None = every
+        layer (or part of every layer, or a schedule: see the mode's registry entry)."""
         return parse_mode(self.mode)
 
 
 def parse_mode(mode: str) -> int | None:
-    """`frozen` -> 0, `finetune` -> None (every layer), `top-K` -> K."""
-    if mode == "frozen":
-        return 0
-    if mode == "finetune":
-        return None
-    m = _TOP_K.match(mode)
-    if m:
-        return int(m.group(1))
-    raise ConfigError(f"mode must be 'frozen', 'finetune' or 'top-K' (e.g. 'top-2'), not {mode!r}")
+    """Check a mode string against the registry (ConfigError naming every spelling when it
+    is none of them): `frozen` -> 0, `top-K` -> K, every other mode -> None."""
+    return _modes.top_layers(mode)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -194,7 +185,7 @@ def validate(config: RunConfig) -> None:
     _check_choice("task", config.task, TASKS)
     parse_mode(config.mode)
     _check_choice("head", config.head, HEADS)
-    if config.head == "task-model" and parse_mode(config.mode) != 0:
+    if config.head == "task-model" and not _modes.mode_of(config.mode).cache_features:
         raise ConfigError(f"the task-model head trains on cached frozen features: use mode "
                           f"frozen with it, or head linear or scalar-mix for {config.mode!r}")
     _check_choice("pooling", config.pooling, POOLINGS)
@@ -237,6 +228,10 @@ def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:
 
     d = config.to_dict()
     d.pop("threads", None)  # thread count changes speed, not results
+    own = set(_modes.mode_of(config.mode).options)
+    for mode in _modes.all_modes():  # another mode's options change nothing in this run
+        for name in set(mode.options) - own:
+            d.pop(name, None)
     payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 

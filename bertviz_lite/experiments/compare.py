@@ -14,6 +14,7 @@ from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.modes import FINETUNE, FROZEN
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.engine.training import train
 from bertviz_lite.record.paper import cost_ratio as wall_time_ratio
@@ -28,7 +29,7 @@ class Comparison:
 
     records: dict[str, RunRecord]  # mode -> record, in the order run
 
-    def cost_ratio(self, mode: str = "finetune", baseline: str = "frozen") -> float | None:
+    def cost_ratio(self, mode: str = FINETUNE, baseline: str = FROZEN) -> float | None:
         """Wall time of `mode` divided by wall time of `baseline` (None if either is missing)."""
         a, b = self.records.get(mode), self.records.get(baseline)
         if a is None or b is None:
@@ -74,7 +75,7 @@ def release_memory() -> None:
 
 def compare(
     base: RunConfig,
-    modes: Sequence[str] = ("frozen", "finetune"),
+    modes: Sequence[str] = (FROZEN, FINETUNE),
     *,
     backbone: Backbone | None = None,
     data: TaskData | None = None,

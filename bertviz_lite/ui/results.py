@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bertviz_lite.engine.config import head_title
+from bertviz_lite.engine.modes import all_modes, find_mode
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.ui.inspection import finetune_config
 from bertviz_lite.ui.layout import plot, theme
@@ -90,9 +91,19 @@ def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
                  if r.task == task}
     else:
         found = _run_comparison(task)
-    order = {"frozen": 0, "frozen (scalar-mix)": 1,
-             f"frozen ({head_title('task-model', task)})": 2, "finetune": 9}
-    return dict(sorted(found.items(), key=lambda kv: order.get(kv[0], 5)))
+    return dict(sorted(found.items(), key=lambda kv: _order(kv[0], task)))
+
+
+def _order(label: str, task: str) -> tuple[int, int]:
+    """Where a run's label sorts: by its mode's place in the registry (frozen first, then
+    top-K, fine-tuned, ...), then linear, scalar-mix and task-model heads."""
+    mode, _, _ = label.partition(" (")
+    names = [m.name for m in all_modes()]
+    entry = find_mode(mode)
+    heads = ["", "scalar-mix", head_title("task-model", task)]
+    head = label[len(mode):].strip(" ()")
+    return (names.index(entry.name) if entry else len(names),
+            heads.index(head) if head in heads else len(heads))
 
 
 def _run_comparison(task: str) -> dict[str, RunRecord]:

@@ -1,0 +1,120 @@
+"""The mode registry (engine/modes.py): one entry drives the config, the CLI, the app's mode
+picker, the figures' colours and the run keys; the lecture's modes keep their old keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from bertviz_lite.cli.main import build_parser
+from bertviz_lite.engine import modes
+from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash, parse_mode
+from bertviz_lite.engine.modes import FINETUNE, FROZEN, Mode, Phase, mode_of, registered
+from bertviz_lite.figures.theme import DEFAULT_THEME, PRESENTER_THEME, mode_colour
+from bertviz_lite.record.provenance import engine_version
+from tests.conftest import REPO, app_settings, page_path
+
+# the toy mode: the top layer's LayerNorms and the head train (one entry, nothing else)
+TOY = Mode("toy-norms", "toy: norms", "Only the top layer's LayerNorm weights and the head learn.",
+           "toy-norms", "toy-norms", (("#222222", "#111111"),),
+           lambda spelling, config, groups: [Phase(0.0, "top LayerNorms and the head", lambda g, n:
+                                                   g == "head" or (g == groups[-2] and "LayerNorm" in n))])
+
+# RunConfig's fields before the registry: their run keys must not change
+OLD_FIELDS = ("task", "mode", "model", "data", "train_file", "eval_file", "max_train", "max_eval",
+              "epochs", "steps", "batch_size", "lr", "head_lr", "weight_decay", "warmup",
+              "max_grad_norm", "seed", "device", "max_length", "head", "pooling",
+              "pair_encoding", "evals_per_epoch", "train_eval_size", "cache_features",
+              "grad_flow", "precision", "extra")
+
+
+def _old_hash(config: RunConfig, fingerprint: str) -> str:
+    """config_hash as it was computed before the registry (the old fields only)."""
+    d = {k: v for k, v in config.to_dict().items() if k in OLD_FIELDS}
+    payload = json.dumps(d, sort_keys=True) + "|" + fingerprint + "|" + engine_version()
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("mode", ["frozen", "finetune", "top-2"])
+def test_the_lecture_modes_keep_their_run_keys(mode):
+    config = RunConfig(task="paraphrase", mode=mode, max_train=64)
+    assert config_hash(config, "abc") == _old_hash(config, "abc")
+
+
+def test_recorded_lecture_runs_still_parse_and_name_their_entries():
+    for path in sorted((REPO / "assets" / "runs").glob("*-*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        if "config" not in rec:
+            continue
+        config = RunConfig.from_dict(rec["config"])
+        assert mode_of(config.mode).name in ("frozen", "top-k", "finetune"), path.name
+
+
+def test_parse_mode_is_the_registry_spoken_as_top_k():
+    assert (parse_mode("frozen"), parse_mode("top-3"), parse_mode("finetune")) == (0, 3, None)
+    with pytest.raises(ConfigError, match="top-K"):
+        parse_mode("half")
+    with pytest.raises(ConfigError):
+        parse_mode(3)  # type: ignore[arg-type]
+
+
+def test_what_each_lecture_mode_says():
+    assert mode_of(FROZEN).cache_features and mode_of(FROZEN).checkpoint == "head"
+    assert not mode_of(FINETUNE).cache_features and mode_of(FINETUNE).checkpoint == "full"
+    assert mode_of("top-4").spell(4) == "top-4" and mode_of("top-4").name == "top-k"
+    assert modes.label_of("top-4") == "top-4 layers"
+    assert RunConfig(task="paraphrase").separate_pairs  # frozen: cached sentence features
+    assert not RunConfig(task="paraphrase", mode="top-1").separate_pairs
+    with pytest.raises(ConfigError, match="task-model head"):
+        RunConfig(mode="top-1", head="task-model")
+
+
+def test_a_registered_mode_reaches_config_cli_colours_and_keys():
+    assert modes.find_mode("toy-norms") is None
+    with registered(TOY):
+        config = RunConfig(task="sentiment", mode="toy-norms")
+        assert parse_mode("toy-norms") is None and not config.separate_pairs
+        train = build_parser()._subparsers._group_actions[0].choices["train"]  # noqa: SLF001
+        assert "toy-norms" in train.format_help()
+        assert mode_colour("toy-norms", DEFAULT_THEME) == "#222222"
+        assert mode_colour("toy-norms", PRESENTER_THEME) == "#111111"
+        assert config_hash(config) != config_hash(config.replace(mode="finetune"))
+    assert modes.find_mode("toy-norms") is None
+    with pytest.raises(ConfigError):
+        RunConfig(mode="toy-norms")
+
+
+def test_a_registered_mode_trains_what_it_says(tiny_backbone):
+    from bertviz_lite.engine.training import Trainer
+
+    with registered(TOY):
+        config = RunConfig(task="sentiment", mode="toy-norms", model=tiny_backbone.name,
+                           max_train=16, max_eval=8, steps=2, evals_per_epoch=0)
+        trainer = Trainer(config, backbone=tiny_backbone)
+        rec = list(trainer.events())[-1]
+    assert rec.frozen_groups == ["embeddings", "layer.0"]
+    norms = rec.steps[-1].grad_norm
+    assert norms["embeddings"] == 0.0 and norms["layer.0"] == 0.0
+    assert norms["layer.1"] > 0.0 and norms["head"] > 0.0
+    top = dict(trainer.model.groups[2].named_parameters())
+    assert {n for n, p in top.items() if p.requires_grad} == {
+        "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+        "output.LayerNorm.weight", "output.LayerNorm.bias"}
+
+
+def test_the_mode_picker_offers_every_registered_mode(tiny_model_dir, tmp_path):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    env = {"BERTVIZ_MODELS": f"tiny={tiny_model_dir}", "BERTVIZ_HOME": str(tmp_path)}
+    with registered(TOY), app_settings(env):
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+        at.run()
+        at.switch_page(page_path("backprop")).run()
+        picker = at.segmented_control(key="mode")
+        assert [m.name for m in modes.all_modes()] == list(picker.options)
+        picker.set_value("toy-norms").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("top layer's LayerNorm" in c.value for c in at.caption)
