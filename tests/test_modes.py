@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import pytest
+import torch
 
 from bertviz_lite.cli.main import build_parser
 from bertviz_lite.engine import modes
@@ -118,3 +119,28 @@ def test_the_mode_picker_offers_every_registered_mode(tiny_model_dir, tmp_path):
         picker.set_value("toy-norms").run()
         assert not at.exception, [e.value for e in at.exception]
         assert any("top layer's LayerNorm" in c.value for c in at.caption)
+
+
+# -- the spectrum beyond frozen and fine-tuned: BitFit, LoRA, LP-FT, gradual unfreezing -----
+def _pretrained(backbone) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in backbone.encoder.state_dict().items()}
+
+
+def _run(backbone, mode: str, steps: int = 4, hook=None, **options):
+    from bertviz_lite.engine.training import Trainer
+
+    config = RunConfig(task="sentiment", mode=mode, model=backbone.name, max_train=32,
+                       max_eval=8, steps=steps, batch_size=8, evals_per_epoch=0, **options)
+    trainer = Trainer(config, backbone=backbone, after_backward=hook)
+    return trainer, list(trainer.events())[-1]
+
+
+def _torch_norms(trainer) -> dict[str, float]:
+    """Each group's norm over the gradients of its parameters that train, from p.grad."""
+    out = {}
+    for g in trainer.model.groups:
+        grads = [p.grad.flatten() for p in g.parameters() if p.requires_grad and p.grad is not None]
+        out[g.name] = float(torch.linalg.vector_norm(torch.cat(grads))) if grads else 0.0
+    return out
+
+

@@ -95,9 +95,19 @@ class RunConfig:
     precision: str = "auto"  # auto: bf16 autocast where the device runs bf16 natively (CUDA
     #   with bf16 support; a CPU with AMX or AVX512-BF16), fp32 elsewhere, so a laptop without
     #   bf16 is never slowed down or changed. Weights, gradients, optimizer state: always fp32
+    # options of one mode each (left out of other modes' run keys: they change nothing there)
+    lora_rank: int = 8  # LoRA: rank r of each weight update B @ A (Hu et al. 2021)
+    lora_alpha: int = 16  # LoRA: the update is scaled by alpha / r
+    lora_dropout: float = 0.1  # LoRA: dropout on the adapters' input (0.1 as Hu et al.)
+    lora_targets: tuple[str, ...] = ("query", "value")  # LoRA: names of the projections it
+    #   sits beside, in every layer (BERT's attention query and value, as Hu et al.)
+    lp_fraction: float = 0.5  # LP-FT: fraction of the steps the head trains alone on the
+    #   frozen encoder before everything trains (Kumar et al. 2022)
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # free-form tags
 
     def __post_init__(self) -> None:
+        if isinstance(self.lora_targets, list):  # JSON, a notebook: a list is meant as a tuple
+            object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
         validate(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +126,8 @@ class RunConfig:
         d = dict(d)
         if "extra" in d:
             d["extra"] = tuple(sorted(dict(d["extra"]).items()))
+        if isinstance(d.get("lora_targets"), list):
+            d["lora_targets"] = tuple(d["lora_targets"])
         return cls(**d)
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -219,6 +231,27 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"max_length must be between 8 and 512 word pieces; got {config.max_length}")
     if config.evals_per_epoch < 0:
         raise ConfigError("evals_per_epoch must be 0 or more")
+    _check_mode_options(config)
+
+
+def _check_mode_options(config: RunConfig) -> None:
+    """LoRA's and LP-FT's options (checked whichever mode runs: a bad value is a typo)."""
+    for name, top in (("lora_rank", 1024), ("lora_alpha", 4096)):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise ConfigError(f"{name} must be a whole number from 1 to {top}; got {value!r:.40}")
+    if (isinstance(config.lora_dropout, bool) or not isinstance(config.lora_dropout, (int, float))
+            or not 0 <= config.lora_dropout < 1):
+        raise ConfigError(f"lora_dropout is a probability in [0, 1); got {config.lora_dropout!r:.40}")
+    targets = config.lora_targets
+    if (not isinstance(targets, tuple) or not targets
+            or not all(isinstance(t, str) and t.strip() for t in targets)):
+        raise ConfigError("lora_targets names the projections LoRA sits beside, e.g. "
+                          f"('query', 'value'); got {targets!r:.60}")
+    if (isinstance(config.lp_fraction, bool) or not isinstance(config.lp_fraction, (int, float))
+            or not 0 < config.lp_fraction < 1):
+        raise ConfigError("lp_fraction (LP-FT: the share of steps that train the head alone) "
+                          f"must be between 0 and 1; got {config.lp_fraction!r:.40}")
 
 
 def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:

@@ -17,7 +17,7 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data, subsample
 from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import Limits
-from bertviz_lite.engine.checkpoints import build_task_model
+from bertviz_lite.engine.checkpoints import build_task_model, checkpoint_bytes
 from bertviz_lite.engine.config import RunConfig, config_hash, run_key
 from bertviz_lite.engine.cost import Stopwatch, matmul_params
 from bertviz_lite.engine.encoding import Batch, Encoded, collate, encode_examples
@@ -76,7 +76,8 @@ class PreparedRun:
                 "trainable_params": r.trainable_params, "total_params": r.total_params,
                 "group_params": r.group_params, "device": r.device,
                 "steps_total": self.plan()[1], "baseline": r.baseline, "data": r.data,
-                "model": r.model, "notes": list(r.notes)}
+                "model": r.model, "notes": list(r.notes), "trained_params": r.trained_params,
+                "phases": r.phases, "checkpoint_mb": r.checkpoint_mb}
 
 
 def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | Upload | None,
@@ -187,4 +188,6 @@ def new_record(config: RunConfig, backbone: Backbone, data: TaskData, model: Tas
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         key=key,
         precision=precision,
+        trained_params=plan.trained(),
+        checkpoint_mb=checkpoint_bytes(model, config) / 2**20,
     )

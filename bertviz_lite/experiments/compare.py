@@ -51,6 +51,7 @@ class Comparison:
                 "s_per_epoch": r.cost.get("seconds_per_epoch"),
                 "cache_s": r.cost.get("feature_cache_seconds"),
                 "trainable": r.trainable_params,
+                "checkpoint_mb": r.checkpoint_mb,
                 "total": r.total_params,
                 "peak_mb": r.cost.get("peak_rss_mb"),
                 "gflops": r.cost.get("flops_estimate", 0.0) / 1e9,
@@ -113,5 +114,6 @@ def comparison_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              else None, "paper": row["paper_shown"],
              "paper's number": row["paper_note"], "baseline (x100)": r(100 * (row["baseline"] or 0)),
              "wall s": r(row["wall_s"]), "s / epoch": r(row["s_per_epoch"], 2),
-             "trainable params": row["trainable"], "peak MB": r(row["peak_mb"], 0),
+             "trainable params": row["trainable"],
+             "checkpoint MB": r(row.get("checkpoint_mb"), 3), "peak MB": r(row["peak_mb"], 0),
              "GFLOPs": r(row["gflops"], 0)} for row in rows]
