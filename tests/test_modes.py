@@ -144,3 +144,14 @@ def _torch_norms(trainer) -> dict[str, float]:
     return out
 
 
+def test_bitfit_changes_the_biases_only(tiny_backbone):
+    before = _pretrained(tiny_backbone)
+    trainer, rec = _run(tiny_backbone, "bitfit")
+    changed = {k for k, v in trainer.model.encoder.state_dict().items()
+               if not torch.equal(v, before[k])}
+    assert changed and all(k.endswith("bias") for k in changed)
+    assert rec.frozen_groups == []
+    assert all(n.endswith("bias") for g, d in rec.trained_params.items() if g != "head"
+               for n in d["tensors"])
+
+

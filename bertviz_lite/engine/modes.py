@@ -204,6 +204,11 @@ def _top_k(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phas
     return [Phase(0.0, f"the top {k} layers and the head", _whole(top_k_groups(groups, k)))]
 
 
+def _bitfit(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase]:
+    return [Phase(0.0, "every bias and the head",
+                  lambda group, name: group == "head" or name.endswith("bias"))]
+
+
 # Colours: Okabe-Ito hues (Okabe & Ito 2008), darkened to WCAG AA (default) and 7:1
 # (presenter) on white; tests/test_palette.py checks contrast and colour-vision distinctness.
 FROZEN_COLOURS = (("#167DAD", "#0E5E83"),)  # sky blue
@@ -217,6 +222,9 @@ for _mode in (
          "fixed.", "top-K (e.g. top-2)", r"top-(\d+)", TOP_K_COLOURS, _top_k, takes_k=True),
     Mode(FINETUNE, "fine-tuned", "Every BERT layer and the head learn.", FINETUNE, FINETUNE,
          FINETUNE_COLOURS, _finetune),
+    Mode("bitfit", "BitFit", "Only the biases of every layer (and the head) learn: about 0.1% "
+         "of BERT's weights.", "bitfit", "bitfit", (("#8F3600", "#662600"),), _bitfit,
+         checkpoint="trained", citation="Ben Zaken, Ravfogel & Goldberg (2022)"),
 ):
     register(_mode)
 
