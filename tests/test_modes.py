@@ -15,6 +15,7 @@ from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash, pars
 from bertviz_lite.engine.modes import FINETUNE, FROZEN, Mode, Phase, mode_of, registered
 from bertviz_lite.figures.theme import DEFAULT_THEME, PRESENTER_THEME, mode_colour
 from bertviz_lite.record.provenance import engine_version
+from bertviz_lite.record.runs import RunRecord
 from tests.conftest import REPO, app_settings, page_path
 
 # the toy mode: the top layer's LayerNorms and the head train (one entry, nothing else)
@@ -144,6 +145,48 @@ def _torch_norms(trainer) -> dict[str, float]:
     return out
 
 
+def test_lora_trains_its_matrices_and_leaves_every_pretrained_weight_bit_identical(tiny_backbone):
+    before = _pretrained(tiny_backbone)
+    seen = []
+    trainer, rec = _run(tiny_backbone, "lora", lora_rank=4, lora_alpha=8,
+                        hook=lambda t, norms: seen.append((norms, _torch_norms(t))))
+    assert rec.status == "completed"
+    after = trainer.model.encoder.state_dict()
+    lora = {k: v for k, v in after.items() if "lora_" in k}
+    assert lora and all(k.endswith(("lora_A.default.weight", "lora_B.default.weight")) for k in lora)
+    for key, value in after.items():
+        if "lora_" not in key:  # every pretrained weight, exactly as it was
+            assert torch.equal(value, before[key.replace(".base_layer", "")]), key
+    assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)  # B starts at 0
+    # grad_norm[group]: the adapters in that layer, exactly what torch says; 0.0 where none
+    for recorded, direct in seen:
+        assert recorded == pytest.approx(direct, rel=1e-5, abs=1e-12)
+        assert recorded["embeddings"] == 0.0 and recorded["layer.0"] > 0.0
+    # the backward sweep: the gradient passes the frozen weights of layer.1 to reach layer.0
+    signal = rec.sweeps[0]["signal"]
+    assert signal["layer.0"] > 0.0 and signal["embeddings"] == 0.0
+    assert rec.frozen_groups == ["embeddings"]
+    per_layer = rec.trained_params["layer.0"]
+    assert per_layer["params"] == 2 * (4 * 32 + 32 * 4)  # query and value: A (4x32), B (32x4)
+    assert sorted(per_layer["tensors"])[0] == "attention.self.query.lora_A.default.weight"
+    assert sum(g["params"] for g in rec.trained_params.values()) == rec.trainable_params
+    assert rec.config["lora_rank"] == 4
+
+
+def test_a_lora_checkpoint_holds_only_the_adapters_and_the_head(tiny_backbone, tmp_path):
+    from bertviz_lite.engine.checkpoints import load_task_model, save_task_model
+
+    trainer, rec = _run(tiny_backbone, "lora", steps=2)
+    folder = save_task_model(trainer.model, trainer.config, trainer.data.label_names, tmp_path)
+    size = (folder / "model.safetensors").stat().st_size
+    assert size < 0.05 * sum(p.numel() * 4 for p in trainer.model.parameters())
+    assert 0 < size - rec.checkpoint_mb * 2**20 < 4096  # the weights, plus safetensors' header
+    loaded = load_task_model(folder, tiny_backbone).model
+    trained = trainer.model.eval().state_dict()
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+
+
 def test_bitfit_changes_the_biases_only(tiny_backbone):
     before = _pretrained(tiny_backbone)
     trainer, rec = _run(tiny_backbone, "bitfit")
@@ -155,3 +198,25 @@ def test_bitfit_changes_the_biases_only(tiny_backbone):
                for n in d["tensors"])
 
 
+def test_mode_options_change_only_their_own_runs_key():
+    lora = RunConfig(mode="lora")
+    assert config_hash(lora) != config_hash(lora.replace(lora_rank=4))
+    assert config_hash(RunConfig()) == config_hash(RunConfig(lora_rank=4))
+    assert RunConfig(mode="lora", lora_targets=["query"]).lora_targets == ("query",)
+    for bad in ({"lora_rank": 0}, {"lora_dropout": 1.0}, {"lora_targets": ()},
+                {"lora_alpha": 1.5}):
+        with pytest.raises(ConfigError):
+            RunConfig(mode="lora", **bad)
+
+
+def test_the_cli_trains_lora_with_its_options(tmp_path, tiny_model_dir):
+    from bertviz_lite.cli.main import main
+
+    out = tmp_path / "run.json"
+    code = main(["train", "--task", "sentiment", "--mode", "lora", "--lora-rank", "2",
+                 "--lora-targets", "query,key,value", "--model", str(tiny_model_dir),
+                 "--max-train", "16", "--max-eval", "8", "--steps", "2", "--out", str(out),
+                 "--quiet"])
+    rec = RunRecord.load(out)
+    assert code == 0 and rec.config["lora_rank"] == 2
+    assert len(rec.trained_params["layer.1"]["tensors"]) == 6  # A and B beside 3 projections

@@ -209,6 +209,26 @@ def _bitfit(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Pha
                   lambda group, name: group == "head" or name.endswith("bias"))]
 
 
+def _lora(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase]:
+    return [Phase(0.0, "the LoRA matrices and the head",
+                  lambda group, name: group == "head" or ".lora_" in f".{name}")]
+
+
+def _add_lora(encoder: nn.Module, config: RunConfig) -> None:
+    """LoRA matrices (Hu et al. 2021) beside the target projections of every layer, by peft."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=list(config.lora_targets),
+                      bias="none")
+    try:
+        inject_adapter_in_model(lora, encoder)
+    except ValueError as err:
+        raise ConfigError(f"LoRA target modules {', '.join(config.lora_targets)} are not in "
+                          f"this model ({err}); name its attention projections, e.g. query,value "
+                          "for BERT or q_lin,v_lin for DistilBERT") from None
+
+
 # Colours: Okabe-Ito hues (Okabe & Ito 2008), darkened to WCAG AA (default) and 7:1
 # (presenter) on white; tests/test_palette.py checks contrast and colour-vision distinctness.
 FROZEN_COLOURS = (("#167DAD", "#0E5E83"),)  # sky blue
@@ -225,6 +245,13 @@ for _mode in (
     Mode("bitfit", "BitFit", "Only the biases of every layer (and the head) learn: about 0.1% "
          "of BERT's weights.", "bitfit", "bitfit", (("#8F3600", "#662600"),), _bitfit,
          checkpoint="trained", citation="Ben Zaken, Ravfogel & Goldberg (2022)"),
+    Mode("lora", "LoRA", "Small low-rank matrices beside each layer's query and value "
+         "projections (and the head) learn; BERT's own weights stay fixed, yet the gradient "
+         "travels through every layer to reach them.", "lora (--lora-rank, --lora-alpha, "
+         "--lora-dropout, --lora-targets)", "lora", (("#5700AD", "#7500EB"),), _lora,
+         checkpoint="trained", adds=_add_lora,
+         options=("lora_rank", "lora_alpha", "lora_dropout", "lora_targets"),
+         citation="Hu et al. (2021), via the peft library"),
 ):
     register(_mode)
 
