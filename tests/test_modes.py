@@ -198,13 +198,29 @@ def test_bitfit_changes_the_biases_only(tiny_backbone):
                for n in d["tensors"])
 
 
+def test_lp_ft_probes_on_the_untouched_encoder_then_tunes_everything(tiny_backbone):
+    before = _pretrained(tiny_backbone)
+    untouched = []
+
+    def check(trainer, norms):  # before each update: has the encoder moved yet?
+        state = trainer.model.encoder.state_dict()
+        untouched.append(all(torch.equal(v, before[k]) for k, v in state.items()))
+
+    trainer, rec = _run(tiny_backbone, "lp-ft", steps=6, hook=check, lp_fraction=0.5)
+    assert untouched == [True, True, True, True, False, False]  # LP: steps 1-3; FT: 4-6
+    assert [p["step"] for p in rec.phases] == [1, 4]
+    assert rec.phases[0]["trainable_groups"] == ["head"]
+    assert [s.trainable_groups for s in rec.steps][2:4] == [["head"], rec.groups]
+    assert all(v == 0.0 for g, v in rec.steps[2].grad_norm.items() if g != "head")
+
+
 def test_mode_options_change_only_their_own_runs_key():
     lora = RunConfig(mode="lora")
     assert config_hash(lora) != config_hash(lora.replace(lora_rank=4))
-    assert config_hash(RunConfig()) == config_hash(RunConfig(lora_rank=4))
+    assert config_hash(RunConfig()) == config_hash(RunConfig(lora_rank=4, lp_fraction=0.3))
     assert RunConfig(mode="lora", lora_targets=["query"]).lora_targets == ("query",)
     for bad in ({"lora_rank": 0}, {"lora_dropout": 1.0}, {"lora_targets": ()},
-                {"lora_alpha": 1.5}):
+                {"lora_alpha": 1.5}, {"lp_fraction": 1.0}):
         with pytest.raises(ConfigError):
             RunConfig(mode="lora", **bad)
 

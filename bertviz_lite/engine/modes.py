@@ -214,6 +214,11 @@ def _lora(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase
                   lambda group, name: group == "head" or ".lora_" in f".{name}")]
 
 
+def _lp_ft(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase]:
+    return [Phase(0.0, "linear probe: the head only", _whole({"head"})),
+            Phase(config.lp_fraction, "fine-tune: every group", _whole(set(groups)))]
+
+
 def _add_lora(encoder: nn.Module, config: RunConfig) -> None:
     """LoRA matrices (Hu et al. 2021) beside the target projections of every layer, by peft."""
     from peft import LoraConfig, inject_adapter_in_model
@@ -252,6 +257,9 @@ for _mode in (
          checkpoint="trained", adds=_add_lora,
          options=("lora_rank", "lora_alpha", "lora_dropout", "lora_targets"),
          citation="Hu et al. (2021), via the peft library"),
+    Mode("lp-ft", "LP-FT", "First the head learns on the frozen encoder (a linear probe), then "
+         "everything learns.", "lp-ft (--lp-fraction)", "lp-ft", (("#3D0036", "#29001F"),),
+         _lp_ft, options=("lp_fraction",), citation="Kumar et al. (2022)"),
 ):
     register(_mode)
 
