@@ -214,6 +214,19 @@ def test_lp_ft_probes_on_the_untouched_encoder_then_tunes_everything(tiny_backbo
     assert all(v == 0.0 for g, v in rec.steps[2].grad_norm.items() if g != "head")
 
 
+def test_gradual_unfreezing_adds_one_layer_from_the_top_on_schedule(tiny_backbone):
+    grads = []
+    _, rec = _run(tiny_backbone, "gradual", steps=7,
+                  hook=lambda t, norms: grads.append([g for g, v in norms.items() if v > 0]))
+    head, top, every = ["head"], ["layer.1", "head"], ["embeddings", "layer.0", "layer.1", "head"]
+    expected = [head, head, top, top, top, every, every]  # 3 phases at round(k * 7 / 3)
+    assert [s.trainable_groups for s in rec.steps] == expected
+    assert grads == expected  # exactly those groups received a gradient
+    assert [p["step"] for p in rec.phases] == [1, 3, 6]
+    saved = RunRecord.from_dict(json.loads(json.dumps(rec.to_dict())))
+    assert saved.steps[0].trainable_groups == head and saved.phases == rec.phases
+
+
 def test_mode_options_change_only_their_own_runs_key():
     lora = RunConfig(mode="lora")
     assert config_hash(lora) != config_hash(lora.replace(lora_rank=4))

@@ -219,6 +219,15 @@ def _lp_ft(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phas
             Phase(config.lp_fraction, "fine-tune: every group", _whole(set(groups)))]
 
 
+def _gradual(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase]:
+    """Head only, then one more layer from the top per 1/(L+1) of the steps; the last phase
+    trains everything (the embeddings too)."""
+    n = len(_layers(groups))
+    out = [Phase(k / (n + 1), f"the top {k} layers and the head" if k else "the head only",
+                 _whole(top_k_groups(groups, k))) for k in range(n)]
+    return [*out, Phase(n / (n + 1), "every group", _whole(set(groups)))]
+
+
 def _add_lora(encoder: nn.Module, config: RunConfig) -> None:
     """LoRA matrices (Hu et al. 2021) beside the target projections of every layer, by peft."""
     from peft import LoraConfig, inject_adapter_in_model
@@ -260,6 +269,9 @@ for _mode in (
     Mode("lp-ft", "LP-FT", "First the head learns on the frozen encoder (a linear probe), then "
          "everything learns.", "lp-ft (--lp-fraction)", "lp-ft", (("#3D0036", "#29001F"),),
          _lp_ft, options=("lp_fraction",), citation="Kumar et al. (2022)"),
+    Mode("gradual", "gradual unfreezing", "The head learns first; one more layer from the top "
+         "joins at each 1/(L+1) of the steps, the embeddings last.", "gradual",
+         "gradual", (("#1432FF", "#0014A3"),), _gradual, citation="Howard & Ruder (2018), ULMFiT"),
 ):
     register(_mode)
 
