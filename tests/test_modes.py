@@ -249,3 +249,20 @@ def test_the_cli_trains_lora_with_its_options(tmp_path, tiny_model_dir):
     rec = RunRecord.load(out)
     assert code == 0 and rec.config["lora_rank"] == 2
     assert len(rec.trained_params["layer.1"]["tensors"]) == 6  # A and B beside 3 projections
+
+
+def test_the_replay_draws_the_wall_where_each_step_had_it():
+    """Gradual unfreezing's record: each frame walls off the groups frozen at its step."""
+    from bertviz_lite.figures.gradflow import frozen_at, grad_flow_replay
+
+    groups = ["embeddings", "layer.0", "layer.1", "head"]
+    steps = [{"step": i + 1, "epoch": 0, "loss": 0.5, "lr": 1e-3, "update_ratio": {},
+              "seconds": 0.1, "trainable_groups": groups[3 - i:],
+              "grad_norm": {g: (0.1 if g in groups[3 - i:] else 0.0) for g in groups}}
+             for i in range(4)]
+    rec = RunRecord.from_dict({"config": {"task": "sentiment", "mode": "gradual"},
+                               "groups": groups, "frozen_groups": [], "trainable_params": 1,
+                               "total_params": 2, "device": "cpu", "steps": steps})
+    assert [len(frozen_at(rec, s)) for s in rec.steps] == [3, 2, 1, 0]
+    walls = [sum(x is not None for x in f.data[1].x) for f in grad_flow_replay(rec).frames]
+    assert walls == [3, 2, 1, 0]
