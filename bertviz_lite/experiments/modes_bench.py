@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bertviz_lite.experiments.modes_bench")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--modes", default=",".join(MODES))
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=3)  # as the lecture runs
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
