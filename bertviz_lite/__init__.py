@@ -33,7 +33,7 @@ _API: dict[str, str] = {
     "train_events": "bertviz_lite.engine.training:train",
     "run_to_record": "bertviz_lite.engine.training",
     # the notebook's helpers
-    "train": _NOTEBOOK, "config": _NOTEBOOK, "compare": _NOTEBOOK,
+    "train": _NOTEBOOK, "config": _NOTEBOOK, "compare": _NOTEBOOK, "modes": _NOTEBOOK,
     "compare_figures": _NOTEBOOK, "use_offline_plotly": _NOTEBOOK, "LiveFlow": _NOTEBOOK,
     # figures of one record
     "flow": _RECORDS, "replay": _RECORDS, "heatmap": _RECORDS, "sweep": _RECORDS,

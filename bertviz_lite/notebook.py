@@ -82,6 +82,19 @@ def _offline_notebook_renderer() -> Any:
     return OfflineNotebookRenderer(connected=False)
 
 
+def modes() -> list[dict[str, Any]]:
+    """Every mode a run can use (the registry's entries): name, how to spell it, label, what
+    learns, whether frozen features are cached, what a checkpoint holds, its options.
+
+        bv.train(task="sentiment", mode="lora", lora_rank=4, steps=20)
+    """
+    from bertviz_lite.engine.modes import all_modes
+
+    return [{"name": m.name, "spelling": m.cli, "label": m.label, "what learns": m.summary,
+             "caches features": m.cache_features, "checkpoint": m.checkpoint,
+             "options": list(m.options), "source": m.citation} for m in all_modes()]
+
+
 def config(**fields: Any) -> RunConfig:
     """A RunConfig from keyword fields (task, mode, epochs, steps, device, ...), validated."""
     return RunConfig(**fields)
@@ -159,7 +172,9 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
           theme: Theme = DEFAULT_THEME, min_interval: float = 0.2, **fields: Any) -> RunRecord:
     """Train one run and return its RunRecord (the same record the CLI and the app write).
 
-    cfg: a RunConfig, or None to build one from `fields` (task=, mode=, steps=, device=,
+    cfg: a RunConfig, or None to build one from `fields` (task=, mode= (any of `modes()`:
+      frozen, finetune, top-2, bitfit, lora, lp-ft, gradual; lora_rank=, lora_alpha=,
+      lora_dropout=, lora_targets=, lp_fraction= are their options), steps=, device=,
       head="linear" | "scalar-mix" | "task-model" (frozen only; see config.head_title)...);
     live: draw the live gradient-flow chart (default: when running in a Jupyter kernel);
     progress: show a tqdm.auto progress bar of the steps. KeyboardInterrupt (the kernel's stop

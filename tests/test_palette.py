@@ -20,6 +20,7 @@ import itertools
 import numpy as np
 import pytest
 
+from bertviz_lite.engine.modes import all_modes
 from bertviz_lite.figures import theme as T
 from bertviz_lite.figures.theme import DEFAULT_THEME, PRESENTER_THEME, Theme, mode_colour
 
@@ -70,6 +71,9 @@ def figure_sets(th: Theme) -> dict[str, tuple[str, ...]]:
     forward arrow and blue trainable boxes differ by shape and label, not by colour.)"""
     modes = tuple(mode_colour(m, th, i) for i, m in
                   enumerate(("frozen", "finetune", "top-2", "top-4")))
+    # Compare can show every registered mode at once (top-K twice: its two colours)
+    spectrum = tuple(dict.fromkeys(mode_colour(m.spell(2 + 2 * i), th, i) for m in all_modes()
+                                   for i in range(2 if m.takes_k else 1)))
     return {
         "gradient flow (trainable, frozen, its fill, alert)":
             (th.trainable, th.frozen, th.frozen_fill, th.alert),
@@ -79,6 +83,7 @@ def figure_sets(th: Theme) -> dict[str, tuple[str, ...]]:
         "diagram: trainable vs frozen boxes": (th.trainable, th.frozen, th.frozen_fill),
         "each mode (frozen, finetune, top-K, top-K)": modes,
         "modes against text": (*modes, th.text),
+        "every registered mode, and text": (*spectrum, th.text),
     }
 
 
@@ -94,7 +99,8 @@ def test_text_and_lines_contrast(name):
     th, need = THEMES[name]
     low = {f: round(contrast(getattr(th, f), th.background), 2) for f in INK
            if contrast(getattr(th, f), th.background) < need}
-    modes = {c: round(contrast(c, th.background), 2) for c in th.mode_palette
+    every = {m.colour(th.presenter, i) for m in all_modes() for i in range(len(m.colours))}
+    modes = {c: round(contrast(c, th.background), 2) for c in (*th.mode_palette, *every)
              if contrast(c, th.background) < need}
     assert not low and not modes, f"{name}: below {need}:1 on {th.background}: {low} {modes}"
     # the diagram writes white on trainable boxes

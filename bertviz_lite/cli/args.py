@@ -19,6 +19,7 @@ from bertviz_lite.engine.config import (
     RunConfig,
     head_title,
 )
+from bertviz_lite.engine.modes import FROZEN, all_modes, cli_spellings
 
 
 def echo(text: str = "") -> None:
@@ -32,8 +33,7 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     d = RunConfig()
     p.add_argument("--task", choices=TASKS, required=True)
     if mode:
-        p.add_argument("--mode", default="frozen",
-                       help="frozen | finetune | top-K (the top K layers and the head train)")
+        p.add_argument("--mode", default=FROZEN, help=mode_help())
     p.add_argument("--model", default=d.model, help="bundled | local model folder | Hub id")
     p.add_argument("--data", default=d.data,
                    help="bundled | folder (train/dev files or the shared/data layout) | file | "
@@ -61,6 +61,35 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--pair-encoding", choices=PAIR_ENCODINGS, default=d.pair_encoding)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     add_precision_arg(p)
+    add_mode_option_args(p)
+
+
+def add_mode_option_args(p: argparse.ArgumentParser) -> None:
+    """The options of one mode each (LoRA's, LP-FT's); other modes ignore them."""
+    d = RunConfig()
+    g = p.add_argument_group("mode options")
+    g.add_argument("--lora-rank", type=int, default=d.lora_rank,
+                   help=f"LoRA: rank r of each weight update (default {d.lora_rank})")
+    g.add_argument("--lora-alpha", type=int, default=d.lora_alpha,
+                   help=f"LoRA: the update is scaled by alpha / r (default {d.lora_alpha})")
+    g.add_argument("--lora-dropout", type=float, default=d.lora_dropout,
+                   help=f"LoRA: dropout on the adapters' input (default {d.lora_dropout:g})")
+    g.add_argument("--lora-targets", type=targets_arg, default=d.lora_targets,
+                   help="LoRA: comma-separated projections it sits beside in every layer "
+                        f"(default {','.join(d.lora_targets)}; e.g. query,key,value,dense)")
+    g.add_argument("--lp-fraction", type=float, default=d.lp_fraction,
+                   help="LP-FT: share of the steps that train the head alone before "
+                        f"everything trains (default {d.lp_fraction:g})")
+
+
+def targets_arg(text: str) -> tuple[str, ...]:
+    """--lora-targets value: comma-separated module names -> a tuple."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def mode_help() -> str:
+    """--mode's help: every registered mode's CLI spelling (engine/modes.py)."""
+    return " | ".join(cli_spellings()) + " (what trains)"
 
 
 def clip_arg(text: str) -> float | None:
@@ -107,6 +136,8 @@ def config_from_args(args: argparse.Namespace, mode: str | None = None) -> RunCo
         warmup=getattr(args, "warmup", RunConfig().warmup),
         weight_decay=getattr(args, "weight_decay", RunConfig().weight_decay),
         max_grad_norm=getattr(args, "max_grad_norm", RunConfig().max_grad_norm),
+        **{name: getattr(args, name) for mode in all_modes() for name in mode.options
+           if hasattr(args, name)},
     )
 
 

@@ -171,6 +171,7 @@ def comparison_table(cmp: Comparison) -> list[str]:
         ("  of which feature caching (s)", [fmt(r["cache_s"], 1) for r in rows]),
         ("time per epoch (s)", [fmt(r["s_per_epoch"], 2) for r in rows]),
         ("trainable parameters", [fmt(r["trainable"]) for r in rows]),
+        ("checkpoint (MB)", [fmt(r.get("checkpoint_mb"), 3) for r in rows]),
         ("peak memory (MB)", [fmt(r["peak_mb"], 0) for r in rows]),
         ("estimated GFLOPs", [fmt(r["gflops"], 0) for r in rows]),
         (f"paper ({spec.paper_dataset}, BERT-base)", [str(r["paper_shown"]) for r in rows]),

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
-from bertviz_lite.cli.args import add_precision_arg, add_recipe_args, add_run_args
+from bertviz_lite.cli.args import add_precision_arg, add_recipe_args, add_run_args, mode_help
 from bertviz_lite.engine.config import (
     DEVICES,
     HEADS,
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="frozen vs fine-tuned on the same data and seed")
     add_run_args(p, mode=False)
     p.add_argument("--modes", default="frozen,finetune",
-                   help="comma-separated modes to run, e.g. frozen,top-2,finetune")
+                   help="comma-separated modes to run, e.g. frozen,top-2,finetune; each one of "
+                        + mode_help())
     p.add_argument("--out-dir", help="folder for the run records and compare.json")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=commands.cmd_compare)

@@ -4,7 +4,8 @@ The app keeps the fine-tuned model of a session this way, so the attention and a
 views can compare it with the pretrained one. A checkpoint folder holds `model.safetensors`
 (the TaskModel's state dict) and `task.json` (the run config and label names). A frozen run
 changed only its head, so only the head is saved (a few KB) and the encoder is the pretrained
-one on load.
+one on load; BitFit and LoRA save only what trained (the head, the biases or the LoRA
+matrices: kilobytes to a few MB). What each mode saves is its registry entry's `checkpoint`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.models import Backbone
+from bertviz_lite.engine.modes import ModePlan, mode_of
 from bertviz_lite.engine.tasks import n_outputs
 
 WEIGHTS = "model.safetensors"
@@ -37,10 +40,33 @@ class TrainedModel:
 def build_task_model(backbone: Backbone, config: RunConfig, label_names: list[str],
                      copy_encoder: bool = True) -> TaskModel:
     """A fresh TaskModel (head randomly initialised) on a private copy of the backbone's
-    encoder, or on the encoder itself when the caller owns the backbone (saves one copy)."""
+    encoder, or on the encoder itself when the caller owns the backbone (saves one copy), with
+    the modules its mode adds (LoRA's matrices) in place."""
     encoder = copy.deepcopy(backbone.encoder) if copy_encoder else backbone.encoder
-    return TaskModel(encoder, config.task, n_outputs(config.task, label_names), head=config.head,
-                     pooling=config.pooling, separate_pairs=config.separate_pairs)
+    model = TaskModel(encoder, config.task, n_outputs(config.task, label_names), head=config.head,
+                      pooling=config.pooling, separate_pairs=config.separate_pairs)
+    mode_of(config.mode).adds(model.encoder, config)
+    return model
+
+
+def checkpoint_state(model: TaskModel, config: RunConfig) -> dict[str, torch.Tensor]:
+    """The tensors a checkpoint of this mode holds (its registry entry's `checkpoint`): the
+    head's ("head"), the head's and every parameter that trains in some phase ("trained":
+    BitFit's biases, LoRA's matrices), or the whole state dict ("full")."""
+    kind = mode_of(config.mode).checkpoint
+    state = model.state_dict()
+    if kind == "full":
+        return state
+    keep = {k for k in state if k.startswith("head.")}
+    if kind == "trained":
+        ids = ModePlan.build(config, model.groups).union
+        keep |= {n for n, p in model.named_parameters() if id(p) in ids}
+    return {k: v for k, v in state.items() if k in keep}
+
+
+def checkpoint_bytes(model: TaskModel, config: RunConfig) -> int:
+    """Bytes of the weights a checkpoint of this run holds (safetensors adds a small header)."""
+    return sum(v.numel() * v.element_size() for v in checkpoint_state(model, config).values())
 
 
 def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
@@ -48,12 +74,11 @@ def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
     """Write weights and metadata into `folder` (created if needed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    head_only = config.trainable_top == 0
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-             if not head_only or k.startswith("head.")}
+    kind = mode_of(config.mode).checkpoint
+    state = {k: v.detach().cpu().contiguous() for k, v in checkpoint_state(model, config).items()}
     save_file(state, str(folder / WEIGHTS))
     meta = {"config": config.to_dict(), "label_names": label_names,
-            "encoder": "pretrained" if head_only else "saved"}
+            "encoder": {"head": "pretrained", "trained": "pretrained+trained"}.get(kind, "saved")}
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
     return folder
 
@@ -70,6 +95,11 @@ def load_task_model(folder: str | Path, backbone: Backbone) -> TrainedModel:
     state = load_file(str(folder / WEIGHTS))
     if meta.get("encoder") == "pretrained":
         model.head.load_state_dict({k[5:]: v for k, v in state.items()}, strict=True)
+    elif meta.get("encoder") == "pretrained+trained":  # the pretrained rest stays as built
+        wrong = model.load_state_dict(state, strict=False).unexpected_keys
+        if wrong:
+            raise ValueError(f"checkpoint {folder} holds weights this model does not have: "
+                             f"{', '.join(wrong[:3])}")
     else:
         model.load_state_dict(state, strict=True)
     model.eval()

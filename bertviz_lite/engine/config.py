@@ -10,9 +10,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from bertviz_lite.engine import modes as _modes
+from bertviz_lite.engine.errors import ConfigError as ConfigError
 
 # re-exported for callers that know them from here; they live in bertviz_lite.names
 from bertviz_lite.names import TASK_MODEL_TITLES as TASK_MODEL_TITLES
@@ -31,13 +33,6 @@ if TYPE_CHECKING:
     from bertviz_lite.data.examples import TaskData
     from bertviz_lite.data.source import Upload
     from bertviz_lite.data.text import Limits
-
-_TOP_K = re.compile(r"^top-(\d+)$")
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot work; the message says what to use instead."""
-
 
 class OptionError(ConfigError):
     """A value of a library function's option that cannot work, said in neutral words.
@@ -66,7 +61,8 @@ class RunConfig:
     """Everything that determines a training run (and nothing that does not)."""
 
     task: str = "sentiment"  # sentiment | paraphrase | similarity | ner
-    mode: str = "frozen"  # frozen | finetune | top-K (the top K encoder layers train)
+    mode: str = _modes.FROZEN  # a spelling of a registered mode (engine/modes.py): frozen |
+    #   finetune | top-K (the top K encoder layers train) | ...
     model: str = "bundled"  # bundled | local directory | Hub id
     data: str = "bundled"  # bundled | directory | file | hub:NAME
     train_file: str | None = None  # explicit training file (overrides `data`)
@@ -99,9 +95,19 @@ class RunConfig:
     precision: str = "auto"  # auto: bf16 autocast where the device runs bf16 natively (CUDA
     #   with bf16 support; a CPU with AMX or AVX512-BF16), fp32 elsewhere, so a laptop without
     #   bf16 is never slowed down or changed. Weights, gradients, optimizer state: always fp32
+    # options of one mode each (left out of other modes' run keys: they change nothing there)
+    lora_rank: int = 8  # LoRA: rank r of each weight update B @ A (Hu et al. 2021)
+    lora_alpha: int = 16  # LoRA: the update is scaled by alpha / r
+    lora_dropout: float = 0.1  # LoRA: dropout on the adapters' input (0.1 as Hu et al.)
+    lora_targets: tuple[str, ...] = ("query", "value")  # LoRA: names of the projections it
+    #   sits beside, in every layer (BERT's attention query and value, as Hu et al.)
+    lp_fraction: float = 0.5  # LP-FT: fraction of the steps the head trains alone on the
+    #   frozen encoder before everything trains (Kumar et al. 2022)
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # free-form tags
 
     def __post_init__(self) -> None:
+        if isinstance(self.lora_targets, list):  # JSON, a notebook: a list is meant as a tuple
+            object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
         validate(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +126,8 @@ class RunConfig:
         d = dict(d)
         if "extra" in d:
             d["extra"] = tuple(sorted(dict(d["extra"]).items()))
+        if isinstance(d.get("lora_targets"), list):
+            d["lora_targets"] = tuple(d["lora_targets"])
         return cls(**d)
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -130,25 +138,20 @@ class RunConfig:
     def separate_pairs(self) -> bool:
         """Whether the two sentences of a pair are encoded separately (see pair_encoding)."""
         if self.pair_encoding == "auto":
-            return self.trainable_top == 0
+            return _modes.mode_of(self.mode).cache_features
         return self.pair_encoding == "separate"
 
     @property
     def trainable_top(self) -> int | None:
-        """How many top encoder layers train: None = all (finetune), 0 = frozen, K = top-K."""
+        """How many top encoder layers train whole: 0 = frozen, K = top-K, None = every
+        layer (or part of every layer, or a schedule: see the mode's registry entry)."""
         return parse_mode(self.mode)
 
 
 def parse_mode(mode: str) -> int | None:
-    """`frozen` -> 0, `finetune` -> None (every layer), `top-K` -> K."""
-    if mode == "frozen":
-        return 0
-    if mode == "finetune":
-        return None
-    m = _TOP_K.match(mode)
-    if m:
-        return int(m.group(1))
-    raise ConfigError(f"mode must be 'frozen', 'finetune' or 'top-K' (e.g. 'top-2'), not {mode!r}")
+    """Check a mode string against the registry (ConfigError naming every spelling when it
+    is none of them): `frozen` -> 0, `top-K` -> K, every other mode -> None."""
+    return _modes.top_layers(mode)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -194,7 +197,7 @@ def validate(config: RunConfig) -> None:
     _check_choice("task", config.task, TASKS)
     parse_mode(config.mode)
     _check_choice("head", config.head, HEADS)
-    if config.head == "task-model" and parse_mode(config.mode) != 0:
+    if config.head == "task-model" and not _modes.mode_of(config.mode).cache_features:
         raise ConfigError(f"the task-model head trains on cached frozen features: use mode "
                           f"frozen with it, or head linear or scalar-mix for {config.mode!r}")
     _check_choice("pooling", config.pooling, POOLINGS)
@@ -228,6 +231,27 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"max_length must be between 8 and 512 word pieces; got {config.max_length}")
     if config.evals_per_epoch < 0:
         raise ConfigError("evals_per_epoch must be 0 or more")
+    _check_mode_options(config)
+
+
+def _check_mode_options(config: RunConfig) -> None:
+    """LoRA's and LP-FT's options (checked whichever mode runs: a bad value is a typo)."""
+    for name, top in (("lora_rank", 1024), ("lora_alpha", 4096)):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise ConfigError(f"{name} must be a whole number from 1 to {top}; got {value!r:.40}")
+    if (isinstance(config.lora_dropout, bool) or not isinstance(config.lora_dropout, (int, float))
+            or not 0 <= config.lora_dropout < 1):
+        raise ConfigError(f"lora_dropout is a probability in [0, 1); got {config.lora_dropout!r:.40}")
+    targets = config.lora_targets
+    if (not isinstance(targets, tuple) or not targets
+            or not all(isinstance(t, str) and t.strip() for t in targets)):
+        raise ConfigError("lora_targets names the projections LoRA sits beside, e.g. "
+                          f"('query', 'value'); got {targets!r:.60}")
+    if (isinstance(config.lp_fraction, bool) or not isinstance(config.lp_fraction, (int, float))
+            or not 0 < config.lp_fraction < 1):
+        raise ConfigError("lp_fraction (LP-FT: the share of steps that train the head alone) "
+                          f"must be between 0 and 1; got {config.lp_fraction!r:.40}")
 
 
 def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:
@@ -237,6 +261,10 @@ def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:
 
     d = config.to_dict()
     d.pop("threads", None)  # thread count changes speed, not results
+    own = set(_modes.mode_of(config.mode).options)
+    for mode in _modes.all_modes():  # another mode's options change nothing in this run
+        for name in set(mode.options) - own:
+            d.pop(name, None)
     payload = json.dumps(d, sort_keys=True) + "|" + data_fingerprint + "|" + engine_version()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 

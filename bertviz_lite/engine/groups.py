@@ -2,11 +2,13 @@
 
 Groups, from input to output: `embeddings`, `layer.0` ... `layer.{L-1}`, `pooler` (only when
 the sentence vector uses it), `head`. One policy covers frozen, fine-tuned and everything in
-between: `trainable_top` = 0 (frozen), K (top-K) or None (fine-tune every group).
+between: `trainable_top` = 0 (frozen), K (top-K) or None (fine-tune every group). Which
+parameters train in each mode is the mode registry's answer (engine/modes.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torch import nn
@@ -84,25 +86,27 @@ def build_groups(encoder: nn.Module, head: nn.Module, use_pooler: bool) -> list[
 
 
 def trainable_group_names(groups: list[LayerGroup], trainable_top: int | None) -> list[str]:
-    """Names of the groups that learn under a freeze policy.
+    """Names of the groups that learn when the top `trainable_top` layers train (None: every
+    group; 0: the head only; K: the top K layers, the pooler above them and the head)."""
+    learning = top_k_groups([g.name for g in groups], trainable_top)
+    return [g.name for g in groups if g.name in learning]
 
-    None: every group; 0: the head only; K: the top K transformer layers, the pooler (it sits
-    above them) and the head.
-    """
-    names = [g.name for g in groups]
-    if trainable_top is None:
-        return names
-    layers = [n for n in names if n.startswith("layer.")]
-    if trainable_top > len(layers):
+
+def top_k_groups(groups: Sequence[str], k: int | None) -> set[str]:
+    """Groups that learn when the top `k` layers train: None every group; 0 the head only;
+    K the top K transformer layers, the pooler (it sits above them) and the head."""
+    if k is None:
+        return set(groups)
+    layers = [g for g in groups if g.startswith("layer.")]
+    if k > len(layers):
         raise ModelStructureError(
-            f"top-{trainable_top} asks for more layers than the model has ({len(layers)}); "
-            f"use top-1 ... top-{len(layers)}, or finetune to train everything"
-        )
-    learning = set(layers[len(layers) - trainable_top:]) if trainable_top else set()
-    if trainable_top:
+            f"top-{k} asks for more layers than the model has ({len(layers)}); use top-1 ... "
+            f"top-{len(layers)}, or finetune to train everything")
+    learning = set(layers[len(layers) - k:]) if k else set()
+    if k:
         learning.add("pooler")  # it sits above every layer, so it trains whenever one does
     learning.add("head")
-    return [n for n in names if n in learning]
+    return learning
 
 
 def apply_freeze(groups: list[LayerGroup], trainable: list[str]) -> None:

@@ -17,14 +17,14 @@ from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data, subsample
 from bertviz_lite.data.source import Upload
 from bertviz_lite.data.text import Limits
-from bertviz_lite.engine.checkpoints import build_task_model
+from bertviz_lite.engine.checkpoints import build_task_model, checkpoint_bytes
 from bertviz_lite.engine.config import RunConfig, config_hash, run_key
 from bertviz_lite.engine.cost import Stopwatch, matmul_params
 from bertviz_lite.engine.encoding import Batch, Encoded, collate, encode_examples
 from bertviz_lite.engine.events import Event
-from bertviz_lite.engine.groups import apply_freeze, trainable_group_names
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.models import Backbone, load_backbone, pick_device
+from bertviz_lite.engine.modes import ModePlan, mode_of
 from bertviz_lite.engine.precision import resolve_precision
 from bertviz_lite.engine.tasks import TASK_SPECS, TaskSpec, baseline
 from bertviz_lite.record.runs import Progress, RunRecord
@@ -46,7 +46,8 @@ class PreparedRun:
     backbone: Backbone
     data: TaskData
     model: TaskModel
-    trainable: list[str]
+    trainable: list[str]  # groups where some parameter trains (in some phase)
+    mode_plan: ModePlan  # what trains in each phase (the mode registry's entry applied)
     encoder_frozen: bool  # no encoder group trains
     use_cache: bool  # frozen features computed once and reused (encoder_frozen and allowed)
     enc_train: list[Encoded]
@@ -75,7 +76,8 @@ class PreparedRun:
                 "trainable_params": r.trainable_params, "total_params": r.total_params,
                 "group_params": r.group_params, "device": r.device,
                 "steps_total": self.plan()[1], "baseline": r.baseline, "data": r.data,
-                "model": r.model, "notes": list(r.notes)}
+                "model": r.model, "notes": list(r.notes), "trained_params": r.trained_params,
+                "phases": r.phases, "checkpoint_mb": r.checkpoint_mb}
 
 
 def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | Upload | None,
@@ -100,7 +102,8 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | U
     if not isinstance(data, TaskData):
         yield Progress("data", 0, 1, "reading data")
         data = read_data(config, data, limits)
-    model, trainable = build_frozen_model(backbone, config, data, device, copy_encoder=shared)
+    model, plan = build_frozen_model(backbone, config, data, device, copy_encoder=shared)
+    trainable = plan.trainable_groups()
     yield Progress("tokenize", 0, 1, "tokenising")
     with watch.time("tokenize"):
         enc_train, enc_val, train_eval_idx = _encode(config, backbone, data)
@@ -109,13 +112,14 @@ def prepare_run(config: RunConfig, backbone: Backbone | None, data: TaskData | U
     run = PreparedRun(
         config=config, spec=TASK_SPECS[config.task], device=device, precision=precision,
         backbone=backbone, data=data,
-        model=model, trainable=trainable, encoder_frozen=encoder_frozen,
-        use_cache=encoder_frozen and config.cache_features, enc_train=enc_train, enc_val=enc_val,
+        model=model, trainable=trainable, mode_plan=plan, encoder_frozen=encoder_frozen,
+        use_cache=encoder_frozen and mode_of(config.mode).cache_features and config.cache_features,
+        enc_train=enc_train, enc_val=enc_val,
         train_eval_idx=train_eval_idx, pad_id=int(backbone.tokenizer.pad_token_id or 0),
         fwd_params=layer_params + matmul_params(model.head),
         bwd_params=sum(matmul_params(m) for g in model.groups if g.name in trainable
                        for m in g.modules),
-        record=new_record(config, backbone, data, model, trainable, device, precision,
+        record=new_record(config, backbone, data, model, plan, device, precision,
                           key or config_hash(config, data.fingerprint())))
     return run
 
@@ -130,17 +134,16 @@ def read_data(config: RunConfig, upload: Upload | None, limits: Limits) -> TaskD
 
 def build_frozen_model(backbone: Backbone, config: RunConfig, data: TaskData,
                        device: torch.device, *, copy_encoder: bool
-                       ) -> tuple[TaskModel, list[str]]:
-    """The task model with its freeze policy applied, on the device; (model, trainable
-    group names)."""
+                       ) -> tuple[TaskModel, ModePlan]:
+    """The task model with its mode's modules added and `requires_grad` set on every
+    parameter that trains in any phase, on the device; (model, the mode's plan)."""
     torch.manual_seed(config.seed)
     model = build_task_model(backbone, config, data.label_names, copy_encoder=copy_encoder)
-    trainable = trainable_group_names(model.groups, config.trainable_top)
-    apply_freeze(model.groups, trainable)
-    model.frozen_modules = [m for g in model.groups if g.name not in trainable
-                            for m in g.modules]
+    plan = ModePlan.build(config, model.groups)
+    plan.set_union()
+    model.frozen_modules = plan.frozen_modules()
     model.to(device)
-    return model, trainable
+    return model, plan
 
 
 def _encode(config: RunConfig, backbone: Backbone, data: TaskData
@@ -160,11 +163,11 @@ def _encode(config: RunConfig, backbone: Backbone, data: TaskData
 
 
 def new_record(config: RunConfig, backbone: Backbone, data: TaskData, model: TaskModel,
-               trainable: list[str], device: torch.device, precision: str, key: str
-               ) -> RunRecord:
+               plan: ModePlan, device: torch.device, precision: str, key: str) -> RunRecord:
     """The run record as it starts: setup, sizes, baseline; steps and evals come later.
     key: the run's content key (`config.run_key`)."""
     groups = model.groups
+    trainable = plan.trainable_groups()
     spec = TASK_SPECS[config.task]
     return RunRecord(
         config=config.to_dict(),
@@ -185,4 +188,6 @@ def new_record(config: RunConfig, backbone: Backbone, data: TaskData, model: Tas
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         key=key,
         precision=precision,
+        trained_params=plan.trained(),
+        checkpoint_mb=checkpoint_bytes(model, config) / 2**20,
     )

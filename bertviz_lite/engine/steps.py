@@ -136,6 +136,9 @@ class StepRunner:
         nothing changes)."""
         t0 = time.perf_counter()
         model = self.run.model
+        plan = self.run.mode_plan
+        if plan.enter(step):  # a new phase (LP-FT's switch, one more layer unfrozen)
+            model.frozen_modules = plan.frozen_modules(plan.current)
         model.train()
         probe = self.inst.probe(step)
         with probe or contextlib.nullcontext():
@@ -156,7 +159,8 @@ class StepRunner:
         self.tally.flops += train_flops(0 if run.use_cache else run.fwd_params, run.bwd_params,
                                         tokens)
         rec = StepRecord(step + 1, epoch, value, self.opt.param_groups[-1]["lr"], norms, ratios,
-                         time.perf_counter() - t0, len(idx), tokens, real)
+                         time.perf_counter() - t0, len(idx), tokens, real,
+                         plan.trainable_groups(plan.current) if len(plan.phases) > 1 else None)
         return StepResult(rec, sweep)
 
     def _update(self, step: int, loss: float, norms: dict[str, float]) -> dict[str, float]:

@@ -90,6 +90,8 @@ class _Session:
         self.evaluator = Evaluator(run, self.inputs, trainer.watch, trainer.stopped)
         self.opt = build_optimizer(run.model, config.lr, config.head_lr, config.weight_decay)
         self.sched = linear_schedule(self.opt, self.total, config.warmup)
+        run.mode_plan.schedule(self.total)  # the mode's phases placed on this run's steps
+        run.record.phases = run.mode_plan.record_phases()
         self.steps = StepRunner(run, self.inputs, Instruments(run, self.total), self.opt,
                                 trainer.tally, trainer.stopped, trainer.after_backward_hook())
 

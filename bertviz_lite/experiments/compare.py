@@ -14,6 +14,7 @@ from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.events import Event, drain
 from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.modes import FINETUNE, FROZEN
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.record.paper import cost_ratio as wall_time_ratio
 from bertviz_lite.record.paper import paper_cell
@@ -27,7 +28,7 @@ class Comparison:
 
     records: dict[str, RunRecord]  # mode -> record, in the order run
 
-    def cost_ratio(self, mode: str = "finetune", baseline: str = "frozen") -> float | None:
+    def cost_ratio(self, mode: str = FINETUNE, baseline: str = FROZEN) -> float | None:
         """Wall time of `mode` divided by wall time of `baseline` (None if either is missing)."""
         a, b = self.records.get(mode), self.records.get(baseline)
         if a is None or b is None:
@@ -49,6 +50,7 @@ class Comparison:
                 "s_per_epoch": r.cost.get("seconds_per_epoch"),
                 "cache_s": r.cost.get("feature_cache_seconds"),
                 "trainable": r.trainable_params,
+                "checkpoint_mb": r.checkpoint_mb,
                 "total": r.total_params,
                 "peak_mb": r.cost.get("peak_rss_mb"),
                 "gflops": r.cost.get("flops_estimate", 0.0) / 1e9,
@@ -73,7 +75,7 @@ def release_memory() -> None:
 
 def compare(
     base: RunConfig,
-    modes: Sequence[str] = ("frozen", "finetune"),
+    modes: Sequence[str] = (FROZEN, FINETUNE),
     *,
     backbone: Backbone | None = None,
     data: TaskData | None = None,
@@ -113,5 +115,6 @@ def comparison_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              else None, "paper": row["paper_shown"],
              "paper's number": row["paper_note"], "baseline (x100)": r(100 * (row["baseline"] or 0)),
              "wall s": r(row["wall_s"]), "s / epoch": r(row["s_per_epoch"], 2),
-             "trainable params": row["trainable"], "peak MB": r(row["peak_mb"], 0),
+             "trainable params": row["trainable"],
+             "checkpoint MB": r(row.get("checkpoint_mb"), 3), "peak MB": r(row["peak_mb"], 0),
              "GFLOPs": r(row["gflops"], 0)} for row in rows]

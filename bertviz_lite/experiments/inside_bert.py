@@ -36,6 +36,7 @@ from bertviz_lite.engine.encoding import Encoded, encode_examples
 from bertviz_lite.engine.feature_disk import model_fingerprint
 from bertviz_lite.engine.features import Cache
 from bertviz_lite.engine.models import Backbone, load_backbone
+from bertviz_lite.engine.modes import mode_of
 from bertviz_lite.engine.precision import resolve_precision
 from bertviz_lite.experiments.cka import cka_matrix
 from bertviz_lite.experiments.forgetting import MAX_LENGTH as FORGET_MAX_LENGTH
@@ -90,7 +91,7 @@ def tuned_encoder(record: RunRecord, config: RunConfig, backbone: Backbone,
                 f"but the run is {config.task} {config.mode}: pass the folder that "
                 "`train --save-model` wrote for this run")
         return trained.model.encoder
-    if config.trainable_top == 0:
+    if mode_of(config.mode).cache_features:  # the encoder never trained: it is the pretrained one
         labels = list(record.data.get("labels") or [])
         return build_task_model(backbone, config, labels).encoder
     raise ConfigError(f"a {config.mode} run changed the encoder: pass --checkpoint DIR, the "

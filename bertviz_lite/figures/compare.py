@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bertviz_lite.engine.modes import FINETUNE, FROZEN
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.figures.text import capitalise, fmt_human, fmt_num, is_finite, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
@@ -103,7 +104,7 @@ def compare_bars(rows: list[dict[str, Any]], metric_title: str, theme: Theme = D
 def _cost_ratio(rows: Sequence[Mapping[str, Any]]) -> float | None:
     """Fine-tune wall time / frozen wall time, or None without both (and a positive frozen)."""
     wall = {r.get("mode"): r.get("wall_s") for r in rows}
-    f, t = wall.get("frozen"), wall.get("finetune")
+    f, t = wall.get(FROZEN), wall.get(FINETUNE)
     return cost_ratio(t, f) if is_finite(f) and is_finite(t) else None
 
 
@@ -138,9 +139,9 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
             fig.update_yaxes(range=[0, top * 1.45], row=row, col=col)
     ratio = _cost_ratio(rows)
     if ratio is not None:
-        finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == "finetune")
+        finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == FINETUNE)
         # Above the fine-tune bar's own value label, in the wall-time panel.
-        fig.add_annotation(x=safe_text("finetune"), y=finetune_wall, xref="x", yref="y",
+        fig.add_annotation(x=safe_text(FINETUNE), y=finetune_wall, xref="x", yref="y",
                            yanchor="bottom", yshift=int(theme.font_size * 1.8), showarrow=False,
                            text=f"{ratio:.1f}× frozen (slide: ~{SLIDE_COST_RATIO:.0f}×)",
                            font={"color": theme.backward})

@@ -47,6 +47,16 @@ def norm_range(records_or_steps: Iterable[Any]) -> tuple[float, float]:
     return (float(min(lo, hi - 2)), float(hi))
 
 
+def frozen_at(record: RunRecord, step: Any) -> list[str]:
+    """The groups frozen at one step: those outside the step's `trainable_groups` where the
+    mode changes them as it runs (LP-FT, gradual unfreezing: the wall descends), else the
+    record's frozen_groups."""
+    trainable = field(step, "trainable_groups")
+    if trainable is None:
+        return list(record.frozen_groups)
+    return [g for g in record.groups if g not in set(trainable)]
+
+
 def _kind(group: str, value: Any, frozen: set[str], present: bool) -> str:
     """How a group is drawn: trainable bar, frozen/zero wall, or a missing value."""
     if group in frozen:
@@ -192,14 +202,15 @@ def grad_flow_replay(record: RunRecord, *, max_frames: int | None = None,
     first = steps[idx[0]]
     # No step in the title: with redraw=False plotly does not redraw titles between frames
     # (and errors when a frame tries), so the slider's caption names the step instead.
-    fig = _bars_figure(groups, field(first, "grad_norm"), frozen, None, x_range, theme,
-                       hatch=False)
+    fig = _bars_figure(groups, field(first, "grad_norm"), frozen_at(record, first), None,
+                       x_range, theme, hatch=False)
     if len(idx) > 500:
         log.info("replay with %d frames; pass max_frames to keep the figure small", len(idx))
     fig.frames = [
         {"name": str(field(steps[i], "step")), "traces": [0, 1, 2],
          "data": [{"type": "bar", **v}
-                  for v in _bar_values(groups, field(steps[i], "grad_norm"), frozen, x_range)]}
+                  for v in _bar_values(groups, field(steps[i], "grad_norm"),
+                                       frozen_at(record, steps[i]), x_range)]}
         for i in idx
     ]
     names = [f.name for f in fig.frames]
@@ -212,14 +223,14 @@ def grad_flow_replay(record: RunRecord, *, max_frames: int | None = None,
 def _heat_rows(record: RunRecord) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]],
                                             list[list[str]]]:
     """Per group x step: log10 norm (trainable), frozen/zero mask, missing mask, hover text."""
-    frozen = set(record.frozen_groups)
+    frozen = [set(frozen_at(record, s)) for s in record.steps]
     z, wall, miss, hover = [], [], [], []
     for g in record.groups:
         zr, wr, mr, hr = [], [], [], []
-        for s in record.steps:
+        for s, frozen_then in zip(record.steps, frozen):
             grad = field(s, "grad_norm") or {}
             v = grad.get(g)
-            kind = _kind(g, v, frozen, g in grad)
+            kind = _kind(g, v, frozen_then, g in grad)
             zr.append(math.log10(v) if kind == "bar" and is_finite(v) else None)
             wr.append(1 if kind in ("frozen", "zero") else None)
             mr.append(1 if kind in ("nan", "missing") else None)

@@ -15,6 +15,7 @@ from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.figures.compare import compare_bars, cost_figure
 from bertviz_lite.figures.curves import compare_curves, loss_curve, metric_curves
 from bertviz_lite.figures.gradflow import (
+    frozen_at,
     grad_flow_bars,
     grad_flow_replay,
     grad_heatmap,
@@ -30,7 +31,7 @@ def flow(record: RunRecord, step: int = -1, theme: Theme = DEFAULT_THEME) -> go.
     if not record.steps:
         return grad_flow_bars(record.groups, {}, record.frozen_groups, theme=theme)
     s = record.steps[step]
-    return grad_flow_bars(record.groups, s.grad_norm, record.frozen_groups, step=s.step,
+    return grad_flow_bars(record.groups, s.grad_norm, frozen_at(record, s), step=s.step,
                           theme=theme)
 
 

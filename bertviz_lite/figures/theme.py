@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
+from bertviz_lite.engine.modes import find_mode
 from bertviz_lite.figures.text import safe_text
 
 # Okabe-Ito, by name.
@@ -63,7 +64,8 @@ class Theme:
     grid: str = "#E6E6E6"
     unlit: str = "#F2F2F2"  # a group the backward sweep has not reached (yet)
     presenter: bool = False  # large type and thick lines for a projector
-    # frozen, finetune, then top-K modes in turn
+    # frozen, finetune, then top-K modes in turn (the lecture's modes; every mode's colours,
+    # these included, come from its registry entry: engine/modes.py, read by mode_colour)
     mode_palette: tuple[str, ...] = (SKY_BLUE_AA, VERMILLION_AA, DARK_GREEN_AA, PLUM_AA)
 
 
@@ -96,17 +98,17 @@ PRESENTER_THEME = Theme(
 
 
 def mode_colour(mode: str, theme: Theme = DEFAULT_THEME, index: int = 0) -> str:
-    """The colour of a freeze policy, the same on every figure.
+    """The colour of a mode, the same on every figure: its registry entry's (engine/modes.py;
+    the darker variant in presenter mode).
 
-    mode: "frozen", "finetune" or "top-K"; index: the mode's position among the modes shown,
-    used to pick a distinct colour for each top-K.
+    mode: a mode string ("frozen", "top-2", ...); index: the mode's position among the modes
+    shown, used to pick a distinct colour for each mode of one family (top-2 beside top-4).
+    An unknown mode (an old record's) gets the top-K colours in turn.
     """
-    if mode == "frozen":
-        return theme.mode_palette[0]
-    if mode == "finetune":
-        return theme.mode_palette[1]
-    rest = theme.mode_palette[2:]
-    return rest[index % len(rest)]
+    entry = find_mode(mode) or find_mode("top-1")
+    if entry is None:
+        return theme.mode_palette[2 + index % 2]
+    return entry.colour(theme.presenter, index)
 
 
 def style(fig: go.Figure, theme: Theme = DEFAULT_THEME, title: str | None = None,

@@ -209,10 +209,43 @@ def recipe_table(runs: Path) -> str:
     return "\n".join(lines)
 
 
+def modes_table(runs: Path) -> str:
+    """Every mode on the bundled tasks (experiments/modes_bench.py): metric, trainable
+    weights, step time, memory, optimizer state, checkpoint size, and the load it ran under."""
+    result = _load(runs, "modes")
+    if result is None:
+        return "No modes measurement committed (assets/runs/modes.json)."
+    s = result.get("setup", {})
+    head = ["task", "mode", "metric (x100)", "trainable weights", "median step (s)",
+            "peak memory (MB)", "optimizer state (MB)", "checkpoint (MB)", "load (1 min)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result.get("rows", []):
+        value = None if r.get("value") is None else 100 * float(r["value"])
+        share = 100 * r["trainable"] / r["total"] if r.get("total") else 0.0
+        cells = [str(r["task"]), str(r["label"]), f"{_num(value, 1)} ({r['metric']})",
+                 f"{r['trainable']:,} ({share:.2g}%)", _num(r.get("step_s"), 2),
+                 _num(r.get("peak_mb"), 0), _num(r.get("optimizer_mb"), 2),
+                 _num(r.get("checkpoint_mb"), 2),
+                 f"{_num(r.get('load_before'), 1)} → {_num(r.get('load_after'), 1)}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    eng = s.get("engine", {})
+    lrs = ", ".join(f"{m} {lr:g}" for m, lr in s.get("mode_lr", {}).items())
+    lines += ["", f"{s.get('model')} ({s.get('layers')} layers, {s.get('hidden')} wide) on the "
+              f"bundled data, {s.get('epochs')} epochs, batch {s.get('batch_size')}, seed "
+              f"{s.get('seed')}; learning rate of the BERT-side weights {s.get('lr')} "
+              f"({lrs}), head {s.get('head_lr')}. {s.get('cpu')}, {s.get('cores')} cores, "
+              f"engine {eng.get('version')} (commit {eng.get('git_commit')}), recorded "
+              f"{s.get('date')}: {s.get('load_note')}. Optimizer state: AdamW's two fp32 "
+              f"moments per trainable weight; checkpoint: the fp32 weights `train "
+              f"--save-model` writes for that mode."]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {"lecture-runs": lecture_table,
                                             "reproduction": reproduction_table,
                                             "task-model": task_model_gain,
-                                            "recipe": recipe_table}
+                                            "recipe": recipe_table,
+                                            "modes": modes_table}
 
 
 def _block(name: str) -> re.Pattern[str]:

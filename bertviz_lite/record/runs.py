@@ -42,6 +42,9 @@ class StepRecord:
     examples: int = 0
     tokens: int = 0  # word pieces computed, padding included
     real_tokens: int = 0  # of those, the ones that are not padding
+    trainable_groups: list[str] | None = None  # groups that trained at this step, in modes
+    #   whose trainable set changes during the run (LP-FT, gradual unfreezing); None (left out
+    #   of the JSON) where it never changes: the record's frozen_groups say it
 
 
 @dataclass
@@ -98,12 +101,23 @@ class RunRecord:
     created: str = ""
     key: str = ""  # config_hash: identical configs share a key
     precision: str = ""  # what ran: fp32 | bf16 (autocast); "" in records from before it existed
+    trained_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per group, the
+    #   parameters that train in some phase: {"params": scalar weights, "tensors": their names}
+    phases: list[dict[str, Any]] = field(default_factory=list)  # {"step": first step (1-based),
+    #   "label": what trains, in words, "trainable_groups": [...]}: one for most modes, more
+    #   where the trainable set changes (LP-FT's switch, gradual unfreezing's layers)
+    checkpoint_mb: float | None = None  # size of the weights `train --save-model` writes
+    #   (fp32): the head, the parameters that trained (BitFit, LoRA) or the whole model
     version: int = RECORD_VERSION
     engine: dict[str, Any] = field(default_factory=engine_info)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN and infinity become None)."""
-        return _finite(dataclasses.asdict(self))
+        d = dataclasses.asdict(self)
+        for step in d["steps"]:
+            if step.get("trainable_groups") is None:
+                step.pop("trainable_groups", None)
+        return _finite(d)
 
     def save(self, path: str | Path) -> Path:
         """Write JSON atomically (a crash never leaves half a record)."""
@@ -144,6 +158,9 @@ class RunRecord:
             data=dict(ready.get("data", {})),
             model=dict(ready.get("model", {})),
             notes=list(ready.get("notes", [])),
+            trained_params=dict(ready.get("trained_params", {})),
+            phases=list(ready.get("phases", [])),
+            checkpoint_mb=ready.get("checkpoint_mb"),
         )
 
     @classmethod

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.modes import mode_of
 from bertviz_lite.serve.job import Run
 
 EMA_ALPHA = 0.3  # weight of the newest duration in the running average
@@ -29,7 +30,7 @@ class Durations:
     def kind(config: RunConfig, analysis: bool = False) -> str:
         if analysis:
             return "analysis"
-        return "frozen" if config.trainable_top == 0 else "trains-encoder"
+        return "frozen" if mode_of(config.mode).cache_features else "trains-encoder"
 
     def expected(self, config: RunConfig, analysis: bool = False) -> float:
         """Seconds a run of this config (or an analysis of one) is expected to take (0.0

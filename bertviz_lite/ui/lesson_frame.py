@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.engine.modes import FINETUNE, FROZEN, mode_of
 
 ON = ("1", "true", "on", "yes")
 # Room for a figure on the stage below the step header of a 720-pixel-high screen. Bar
@@ -81,11 +82,12 @@ def fit(fig: Any, key: str, name: str = "") -> Any:
 
 
 def stage_mode_buttons() -> None:
-    """The setting that matters in a demo, as two big buttons: frozen or fine-tuned."""
+    """The setting that matters in a demo, as two big buttons: frozen or fine-tuned (their
+    labels from the mode registry)."""
     c1, c2 = st.columns(2)
-    for col, (mode, label) in zip((c1, c2), [("frozen", "Frozen"), ("finetune", "Fine-tune")]):
-        col.button(label, key=f"bp_stage_{mode}", width="stretch",
-                   type="primary" if st.session_state.get("mode", "frozen") == mode else "secondary",
+    for col, mode in zip((c1, c2), (FROZEN, FINETUNE)):
+        col.button(mode_of(mode).label.capitalize(), key=f"bp_stage_{mode}", width="stretch",
+                   type="primary" if st.session_state.get("mode", FROZEN) == mode else "secondary",
                    on_click=lambda m=mode: st.session_state.update(mode=m))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bertviz_lite.engine.config import head_title
+from bertviz_lite.engine.modes import FINETUNE, FROZEN, all_modes, find_mode, label_of
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.ui.inspection import finetune_config
 from bertviz_lite.ui.layout import plot, theme
@@ -82,7 +83,7 @@ def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
     if source == "recorded":
         found = {r.label: r for r in recorded_runs().values() if r.task == task}
     elif source == "session":
-        for key in ("bp_job", "cmp_frozen", "cmp_finetune", f"ft_{task}"):
+        for key in ("bp_job", *(f"cmp_{m}" for m in comparison_modes()), f"ft_{task}"):
             job = job_state(key)
             if job is not None:
                 remember_run(job)
@@ -90,27 +91,45 @@ def comparison_records(task: str, source: str) -> dict[str, RunRecord]:
                  if r.task == task}
     else:
         found = _run_comparison(task)
-    order = {"frozen": 0, "frozen (scalar-mix)": 1,
-             f"frozen ({head_title('task-model', task)})": 2, "finetune": 9}
-    return dict(sorted(found.items(), key=lambda kv: order.get(kv[0], 5)))
+    return dict(sorted(found.items(), key=lambda kv: _order(kv[0], task)))
+
+
+def _order(label: str, task: str) -> tuple[int, int]:
+    """Where a run's label sorts: by its mode's place in the registry (frozen first, then
+    top-K, fine-tuned, ...), then linear, scalar-mix and task-model heads."""
+    mode, _, _ = label.partition(" (")
+    names = [m.name for m in all_modes()]
+    entry = find_mode(mode)
+    heads = ["", "scalar-mix", head_title("task-model", task)]
+    head = label[len(mode):].strip(" ()")
+    return (names.index(entry.name) if entry else len(names),
+            heads.index(head) if head in heads else len(heads))
+
+
+def comparison_modes() -> list[str]:
+    """Every mode "Run the comparison now" offers: each registry entry (top-K as top-2)."""
+    return [m.spell(2) for m in all_modes()]
 
 
 def _run_comparison(task: str) -> dict[str, RunRecord]:
-    """Submit frozen and fine-tuned runs of the app's model on the bundled data (same seed);
-    show progress."""
+    """Submit runs of the chosen modes (frozen and fine-tuned by default) of the app's model
+    on the bundled data (same seed); show progress."""
     seed = int(st.number_input("Seed", 0, 10_000, 0, key="cmp_seed"))
-    if st.button("Run frozen and fine-tuned", type="primary", key="cmp_run"):
-        for mode in ("frozen", "finetune"):
+    chosen = [str(m) for m in st.multiselect(
+        "Modes", comparison_modes(), default=[FROZEN, FINETUNE], key="cmp_modes",
+        format_func=label_of, help="each trains once on the same data and seed")]
+    if st.button("Run the comparison", type="primary", key="cmp_run", disabled=len(chosen) < 2):
+        for mode in chosen:
             config = finetune_config(task).replace(mode=mode, seed=seed)
             start_job(f"cmp_{mode}", config, None)
     out: dict[str, RunRecord] = {}
-    for mode in ("frozen", "finetune"):
+    for mode in chosen:
         job = job_state(f"cmp_{mode}")
         if job is None:
             continue
         if job.config.task != task:
             continue
-        st.caption(f"{mode}:")
+        st.caption(f"{label_of(mode)}:")
         live_view(f"cmp_{mode}") if job.snapshot().state in ACTIVE else job_status(job)
         record = job.snapshot().record
         if record is not None and record.status == "completed":

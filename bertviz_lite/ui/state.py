@@ -11,6 +11,7 @@ import streamlit as st
 
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.modes import find_mode
 from bertviz_lite.serve.pool import Job
 from bertviz_lite.ui.resources import job_pool, settings
 
@@ -107,7 +108,9 @@ def remember_run(job: Job) -> None:
 
 
 def _mode_kind(mode: str) -> str:
-    return "frozen" if mode == "frozen" else "finetune" if mode == "finetune" else "top-k"
+    """The registry entry's name of a mode string ("top-2" -> "top-k")."""
+    entry = find_mode(mode)
+    return entry.name if entry is not None else mode
 
 
 def clamp_state(key: str, top: int) -> None:

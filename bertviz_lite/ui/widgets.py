@@ -9,6 +9,7 @@ import streamlit as st
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.data.load import parse_upload
 from bertviz_lite.engine.config import HEADS, TASKS, RunConfig, head_title
+from bertviz_lite.engine.modes import FROZEN, all_modes, find_mode
 from bertviz_lite.engine.tasks import EXAMPLE_INPUTS, TASK_SPECS
 from bertviz_lite.ui.resources import _folder_data, bundled_train_size, facts, settings
 from bertviz_lite.ui.state import QUERY
@@ -28,22 +29,26 @@ def task_picker(key: str = "task") -> str:
     return task
 
 
+def mode_options() -> list[str]:
+    """The picker's options: every registered mode's name, in registry order."""
+    return [m.name for m in all_modes()]
+
+
 def mode_picker(n_layers: int, key: str = "mode") -> str:
-    """frozen / fine-tuned / unfreeze the top k layers -> a RunConfig mode string."""
+    """What learns (one option per registered mode) -> a RunConfig mode string."""
+    modes = {m.name: m for m in all_modes()}
     choice = st.segmented_control(
-        "What learns?", ["frozen", "top-k", "finetune"], key=key, bind=QUERY, default="frozen",
-        required=True)
-    st.caption({"frozen": "Only the task head learns; BERT's weights stay fixed.",
-                "top-k": "The top k BERT layers and the head learn; the rest stay fixed.",
-                "finetune": "Every BERT layer and the head learn."}.get(str(choice), ""))
-    if choice == "top-k":
+        "What learns?", list(modes), key=key, bind=QUERY, default=FROZEN, required=True)
+    mode = modes.get(str(choice), modes[FROZEN])
+    st.caption(mode.summary)
+    if mode.takes_k:
         if int(st.session_state.get("top_k", 0) or 0) > n_layers:  # another model had more
             st.session_state["top_k"] = n_layers
         k = st.slider("k: BERT layers that learn (from the top)", 1, n_layers, min(2, n_layers),
                       key="top_k",
                       bind=QUERY)
-        return f"top-{k}"
-    return str(choice or "frozen")
+        return mode.spell(k)
+    return mode.spell()
 
 
 # -- data --------------------------------------------------------------------------------
@@ -108,6 +113,12 @@ def _chosen_model(models: dict[str, str]) -> str:
     return str(label) if label in models else next(iter(models))
 
 
+def _encoder_fixed(mode: str) -> bool:
+    """Whether no BERT weight trains in `mode` (its learning rate is then unused)."""
+    entry = find_mode(mode)
+    return entry is not None and entry.cache_features
+
+
 def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     """Every choice of a training run; returns (config, uploaded data, problem)."""
     s = settings()
@@ -124,7 +135,7 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     batch = c2.select_slider("Batch size", [b for b in (4, 8, 16, 32, 64) if b <= s.max_batch_size],
                              16, key="batch", bind=QUERY)
     lr = c1.select_slider("Learning rate (BERT layers)", LRS, 5e-5, key="lr", bind=QUERY,
-                          format_func=lambda v: f"{v:g}", disabled=mode == "frozen")
+                          format_func=lambda v: f"{v:g}", disabled=_encoder_fixed(mode))
     head_lr = c2.select_slider("Learning rate (head)", HEAD_LRS, 3e-3, key="head_lr", bind=QUERY,
                                format_func=lambda v: f"{v:g}")
     seed = c1.number_input("Seed", 0, 10_000, 0, key="seed", bind=QUERY)

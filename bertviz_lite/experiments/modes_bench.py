@@ -1,0 +1,130 @@
+"""Every mode on the bundled tasks, measured: metric, trainable parameters, step time, peak
+memory, optimizer state and checkpoint size (docs/results.md's modes table, from the JSON this
+writes). The load average is recorded beside every run: on a shared machine the times say
+what they were measured under; the metrics do not depend on it.
+
+    python -m bertviz_lite.experiments.modes_bench --out assets/runs/modes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bertviz_lite.data.load import load_task_data
+from bertviz_lite.engine.config import TASKS, RunConfig
+from bertviz_lite.engine.modes import label_of
+from bertviz_lite.engine.tasks import TASK_SPECS
+from bertviz_lite.record.provenance import engine_info
+from bertviz_lite.record.runs import RunRecord
+
+log = logging.getLogger(__name__)
+
+MODES = ("frozen", "finetune", "bitfit", "lora", "lp-ft", "gradual")
+# Learning rate of the BERT-side weights per mode. BitFit's and LoRA's few weights want a
+# larger one (Ben Zaken et al.: 1e-4 to 1e-3; Hu et al.: 4e-4 to 5e-4 on RoBERTa-base);
+# the others take BERT's recipe (5e-5). The head: 3e-3 in every mode.
+MODE_LR = {"bitfit": 5e-4, "lora": 5e-4}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> float:
+    """The 1-minute load average (0.0 where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def row_of(rec: RunRecord, lr: float, load_before: float) -> dict[str, Any]:
+    """What the table shows of one run."""
+    seconds = [s.seconds for s in rec.steps]
+    return {"task": rec.task, "mode": rec.mode, "label": label_of(rec.mode), "lr": lr,
+            "metric": TASK_SPECS[rec.task].metric_title, "value": rec.final.get("value"),
+            "baseline": rec.baseline.get("value"), "trainable": rec.trainable_params,
+            "total": rec.total_params, "steps": len(rec.steps),
+            "step_s": statistics.median(seconds) if seconds else None,
+            "train_s": rec.cost.get("train_seconds"), "wall_s": rec.cost.get("wall_seconds"),
+            "cpu_s": rec.cost.get("cpu_seconds"), "peak_mb": rec.cost.get("peak_rss_mb"),
+            "optimizer_mb": rec.trainable_params * 8 / 2**20,  # AdamW: two fp32 moments
+            "checkpoint_mb": rec.checkpoint_mb, "status": rec.status,
+            "load_before": load_before, "load_after": load_average()}
+
+
+def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Path) -> dict:
+    """Train each mode on each task's bundled data (one process, the model loaded once); the
+    JSON at `out` is rewritten after every run, so a partial measurement is kept."""
+    from bertviz_lite.engine.models import load_backbone
+    from bertviz_lite.engine.training import run_to_record
+    from bertviz_lite.experiments.compare import _copy, release_memory
+
+    backbone = load_backbone("bundled")
+    result: dict[str, Any] = {"setup": {
+        "model": backbone.name, "layers": backbone.num_layers, "hidden": backbone.hidden_size,
+        "data": "bundled", "epochs": epochs, "seed": seed, "lr": RunConfig().lr,
+        "mode_lr": MODE_LR, "head_lr": RunConfig().head_lr, "batch_size": RunConfig().batch_size,
+        "cpu": cpu_model(), "cores": os.cpu_count(), "engine": engine_info(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_note": "taken on a shared machine under load (other jobs ran): times and "
+                     "memory are what this load allowed; the metrics do not depend on it"},
+        "rows": []}
+    for task in tasks:
+        data = load_task_data(task, "bundled", seed=seed)
+        for mode in modes:
+            release_memory()
+            lr = MODE_LR.get(mode, RunConfig().lr)
+            config = RunConfig(task=task, mode=mode, epochs=epochs, seed=seed, lr=lr)
+            before = load_average()
+            rec = run_to_record(config, backbone=backbone, data=_copy(data))
+            result["rows"].append(row_of(rec, lr, before))
+            log.info("%s %s: %s %.3f, %.2f s/step", task, mode, rec.status,
+                     rec.final.get("value") or float("nan"), result["rows"][-1]["step_s"] or 0)
+            _save(result, out)
+    return result
+
+
+def _save(result: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".modes-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the modes and write the JSON the results page's modes table is made from."""
+    ap = argparse.ArgumentParser(prog="python -m bertviz_lite.experiments.modes_bench")
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--epochs", type=int, default=3)  # as the lecture runs
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    measure([t for t in args.tasks.split(",") if t], [m for m in args.modes.split(",") if m],
+            args.epochs, args.seed, args.out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sys.exit(main())
