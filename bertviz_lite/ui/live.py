@@ -10,7 +10,7 @@ import streamlit as st
 
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.pool import Job
-from bertviz_lite.serve.settings import load_settings
+from bertviz_lite.serve.settings import Settings, SettingsError, load_settings
 from bertviz_lite.ui.layout import plot, theme
 from bertviz_lite.ui.state import job_state, redact, safe
 
@@ -18,7 +18,16 @@ from bertviz_lite.ui.state import job_state, redact, safe
 ACTIVE = ("queued", "starting", "running")
 # How often the live gradient chart refreshes while a job runs (fragment intervals are fixed
 # when this module is imported, so this reads the settings once, here).
-LIVE_SECONDS = load_settings().live_refresh_s
+def _live_seconds() -> float:
+    """The live chart's refresh interval from the settings; the default while the settings
+    cannot be read (every page then shows the settings' one-line error and stops)."""
+    try:
+        return load_settings().live_refresh_s
+    except SettingsError:
+        return Settings().live_refresh_s
+
+
+LIVE_SECONDS = _live_seconds()
 CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
 QUEUED_SECONDS = 2.0  # how often a queued job checks whether its turn has come
 
