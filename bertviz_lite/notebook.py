@@ -83,8 +83,9 @@ def _offline_notebook_renderer() -> Any:
 
 
 def config(**fields: Any) -> RunConfig:
-    """A RunConfig from keyword fields (task, mode, epochs, steps, device, ...), validated."""
-    return RunConfig(**fields)
+    """A RunConfig from keyword fields (task, mode, epochs, steps, device, ...), validated:
+    a wrong type, value or name is a ConfigError naming the argument."""
+    return RunConfig.make(**fields)
 
 
 @lru_cache(maxsize=2)
@@ -167,7 +168,15 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
     """
     from bertviz_lite.engine.training import Trainer
 
-    cfg = cfg.replace(**fields) if cfg is not None and fields else cfg or RunConfig(**fields)
+    from bertviz_lite.engine.config import ConfigError
+
+    if cfg is not None and not isinstance(cfg, RunConfig):
+        raise ConfigError(f"train() takes a RunConfig (from bv.config(...)) or keyword "
+                          f"settings, not a {type(cfg).__name__}: {cfg!r:.40}")
+    for name, value in (("live", live), ("progress", progress)):
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False; got {value!r:.40}")
+    cfg = cfg.replace(**fields) if cfg is not None and fields else cfg or RunConfig.make(**fields)
     live = in_notebook() if live is None else live
     if live:
         use_offline_plotly()
