@@ -76,14 +76,21 @@ def lessons() -> tuple[list[LessonFile], ArtefactStore]:
 
 
 def lesson_picker() -> tuple[Lesson | None, ArtefactStore]:
-    """The lesson of `?lesson=` (or the first usable one); one error line per bad file."""
+    """The lesson of `?lesson=` (or the first usable one). A broken lesson file is the
+    instructor's to fix: one error line per bad file for instructors (and in the log);
+    students see the lessons that work."""
     files, store = lessons()
+    instructor = ui.is_instructor()
     for f in files:
         if f.error:
-            st.error(f"Lesson file not loaded: {ui.safe(f.error)}")
+            log.warning("lesson file not loaded: %s", f.error)
+            if instructor:
+                st.error(f"Lesson file not loaded (only instructors see this): "
+                         f"{ui.safe(f.error)}")
     usable = [f for f in files if f.lesson is not None]
     if not usable:
-        st.info("No usable lesson in assets/lessons/.")
+        st.info("No usable lesson in assets/lessons/." if instructor else
+                "No lesson is available right now; your instructor has been told.")
         return None, store
     wanted = st.query_params.get("lesson")
     chosen = next((f for f in usable if f.lesson.id == wanted), usable[0])
