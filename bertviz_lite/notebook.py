@@ -166,9 +166,8 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
     progress: show a tqdm.auto progress bar of the steps. KeyboardInterrupt (the kernel's stop
     button) ends the run after the steps done: the returned record has status "stopped".
     """
-    from bertviz_lite.engine.training import Trainer
-
     from bertviz_lite.engine.config import ConfigError
+    from bertviz_lite.engine.training import Trainer
 
     if cfg is not None and not isinstance(cfg, RunConfig):
         raise ConfigError(f"train() takes a RunConfig (from bv.config(...)) or keyword "

@@ -7,7 +7,6 @@ path: models and data folders are chosen from the allowlists here by name.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os

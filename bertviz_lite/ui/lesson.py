@@ -43,6 +43,7 @@ from bertviz_lite.ui.lesson_poll import (
     class_code,
     class_poll,
     instructor_panel,
+    poll_available,
     results_chart,
     reveal_controls,
 )
@@ -234,7 +235,10 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     i = step_index(lesson)
     step = lesson.steps[i]
     answer = answer_for(step, store)
-    code, instructor = class_code(), ui.is_instructor()
+    instructor = ui.is_instructor()
+    in_class = instructor or bool(st.query_params.get("class"))
+    poll_on = poll_available(instructor) if in_class else False
+    code = class_code() if poll_on else None
     nav(lesson, i, st.container())
     st.subheader(f"{i + 1}. {step.title}")
     left, right = st.columns([1, 1] if stage() else [2, 3], gap="medium")
@@ -262,5 +266,5 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
         else:
             st.info("Make your prediction, then press **Reveal**: the recorded result "
                     "appears here.")
-    if instructor:
+    if instructor and poll_on:
         instructor_panel(lesson, step, answer, code)
