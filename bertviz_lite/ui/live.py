@@ -75,10 +75,14 @@ def job_status(job: Job) -> None:
     elif snap.state == "diverged":
         st.warning(safe(snap.record.reason if snap.record else "The loss became NaN."))
     elif snap.state == "stopped":
-        st.info(safe(snap.record.reason if snap.record and snap.record.reason else "Stopped."))
+        st.info(safe(snap.record.reason if snap.record and snap.record.reason else
+                     snap.error or "Stopped."))
     elif snap.state == "cached":
         st.success("Someone already ran exactly this configuration: replayed from the shared "
                    "cache, no training needed.")
+    notes = snap.record.notes if snap.record is not None else snap.ready.get("notes", [])
+    for note in notes:  # inputs truncated to max_length, a subsample, ...
+        st.caption("Note: " + safe(note))
 
 
 def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any]) -> Any:
