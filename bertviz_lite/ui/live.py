@@ -54,8 +54,10 @@ def job_status(job: Job) -> None:
 
     snap = job.snapshot()
     if snap.state == "queued":
+        from bertviz_lite.serve.core import minutes_text
+
         eta = job.eta_seconds()
-        wait = f", about {eta:.0f} s" if eta else ""
+        wait = f", about {minutes_text(eta)}" if eta else ""
         st.info(f"Waiting for a free trainer: position {snap.queue_position} in the queue{wait}.")
     elif snap.state in ("starting", "running"):
         total = int(snap.total_steps or (snap.ready or {}).get("steps_total") or 0)

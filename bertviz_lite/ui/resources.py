@@ -56,6 +56,8 @@ def job_pool() -> JobPool:
         worker_nice=s.worker_nice,
         backend=s.job_backend(),
         feature_cache_mb=s.feature_cache_mb,
+        max_per_owner=s.max_jobs_per_session,
+        time_limit_s=s.job_time_limit_s,
     )
     pool.start()
     atexit.register(pool.shutdown)
