@@ -211,13 +211,15 @@ def resolve_model(name: str) -> tuple[str, bool]:
 
 
 def load_backbone(name: str = "bundled") -> Backbone:
-    """Load encoder and tokenizer in fp32 with eager attention; never runs remote code."""
+    """Load encoder and tokenizer in fp32 with eager attention; never runs remote code.
+    A local folder is checked first (its config against its weights' headers), before
+    transformers is even imported."""
+    path, local = resolve_model(name)
+
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress reporting is enough
-
-    path, local = resolve_model(name)
     t0 = time.perf_counter()
     kwargs: dict[str, Any] = dict(
         local_files_only=local,

@@ -195,7 +195,7 @@ def _nan(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 # the types of a record's fields, as JSON has them (float fields also take whole numbers)
-_NUMBER = (int, float)
+_NUMBER = (float, int)
 FIELD_KINDS: dict[str, tuple[type, ...]] = {
     "config": (dict,), "groups": (list,), "frozen_groups": (list,), "trainable_params": (int,),
     "total_params": (int,), "device": (str,), "group_params": (dict,), "steps": (list,),

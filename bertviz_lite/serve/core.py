@@ -443,7 +443,7 @@ class PoolCore:
         self._index.forget(run)
         if run.state == "queued":
             self._queue.remove(run)
-            self._finish(run, "stopped")
+            self._finish(run, "stopped", error=run.stop_reason)
             log.info("run %d (%s) %s while queued", run.seq, run.owners(), why)
             return
         if run.stop_requested is None:
