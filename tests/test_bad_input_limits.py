@@ -525,3 +525,68 @@ def test_finite_check_helpers_agree():
 
     assert [_finite(v) for v in (1, 2.5, math.inf, math.nan, True, "1")] == \
         [True, True, False, False, False, False]
+
+
+# -- 4 and a restart: a real pool with one worker ---------------------------------------------
+def test_a_long_run_meets_the_time_limit_and_a_shutdown_keeps_the_steps(tiny_model_dir,
+                                                                        tmp_path):
+    """A run that would never end is stopped at the time limit, its steps kept and the reason
+    said; a run a shutdown (a server restart) cuts short is kept for its owner, once."""
+    from bertviz_lite.engine.config import RunConfig
+    from bertviz_lite.serve import interrupted
+    from bertviz_lite.serve.pool import JobPool
+
+    endless = RunConfig(model=str(tiny_model_dir), mode="finetune", steps=1_000_000,
+                        max_train=32, max_eval=16, batch_size=8, evals_per_epoch=0,
+                        train_eval_size=16)
+    folder = tmp_path / "interrupted"
+    pool = JobPool(1, warm_models=[str(tiny_model_dir)], threads_per_job=1, time_limit_s=3.0,
+                   abandon_after_s=600, checkpoint_dir=tmp_path / "ckpt",
+                   interrupted_dir=folder).start()
+    try:
+        limited = pool.submit(endless, owner="browser:a")
+        assert limited.wait(90), limited.snapshot()
+        snap = limited.snapshot()
+        assert snap.state == "stopped" and snap.record is not None and snap.record.steps
+        assert "at most 3 s (job_time_limit_s)" in snap.record.reason
+        assert snap.finished - snap.started < 30
+        pool.time_limit_s = None
+        cut = pool.submit(endless.replace(seed=1), owner="browser:b")
+        end = time.monotonic() + 60
+        while not cut.snapshot().steps and time.monotonic() < end:
+            time.sleep(0.05)
+    finally:
+        pool.shutdown()
+    assert cut.state == "stopped"
+    assert interrupted.take(folder, "browser:a") == []  # a finished run is not kept
+    (kept,) = interrupted.take(folder, "browser:b")
+    assert kept.steps and "server restarted" in kept.reason and kept.status == "stopped"
+    assert interrupted.take(folder, "browser:b") == []  # shown once
+
+
+# -- the shared run cache: another student's upload never replays for yours ----------------------
+def test_two_uploads_with_one_name_and_one_config_have_different_keys(tmp_path):
+    """Two students upload reviews.tsv with the same settings; a one-byte difference gives
+    another run key, so the cache never replays one's run for the other; identical bytes
+    (whatever the file's name) share the run on purpose."""
+    from bertviz_lite.data.source import Upload
+    from bertviz_lite.engine.config import RunConfig, run_key
+    from bertviz_lite.record.runcache import RunCache
+    from bertviz_lite.record.runs import RunRecord
+
+    config = RunConfig(task="sentiment", max_train=32, seed=0)
+    rows = ROWS.replace("\r\n", "\n")
+    mine = Upload("sentiment", "reviews.tsv", rows.encode())
+    theirs = Upload("sentiment", "reviews.tsv", rows.replace("dull film 5\t0", "dull film 5\t1")
+                    .encode())
+    renamed = Upload("sentiment", "copy of reviews.tsv", rows.encode())
+    as_csv = Upload("sentiment", "reviews.csv", rows.encode())
+    keys = {name: run_key(config, up) for name, up in
+            (("mine", mine), ("theirs", theirs), ("renamed", renamed), ("csv", as_csv))}
+    assert keys["mine"] != keys["theirs"] and keys["mine"] == keys["renamed"]
+    assert keys["csv"] != keys["mine"]  # another format parses the bytes differently
+    assert keys["mine"] != run_key(config)  # nor is it the bundled data's run
+    cache = RunCache(tmp_path / "cache")
+    cache.put(RunRecord(config.to_dict(), [], [], 0, 0, "cpu", status="completed",
+                        key=keys["theirs"]))
+    assert cache.get(keys["mine"]) is None and cache.get(keys["theirs"]) is not None

@@ -95,8 +95,10 @@ class PoolCore:
 
     def __init__(self, max_workers: int, options: WorkerOptions, settings: PoolSettings, *,
                  checkpoint_dir: Path | None, limits: Limits,
-                 backend: WorkerBackend | None = None) -> None:
+                 backend: WorkerBackend | None = None,
+                 interrupted_dir: Path | None = None) -> None:
         self.lock = threading.RLock()
+        self._interrupted_dir = interrupted_dir  # runs a shutdown cut short are kept here
         self.settings = settings
         self._backend: WorkerBackend = backend or LocalBackend()
         self._options = options
@@ -468,12 +470,25 @@ class PoolCore:
         run.checkpoint = checkpoint
         run.finished = time.time()
         run.data = None
+        if self._closing and state == "stopped" and run.analysis is None:
+            self._keep_interrupted(run)
         self._index.forget(run)
         if state == "completed":
             self._queue.durations.learn(run)
         self._counts[state] += 1
         for h in run.handles:
             h.mark_done()
+
+    def _keep_interrupted(self, run: Run) -> None:
+        """A shutdown stopped this run: keep its steps so far for the students who started
+        or followed it (their page says so after the restart)."""
+        if self._interrupted_dir is None or not run.steps:
+            return
+        record = run.record or RunRecord.partial(run.config.to_dict(), run.ready, run.steps,
+                                                 run.evals)
+        from bertviz_lite.serve.interrupted import keep
+
+        keep(self._interrupted_dir, [h.owner for h in run.handles if h.attached], record)
 
     def _dispatch(self) -> None:
         """Hand queued runs to idle workers (warm ones first)."""

@@ -94,6 +94,8 @@ class JobPool:
     beyond that `submit` raises OwnerLimit, a QueueFull (None: no limit).
     time_limit_s: a run that has trained this long is stopped, its steps kept, its record's
     reason saying so (None: no limit).
+    interrupted_dir: where a shutdown keeps the steps of the runs it stopped, for their
+    owners (`serve.interrupted`; None: not kept).
 
     `max_queue`, `max_per_owner`, `time_limit_s`, `abandon_after_s`, `cache` and
     `stop_timeout_s` may be changed while running.
@@ -113,7 +115,8 @@ class JobPool:
                  stop_timeout_s: float = 60.0, worker_nice: int = DEFAULT_WORKER_NICE,
                  backend: WorkerBackend | None = None,
                  feature_cache_mb: float = 2048.0, max_per_owner: int | None = None,
-                 time_limit_s: float | None = None) -> None:
+                 time_limit_s: float | None = None,
+                 interrupted_dir: Path | None = None) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}")
         if max_queue < 0:
@@ -128,7 +131,8 @@ class JobPool:
         settings = PoolSettings(max_queue, abandon_after_s, cache, stop_timeout_s,
                                 max_per_owner, time_limit_s)
         self._core = PoolCore(self.max_workers, options, settings,
-                              checkpoint_dir=checkpoint_dir, limits=limits, backend=backend)
+                              checkpoint_dir=checkpoint_dir, limits=limits, backend=backend,
+                              interrupted_dir=interrupted_dir)
         self._dispatcher = Dispatcher(self._core)
 
     @property

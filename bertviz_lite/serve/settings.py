@@ -117,6 +117,10 @@ class Settings:
         """Folder where workers keep the trained models of sessions."""
         return self.cache_path().parent / "checkpoints"
 
+    def interrupted_path(self) -> Path:
+        """Runs a restart cut short, kept for their owners (serve.interrupted)."""
+        return self.cache_path().parent / "interrupted"
+
     def poll_path(self) -> Path:
         """The class poll's SQLite database, beside the run cache (shared by app processes)."""
         return self.cache_path().parent / "class-poll.sqlite3"

@@ -58,6 +58,7 @@ def job_pool() -> JobPool:
         feature_cache_mb=s.feature_cache_mb,
         max_per_owner=s.max_jobs_per_session,
         time_limit_s=s.job_time_limit_s,
+        interrupted_dir=s.interrupted_path(),
     )
     pool.start()
     atexit.register(pool.shutdown)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from bertviz_lite.data.examples import DataError, TaskData
 from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.pool import Job
 from bertviz_lite.serve.settings import SettingsError
 from bertviz_lite.ui.resources import job_pool, settings
@@ -140,6 +141,16 @@ def start_job(key: str, config: RunConfig, data: TaskData | None) -> Job | None:
         return None
     st.session_state[key] = job
     return job
+
+
+def interrupted_runs() -> list[RunRecord]:
+    """Runs of this student (browser or sign-in) that a server restart cut short, taken
+    once per session from the pool's folder (serve.interrupted) and kept in the session."""
+    if "_interrupted" not in st.session_state:
+        from bertviz_lite.serve.interrupted import take
+
+        st.session_state["_interrupted"] = take(settings().interrupted_path(), owner_id())
+    return list(st.session_state["_interrupted"])
 
 
 def remember_run(job: Job) -> None:
