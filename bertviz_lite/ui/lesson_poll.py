@@ -75,9 +75,10 @@ def class_code() -> str | None:
     raw = st.query_params.get("class")
     if not raw:
         return None
-    sess = class_poll().session(raw)
+    sess = class_poll().session(raw) if len(raw) <= 64 else None
     if sess is None or not sess.open:
-        st.warning(f"Class session {ui.safe(normalise(raw))} is "
+        shown = normalise(raw)[:12] + ("..." if len(normalise(raw)) > 12 else "")
+        st.warning(f"Class session {ui.safe(shown)} is "
                    f"{'closed' if sess else 'unknown'}: you are working on your own.")
         return None
     return sess.code
