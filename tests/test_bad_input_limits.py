@@ -590,3 +590,17 @@ def test_two_uploads_with_one_name_and_one_config_have_different_keys(tmp_path):
     cache.put(RunRecord(config.to_dict(), [], [], 0, 0, "cpu", status="completed",
                         key=keys["theirs"]))
     assert cache.get(keys["mine"]) is None and cache.get(keys["theirs"]) is not None
+
+
+def test_every_tab_of_one_browser_is_one_owner():
+    """The XSRF cookie is re-masked on each page load: the owner comes from the token."""
+    pytest.importorskip("streamlit")
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from bertviz_lite.ui.state import browser_owner
+
+    token = os.urandom(16)
+    tabs = {browser_owner(generate_xsrf_token_string(token, 1_700_000_000)) for _ in range(4)}
+    other = browser_owner(generate_xsrf_token_string(os.urandom(16), 1_700_000_000))
+    assert len(tabs) == 1 and None not in tabs and other not in tabs
+    assert [browser_owner(c) for c in ("2|zz|00|1", "3|a|b|c", "", "2||00|1")] == [None] * 4

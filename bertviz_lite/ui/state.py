@@ -95,9 +95,26 @@ def owner_id() -> str:
         cookie = st.context.cookies.get("_streamlit_xsrf")
     except Exception:  # no browser (AppTest), or an older Streamlit
         cookie = None
-    if cookie:
-        return "browser:" + hashlib.sha256(cookie.encode("utf-8")).hexdigest()[:12]
-    return "session:" + session_id()
+    browser = browser_owner(cookie) if cookie else None
+    return browser or "session:" + session_id()
+
+
+def browser_owner(xsrf_cookie: str) -> str | None:
+    """A browser's owner id from its Streamlit XSRF cookie, the same in all its tabs: the
+    cookie is "2|mask|masked token|time" and the server masks the token anew on every page
+    load, so the token is unmasked first, then hashed (never kept). None when unreadable."""
+    parts = xsrf_cookie.split("|")
+    try:
+        if len(parts) == 4 and parts[0] == "2":
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+            token = bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked))
+        elif len(parts) == 1 and parts[0]:  # version 1: the token itself
+            token = parts[0].encode("utf-8")
+        else:
+            return None
+    except (ValueError, ZeroDivisionError):
+        return None
+    return "browser:" + hashlib.sha256(token).hexdigest()[:12] if token else None
 
 
 def session_id() -> str:
