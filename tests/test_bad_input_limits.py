@@ -604,3 +604,24 @@ def test_every_tab_of_one_browser_is_one_owner():
     other = browser_owner(generate_xsrf_token_string(os.urandom(16), 1_700_000_000))
     assert len(tabs) == 1 and None not in tabs and other not in tabs
     assert [browser_owner(c) for c in ("2|zz|00|1", "3|a|b|c", "", "2||00|1")] == [None] * 4
+
+
+@pytest.mark.parametrize("encode,ok", [
+    (lambda t: b"\xef\xbb\xbf" + t.encode(), True),  # Notepad's UTF-8 with a byte-order mark
+    (lambda t: t.encode("utf-16"), False),  # "Unicode" in an old editor
+], ids=["utf8-bom", "utf16"])
+def test_settings_and_lesson_files_saved_by_windows_editors(tmp_path, encode, ok):
+    from bertviz_lite.lesson.errors import LessonError
+    from bertviz_lite.lesson.format import load_lesson
+
+    settings, lesson = tmp_path / "bertviz.toml", tmp_path / "t.toml"
+    settings.write_bytes(encode(TOP))
+    lesson.write_bytes(encode(_lesson_with("low = 1\nhigh = 1000")))
+    if ok:
+        assert load_settings(settings, env={}).max_jobs == 2
+        assert load_lesson(lesson).steps[0].id == "cost"
+        return
+    with pytest.raises(SettingsError, match="not UTF-8 text \\(UTF-16\\?\\); save it as UTF-8"):
+        load_settings(settings, env={})
+    with pytest.raises(LessonError, match="t.toml: not UTF-8 text"):
+        load_lesson(lesson)

@@ -261,9 +261,11 @@ def parse_lesson(text: str, file: str = "<lesson>") -> Lesson:
 def load_lesson(path: str | Path) -> Lesson:
     """Read and validate one lesson file (UTF-8 TOML)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+    try:  # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise LessonError(f"{path.name}: not UTF-8 text (UTF-16?); save it as UTF-8") from None
+    except OSError as err:
         raise LessonError(f"{path.name}: cannot be read ({err})") from None
     lesson = parse_lesson(text, path.name)
     return Lesson(lesson.id, lesson.title, lesson.intro, lesson.steps, str(path))

@@ -163,10 +163,12 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     values: dict[str, Any] = {}
     file = Path(path or env.get("BERTVIZ_SETTINGS", "bertviz.toml"))
     if file.is_file():
-        try:
-            values.update(tomllib.loads(file.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise SettingsError(f"{file}: {err}") from None
+        try:  # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+            values.update(tomllib.loads(file.read_text(encoding="utf-8-sig")))
+        except tomllib.TOMLDecodeError as err:
+            raise SettingsError(f"{file}: not valid TOML ({err})") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"{file}: not UTF-8 text (UTF-16?); save it as UTF-8") from None
         check_file_values(values, str(file))
     defaults = Settings()
     for name in FIELD_TYPES:
