@@ -241,7 +241,11 @@ def test_a_settings_file_that_cannot_be_used_stops_every_page_in_one_line(tmp_pa
         assert "max\\_jobs is inside the \\[data\\_folders\\] table" in error, error
         assert not at.button and not at.title  # nothing else: no page without its limits
     good = {"BERTVIZ_SETTINGS": str(REPO / "deploy" / "bertviz.example.toml"),
-            "BERTVIZ_MAX_JOBS": "1"}  # (the variable wins: one worker is enough here)
+            "BERTVIZ_MAX_JOBS": "1",  # (the variable wins: one worker is enough here)
+            "BERTVIZ_MAX_EPOCHS": "2", "BERTVIZ_MAX_BATCH_SIZE": "3"}  # were exceptions
     with app_settings(good):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
         assert not at.exception and not at.error and at.title
+        at.switch_page(page_path("backprop")).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.number_input(key="epochs").value == 2 and at.select_slider(key="batch").value == 3

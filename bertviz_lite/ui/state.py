@@ -67,7 +67,9 @@ def is_instructor() -> bool:
     if not s.require_login and not s.instructors:
         return True  # a single-user laptop: the user is their own instructor
     email = getattr(st.user, "email", None) if getattr(st.user, "is_logged_in", False) else None
-    return bool(email) and email in s.instructors
+    # e-mail addresses compare without case: "A.Lecturer@Uni.edu" in the list is the same
+    # person as the provider's "a.lecturer@uni.edu"
+    return bool(email) and str(email).lower() in {e.lower() for e in s.instructors}
 
 
 def error_text(err: BaseException, doing: str) -> str:
