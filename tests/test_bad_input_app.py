@@ -228,7 +228,8 @@ def test_a_refused_job_says_why_after_the_pages_rerun():
         pool.max_per_owner = saved
 
 
-def test_a_settings_file_that_cannot_be_used_stops_every_page_in_one_line(tmp_path):
+def test_a_settings_file_that_cannot_be_used_stops_every_page_in_one_line(tmp_path,
+                                                                          tiny_model_dir):
     """The example's old key order (limits after [data_folders]): one line naming the key
     instead of a TypeError on every page; a good file beside it serves the app. (Last in
     this module: it resets the app's shared pool.)"""
@@ -240,12 +241,18 @@ def test_a_settings_file_that_cannot_be_used_stops_every_page_in_one_line(tmp_pa
         (error,) = [e.value for e in at.error]
         assert "max\\_jobs is inside the \\[data\\_folders\\] table" in error, error
         assert not at.button and not at.title  # nothing else: no page without its limits
+    hostile = tmp_path / "hostile"  # first in the allowlist: 10,000 layers claimed
+    shutil.copytree(tiny_model_dir, hostile)
+    config = json.loads((hostile / "config.json").read_text())
+    (hostile / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 10_000}))
     good = {"BERTVIZ_SETTINGS": str(REPO / "deploy" / "bertviz.example.toml"),
+            "BERTVIZ_MODELS": f"hostile={hostile},tiny={tiny_model_dir}",
             "BERTVIZ_MAX_JOBS": "1",  # (the variable wins: one worker is enough here)
             "BERTVIZ_MAX_EPOCHS": "2", "BERTVIZ_MAX_BATCH_SIZE": "3"}  # were exceptions
     with app_settings(good):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
         assert not at.exception and not at.error and at.title
+        assert "(32 x 2 + 2)" in " ".join(m.value for m in at.markdown)  # the tiny one's facts
         at.switch_page(page_path("backprop")).run()
         assert not at.exception, [e.value for e in at.exception]
         assert at.number_input(key="epochs").value == 2 and at.select_slider(key="batch").value == 3
