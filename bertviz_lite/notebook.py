@@ -265,8 +265,24 @@ def compare(records: Iterable[RunRecord] | Mapping[str, RunRecord]) -> Any:
     """A Comparison of runs (mode -> record): rows, cost ratio; draw it with `compare_figures`."""
     from bertviz_lite.experiments.compare import Comparison
 
-    recs = records if isinstance(records, Mapping) else {r.mode: r for r in records}
-    return Comparison(dict(recs))
+    from bertviz_lite.figures.records import need_record
+
+    if isinstance(records, (str, bytes)) or not isinstance(records, (Mapping, Iterable)):
+        raise TypeError(f"compare() takes a list of RunRecords or a dict label -> RunRecord, "
+                        f"not {type(records).__name__}")
+    if isinstance(records, Mapping):
+        recs = {str(k): need_record(r, "compare") for k, r in records.items()}
+    else:
+        recs = {}
+        for r in records:
+            mode = need_record(r, "compare").mode
+            if mode in recs:  # it silently kept the last of two runs of one mode
+                raise ValueError(f"compare() got two {mode!r} runs; name them with a dict, "
+                                 "e.g. bv.compare({'frozen seed 0': a, 'frozen seed 1': b})")
+            recs[mode] = r
+    if len(recs) < 2:
+        raise ValueError(f"compare() needs at least two runs; got {len(recs)}")
+    return Comparison(recs)
 
 
 def compare_figures(comparison: Any, theme: Theme = DEFAULT_THEME) -> dict[str, go.Figure]:

@@ -625,3 +625,24 @@ def test_settings_and_lesson_files_saved_by_windows_editors(tmp_path, encode, ok
         load_settings(settings, env={})
     with pytest.raises(LessonError, match="t.toml: not UTF-8 text"):
         load_lesson(lesson)
+
+
+def test_notebook_figures_and_compare_name_what_they_take():
+    import bertviz_lite as bv
+    from bertviz_lite.record.runs import RunRecord
+
+    frozen = RunRecord.load(REPO / "assets" / "runs" / "sentiment-frozen.json")
+    tuned = RunRecord.load(REPO / "assets" / "runs" / "sentiment-finetune.json")
+    for call, message in ((lambda: bv.flow(None), "flow() takes a RunRecord"),
+                          (lambda: bv.replay("run.json"), "replay() takes a RunRecord"),
+                          (lambda: bv.compare("frozen"), "compare() takes a list"),
+                          (lambda: bv.compare([frozen, {"mode": "x"}]), "compare() takes a Run")):
+        with pytest.raises(TypeError, match=message.replace("(", "\\(").replace(")", "\\)")):
+            call()
+    with pytest.raises(ValueError, match="got two 'frozen' runs; name them with a dict"):
+        bv.compare([frozen, frozen])  # one of them was dropped without a word
+    with pytest.raises(ValueError, match="needs at least two runs; got 0"):
+        bv.compare([])
+    assert set(bv.compare([frozen, tuned]).records) == {"frozen", "finetune"}
+    assert len(bv.compare({"seed 0": frozen, "seed 1": frozen}).records) == 2
+    assert bv.flow(tuned).data
