@@ -264,7 +264,6 @@ class _Bar:
 def compare(records: Iterable[RunRecord] | Mapping[str, RunRecord]) -> Any:
     """A Comparison of runs (mode -> record): rows, cost ratio; draw it with `compare_figures`."""
     from bertviz_lite.experiments.compare import Comparison
-
     from bertviz_lite.figures.records import need_record
 
     if isinstance(records, (str, bytes)) or not isinstance(records, (Mapping, Iterable)):
