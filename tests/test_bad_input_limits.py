@@ -646,3 +646,24 @@ def test_notebook_figures_and_compare_name_what_they_take():
     assert set(bv.compare([frozen, tuned]).records) == {"frozen", "finetune"}
     assert len(bv.compare({"seed 0": frozen, "seed 1": frozen}).records) == 2
     assert bv.flow(tuned).data
+
+
+@pytest.mark.parametrize("meta,message", [
+    ("[1]", "task.json has no run config"),
+    ('{"config": {"task": "sentiment", "steps": "3"}, "label_names": ["0", "1"]}',
+     "steps must be a whole number"),
+    ('{"config": {}, "label_names": "0,1"}', "label_names must be a list of texts"),
+    ('{"config": ', "task.json cannot be read"),
+], ids=["a-list", "steps-text", "labels-text", "cut-json"])
+def test_changes_refuses_a_bad_checkpoint_before_loading_a_model(tmp_path, caplog, meta,
+                                                                 message):
+    from bertviz_lite.cli.main import main
+
+    ckpt = tmp_path / "model"
+    ckpt.mkdir()
+    (ckpt / "task.json").write_text(meta)
+    run = str(REPO / "assets" / "runs" / "sentiment-finetune.json")
+    code = main(["changes", "--run", run, "--checkpoint", str(ckpt), "--out",
+                 str(tmp_path / "out.json")])
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert code == 2 and len(errors) == 1 and message in errors[0], errors

@@ -60,6 +60,10 @@ def cmd_changes(args: argparse.Namespace) -> int:
     if args.checkpoint is not None and not (Path(args.checkpoint) / "task.json").is_file():
         raise ConfigError(f"{args.checkpoint} is not a saved model: it has no task.json (write "
                           "one with `bertviz-lite train --save-model DIR`)")
+    if args.checkpoint is not None:  # its task.json, checked before any model loads
+        from bertviz_lite.engine.checkpoints import read_meta
+
+        read_meta(Path(args.checkpoint))
     result = analyse_changes(record, args.checkpoint, max_examples=args.max_examples,
                              stsb_dir=args.stsb,
                              on_progress=lambda what, d, n: log.info("%s %d/%d", what, d, n))
