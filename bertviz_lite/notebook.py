@@ -96,8 +96,9 @@ def modes() -> list[dict[str, Any]]:
 
 
 def config(**fields: Any) -> RunConfig:
-    """A RunConfig from keyword fields (task, mode, epochs, steps, device, ...), validated."""
-    return RunConfig(**fields)
+    """A RunConfig from keyword fields (task, mode, epochs, steps, device, ...), validated:
+    a wrong type, value or name is a ConfigError naming the argument."""
+    return RunConfig.make(**fields)
 
 
 @lru_cache(maxsize=2)
@@ -180,9 +181,16 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
     progress: show a tqdm.auto progress bar of the steps. KeyboardInterrupt (the kernel's stop
     button) ends the run after the steps done: the returned record has status "stopped".
     """
+    from bertviz_lite.engine.config import ConfigError
     from bertviz_lite.engine.training import Trainer
 
-    cfg = cfg.replace(**fields) if cfg is not None and fields else cfg or RunConfig(**fields)
+    if cfg is not None and not isinstance(cfg, RunConfig):
+        raise ConfigError(f"train() takes a RunConfig (from bv.config(...)) or keyword "
+                          f"settings, not a {type(cfg).__name__}: {cfg!r:.40}")
+    for name, value in (("live", live), ("progress", progress)):
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False; got {value!r:.40}")
+    cfg = cfg.replace(**fields) if cfg is not None and fields else cfg or RunConfig.make(**fields)
     live = in_notebook() if live is None else live
     if live:
         use_offline_plotly()
@@ -271,9 +279,24 @@ class _Bar:
 def compare(records: Iterable[RunRecord] | Mapping[str, RunRecord]) -> Any:
     """A Comparison of runs (mode -> record): rows, cost ratio; draw it with `compare_figures`."""
     from bertviz_lite.experiments.compare import Comparison
+    from bertviz_lite.figures.records import need_record
 
-    recs = records if isinstance(records, Mapping) else {r.mode: r for r in records}
-    return Comparison(dict(recs))
+    if isinstance(records, (str, bytes)) or not isinstance(records, (Mapping, Iterable)):
+        raise TypeError(f"compare() takes a list of RunRecords or a dict label -> RunRecord, "
+                        f"not {type(records).__name__}")
+    if isinstance(records, Mapping):
+        recs = {str(k): need_record(r, "compare") for k, r in records.items()}
+    else:
+        recs = {}
+        for r in records:
+            mode = need_record(r, "compare").mode
+            if mode in recs:  # it silently kept the last of two runs of one mode
+                raise ValueError(f"compare() got two {mode!r} runs; name them with a dict, "
+                                 "e.g. bv.compare({'frozen seed 0': a, 'frozen seed 1': b})")
+            recs[mode] = r
+    if len(recs) < 2:
+        raise ValueError(f"compare() needs at least two runs; got {len(recs)}")
+    return Comparison(recs)
 
 
 def compare_figures(comparison: Any, theme: Theme = DEFAULT_THEME) -> dict[str, go.Figure]:

@@ -9,6 +9,7 @@ N="${1:-2}"; PORT="${2:-8080}"
 RUN_DIR="${BERTVIZ_RUN_DIR:-$ROOT/.class-server}"
 export BERTVIZ_CACHE_DIR="${BERTVIZ_CACHE_DIR:-$RUN_DIR/cache}"   # shared by all processes
 . "$ROOT/scripts/setup.sh"
+(cd "$ROOT" && python -m bertviz_lite.serve.settings)  # refuse unusable settings first
 mkdir -p "$RUN_DIR"
 upstreams=""
 for i in $(seq 1 "$N"); do

@@ -5,4 +5,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
 . "$ROOT/scripts/setup.sh"
 cd "$ROOT"
+python -m bertviz_lite.serve.settings  # a settings file that cannot be used stops here
 exec streamlit run app.py --server.port "${PORT:-8501}" "$@"

@@ -189,3 +189,71 @@ def test_bad_reproduce_upload_then_a_good_one(raw, message, request):
     assert "[click](https://example.com)" not in body and "\\[click\\]" in body  # inert text
     at.switch_page(page_path("backprop")).run()
     still_serves_and_trains(at, request.node.callspec.id)
+
+
+# -- round three (issue 25): settings, the busy queue's message ---------------------------------
+def test_a_refused_job_says_why_after_the_pages_rerun():
+    """One session holds its limit of runs: the next start is refused with a line that
+    survives the page's st.rerun() (it was only in the log); after Stop, Train works."""
+    from bertviz_lite import ui
+
+    at = open_page(page_path("backprop"))
+    at.selectbox(key="model").select("tiny").run()
+    at.number_input(key="epochs").set_value(20).run()
+    pool = ui.job_pool()
+    saved = pool.max_per_owner
+    pool.max_per_owner = 1
+    try:
+        at.button(key="bp_train").click().run()
+        first = at.session_state["bp_job"]
+        assert first.state in ("queued", "starting", "running") and not at.error
+        at.switch_page(page_path("compare")).run()
+        at.segmented_control(key="cmp_source").set_value("run").run()
+        at.button(key="cmp_run").click().run()  # start_job twice, then st.rerun()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = messages(at)
+        assert "You already have 1 run queued or training" in shown, shown
+        at.run()
+        assert "You already have" not in messages(at)  # shown once
+        first.stop()
+        assert first.wait(60)  # (Train stays disabled until the worker confirms the stop)
+        at.switch_page(page_path("backprop")).run()
+        at.number_input(key="epochs").set_value(1).run()
+        assert not at.button(key="bp_train").disabled
+        at.button(key="bp_train").click().run()
+        again = at.session_state["bp_job"]
+        assert again is not first and not at.error, messages(at)
+        assert again.state in ("queued", "starting", "running", "completed")
+        again.stop()
+    finally:
+        pool.max_per_owner = saved
+
+
+def test_a_settings_file_that_cannot_be_used_stops_every_page_in_one_line(tmp_path,
+                                                                          tiny_model_dir):
+    """The example's old key order (limits after [data_folders]): one line naming the key
+    instead of a TypeError on every page; a good file beside it serves the app. (Last in
+    this module: it resets the app's shared pool.)"""
+    bad = tmp_path / "bertviz.toml"
+    bad.write_text('[data_folders]\nglue = "/srv/data"\nmax_jobs = 2\n')
+    with app_settings({"BERTVIZ_SETTINGS": str(bad)}):
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+        assert not at.exception, [e.value for e in at.exception]
+        (error,) = [e.value for e in at.error]
+        assert "max\\_jobs is inside the \\[data\\_folders\\] table" in error, error
+        assert not at.button and not at.title  # nothing else: no page without its limits
+    hostile = tmp_path / "hostile"  # first in the allowlist: 10,000 layers claimed
+    shutil.copytree(tiny_model_dir, hostile)
+    config = json.loads((hostile / "config.json").read_text())
+    (hostile / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 10_000}))
+    good = {"BERTVIZ_SETTINGS": str(REPO / "deploy" / "bertviz.example.toml"),
+            "BERTVIZ_MODELS": f"hostile={hostile},tiny={tiny_model_dir}",
+            "BERTVIZ_MAX_JOBS": "1",  # (the variable wins: one worker is enough here)
+            "BERTVIZ_MAX_EPOCHS": "2", "BERTVIZ_MAX_BATCH_SIZE": "3"}  # were exceptions
+    with app_settings(good):
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+        assert not at.exception and not at.error and at.title
+        assert "(32 x 2 + 2)" in " ".join(m.value for m in at.markdown)  # the tiny one's facts
+        at.switch_page(page_path("backprop")).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.number_input(key="epochs").value == 2 and at.select_slider(key="batch").value == 3

@@ -159,3 +159,63 @@ def test_class_poll_instructor_and_student():
     finally:
         os.environ.pop("BERTVIZ_INSTRUCTORS")
         ui.settings.clear()
+
+
+# -- round three (issue 25): a broken lesson file and a damaged poll, as students see them -------
+def _as_student():
+    from bertviz_lite import ui
+
+    os.environ["BERTVIZ_INSTRUCTORS"] = "lecturer@example.org"  # nobody here is one
+    ui.settings.clear()
+
+
+def _as_instructor():
+    from bertviz_lite import ui
+
+    os.environ.pop("BERTVIZ_INSTRUCTORS", None)
+    ui.settings.clear()
+
+
+def test_students_see_the_working_lessons_without_the_broken_files_error():
+    _as_student()
+    try:
+        at = lesson_page(step="2")
+        errors = [e.value for e in at.error]
+        assert not any("zz-broken.toml" in e for e in errors), errors
+        assert at.button(key="lesson_next") is not None  # the shipped lesson works
+    finally:
+        _as_instructor()
+
+
+def test_a_damaged_poll_database_leaves_the_lesson_working():
+    """Instructor: why, and a button that sets the file aside; then a class session starts.
+    Student in a class: one line, and the lesson goes on alone."""
+    from bertviz_lite import ui
+    from bertviz_lite.lesson.poll import Poll, PollUnavailable, set_aside
+    from bertviz_lite.ui.lesson import class_poll
+
+    path = ui.settings().poll_path()
+    class_poll.clear()
+    set_aside(path)
+    path.write_bytes(b"this is not a database " * 200)
+    try:
+        _as_student()
+        student = lesson_page(step="2", **{"class": "ABCDE"})
+        assert "The class poll is not available right now" in texts(student)
+        assert student.button(key="lesson_reveal_frozen-backward") is not None
+        _as_instructor()
+        teacher = lesson_page(step="2")
+        shown = " ".join(e.value for e in teacher.error)
+        assert "The class poll is off" in shown and "file is not a database" in shown, shown
+        teacher.button(key="lesson_poll_repair").click().run()
+        assert not teacher.exception
+        assert not [e for e in teacher.error if "class poll" in e.value], teacher.error
+        teacher.button(key="lesson_class_start").click().run()
+        assert len(teacher.query_params["class"]) == 5
+    finally:
+        _as_instructor()
+        class_poll.clear()
+        try:
+            Poll(path).check()
+        except PollUnavailable:  # a failure above left it damaged: the next tests need a poll
+            set_aside(path)

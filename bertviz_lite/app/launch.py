@@ -52,6 +52,13 @@ def run(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, extra: Sequence[str]
 
     A termination signal is passed on to streamlit (which stops its workers); Ctrl+C reaches
     both processes, and streamlit is given 15 s to shut down before it is terminated."""
+    from bertviz_lite.serve.settings import SettingsError, load_settings
+
+    try:  # a settings file that cannot be used stops here, not on every page
+        load_settings()
+    except SettingsError as err:
+        log.error("%s", err)
+        return 2
     cmd = command(port, host, extra)
     log.info("starting the app at http://%s:%d", host, port)
     log.debug("%s", " ".join(cmd))

@@ -13,9 +13,11 @@ def main() -> None:
     """One run of the app: page settings, sign-in, the navigation, then the chosen page."""
     st.set_page_config(page_title="bertviz-lite: to tune or not to tune?", layout="wide")
     ui.mark_entrypoint()
+    ui.check_settings()  # a settings file that cannot be used: one line, and nothing else
     ui.require_login()
     page = ui.navigation()  # every page of the registry, and the /home alias
     ui.sidebar()  # presenter mode: ?present=1 opens in it and stays in the URL
+    ui.show_flash()  # what the last run said before its st.rerun() (a full queue, ...)
     try:
         page.run()
     finally:

@@ -30,17 +30,25 @@ def add_changes_parser(sub: argparse._SubParsersAction) -> None:
 
 def read_record(path: str):  # noqa: ANN201 - RunRecord, imported lazily
     """Load a run record, or raise ConfigError saying what is wrong with the file."""
-    from bertviz_lite.record.runs import RunRecord
+    from bertviz_lite.record.runs import RunRecord, record_problem
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"run record {path} not found: write one with `bertviz-lite train "
                           "--out RUN.json`")
     try:
-        return RunRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as err:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError, OSError) as err:  # JSON, UTF-8, a deep nest
         raise ConfigError(f"{path} is not a run record written by `bertviz-lite train` "
-                          f"({type(err).__name__}: {err})") from None
+                          f"({type(err).__name__}: {str(err)[:200]})") from None
+    problem = record_problem(d)
+    if problem:
+        raise ConfigError(f"{path} cannot be analysed: {problem}")
+    try:
+        return RunRecord.from_dict(d)
+    except (TypeError, KeyError, ValueError) as err:
+        raise ConfigError(f"{path} is not a run record written by `bertviz-lite train` "
+                          f"({type(err).__name__}: {str(err)[:200]})") from None
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
@@ -52,6 +60,10 @@ def cmd_changes(args: argparse.Namespace) -> int:
     if args.checkpoint is not None and not (Path(args.checkpoint) / "task.json").is_file():
         raise ConfigError(f"{args.checkpoint} is not a saved model: it has no task.json (write "
                           "one with `bertviz-lite train --save-model DIR`)")
+    if args.checkpoint is not None:  # its task.json, checked before any model loads
+        from bertviz_lite.engine.checkpoints import read_meta
+
+        read_meta(Path(args.checkpoint))
     result = analyse_changes(record, args.checkpoint, max_examples=args.max_examples,
                              stsb_dir=args.stsb,
                              on_progress=lambda what, d, n: log.info("%s %d/%d", what, d, n))

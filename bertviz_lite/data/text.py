@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,11 @@ def decode_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> str:
         )
     if not raw.strip():
         raise DataError("file is empty; it needs a header line and at least one example", file=name)
+    if raw.startswith(UNICODE_BOMS):  # Excel's "Unicode text" is UTF-16 with a BOM
+        return _decode_unicode(raw, name)
+    if _looks_utf16(raw[:8192]):
+        raise DataError("file looks like UTF-16 text without a byte-order mark; save it as "
+                        "UTF-8 (in Excel: CSV UTF-8) and try again", file=name)
     if b"\x00" in raw[:8192]:
         raise DataError(
             "file looks binary (it contains NUL bytes); expected UTF-8 text such as TSV, CSV, "
@@ -58,6 +64,34 @@ def decode_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> str:
             line=line,
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+UNICODE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+                codecs.BOM_UTF16_BE)
+
+
+def _decode_unicode(raw: bytes, name: str) -> str:
+    """UTF-16 or UTF-32 text with a byte-order mark (UTF-32's comes first: it starts with
+    UTF-16's) -> text with normalised line ends."""
+    codec = "utf-32" if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else "utf-16"
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        raise DataError(f"file starts like {codec.upper()} text but is not valid "
+                        f"{codec.upper()}: save it as UTF-8 and try again", file=name) from None
+    if "\x00" in text:
+        raise DataError("file looks binary (it contains NUL characters); expected text such "
+                        "as TSV, CSV, JSONL or CoNLL columns", file=name)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """Text of ASCII letters in UTF-16 without a BOM: every other byte is NUL."""
+    if len(head) < 16:
+        return False
+    even, odd = head[0::2], head[1::2]
+    return odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even) or \
+        even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd)
 
 
 def checked_size(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from bertviz_lite.engine.config import RunConfig
+from bertviz_lite.engine.config import ConfigError, RunConfig
 from bertviz_lite.engine.heads import TaskModel
 from bertviz_lite.engine.models import Backbone
 from bertviz_lite.engine.modes import ModePlan, mode_of
@@ -83,24 +83,49 @@ def save_task_model(model: TaskModel, config: RunConfig, label_names: list[str],
     return folder
 
 
+def read_meta(folder: Path) -> tuple[RunConfig, list[str], dict]:
+    """A checkpoint's task.json -> (config, label names, the whole of it); ConfigError of
+    one line naming the folder when it is not what `save_task_model` writes."""
+    fix = "give the folder `bertviz-lite train --save-model DIR` wrote"
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        raise ConfigError(f"{folder}: {META} cannot be read ({str(err)[:120]}); {fix}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ConfigError(f"{folder}: {META} has no run config (a JSON object with 'config' "
+                          f"and 'label_names'); {fix}")
+    labels = meta.get("label_names", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ConfigError(f"{folder}: {META}'s label_names must be a list of texts; {fix}")
+    try:
+        config = RunConfig.from_dict(meta["config"])
+    except (ConfigError, TypeError) as err:
+        raise ConfigError(f"{folder}: {META} holds a config this version cannot use ({err})"
+                          ) from None
+    return config, list(labels), meta
+
+
 def load_task_model(folder: str | Path, backbone: Backbone) -> TrainedModel:
     """Rebuild the TaskModel of a checkpoint on a copy of `backbone` and load its weights."""
     folder = Path(folder)
-    meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    config = RunConfig.from_dict(meta["config"])
-    labels = list(meta["label_names"])
+    config, labels, meta = read_meta(folder)
     if config.model != backbone.name:
         raise ValueError(f"checkpoint was trained from {config.model!r}, not {backbone.name!r}")
     model = build_task_model(backbone, config, labels)
-    state = load_file(str(folder / WEIGHTS))
-    if meta.get("encoder") == "pretrained":
-        model.head.load_state_dict({k[5:]: v for k, v in state.items()}, strict=True)
-    elif meta.get("encoder") == "pretrained+trained":  # the pretrained rest stays as built
-        wrong = model.load_state_dict(state, strict=False).unexpected_keys
-        if wrong:
-            raise ValueError(f"checkpoint {folder} holds weights this model does not have: "
-                             f"{', '.join(wrong[:3])}")
-    else:
-        model.load_state_dict(state, strict=True)
+    try:
+        state = load_file(str(folder / WEIGHTS))
+        if meta.get("encoder") == "pretrained":
+            model.head.load_state_dict({k[5:]: v for k, v in state.items()}, strict=True)
+        elif meta.get("encoder") == "pretrained+trained":  # the pretrained rest stays as built
+            wrong = model.load_state_dict(state, strict=False).unexpected_keys
+            if wrong:
+                raise ValueError(f"checkpoint {folder} holds weights this model does not have: "
+                                 f"{', '.join(wrong[:3])}")
+        else:
+            model.load_state_dict(state, strict=True)
+    except (OSError, RuntimeError, ValueError) as err:  # missing, damaged, or another model's
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(f"{folder}: {WEIGHTS} cannot be loaded into this model ({first}); "
+                          "give the folder `train --save-model` wrote for this run") from None
     model.eval()
     return TrainedModel(model, config, labels)

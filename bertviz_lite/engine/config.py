@@ -10,6 +10,8 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
+import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,8 +133,16 @@ class RunConfig:
         return cls(**d)
 
     def replace(self, **changes: Any) -> RunConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again); an unknown name is an error."""
+        check_names(changes)
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def make(cls, **fields: Any) -> RunConfig:
+        """A RunConfig from keyword fields; an unknown name is a ConfigError naming it (the
+        notebook API's `config` and `train` build theirs here)."""
+        check_names(fields)
+        return cls(**fields)
 
     @property
     def separate_pairs(self) -> bool:
@@ -146,6 +156,9 @@ class RunConfig:
         """How many top encoder layers train whole: 0 = frozen, K = top-K, None = every
         layer (or part of every layer, or a schedule: see the mode's registry entry)."""
         return parse_mode(self.mode)
+
+
+_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(RunConfig)
 
 
 def parse_mode(mode: str) -> int | None:
@@ -192,8 +205,67 @@ def parse_modes(text: str) -> list[str]:
     return modes
 
 
+def check_names(fields: dict[str, Any]) -> None:
+    """Refuse a keyword that is not a RunConfig field, naming it and the closest field."""
+    import difflib
+
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    for name in fields:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"unknown setting {name!r}; {hint}the settings are "
+                              f"{', '.join(names)}")
+
+
+# what a text field holds, for the message when it holds something else
+TEXT_EXAMPLES = {
+    "task": "'sentiment', 'paraphrase', 'similarity' or 'ner'",
+    "mode": "'frozen', 'finetune' or 'top-K' (e.g. 'top-2')",
+    "model": "'bundled', a model folder or a Hub id",
+    "data": "'bundled', a folder, a file or 'hub:NAME'",
+}
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """What a field of type `hint` needs when `value` is not that (None: it is). bool is not
+    a number here (True would be 1 step), and a fraction is not a whole number (3.7 steps)."""
+    args = typing.get_args(hint)
+    if value is None and type(None) in args:
+        return None
+    base = next((a for a in args if a is not type(None)), hint) if args else hint
+    if base is bool:
+        return None if isinstance(value, bool) else "must be True or False"
+    if isinstance(value, bool) and base in (int, float):
+        return "must be a number, not True or False"
+    if base is int:
+        return None if isinstance(value, numbers.Integral) else "must be a whole number"
+    if base is float:
+        return None if isinstance(value, numbers.Real) else "must be a number"
+    if base is str:
+        return None if isinstance(value, str) else "must be text"
+    return None
+
+
+def _check_types(config: RunConfig) -> None:
+    """One type check for every field, whoever built the config (notebook, CLI, app): the
+    message names the field, what it needs and what it got."""
+    for f in dataclasses.fields(config):
+        if f.name == "extra":
+            continue
+        value = getattr(config, f.name)
+        problem = _type_problem(value, _FIELD_TYPES[f.name])
+        if problem:
+            example = f" such as {TEXT_EXAMPLES[f.name]}" if f.name in TEXT_EXAMPLES else ""
+            optional = " (or None)" if type(None) in typing.get_args(_FIELD_TYPES[f.name]) \
+                else ""
+            raise ConfigError(f"{f.name} {problem}{example}{optional}; got {value!r:.40} "
+                              f"({type(value).__name__})")
+
+
 def validate(config: RunConfig) -> None:
     """Raise ConfigError with a fix-it message for values no run can use."""
+    _check_types(config)
     _check_choice("task", config.task, TASKS)
     parse_mode(config.mode)
     _check_choice("head", config.head, HEADS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import platform
 import re
 import time
@@ -78,8 +79,11 @@ def check_local_dir(path: Path) -> None:
         raise ModelError(f"{path} has no config.json; it is not a transformers model folder")
     try:
         cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ModelError(f"{cfg_file} is not valid JSON: {err}") from None
+    if not isinstance(cfg, dict):
+        raise ModelError(f"{cfg_file} holds a JSON {type(cfg).__name__}, not the object of a "
+                         "transformers config")
     model_type = cfg.get("model_type")
     if model_type not in SUPPORTED_TYPES:
         raise ModelError(
@@ -95,6 +99,100 @@ def check_local_dir(path: Path) -> None:
                 "environment, with model.save_pretrained(dir, safe_serialization=True)"
             )
         raise ModelError(f"{path} has no *.safetensors weights")
+    check_config_against_weights(path, cfg)
+
+
+# The config's sizes, under the names BERT and DistilBERT give them.
+SIZE_KEYS = {"layers": ("num_hidden_layers", "n_layers"), "hidden": ("hidden_size", "dim"),
+             "heads": ("num_attention_heads", "n_heads"),
+             "intermediate": ("intermediate_size", "hidden_dim"),
+             "vocab": ("vocab_size",), "positions": ("max_position_embeddings",)}
+_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
+SLACK_PARAMS = 1_000_000  # what the size estimate may leave out (biases, norms, a pooler)
+
+
+def _config_sizes(cfg: dict[str, Any], where: str) -> dict[str, int]:
+    """The config's layer count, widths and table sizes: positive whole numbers (a bool, a
+    fraction, zero or a string is refused, naming the key)."""
+    out: dict[str, int] = {}
+    for what, keys in SIZE_KEYS.items():
+        key = next((k for k in keys if k in cfg), None)
+        if key is None:
+            continue
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelError(f"{where}: {key} must be a positive whole number, not "
+                             f"{value!r:.40}; use the config saved with these weights")
+        out[what] = value
+    return out
+
+
+def weights_header(folder: Path) -> dict[str, list[int]]:
+    """Tensor name -> shape, from the headers of the folder's *.safetensors files (the
+    safetensors library checks that the header fits the file and the tensors fill it; no
+    weight is read). ModelError when a file cannot be read."""
+    from safetensors import SafetensorError, safe_open
+
+    shapes: dict[str, list[int]] = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as weights:
+                for key in weights.keys():  # noqa: SIM118 - safe_open is no mapping
+                    shapes[key] = list(weights.get_slice(key).get_shape())
+        except (SafetensorError, OSError, ValueError) as err:
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            raise ModelError(f"{f.name}: the *.safetensors weights cannot be read ({first}); "
+                             "the file is probably truncated or damaged: copy or download it "
+                             "again") from None
+    return shapes
+
+
+def config_params(sizes: dict[str, int], cfg: dict[str, Any]) -> int:
+    """About how many weights the config describes (embeddings, then L layers of attention
+    4H^2 and feed-forward 2HI): what building the model would allocate, x 4 bytes."""
+    hidden = sizes.get("hidden", 0)
+    embed = cfg.get("embedding_size") if isinstance(cfg.get("embedding_size"), int) else hidden
+    inter = sizes.get("intermediate", 4 * hidden)
+    tables = (sizes.get("vocab", 0) + sizes.get("positions", 0)) * embed
+    return tables + sizes.get("layers", 0) * (4 * hidden * hidden + 2 * hidden * inter)
+
+
+def check_config_against_weights(path: Path, cfg: dict[str, Any]) -> None:
+    """Compare config.json with the weights' headers before anything is allocated: the layer
+    count, the embedding table's shape, and the model size the config implies against the
+    weights the files hold. A config claiming 10,000 layers beside a small file is refused
+    here in milliseconds, instead of building a model of tens of gigabytes."""
+    where = f"{path.name}/config.json"
+    sizes = _config_sizes(cfg, where)
+    shapes = weights_header(path)
+    held = sum(math.prod(s) for s in shapes.values())
+    fix = "use the config saved with these weights"
+    layers = {int(m.group(1)) for k in shapes if (m := _LAYER.search(k))}
+    in_file = max(layers) + 1 if layers else 0
+    claimed = sizes.get("layers")
+    if claimed is not None and claimed > in_file:
+        raise ModelError(
+            f"{path.name}: config.json does not match the weights: it asks for {claimed:,} "
+            f"layers but the weights hold {in_file:,}, so {claimed - in_file:,} would be "
+            f"random; {fix} (num_hidden_layers)")
+    if claimed is not None and claimed < in_file:
+        raise ModelError(
+            f"{path.name}: config.json does not match the weights: the file holds {in_file:,} "
+            f"layers, {in_file - claimed:,} of which the config does not use; {fix} "
+            "(num_hidden_layers)")
+    table = next((s for k, s in shapes.items() if k.endswith("word_embeddings.weight")), None)
+    want = [sizes.get("vocab"), cfg.get("embedding_size") or sizes.get("hidden")]
+    if table is not None and len(table) == 2 and None not in want and table != want:
+        raise ModelError(
+            f"{path.name}: config.json does not match the weights: the word embeddings are "
+            f"{table[0]:,} x {table[1]:,} in the file but {want[0]:,} x {want[1]:,} in the "
+            f"config; {fix} (vocab_size, hidden_size)")
+    implied = config_params(sizes, cfg)
+    if implied > 2 * held + SLACK_PARAMS:
+        raise ModelError(
+            f"{path.name}: config.json does not match the weights: it describes about "
+            f"{implied:,} weights ({implied * 4 / 2**30:.1f} GB) but the files hold {held:,}; "
+            f"{fix} (hidden_size, intermediate_size, max_position_embeddings)")
 
 
 def resolve_model(name: str) -> tuple[str, bool]:
@@ -114,15 +212,17 @@ def resolve_model(name: str) -> tuple[str, bool]:
 
 
 def load_backbone(name: str = "bundled") -> Backbone:
-    """Load encoder and tokenizer in fp32 with eager attention; never runs remote code."""
+    """Load encoder and tokenizer in fp32 with eager attention; never runs remote code.
+    A local folder is checked first (its config against its weights' headers), before
+    transformers is even imported."""
+    path, local = resolve_model(name)
+
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress reporting is enough
-
     import torch
 
-    path, local = resolve_model(name)
     t0 = time.perf_counter()
     kwargs: dict[str, Any] = dict(
         local_files_only=local,

@@ -157,8 +157,9 @@ def _encode(config: RunConfig, backbone: Backbone, data: TaskData
     train_eval_idx = [i for i, ex in enumerate(data.train) if id(ex) in chosen]
     if cut_t + cut_v:
         data.notes.append(
-            f"{cut_t + cut_v} examples were longer than {config.max_length} word pieces and were "
-            "truncated (raise max_length to keep them whole)")
+            f"{cut_t + cut_v} inputs were truncated to {config.max_length} tokens (word "
+            f"pieces): {cut_t} of {len(data.train)} training and {cut_v} of {len(data.val)} "
+            "validation examples lost their end; raise max_length to keep them whole")
     return enc_train, enc_val, train_eval_idx
 
 

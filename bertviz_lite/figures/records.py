@@ -26,8 +26,18 @@ from bertviz_lite.figures.theme import DEFAULT_THEME, Theme
 from bertviz_lite.record.runs import RunRecord
 
 
+def need_record(value: object, function: str) -> RunRecord:
+    """`value` when it is a RunRecord, else a TypeError of one line saying what to pass."""
+    if not isinstance(value, RunRecord):
+        raise TypeError(f"{function}() takes a RunRecord (what bv.train returns, or "
+                        f"RunRecord.load('run.json')), not {type(value).__name__}: "
+                        f"{value!r:.40}")
+    return value
+
+
 def flow(record: RunRecord, step: int = -1, theme: Theme = DEFAULT_THEME) -> go.Figure:
     """Gradient-flow bars of one step (default: the last); step indexes record.steps."""
+    need_record(record, "flow")
     if not record.steps:
         return grad_flow_bars(record.groups, {}, record.frozen_groups, theme=theme)
     s = record.steps[step]
@@ -38,11 +48,13 @@ def flow(record: RunRecord, step: int = -1, theme: Theme = DEFAULT_THEME) -> go.
 def replay(record: RunRecord, max_frames: int | None = 300,
            theme: Theme = DEFAULT_THEME) -> go.Figure:
     """The animated replay: one frame per recorded step (at most max_frames, spread evenly)."""
+    need_record(record, "replay")
     return grad_flow_replay(record, max_frames=max_frames, theme=theme)
 
 
 def heatmap(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Figure:
     """Layers x steps: every group's gradient norm at every step."""
+    need_record(record, "heatmap")
     return grad_heatmap(record, theme=theme)
 
 
@@ -51,6 +63,7 @@ def sweep(record: RunRecord, which: int = -1, theme: Theme = DEFAULT_THEME) -> g
 
     which: index into record.sweeps (the engine records the first and the last step).
     """
+    need_record(record, "sweep")
     if not record.sweeps:
         raise ValueError("this run recorded no backward sweep: train with grad_flow=True")
     s = record.sweeps[which]
@@ -59,11 +72,13 @@ def sweep(record: RunRecord, which: int = -1, theme: Theme = DEFAULT_THEME) -> g
 
 def update_ratios(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Figure:
     """||Δw|| / ||w|| per group over the steps."""
+    need_record(record, "update_ratios")
     return update_ratio_chart(record, theme=theme)
 
 
 def curves(record: RunRecord, theme: Theme = DEFAULT_THEME) -> tuple[go.Figure, go.Figure]:
     """(loss per step, metric on the validation and training splits)."""
+    need_record(record, "curves")
     return loss_curve(record, theme=theme), metric_curves(record, theme=theme)
 
 

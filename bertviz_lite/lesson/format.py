@@ -12,6 +12,7 @@ the field, and saying what to do.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import tomllib
@@ -88,6 +89,15 @@ class Lesson:
         return [s.id for s in self.steps].index(step_id)
 
 
+MAX_DECADES_RATIO = 1e12  # a log slider from 1e-3 to 1e9 at most (each decade is 4 stops)
+
+
+def _finite(value: Any) -> bool:
+    """A TOML number that is finite (TOML also writes inf and nan; bool is not a number)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def _where(file: str, step: str | None, name: str) -> str:
     where = f"{file}: step {step!r}" if step else file
     return f"{where}, field {name!r}"
@@ -116,10 +126,13 @@ def _prediction(raw: Any, where: tuple[str, str | None]) -> Prediction:
         raise LessonError(f"{_where(*where, 'prediction.kind')}: unknown prediction kind "
                           f"{kind!r}; use one of {', '.join(KINDS)}")
     low, high = raw.get("low", 1.0), raw.get("high", 1000.0)
-    if kind == "log-number" and not (isinstance(low, (int, float)) and isinstance(
-            high, (int, float)) and 0 < low < high):
+    if kind == "log-number" and not (_finite(low) and _finite(high) and 0 < low < high):
         raise LessonError(f"{_where(*where, 'prediction.low')}: a log slider needs "
-                          f"0 < low < high, got low={low!r} high={high!r}")
+                          f"0 < low < high (finite numbers), got low={low!r} high={high!r}")
+    if kind == "log-number" and high / low > MAX_DECADES_RATIO:
+        raise LessonError(f"{_where(*where, 'prediction.high')}: a log slider spans at most "
+                          f"{math.log10(MAX_DECADES_RATIO):.0f} powers of ten; got low={low!r} "
+                          f"high={high!r}")
     question = _check_text(_text(raw, "question", where, required=kind != "none"), where,
                            "prediction.question")
     return Prediction(kind, question, float(low), float(high), str(raw.get("unit", "")))
@@ -155,7 +168,7 @@ def _answer(raw: Any, kind: str, where: tuple[str, str | None]) -> AnswerSpec | 
         raise LessonError(f"{_where(*where, 'answer.artefacts')}: {compute!r} needs "
                           f"{spec.n_artefacts} artefact name(s) like \"{spec.example}\"{more}")
     tol = raw.get("tolerance", 2.0)
-    if not isinstance(tol, (int, float)) or tol <= 1:
+    if not _finite(tol) or tol <= 1:
         raise LessonError(f"{_where(*where, 'answer.tolerance')}: must be a factor above 1")
     return AnswerSpec(compute, tuple(arts), float(tol))
 
@@ -248,9 +261,11 @@ def parse_lesson(text: str, file: str = "<lesson>") -> Lesson:
 def load_lesson(path: str | Path) -> Lesson:
     """Read and validate one lesson file (UTF-8 TOML)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+    try:  # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise LessonError(f"{path.name}: not UTF-8 text (UTF-16?); save it as UTF-8") from None
+    except OSError as err:
         raise LessonError(f"{path.name}: cannot be read ({err})") from None
     lesson = parse_lesson(text, path.name)
     return Lesson(lesson.id, lesson.title, lesson.intro, lesson.steps, str(path))

@@ -211,6 +211,65 @@ def _nan(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return d
 
 
+# the types of a record's fields, as JSON has them (float fields also take whole numbers)
+_NUMBER = (float, int)
+FIELD_KINDS: dict[str, tuple[type, ...]] = {
+    "config": (dict,), "groups": (list,), "frozen_groups": (list,), "trainable_params": (int,),
+    "total_params": (int,), "device": (str,), "group_params": (dict,), "steps": (list,),
+    "evals": (list,), "final": (dict,), "cost": (dict,), "status": (str,), "reason": (str,),
+    "data": (dict,), "model": (dict,), "baseline": (dict,), "sweeps": (list,),
+    "notes": (list,), "created": (str,), "key": (str,), "precision": (str,),
+    "version": (int,), "engine": (dict,)}
+STEP_KINDS: dict[str, tuple[type, ...]] = {
+    "step": (int,), "epoch": (int,), "loss": (*_NUMBER, type(None)), "lr": _NUMBER,
+    "grad_norm": (dict,), "update_ratio": (dict,), "seconds": _NUMBER, "examples": (int,),
+    "tokens": (int,), "real_tokens": (int,)}
+EVAL_KINDS: dict[str, tuple[type, ...]] = {
+    "step": (int,), "epoch": _NUMBER, "split": (str,), "metric": (str,),
+    "value": (*_NUMBER, type(None)), "loss": (*_NUMBER, type(None)), "metrics": (dict,)}
+
+
+_KIND_NAMES = {int: "whole number", float: "number", str: "text", dict: "JSON object",
+               list: "JSON list"}
+
+
+def _kind_problem(value: Any, kinds: tuple[type, ...]) -> bool:
+    return isinstance(value, bool) or not isinstance(value, kinds)
+
+
+def record_problem(d: Any) -> str | None:
+    """What keeps parsed JSON from being a run record this version can read, in words (None:
+    nothing): not an object, a newer record format, a field of the wrong type, a step or an
+    evaluation that is not one."""
+    if not isinstance(d, dict):
+        return f"it holds a JSON {type(d).__name__}, not a run record (an object with config " \
+               "and steps)"
+    version = d.get("version", 1)
+    if _kind_problem(version, (int,)) or version < 1:
+        return f"its version must be a whole number from 1, not {version!r:.40}"
+    if version > RECORD_VERSION:
+        return (f"it was written by a newer bertviz-lite (record format {version}; this one "
+                f"reads formats up to {RECORD_VERSION}): upgrade bertviz-lite to read it")
+    missing = [k for k in ("config", "steps", "groups") if k not in d]
+    if missing:
+        return f"it has no {missing[0]!r} field, so it is not a run record"
+    for name, kinds in FIELD_KINDS.items():
+        if name in d and _kind_problem(d[name], kinds):
+            return f"its field {name!r} must be a {_KIND_NAMES[kinds[0]]}, not {d[name]!r:.40}"
+    for what, rows, table in (("step", d["steps"], STEP_KINDS),
+                              ("evaluation", d.get("evals", []), EVAL_KINDS)):
+        for n, row in enumerate(rows, 1):
+            if not isinstance(row, dict):
+                return f"its {what} number {n} is a {type(row).__name__}, not an object"
+            for name, value in row.items():
+                if name not in table:
+                    return f"its {what} number {n} has an unknown field {name!r:.40}"
+                if _kind_problem(value, table[name]):
+                    return (f"its {what} number {n}: {name!r} must be a "
+                            f"{_KIND_NAMES[table[name][0]]}, not {value!r:.40}")
+    return None
+
+
 def is_run_record(d: Any) -> bool:
     """Whether parsed JSON is shaped like a run record (a config and its steps), rather than
     another result kept beside the runs (reproduce.json, recipe.json: a setup and rows)."""
@@ -229,6 +288,9 @@ def load_recorded_runs(folder: str | Path) -> dict[str, RunRecord]:
             continue
         if not is_run_record(d):
             log.debug("%s is not a run record (no config and steps): left out", path.name)
+            continue
+        if problem := record_problem(d):
+            log.warning("skipping recorded run %s: %s", path, problem)
             continue
         try:
             out[path.stem] = RunRecord.from_dict(d)

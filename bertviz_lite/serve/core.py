@@ -55,6 +55,20 @@ DIED = "The training process stopped unexpectedly (exit code {})"
 OOM_HINT = (". It was killed, most often because the machine ran out of memory: try a smaller "
             "batch size, max_length or model")
 SHUTDOWN = "The server shut down before the run finished."
+TIME_LIMIT = ("Stopped after {minutes}: this server lets one run train for at most {minutes} "
+              "(job_time_limit_s), so that everyone gets a turn. The steps so far are kept; "
+              "fewer epochs or examples finish in time.")
+
+
+class OwnerLimit(QueueFull):
+    """One student already has as many runs queued or training as the server allows."""
+
+
+def minutes_text(seconds: float) -> str:
+    """90 -> "1.5 min", 600 -> "10 min", 45 -> "45 s"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f}".rstrip("0").rstrip(".") + " min"
 
 
 @dataclass
@@ -63,13 +77,17 @@ class PoolSettings:
 
     max_queue: queued runs at most; abandon_after_s: a run nobody polled for this long is
     stopped; cache: finished runs by content key (None: no cache); stop_timeout_s: a worker
-    that has not confirmed a stop after this long is killed.
+    that has not confirmed a stop after this long is killed; max_per_owner: runs one owner
+    (a student's browser or sign-in) may have queued or training; time_limit_s: the longest
+    a run may train (wall clock from its start; its steps so far are kept).
     """
 
     max_queue: int
     abandon_after_s: float
     cache: RunCache | None
     stop_timeout_s: float
+    max_per_owner: int | None = None  # runs one owner may have queued or training (None: any)
+    time_limit_s: float | None = None  # a run that has trained this long is stopped
 
 
 class PoolCore:
@@ -77,8 +95,10 @@ class PoolCore:
 
     def __init__(self, max_workers: int, options: WorkerOptions, settings: PoolSettings, *,
                  checkpoint_dir: Path | None, limits: Limits,
-                 backend: WorkerBackend | None = None) -> None:
+                 backend: WorkerBackend | None = None,
+                 interrupted_dir: Path | None = None) -> None:
         self.lock = threading.RLock()
+        self._interrupted_dir = interrupted_dir  # runs a shutdown cut short are kept here
         self.settings = settings
         self._backend: WorkerBackend = backend or LocalBackend()
         self._options = options
@@ -102,7 +122,7 @@ class PoolCore:
 
     def eta(self, run: Run) -> float | None:
         return self._queue.eta(run, [w.run if w is not None else None
-                                     for w in self._slots.handles])
+                                     for w in self._slots.handles], self.settings.time_limit_s)
 
     def stop_job(self, job: Job) -> None:
         """Stop one handle: alone when others still follow its run, else the run."""
@@ -214,7 +234,16 @@ class PoolCore:
     def _queue_run(self, config: RunConfig, owner: str, key: str | None,
                    data: TaskData | Upload | None, save_model: bool,
                    analysis: AnalysisSpec | None) -> Job:
-        """A new run (or analysis) at the end of the queue (lock held); raises QueueFull."""
+        """A new run (or analysis) at the end of the queue (lock held); raises QueueFull, or
+        OwnerLimit when this owner already has `max_per_owner` runs queued or training."""
+        limit = self.settings.max_per_owner
+        if owner and limit is not None:
+            mine = self.owned(owner)
+            if mine >= limit:
+                raise OwnerLimit(
+                    f"You already have {mine} run{'s' if mine != 1 else ''} queued or training, "
+                    f"the most this server allows one student at once ({limit}): wait for one "
+                    "to finish, or stop one, then try again.")
         if self._queue.full(self.settings.max_queue, len(self._slots.idle())):
             raise QueueFull(f"The class server is busy: {len(self._queue)} jobs are waiting. "
                             "Try again in a minute.")
@@ -231,6 +260,12 @@ class PoolCore:
         self._counts["runs" if analysis is None else "analyses"] += 1
         self._dispatch()
         return job
+
+    def owned(self, owner: str) -> int:
+        """Runs queued or training that `owner` started (following another's run is free)."""
+        runs = list(self._queue) + [w.run for w in self._workers() if w.run is not None]
+        return sum(1 for r in runs if r.state in ACTIVE and r.handles
+                   and r.handles[0].owner == owner and r.stop_requested is None)
 
     # -- what workers say and do (Dispatcher) ---------------------------------------------
     def live_workers(self) -> list[WorkerHandle] | None:
@@ -285,6 +320,8 @@ class PoolCore:
         if isinstance(msg, Done):
             record = record or RunRecord.from_dict(msg.record)
             checkpoint = Path(msg.checkpoint) if msg.checkpoint else None
+            if record.status == "stopped" and run.stop_reason:
+                record.reason = run.stop_reason  # the server stopped it, not the student
             self._finish(run, record.status, record=record, error=msg.note,
                          checkpoint=checkpoint)
             if record.status == "completed":
@@ -322,7 +359,7 @@ class PoolCore:
     def _orphaned(self, run: Run, code: int | None) -> None:
         """The worker of an active run died: stopped, back to the queue, or failed."""
         if run.stop_requested is not None:
-            self._finish(run, "stopped")
+            self._finish(run, "stopped", error=run.stop_reason)
         elif run.started is None and run.requeues < MAX_REQUEUES:
             run.requeues += 1  # it never began: give it to the next worker
             run.slot, run.state = None, "queued"
@@ -339,6 +376,7 @@ class PoolCore:
                 return [], []
             runs = list(self._queue) + [w.run for w in self._workers() if w.run is not None]
             kill = [w for run in runs if (w := self._stuck(run, now)) is not None]
+            self._time_limit(runs, time.time())
             for run in runs:
                 if run.stop_requested is None and self._abandoned(run, now):
                     self._counts["abandoned"] += 1
@@ -350,6 +388,18 @@ class PoolCore:
             respawn = self._slots.due(now)
             self._dispatch()
             return kill, respawn
+
+    def _time_limit(self, runs: list[Run], now: float) -> None:
+        """Stop the runs that have trained for `time_limit_s` (wall clock from their start)."""
+        limit = self.settings.time_limit_s
+        if not limit:
+            return
+        for run in runs:
+            if run.started is not None and run.stop_requested is None \
+                    and run.state in ACTIVE and now - run.started > limit:
+                self._counts["time_limited"] += 1
+                run.stop_reason = TIME_LIMIT.format(minutes=minutes_text(limit))
+                self._stop_run(run, f"reached the time limit of {limit:.0f} s")
 
     def _stuck(self, run: Run, now: float) -> WorkerHandle | None:
         """The worker to kill when `run` has not confirmed its stop within stop_timeout_s."""
@@ -395,7 +445,7 @@ class PoolCore:
         self._index.forget(run)
         if run.state == "queued":
             self._queue.remove(run)
-            self._finish(run, "stopped")
+            self._finish(run, "stopped", error=run.stop_reason)
             log.info("run %d (%s) %s while queued", run.seq, run.owners(), why)
             return
         if run.stop_requested is None:
@@ -420,12 +470,25 @@ class PoolCore:
         run.checkpoint = checkpoint
         run.finished = time.time()
         run.data = None
+        if self._closing and state == "stopped" and run.analysis is None:
+            self._keep_interrupted(run)
         self._index.forget(run)
         if state == "completed":
             self._queue.durations.learn(run)
         self._counts[state] += 1
         for h in run.handles:
             h.mark_done()
+
+    def _keep_interrupted(self, run: Run) -> None:
+        """A shutdown stopped this run: keep its steps so far for the students who started
+        or followed it (their page says so after the restart)."""
+        if self._interrupted_dir is None or not run.steps:
+            return
+        record = run.record or RunRecord.partial(run.config.to_dict(), run.ready, run.steps,
+                                                 run.evals)
+        from bertviz_lite.serve.interrupted import keep
+
+        keep(self._interrupted_dir, [h.owner for h in run.handles if h.attached], record)
 
     def _dispatch(self) -> None:
         """Hand queued runs to idle workers (warm ones first)."""
@@ -502,6 +565,7 @@ def status_panel(slots: WorkerSlots, queued: int, counts: collections.Counter[st
         "diverged": counts["diverged"],
         "failed": counts["failed"],
         "abandoned": counts["abandoned"],
+        "time_limited": counts["time_limited"],  # stopped at job_time_limit_s
         "worker_restarts": counts["restarts"],
         "peak_running": counts["peak_running"],  # most runs training at once
         "event_latency_max_s": max(latency) if latency else None,

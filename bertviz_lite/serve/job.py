@@ -110,6 +110,7 @@ class Run:
     slot: int | None = None  # the worker slot training it (None while queued)
     handles: list[Job] = field(default_factory=list)
     stop_requested: float | None = None  # monotonic time of the stop request
+    stop_reason: str = ""  # why the server stopped it (a time limit), for the student
     requeues: int = 0
     analysis: Any = None  # messages.AnalysisSpec: an analysis of a finished run, not training
     result: dict[str, Any] | None = None  # the analysis's ChangesResult.to_dict()

@@ -44,7 +44,7 @@ from bertviz_lite.engine.config import ConfigError, RunConfig, run_key
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.backend import WorkerBackend
-from bertviz_lite.serve.core import UNEXPECTED, PoolCore, PoolSettings
+from bertviz_lite.serve.core import UNEXPECTED, OwnerLimit, PoolCore, PoolSettings
 from bertviz_lite.serve.dispatcher import Dispatcher
 from bertviz_lite.serve.job import ACTIVE, FINISHED, STATES, Job, JobResult, JobSnapshot, QueueFull
 from bertviz_lite.serve.messages import AnalysisSpec
@@ -55,7 +55,7 @@ from bertviz_lite.serve.worker_process import WorkerOptions
 log = logging.getLogger(__name__)
 
 __all__ = ["ACTIVE", "FINISHED", "STATES", "Job", "JobPool", "JobResult", "JobSnapshot",
-           "QueueFull"]
+           "OwnerLimit", "QueueFull"]
 
 
 def _knob(name: str) -> property:
@@ -90,11 +90,20 @@ class JobPool:
     first (0: same priority as the app).
     backend: where the workers run (`serve.backend`: local processes by default, or Ray
     actors on a cluster); the rest of the pool is the same code for both.
+    max_per_owner: runs one owner (submit's `owner`) may have queued or training at once;
+    beyond that `submit` raises OwnerLimit, a QueueFull (None: no limit).
+    time_limit_s: a run that has trained this long is stopped, its steps kept, its record's
+    reason saying so (None: no limit).
+    interrupted_dir: where a shutdown keeps the steps of the runs it stopped, for their
+    owners (`serve.interrupted`; None: not kept).
 
-    `max_queue`, `abandon_after_s`, `cache` and `stop_timeout_s` may be changed while running.
+    `max_queue`, `max_per_owner`, `time_limit_s`, `abandon_after_s`, `cache` and
+    `stop_timeout_s` may be changed while running.
     """
 
     max_queue = _knob("max_queue")
+    max_per_owner = _knob("max_per_owner")
+    time_limit_s = _knob("time_limit_s")
     abandon_after_s = _knob("abandon_after_s")
     cache = _knob("cache")
     stop_timeout_s = _knob("stop_timeout_s")
@@ -105,7 +114,9 @@ class JobPool:
                  checkpoint_dir: Path | None = None, limits: Limits = DEFAULT_LIMITS,
                  stop_timeout_s: float = 60.0, worker_nice: int = DEFAULT_WORKER_NICE,
                  backend: WorkerBackend | None = None,
-                 feature_cache_mb: float = 2048.0) -> None:
+                 feature_cache_mb: float = 2048.0, max_per_owner: int | None = None,
+                 time_limit_s: float | None = None,
+                 interrupted_dir: Path | None = None) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}")
         if max_queue < 0:
@@ -117,9 +128,11 @@ class JobPool:
         self.limits = limits
         options = WorkerOptions(self.warm_models, self.threads_per_job, int(worker_nice),
                                 float(feature_cache_mb))
-        settings = PoolSettings(max_queue, abandon_after_s, cache, stop_timeout_s)
+        settings = PoolSettings(max_queue, abandon_after_s, cache, stop_timeout_s,
+                                max_per_owner, time_limit_s)
         self._core = PoolCore(self.max_workers, options, settings,
-                              checkpoint_dir=checkpoint_dir, limits=limits, backend=backend)
+                              checkpoint_dir=checkpoint_dir, limits=limits, backend=backend,
+                              interrupted_dir=interrupted_dir)
         self._dispatcher = Dispatcher(self._core)
 
     @property

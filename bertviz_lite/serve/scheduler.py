@@ -92,24 +92,51 @@ class RunQueue:
         except ValueError:
             return None
 
-    def eta(self, run: Run, training: Sequence[Run | None]) -> float | None:
-        """Simulate the queue with average durations: when does a worker free up for `run`?
+    def eta(self, run: Run, training: Sequence[Run | None], time_limit_s: float | None = None
+            ) -> float | None:
+        """Simulate the queue: when does a worker free up for `run`?
 
-        training: per worker slot, the run it trains (None: idle or empty).
+        training: per worker slot, the run it trains (None: idle or empty). A running run's
+        remaining time comes from its own pace (seconds per step so far x steps left), else
+        from the average duration of finished runs of its kind; runs ahead in the queue take
+        that average. Every run ends by `time_limit_s` (the server's limit per run). None when
+        nothing tells how long a run ahead will take.
         """
         pos = self.position(run)
-        if pos is None or not self.durations.avg:
+        if pos is None:
             return None
         now = time.time()
         free = []
         for busy in training:
-            if busy is None:
-                free.append(0.0)
-                continue
-            expect = self.durations.expected(busy.config, busy.analysis is not None)
-            free.append(max(0.0, expect - (now - busy.started)) if busy.started else expect)
+            left = 0.0 if busy is None else self.remaining(busy, now, time_limit_s)
+            if left is None:
+                return None
+            free.append(left)
         heapq.heapify(free)
         for ahead in list(self._runs)[: pos - 1]:
-            heapq.heappush(free, heapq.heappop(free)
-                           + self.durations.expected(ahead.config, ahead.analysis is not None))
+            expect = self.durations.expected(ahead.config, ahead.analysis is not None) or None
+            if time_limit_s:
+                expect = min(expect or time_limit_s, time_limit_s)
+            if expect is None:
+                return None
+            heapq.heappush(free, heapq.heappop(free) + expect)
         return round(free[0], 1)
+
+    def remaining(self, run: Run, now: float, time_limit_s: float | None = None
+                  ) -> float | None:
+        """Seconds until a running run ends: its pace so far times the steps it has left
+        (a long fine-tune behind which a queue must wait is seen as long), else the average
+        of its kind minus the time it has run; at most what the time limit leaves it."""
+        elapsed = now - run.started if run.started is not None else 0.0
+        done = run.steps[-1].step if run.steps else 0
+        left: float | None = None
+        if run.started is not None and run.total_steps and done:
+            left = elapsed / done * max(0, run.total_steps - done)
+        else:
+            expect = self.durations.expected(run.config, run.analysis is not None)
+            if expect:
+                left = max(0.0, expect - elapsed)
+        if time_limit_s:
+            cap = max(0.0, time_limit_s - elapsed)
+            left = cap if left is None else min(left, cap)
+        return left

@@ -7,10 +7,11 @@ path: models and data folders are chosen from the allowlists here by name.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import math
 import os
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,12 @@ class Settings:
     recorded_runs: str = ""  # folder of recorded runs ("" = the bundled assets/runs)
     cache_dir: str = ""  # shared run cache ("" = ~/.bertviz-lite/cache)
     abandon_after_s: float = 90.0  # a job nobody polls for this long is stopped
+    # A run that has trained this long is stopped (its steps so far are kept): max_steps
+    # alone let one fine-tune hold a slot for about 25 minutes on a CPU.
+    job_time_limit_s: float = 900.0
+    # Runs one student may have queued or training at once: per signed-in user with
+    # require_login, else per browser (all its tabs; a private window counts apart).
+    max_jobs_per_session: int = 3
     live_refresh_s: float = 0.25  # how often a training page redraws its gradient chart
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
@@ -110,6 +117,10 @@ class Settings:
         """Folder where workers keep the trained models of sessions."""
         return self.cache_path().parent / "checkpoints"
 
+    def interrupted_path(self) -> Path:
+        """Runs a restart cut short, kept for their owners (serve.interrupted)."""
+        return self.cache_path().parent / "interrupted"
+
     def poll_path(self) -> Path:
         """The class poll's SQLite database, beside the run cache (shared by app processes)."""
         return self.cache_path().parent / "class-poll.sqlite3"
@@ -133,29 +144,34 @@ def _coerce(name: str, raw: str, like: Any) -> Any:
     try:
         if isinstance(like, int) or name == "threads_per_job":
             return int(raw)
-        if isinstance(like, float):
+        if isinstance(like, float) and math.isfinite(float(raw)):
             return float(raw)
+        if isinstance(like, float):
+            raise ValueError(raw)
     except ValueError:
         raise SettingsError(f"BERTVIZ_{name.upper()} must be a number, not {raw!r}") from None
     return raw
 
 
 def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
-    """Defaults, then the TOML file (if present), then `BERTVIZ_*` environment variables."""
+    """Defaults, then the TOML file (if present), then `BERTVIZ_*` environment variables.
+
+    The file is checked as a whole before anything uses it: an unknown key, a value of the
+    wrong type, or a setting that TOML put inside a table (every key after a `[table]` line
+    belongs to that table) is a SettingsError of one line naming the key."""
     env = dict(os.environ if env is None else env)
     values: dict[str, Any] = {}
     file = Path(path or env.get("BERTVIZ_SETTINGS", "bertviz.toml"))
     if file.is_file():
-        try:
-            values.update(tomllib.loads(file.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise SettingsError(f"{file}: {err}") from None
+        try:  # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+            values.update(tomllib.loads(file.read_text(encoding="utf-8-sig")))
+        except tomllib.TOMLDecodeError as err:
+            raise SettingsError(f"{file}: not valid TOML ({err})") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"{file}: not UTF-8 text (UTF-16?); save it as UTF-8") from None
+        check_file_values(values, str(file))
     defaults = Settings()
-    names = {f.name for f in dataclasses.fields(Settings)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise SettingsError(f"{file}: unknown settings {unknown}; known: {sorted(names)}")
-    for name in names:
+    for name in FIELD_TYPES:
         raw = env.get(f"BERTVIZ_{name.upper()}")
         if raw is not None:
             values[name] = _coerce(name, raw, getattr(defaults, name))
@@ -166,9 +182,80 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     return settings
 
 
+FIELD_TYPES: dict[str, Any] = typing.get_type_hints(Settings)
+TABLES = ("models", "data_folders")  # the settings that are TOML tables: label -> text
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """What is wrong with a TOML value for a field of type `hint` (None: nothing)."""
+    if hint is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if hint is int or hint == (int | None):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "must be a whole number (no quotes, no decimals)"
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value)
+        return None if ok else "must be a number (no quotes)"
+    if hint is str:
+        return None if isinstance(value, str) else "must be text in quotes"
+    if typing.get_origin(hint) is tuple:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else 'must be a list of texts, e.g. ["a@uni.edu"]'
+    if typing.get_origin(hint) is dict:
+        return None if isinstance(value, dict) else "must be a table of label = \"text\""
+    return None
+
+
+def check_file_values(values: dict[str, Any], file: str) -> None:
+    """Refuse, in one line naming the key, what a settings file holds that cannot be used."""
+    unknown = sorted(set(values) - set(FIELD_TYPES))
+    if unknown:
+        raise SettingsError(f"{file}: unknown setting {unknown[0]!r}; known settings: "
+                            f"{', '.join(sorted(FIELD_TYPES))}")
+    for name, value in values.items():
+        if name in TABLES and isinstance(value, dict):
+            _check_table(name, value, file)
+            continue
+        problem = _type_problem(value, FIELD_TYPES[name])
+        if problem:
+            raise SettingsError(f"{file}: {name} {problem}, not {value!r:.60}")
+
+
+def _check_table(table: str, entries: dict[str, Any], file: str) -> None:
+    """A [models] or [data_folders] table: label = "text" only. A setting's name inside it
+    means the setting was written after the table's header line (TOML reads it as part of
+    the table, so the server would run without that limit)."""
+    for label, value in entries.items():
+        if label in FIELD_TYPES and label not in TABLES:
+            raise SettingsError(
+                f"{file}: {label} is inside the [{table}] table (every key after a [table] "
+                f"line belongs to it); move {label} and the other settings above the first "
+                "[table] line")
+        if not isinstance(value, str):
+            raise SettingsError(f"{file}: [{table}] {label} must be text in quotes (a "
+                                f"{'model folder or Hub id' if table == 'models' else 'folder'}"
+                                f"), not {value!r:.60}")
+
+
+# settings that must be at least this (whole numbers and numbers alike)
+MINIMUM: dict[str, float] = {
+    "max_jobs": 1, "max_queue": 0, "max_steps": 1, "max_examples": 1, "max_eval_examples": 1,
+    "max_length": 8, "max_batch_size": 1, "max_epochs": 1, "upload_rows": 1,
+    "threads_per_job": 1, "max_jobs_per_session": 1, "feature_cache_mb": 0}
+POSITIVE = ("upload_mb", "abandon_after_s", "job_time_limit_s")
+
+
 def _check(s: Settings) -> None:
-    if s.max_jobs < 1:
-        raise SettingsError("max_jobs must be at least 1")
+    for name, low in MINIMUM.items():
+        value = getattr(s, name)
+        if value is not None and value < low:
+            raise SettingsError(f"{name} must be at least {low:g}, not {value!r}")
+    for name in POSITIVE:
+        if not getattr(s, name) > 0:
+            raise SettingsError(f"{name} must be more than 0, not {getattr(s, name)!r}")
+    if s.max_length > 512:
+        raise SettingsError(f"max_length must be at most 512 word pieces, not {s.max_length}")
     if not 0 <= s.worker_nice <= 19:
         raise SettingsError(f"worker_nice must be between 0 and 19, not {s.worker_nice}")
     if not 0.1 <= s.live_refresh_s <= 10:
@@ -185,3 +272,23 @@ def _check(s: Settings) -> None:
         if not Path(folder).is_dir():
             log.warning("data folder %r (%s) does not exist; it will not be offered", label,
                         folder)
+
+
+def main() -> int:
+    """`python -m bertviz_lite.serve.settings`: check the settings file and the BERTVIZ_
+    variables as the app will read them (the start scripts run it first); exit status 2 and
+    one line when they cannot be used."""
+    logging.basicConfig(format="%(message)s")
+    try:
+        s = load_settings()
+    except SettingsError as err:
+        log.error("bertviz-lite settings: %s", err)
+        return 2
+    log.warning("bertviz-lite settings: fine (max_jobs %d, max_queue %d, "
+                "max_jobs_per_session %d, job_time_limit_s %g)", s.max_jobs, s.max_queue,
+                s.max_jobs_per_session, s.job_time_limit_s)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -66,15 +66,20 @@ from bertviz_lite.ui.results import (
 )
 from bertviz_lite.ui.state import (
     QUERY,
+    check_settings,
     clamp_state,
+    flash,
     friendly_error,
+    interrupted_runs,
     is_instructor,
     job_state,
+    owner_id,
     redact,
     remember_run,
     require_login,
     safe,
     session_id,
+    show_flash,
     start_job,
 )
 from bertviz_lite.ui.widgets import (
@@ -90,7 +95,7 @@ from bertviz_lite.ui.widgets import (
 
 __all__ = [
     "ACTIVE", "HEAD_LRS", "LRS", "PRESENT_PARAM", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
-    "bundled_train_size", "clamp_state", "default_model", "facts", "finetune_config",
+    "bundled_train_size", "check_settings", "clamp_state", "interrupted_runs", "flash", "owner_id", "show_flash", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
     "example_inputs", "explore_links", "exports", "finetune_offer", "finetuned_attention",
     "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",

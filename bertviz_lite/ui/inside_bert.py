@@ -65,10 +65,10 @@ def session_runs() -> dict[str, tuple[RunRecord, str | None]]:
 def start_analysis(key: str, record: RunRecord, checkpoint: str | None) -> None:
     """Queue an analysis of one run in the job pool; keep its job in this session."""
     try:
-        job = ui.job_pool().submit_analysis(record, checkpoint, owner=ui.session_id())
-    except QueueFull as err:
-        st.warning(str(err))
-        return
+        job = ui.job_pool().submit_analysis(record, checkpoint, owner=ui.owner_id())
+    except QueueFull as err:  # shown at the top of the page, after this rerun
+        ui.flash(ui.safe(err), "warning")
+        st.rerun()
     except Exception as err:  # a pool that is shut down, bad input: shown, logged
         ui.friendly_error(err, "start the analysis")
         return

@@ -138,7 +138,7 @@ def _live_spec(task: str) -> Any:
 
 def _submit(config: RunConfig, data: Any) -> Any:
     try:
-        return ui.job_pool().submit(config, data=data, owner=ui.session_id())
+        return ui.job_pool().submit(config, data=data, owner=ui.owner_id())
     except Exception as err:  # QueueFull and friends: shown, the sweep waits
         ui.friendly_error(err, "queue the next point")
         return None

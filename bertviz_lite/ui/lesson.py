@@ -43,6 +43,7 @@ from bertviz_lite.ui.lesson_poll import (
     class_code,
     class_poll,
     instructor_panel,
+    poll_available,
     results_chart,
     reveal_controls,
 )
@@ -76,14 +77,21 @@ def lessons() -> tuple[list[LessonFile], ArtefactStore]:
 
 
 def lesson_picker() -> tuple[Lesson | None, ArtefactStore]:
-    """The lesson of `?lesson=` (or the first usable one); one error line per bad file."""
+    """The lesson of `?lesson=` (or the first usable one). A broken lesson file is the
+    instructor's to fix: one error line per bad file for instructors (and in the log);
+    students see the lessons that work."""
     files, store = lessons()
+    instructor = ui.is_instructor()
     for f in files:
         if f.error:
-            st.error(f"Lesson file not loaded: {ui.safe(f.error)}")
+            log.warning("lesson file not loaded: %s", f.error)
+            if instructor:
+                st.error(f"Lesson file not loaded (only instructors see this): "
+                         f"{ui.safe(f.error)}")
     usable = [f for f in files if f.lesson is not None]
     if not usable:
-        st.info("No usable lesson in assets/lessons/.")
+        st.info("No usable lesson in assets/lessons/." if instructor else
+                "No lesson is available right now; your instructor has been told.")
         return None, store
     wanted = st.query_params.get("lesson")
     chosen = next((f for f in usable if f.lesson.id == wanted), usable[0])
@@ -227,7 +235,10 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     i = step_index(lesson)
     step = lesson.steps[i]
     answer = answer_for(step, store)
-    code, instructor = class_code(), ui.is_instructor()
+    instructor = ui.is_instructor()
+    in_class = instructor or bool(st.query_params.get("class"))
+    poll_on = poll_available(instructor) if in_class else False
+    code = class_code() if poll_on else None
     nav(lesson, i, st.container())
     st.subheader(f"{i + 1}. {step.title}")
     left, right = st.columns([1, 1] if stage() else [2, 3], gap="medium")
@@ -255,5 +266,5 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
         else:
             st.info("Make your prediction, then press **Reveal**: the recorded result "
                     "appears here.")
-    if instructor:
+    if instructor and poll_on:
         instructor_panel(lesson, step, answer, code)

@@ -3,6 +3,7 @@ the class's predictions; a student's Send, and the wait for the instructor's rev
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import streamlit as st
@@ -11,21 +12,62 @@ from bertviz_lite import ui
 from bertviz_lite.lesson import Lesson
 from bertviz_lite.lesson.answers import Answer
 from bertviz_lite.lesson.format import Step
-from bertviz_lite.lesson.poll import Poll, PollError, normalise
+from bertviz_lite.lesson.poll import Poll, PollError, PollUnavailable, normalise, set_aside
 from bertviz_lite.ui.lesson_frame import fit, revealed
 
 
 def _reveal(step_id: str, prediction: Any, code: str | None) -> None:
     revealed()[step_id] = prediction
     if code:
-        class_poll().reveal(code, step_id)
+        try:
+            class_poll().reveal(code, step_id)
+        except PollUnavailable as err:  # the reveal still happens on this screen
+            st.session_state[POLL_DOWN] = str(err)
 
+
+log = logging.getLogger("bertviz_lite.app")
 
 # -- the class poll ---------------------------------------------------------------------------
+POLL_DOWN = "lesson_poll_down"  # why the poll could not be used in this run of the page
+
+
 @st.cache_resource
 def class_poll() -> Poll:
-    """The server's poll database (SQLite in the data folder, shared by app processes)."""
+    """The server's poll database (SQLite in the data folder, shared by app processes);
+    PollUnavailable (not cached: tried again on the next run) when it cannot be used."""
     return Poll(ui.settings().poll_path())
+
+
+def poll_available(instructor: bool) -> bool:
+    """Whether the class poll can be used now. When its database is damaged the lesson goes
+    on without it: students read one line; instructors read what happened and what to do,
+    with a button that sets the damaged file aside and starts an empty poll."""
+    problem = st.session_state.pop(POLL_DOWN, None)
+    if problem is None:
+        try:
+            class_poll().check()
+            return True
+        except PollUnavailable as err:
+            problem = str(err)
+    log.error("class poll unavailable: %s", problem)
+    if not instructor:
+        st.warning("The class poll is not available right now: the lesson goes on without "
+                   "it, and your predictions stay in this browser.")
+        return False
+    st.error(f"The class poll is off: {ui.safe(problem)}. The lesson goes on without it. "
+             "To start an empty poll, press **Set the damaged poll database aside** (it is "
+             "kept beside the new one, renamed .damaged-DATE; the votes in it are lost to the "
+             "poll), then start a new class session.")
+    st.button("Set the damaged poll database aside", key="lesson_poll_repair",
+              on_click=_set_aside)
+    return False
+
+
+def _set_aside() -> None:
+    kept = set_aside(ui.settings().poll_path())
+    class_poll.clear()
+    st.query_params.pop("class", None)
+    st.session_state["lesson_poll_note"] = f"The damaged poll database was kept as {kept.name}."
 
 
 def class_code() -> str | None:
@@ -33,16 +75,20 @@ def class_code() -> str | None:
     raw = st.query_params.get("class")
     if not raw:
         return None
-    sess = class_poll().session(raw)
+    sess = class_poll().session(raw) if len(raw) <= 64 else None
     if sess is None or not sess.open:
-        st.warning(f"Class session {ui.safe(normalise(raw))} is "
+        shown = normalise(raw)[:12] + ("..." if len(normalise(raw)) > 12 else "")
+        st.warning(f"Class session {ui.safe(shown)} is "
                    f"{'closed' if sess else 'unknown'}: you are working on your own.")
         return None
     return sess.code
 
 
-def _start_class(lesson_id: str) -> None:
-    st.query_params["class"] = class_poll().start(lesson_id)
+def _start_class(lesson_id: str, steps: list[str]) -> None:
+    try:
+        st.query_params["class"] = class_poll().start(lesson_id, steps)
+    except PollUnavailable as err:
+        st.session_state[POLL_DOWN] = str(err)
 
 
 def _close_class(code: str) -> None:
@@ -55,6 +101,8 @@ def _send(code: str, step_id: str, prediction: Any) -> None:
         class_poll().vote(code, step_id, ui.session_id(), prediction)
     except PollError as err:
         st.session_state["lesson_poll_error"] = str(err)
+    except PollUnavailable as err:
+        st.session_state[POLL_DOWN] = str(err)
 
 
 def results_chart(code: str, step: Step, answer: Answer | None, instructor: bool) -> None:
@@ -74,13 +122,21 @@ def results_chart(code: str, step: Step, answer: Answer | None, instructor: bool
 @st.fragment(run_every=2.0)
 def _live_results(code: str, step: Step, answer: Answer | None) -> None:
     """Every two seconds: the class's predictions for this step (instructors only)."""
-    results_chart(code, step, answer, instructor=True)
+    try:
+        results_chart(code, step, answer, instructor=True)
+    except PollUnavailable as err:
+        st.warning(f"The class poll stopped working: {ui.safe(err)}. Reload the page.")
 
 
 @st.fragment(run_every=2.0)
 def _wait_for_reveal(code: str, step_id: str, prediction: Any) -> None:
     """A student's view polls until the instructor reveals the step."""
-    if class_poll().revealed(code, step_id):
+    try:
+        shown = class_poll().revealed(code, step_id)
+    except PollUnavailable:
+        st.caption("The class poll is not available: reveal the step yourself.")
+        return
+    if shown:
         sent = class_poll().my_vote(code, step_id, ui.session_id())
         revealed()[step_id] = sent if sent is not None else prediction
         st.rerun(scope="app")
@@ -95,7 +151,9 @@ def instructor_panel(lesson: Lesson, step: Step, answer: Answer | None, code: st
             st.caption("Steps waiting for a recorded artefact: " + ui.safe("; ".join(skipped)))
         if code is None:
             st.button("Start a class session", key="lesson_class_start",
-                      on_click=_start_class, args=(lesson.id,))
+                      on_click=_start_class, args=(lesson.id, [s.id for s in lesson.steps]))
+            if note := st.session_state.pop("lesson_poll_note", None):
+                st.caption(ui.safe(note))
             st.caption("Students who open this lesson with the code send their predictions; "
                        "you see the class's answers here, live.")
             return

@@ -10,7 +10,7 @@ import streamlit as st
 
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.pool import Job
-from bertviz_lite.serve.settings import load_settings
+from bertviz_lite.serve.settings import Settings, SettingsError, load_settings
 from bertviz_lite.ui.layout import plot, theme
 from bertviz_lite.ui.state import job_state, redact, safe
 
@@ -18,7 +18,16 @@ from bertviz_lite.ui.state import job_state, redact, safe
 ACTIVE = ("queued", "starting", "running")
 # How often the live gradient chart refreshes while a job runs (fragment intervals are fixed
 # when this module is imported, so this reads the settings once, here).
-LIVE_SECONDS = load_settings().live_refresh_s
+def _live_seconds() -> float:
+    """The live chart's refresh interval from the settings; the default while the settings
+    cannot be read (every page then shows the settings' one-line error and stops)."""
+    try:
+        return load_settings().live_refresh_s
+    except SettingsError:
+        return Settings().live_refresh_s
+
+
+LIVE_SECONDS = _live_seconds()
 CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
 QUEUED_SECONDS = 2.0  # how often a queued job checks whether its turn has come
 
@@ -45,8 +54,10 @@ def job_status(job: Job) -> None:
 
     snap = job.snapshot()
     if snap.state == "queued":
+        from bertviz_lite.serve.core import minutes_text
+
         eta = job.eta_seconds()
-        wait = f", about {eta:.0f} s" if eta else ""
+        wait = f", about {minutes_text(eta)}" if eta else ""
         st.info(f"Waiting for a free trainer: position {snap.queue_position} in the queue{wait}.")
     elif snap.state in ("starting", "running"):
         total = int(snap.total_steps or (snap.ready or {}).get("steps_total") or 0)
@@ -66,10 +77,14 @@ def job_status(job: Job) -> None:
     elif snap.state == "diverged":
         st.warning(safe(snap.record.reason if snap.record else "The loss became NaN."))
     elif snap.state == "stopped":
-        st.info(safe(snap.record.reason if snap.record and snap.record.reason else "Stopped."))
+        st.info(safe(snap.record.reason if snap.record and snap.record.reason else
+                     snap.error or "Stopped."))
     elif snap.state == "cached":
         st.success("Someone already ran exactly this configuration: replayed from the shared "
                    "cache, no training needed.")
+    notes = snap.record.notes if snap.record is not None else snap.ready.get("notes", [])
+    for note in notes:  # inputs truncated to max_length, a subsample, ...
+        st.caption("Note: " + safe(note))
 
 
 def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any]) -> Any:

@@ -56,6 +56,9 @@ def job_pool() -> JobPool:
         worker_nice=s.worker_nice,
         backend=s.job_backend(),
         feature_cache_mb=s.feature_cache_mb,
+        max_per_owner=s.max_jobs_per_session,
+        time_limit_s=s.job_time_limit_s,
+        interrupted_dir=s.interrupted_path(),
     )
     pool.start()
     atexit.register(pool.shutdown)
@@ -65,8 +68,24 @@ def job_pool() -> JobPool:
 def default_model() -> str:
     """The model the app uses unless a student picks another: the first one the settings offer
     (`BERTVIZ_MODELS`, bertviz.toml `models`; "bundled" when none is set)."""
-    offered = settings().offered_models()
-    return next(iter(offered.values()), "bundled")
+    return _usable_default(tuple(settings().offered_models().values()))
+
+
+@st.cache_resource(show_spinner=False)
+def _usable_default(offered: tuple[str, ...]) -> str:
+    """The first offered model whose folder passes the loader's checks (config against the
+    weights' headers: milliseconds); a broken one is logged for the instructor and skipped,
+    so one bad folder in the settings does not break every page that states the model's
+    facts."""
+    from bertviz_lite.engine.models import ModelError, resolve_model
+
+    for name in offered:
+        try:
+            resolve_model(name)
+            return name
+        except ModelError as err:
+            log.error("model %s cannot be the app's default: %s", name, err)
+    return "bundled"
 
 
 @st.cache_resource(show_spinner=False)

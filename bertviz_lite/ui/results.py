@@ -122,6 +122,7 @@ def _run_comparison(task: str) -> dict[str, RunRecord]:
         for mode in chosen:
             config = finetune_config(task).replace(mode=mode, seed=seed)
             start_job(f"cmp_{mode}", config, None)
+        st.rerun()  # draws the new jobs, and any message start_job kept (a full queue)
     out: dict[str, RunRecord] = {}
     for mode in chosen:
         job = job_state(f"cmp_{mode}")

@@ -131,9 +131,13 @@ def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     mode = mode_picker(n_layers)
     data_label, data, problem = data_picker(task)
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 1, s.max_epochs, 3, key="epochs", bind=QUERY)
-    batch = c2.select_slider("Batch size", [b for b in (4, 8, 16, 32, 64) if b <= s.max_batch_size],
-                             16, key="batch", bind=QUERY)
+    # defaults within the server's limits (a max_epochs of 2 or a max_batch_size of 3 broke
+    # every training page: a widget's default outside its range is an exception)
+    epochs = c1.number_input("Epochs", 1, s.max_epochs, min(3, s.max_epochs), key="epochs",
+                             bind=QUERY)
+    sizes = sorted({b for b in (4, 8, 16, 32, 64) if b <= s.max_batch_size}
+                   | {min(s.max_batch_size, 64)})
+    batch = c2.select_slider("Batch size", sizes, min(16, sizes[-1]), key="batch", bind=QUERY)
     lr = c1.select_slider("Learning rate (BERT layers)", LRS, 5e-5, key="lr", bind=QUERY,
                           format_func=lambda v: f"{v:g}", disabled=_encoder_fixed(mode))
     head_lr = c2.select_slider("Learning rate (head)", HEAD_LRS, 3e-3, key="head_lr", bind=QUERY,

@@ -38,6 +38,9 @@ with view:
     job = ui.job_state("bp_job")
     if job is None:
         st.info("No run yet. Press **Train**, or replay a recorded lecture run below.")
+        for n, cut in enumerate(ui.interrupted_runs()):  # a server restart cut these short
+            st.warning(ui.safe(cut.reason))
+            ui.results(cut, f"bp_cut_{n}")
     else:
         ui.live_view("bp_job")
 

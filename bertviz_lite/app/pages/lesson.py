@@ -7,7 +7,8 @@ from bertviz_lite.ui import lesson as lesson_ui
 
 lesson, store = lesson_ui.lesson_picker()
 if lesson is None:
-    ui.page_header("Lesson", "The lesson files need fixing: see the messages above.")
+    ui.page_header("Lesson", "The lesson files need fixing: see the messages above."
+                   if ui.is_instructor() else "")
     st.stop()
 first = lesson_ui.step_index(lesson) == 0 and not lesson_ui.stage()
 ui.page_header(lesson.title, lesson.intro if first else "")
