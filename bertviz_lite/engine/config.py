@@ -233,6 +233,12 @@ def _type_problem(value: Any, hint: Any) -> str | None:
     args = typing.get_args(hint)
     if value is None and type(None) in args:
         return None
+    if typing.get_origin(hint) is tuple:  # tuple[str, ...]: a tuple of that element type
+        if not isinstance(value, tuple):
+            return "must be a list"
+        bad = [v for v in value if _type_problem(v, args[0])]
+        kinds = {str: "texts", int: "whole numbers", float: "numbers", bool: "True or False"}
+        return f"must be a list of {kinds.get(args[0], args[0])}" if bad else None
     base = next((a for a in args if a is not type(None)), hint) if args else hint
     if base is bool:
         return None if isinstance(value, bool) else "must be True or False"
