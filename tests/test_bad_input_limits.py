@@ -527,41 +527,34 @@ def test_finite_check_helpers_agree():
         [True, True, False, False, False, False]
 
 
-# -- 4 and a restart: a real pool with one worker ---------------------------------------------
-def test_a_long_run_meets_the_time_limit_and_a_shutdown_keeps_the_steps(tiny_model_dir,
-                                                                        tmp_path):
-    """A run that would never end is stopped at the time limit, its steps kept and the reason
-    said; a run a shutdown (a server restart) cuts short is kept for its owner, once."""
-    from bertviz_lite.engine.config import RunConfig
+# -- a restart: the runs a shutdown cut short are kept for their owners ---------------------------
+def test_a_shutdown_keeps_the_steps_of_a_cut_short_run_for_its_owner(tmp_path):
+    """The pool's core with no worker: a run that had streamed two steps when the server
+    shut down is written for its owner (once), with a reason that says so; a run without a
+    step is not. (The time limit's real run is in test_jobs.py, on its warm pool.)"""
+    from bertviz_lite.data.text import DEFAULT_LIMITS
+    from bertviz_lite.record.runs import Progress, StepRecord
     from bertviz_lite.serve import interrupted
-    from bertviz_lite.serve.pool import JobPool
+    from bertviz_lite.serve.core import PoolCore, PoolSettings
+    from bertviz_lite.serve.worker_process import WorkerOptions
 
-    endless = RunConfig(model=str(tiny_model_dir), mode="finetune", steps=1_000_000,
-                        max_train=32, max_eval=16, batch_size=8, evals_per_epoch=0,
-                        train_eval_size=16)
     folder = tmp_path / "interrupted"
-    pool = JobPool(1, warm_models=[str(tiny_model_dir)], threads_per_job=1, time_limit_s=3.0,
-                   abandon_after_s=600, checkpoint_dir=tmp_path / "ckpt",
-                   interrupted_dir=folder).start()
-    try:
-        limited = pool.submit(endless, owner="browser:a")
-        assert limited.wait(90), limited.snapshot()
-        snap = limited.snapshot()
-        assert snap.state == "stopped" and snap.record is not None and snap.record.steps
-        assert "at most 3 s (job_time_limit_s)" in snap.record.reason
-        assert snap.finished - snap.started < 30
-        pool.time_limit_s = None
-        cut = pool.submit(endless.replace(seed=1), owner="browser:b")
-        end = time.monotonic() + 60
-        while not cut.snapshot().steps and time.monotonic() < end:
-            time.sleep(0.05)
-    finally:
-        pool.shutdown()
-    assert cut.state == "stopped"
-    assert interrupted.take(folder, "browser:a") == []  # a finished run is not kept
+    core = PoolCore(1, WorkerOptions(("bundled",), 1, 0, 0.0),
+                    PoolSettings(10, 90.0, None, 60.0), checkpoint_dir=None,
+                    limits=DEFAULT_LIMITS, interrupted_dir=folder)
+    cut = core.enter(_config(1), "browser:b", None, None, False)
+    idle = core.enter(_config(2), "browser:c", None, None, False)
+    cut.run.add_event(Progress("ready", 1, 1, info={"groups": ["embeddings", "head"],
+                                                    "frozen_groups": ["embeddings"]}))
+    for step in (1, 2):
+        cut.run.add_event(StepRecord(step, 0, 0.7, 1e-3, {"embeddings": 0.0, "head": 0.4},
+                                     {}, 0.01))
+    core.close()  # what JobPool.shutdown does first
+    assert cut.state == idle.state == "stopped"
     (kept,) = interrupted.take(folder, "browser:b")
-    assert kept.steps and "server restarted" in kept.reason and kept.status == "stopped"
-    assert interrupted.take(folder, "browser:b") == []  # shown once
+    assert [s.step for s in kept.steps] == [1, 2] and kept.groups == ["embeddings", "head"]
+    assert "server restarted" in kept.reason and "after step 2" in kept.reason
+    assert interrupted.take(folder, "browser:b") == [] == interrupted.take(folder, "browser:c")
 
 
 # -- the shared run cache: another student's upload never replays for yours ----------------------

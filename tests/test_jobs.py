@@ -509,3 +509,18 @@ def test_stop_before_the_worker_begins_and_shutdown_stops_running_jobs(tiny_mode
     with pytest.raises(RuntimeError, match="shut down"):
         own.submit(tiny(tiny_model_dir))
     assert own.stats()["workers_alive"] == 0
+
+
+def test_a_run_is_stopped_at_the_time_limit_with_its_steps_kept(jobs, pool, tiny_model_dir):
+    """job_time_limit_s (issue 25): a run that would never end stops, its steps are kept and
+    its record says why; the pool's setting is restored afterwards."""
+    pool.time_limit_s = 1.0
+    try:
+        job = jobs(endless(tiny_model_dir, seed=2501), owner="browser:a")
+        assert job.wait(TIMEOUT), job.snapshot()
+    finally:
+        pool.time_limit_s = None
+    snap = job.snapshot()
+    assert snap.state == "stopped" and snap.record is not None and snap.record.steps
+    assert "at most 1 s (job_time_limit_s)" in snap.record.reason
+    assert pool.stats()["time_limited"] >= 1
