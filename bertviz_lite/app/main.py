@@ -14,9 +14,11 @@ def main() -> None:
     st.set_page_config(page_title="bertviz-lite: to tune or not to tune?", layout="wide")
     ui.mark_entrypoint()
     ui.require_login()
+    ui.take_token()  # ?token= of the instructor's link: remembered, removed from the URL
     page = ui.navigation()  # every page of the registry, and the /home alias
     ui.job_pool()  # the first visit starts the workers: the weights load while people read
     ui.sidebar()  # presenter mode: ?present=1 opens in it and stays in the URL
+    ui.token_notes()
     page.run()
 
 

@@ -5,7 +5,8 @@ render figures with `plot()`. Widgets whose value belongs in a shareable link ar
 the URL query string (`bind="query-params"`); their keys are the parameter names.
 
 Modules, by concern (pages use them through this package: `from bertviz_lite import ui`):
-resources (cached read-only objects), state (session keys, jobs, safe text), layout (page
+resources (cached read-only objects), state (session keys, jobs, safe text), roles (instructor or student; the class poll's
+rules), browser_store (cookies: progress kept across reloads), layout (page
 frame, presenter mode, plots), navigation (the navigation and links, from the page registry),
 widgets (forms), live (the live training view), results (after a run, Compare, reproduction),
 inspection (trained models for the inspection pages).
@@ -62,11 +63,18 @@ from bertviz_lite.ui.results import (
     results,
     run_origin,
 )
+from bertviz_lite.ui.roles import (
+    classroom,
+    credential,
+    instructor_token,
+    is_instructor,
+    take_token,
+    token_notes,
+)
 from bertviz_lite.ui.state import (
     QUERY,
     clamp_state,
     friendly_error,
-    is_instructor,
     job_state,
     redact,
     remember_run,
@@ -91,6 +99,7 @@ __all__ = [
     "bundled_train_size", "clamp_state", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
     "example_inputs", "explore_links", "exports", "finetune_offer", "finetuned_attention",
+    "classroom", "credential", "instructor_token", "take_token", "token_notes",
     "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source", "navigation",
     "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",

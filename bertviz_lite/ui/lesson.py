@@ -2,8 +2,10 @@
 reveal, observation, explanation) and the summary. The stage and presenter mode live in
 `lesson_frame`, the class poll in `lesson_poll`; their public names are re-exported here.
 
-Progress lives in the URL (`/lesson?step=4`); Back and Next answer PageUp / PageDown (what a
-presentation clicker sends) and are ordinary focusable buttons for Tab + Enter.
+Progress lives in the URL (`/lesson?step=4`) and in this browser (`lesson_progress`: the
+predictions and reveals survive a reload); Back and Next answer PageUp / PageDown (what a
+presentation clicker sends) and are ordinary focusable buttons for Tab + Enter. In a class
+(`?class=CODE`) a student follows the instructor's step (`lesson_poll`).
 """
 
 from __future__ import annotations
@@ -40,12 +42,17 @@ from bertviz_lite.ui.lesson_frame import (
     stage_mode_buttons,
 )
 from bertviz_lite.ui.lesson_poll import (
+    back_button,
     class_code,
     class_poll,
+    follow_class,
     instructor_panel,
+    moved,
     results_chart,
     reveal_controls,
+    student_watch,
 )
+from bertviz_lite.ui.lesson_progress import restore, save, start_over
 from bertviz_lite.ui.navigation import page_link_target
 
 __all__ = ["LESSON_CSS", "class_poll", "fit", "folded", "lesson_picker", "run_step", "stage", "stage_frame", "stage_mode_buttons",
@@ -103,6 +110,7 @@ def step_index(lesson: Lesson) -> int:
 
 def _go(n: int) -> None:
     st.query_params["step"] = str(n)
+    moved(n)
 
 
 def nav(lesson: Lesson, i: int, where: Any) -> None:
@@ -149,8 +157,9 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
         return _layers_widget(step, answer, key, disabled), True
     if p.kind == "log-number":
         values = log_values(p.low, p.high)
+        start = {} if key in st.session_state else {"value": values[len(values) // 2]}
         v = st.select_slider("Your prediction (log scale)", values, key=key, disabled=disabled,
-                             value=values[len(values) // 2], label_visibility="collapsed",
+                             **start, label_visibility="collapsed",
                              format_func=lambda x: f"{number(x)}{p.unit}")
         return float(v), True
     if p.kind == "choice":
@@ -216,6 +225,9 @@ def summary(lesson: Lesson, store: ArtefactStore) -> None:
         right = sum(r["right"] == "yes" for r in rows)
         st.metric("Your predictions", f"{right} of {len(rows)} right")
         st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption("Kept in this browser: a reload or a return tomorrow keeps them.")
+        st.button("Start over", key="lesson_start_over", on_click=start_over, args=(lesson,),
+                  icon="🔄", help="Forget every prediction of this lesson in this browser")
     else:
         st.caption("Reveal some steps first: your predictions are compared here.")
 
@@ -224,11 +236,16 @@ def summary(lesson: Lesson, store: ArtefactStore) -> None:
 def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     """The current step: text and prediction on the left; observation and explanation on the
     right once revealed; the class poll below."""
+    restore(lesson, store)
+    code, instructor = class_code(), ui.is_instructor()
+    student = code is not None and not instructor
+    at = follow_class(lesson, code) if student else None
     i = step_index(lesson)
     step = lesson.steps[i]
     answer = answer_for(step, store)
-    code, instructor = class_code(), ui.is_instructor()
     nav(lesson, i, st.container())
+    if student:
+        back_button(at, i)
     st.subheader(f"{i + 1}. {step.title}")
     left, right = st.columns([1, 1] if stage() else [2, 3], gap="medium")
     shown = step.id in revealed() or step.answer is None
@@ -242,6 +259,8 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
             st.markdown(f"**Predict:** {facts_text(step.prediction.question, step, store)}")
         prediction, complete = prediction_widget(step, answer, disabled=shown)
         reveal_controls(step, prediction, complete, code, instructor)
+        if student:
+            student_watch(code, step, prediction)
         if shown and answer is not None:
             explanation(step, revealed()[step.id], answer)
         try_it(step)
@@ -257,3 +276,4 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
                     "appears here.")
     if instructor:
         instructor_panel(lesson, step, answer, code)
+    save(lesson, i)

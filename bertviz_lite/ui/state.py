@@ -31,15 +31,6 @@ def require_login() -> None:
         st.stop()
 
 
-def is_instructor() -> bool:
-    """Signed in with an email the settings list as an instructor (or a local laptop)."""
-    s = settings()
-    if not s.require_login and not s.instructors:
-        return True  # a single-user laptop: the user is their own instructor
-    email = getattr(st.user, "email", None) if getattr(st.user, "is_logged_in", False) else None
-    return bool(email) and email in s.instructors
-
-
 def friendly_error(err: BaseException, doing: str) -> None:
     """A clear message for the student; the details go to the log for the instructor."""
     known = (DataError, ValueError, OSError)
