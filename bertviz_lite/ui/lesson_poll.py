@@ -13,13 +13,13 @@ from typing import Any
 
 import streamlit as st
 
+import bertviz_lite.ui.browser_store as browser_store
 from bertviz_lite import ui
 from bertviz_lite.lesson import Lesson
 from bertviz_lite.lesson.answers import Answer
 from bertviz_lite.lesson.format import Step
 from bertviz_lite.lesson.join import base_url, join_url, qr_png
 from bertviz_lite.lesson.poll import Poll, PollError, normalise
-import bertviz_lite.ui.browser_store as browser_store
 from bertviz_lite.ui.lesson_frame import fit, revealed
 from bertviz_lite.ui.roles import class_poll, classroom, credential
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from bertviz_lite.lesson import ArtefactStore, Lesson, LessonError, answer_for
 import bertviz_lite.ui.browser_store as browser_store
+from bertviz_lite.lesson import ArtefactStore, Lesson, LessonError, answer_for
 from bertviz_lite.ui.lesson_frame import revealed
 
 SAVED_KEY = "_lesson_saved"  # what this session last wrote to the cookie

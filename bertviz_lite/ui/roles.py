@@ -13,10 +13,10 @@ import logging
 
 import streamlit as st
 
+import bertviz_lite.ui.browser_store as browser_store
 from bertviz_lite.lesson.classroom import Classroom, Credential, Roles
 from bertviz_lite.lesson.poll import Poll
 from bertviz_lite.serve.instructor import server_token, single_user
-import bertviz_lite.ui.browser_store as browser_store
 from bertviz_lite.ui.resources import settings
 
 log = logging.getLogger("bertviz_lite.app")
