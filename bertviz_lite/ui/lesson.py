@@ -11,7 +11,6 @@ presentation clicker sends) and are ordinary focusable buttons for Tab + Enter. 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from bertviz_lite.lesson import (
 )
 from bertviz_lite.lesson.answers import FACT_NAMES, Answer, facts
 from bertviz_lite.lesson.explain import number
-from bertviz_lite.lesson.format import Step
+from bertviz_lite.lesson.format import Step, log_values
 from bertviz_lite.ui.lesson_frame import (
     LESSON_CSS,
     fit,
@@ -132,14 +131,6 @@ def facts_text(text: str, step: Step, store: ArtefactStore) -> str:
 
 
 # -- the prediction ----------------------------------------------------------------------------
-def log_values(low: float, high: float) -> list[float]:
-    """Slider stops 1, 2, 3, 5, 10, 20, ... between low and high (inclusive)."""
-    out = []
-    for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
-        out += [m * 10.0 ** k for m in (1, 2, 3, 5) if low <= m * 10.0 ** k <= high]
-    return out
-
-
 def _layers_widget(step: Step, answer: Answer, key: str, disabled: bool) -> list[str]:
     """One toggle per group of the recorded model, input (left) to output (right)."""
     picked = st.pills("Groups that receive a gradient", answer.options, selection_mode="multi",
