@@ -84,6 +84,10 @@ PAGES: tuple[Page, ...] = (
     Page("changes", "What changed inside BERT?", "changes", explore=True,
          summary="CKA, weight change and linear probes per layer, zero-shot similarity before "
                  "and after"),
+    Page("glossary", "Glossary", "glossary",
+         summary="the words a student can look up (gradient norm, update ratio, head, scalar "
+                 "mix, task model, CKA, probe, span F1, Pearson r), linked from where they "
+                 "appear"),
     Page("instructor", "Instructor: the class", "instructor", label="Instructor",
          summary="for the instructor (the link printed at start): the class's join link and QR "
                  "code, who joined, the current step, the class's answers of each step; the "

@@ -40,11 +40,13 @@ from bertviz_lite.figures.theme import DEFAULT_THEME, Theme
 from bertviz_lite.lesson import ArtefactStore, Lesson, answer_for, read_lessons
 from bertviz_lite.lesson.answers import FACT_NAMES, facts
 from bertviz_lite.lesson.format import Step, log_values
+from bertviz_lite.lesson.glossary import TERMS, WHY_GROW, link_terms
 from bertviz_lite.lesson.observe import LABELS, observation
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+GLOSSARY_HREF = "#glossary-{id}"  # a term's entry in the page's own glossary
 PLAYER_FILES = ("lesson.js", "lesson.css")
 
 
@@ -107,7 +109,8 @@ def step_data(step: Step, store: ArtefactStore, theme: Theme = DEFAULT_THEME
     answer = answer_for(step, store)
     p = step.prediction
     data: dict[str, Any] = {
-        "id": step.id, "title": step.title, "html": _markdown(_fill(step.text, found)),
+        "id": step.id, "title": step.title,
+        "html": _markdown(link_terms(_fill(step.text, found), href=GLOSSARY_HREF)),
         "kind": p.kind if answer is not None else "none",
         "question": _fill(p.question, found), "unit": p.unit,
         "explain": {"right": step.explain.right, "wrong": step.explain.wrong,
@@ -136,7 +139,9 @@ def lesson_data(lesson: Lesson, store: ArtefactStore, theme: Theme = DEFAULT_THE
     """The whole lesson for the player: title, intro and every step."""
     return {"version": 1, "id": lesson.id, "title": lesson.title,
             "intro": _markdown(lesson.intro),
-            "steps": [step_data(s, store, theme) for s in lesson.steps]}
+            "steps": [step_data(s, store, theme) for s in lesson.steps],
+            "glossary": [{"id": t.id, "name": t.name, "text": t.text} for t in TERMS],
+            "why_grow": WHY_GROW}
 
 
 INDEX = """<!doctype html>

@@ -23,6 +23,7 @@ from bertviz_lite.ui.inspection import (
 from bertviz_lite.ui.layout import (
     PRESENT_PARAM,
     PRESENTER_CSS,
+    glossary_links,
     mark_entrypoint,
     page_header,
     plot,
@@ -100,7 +101,7 @@ __all__ = [
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
     "example_inputs", "explore_links", "exports", "finetune_offer", "finetuned_attention",
     "classroom", "credential", "instructor_token", "take_token", "token_notes",
-    "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
+    "flow_chart", "friendly_error", "glossary_links", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source", "navigation",
     "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",
     "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "run_origin", "safe",

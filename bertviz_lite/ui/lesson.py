@@ -127,7 +127,7 @@ def facts_text(text: str, step: Step, store: ArtefactStore) -> str:
     """A step's text or question with its setup facts ({layers}, ...) filled in."""
     refs = step.answer.artefacts if step.answer else ()
     found = facts([store.load(r) for r in refs])
-    return text.format_map({k: found.get(k, "?") for k in FACT_NAMES})
+    return ui.glossary_links(text.format_map({k: found.get(k, "?") for k in FACT_NAMES}))
 
 
 # -- the prediction ----------------------------------------------------------------------------
@@ -188,7 +188,11 @@ def explanation(step: Step, prediction: Any, answer: Answer) -> None:
     """Right or not, in words that quote the prediction; then how the answer was computed."""
     verdict = explain(step, prediction, answer)
     box = st.success if verdict.right else st.warning
-    box(verdict.text.replace("<", "&lt;").replace(">", "&gt;"))  # no HTML from a lesson file
+    text = verdict.text.replace("<", "&lt;").replace(">", "&gt;")  # no HTML from a lesson file
+    why = step.explain.why.format(**verdict.fields).replace("<", "&lt;").replace(">", "&gt;")
+    if why and text.endswith(why):  # the glossary linked from the "why", the verdict kept as is
+        text = text[:-len(why)] + ui.glossary_links(why)
+    box(text)
     st.caption("Measured: " + ui.safe(answer.how) + ".")
 
 

@@ -247,7 +247,25 @@
     root.appendChild(el("div", {class: "columns"}, left, right));
     root.appendChild(el("footer", {text: "Recorded with bertviz-lite; runs offline from this folder. Kept in this browser: your predictions. "},
                         el("button", {class: "link start-over-all", text: "Start over", onclick: startOver})));
+    root.appendChild(glossary());
   }
+
+  function glossary() {
+    const list = el("dl");
+    (L.glossary || []).forEach(t => {
+      list.append(el("dt", {id: "glossary-" + t.id, text: t.name}), el("dd", {text: t.text}));
+      if (t.id === "gradient-norm" && L.why_grow) list.appendChild(el("dd", {class: "why", text: L.why_grow}));
+    });
+    return el("details", {id: "glossary"}, el("summary", {text: "Glossary"}), list);
+  }
+  root.addEventListener("click", e => { // a term's link opens the glossary at its entry
+    const a = e.target.closest("a[href^='#glossary-']");
+    if (!a) return;
+    e.preventDefault();
+    document.getElementById("glossary").open = true;
+    const entry = document.getElementById(a.getAttribute("href").slice(1));
+    if (entry) entry.scrollIntoView({block: "center"});
+  });
 
   document.addEventListener("keydown", e => {
     if (e.key === "PageDown") { e.preventDefault(); go(current + 1); }
