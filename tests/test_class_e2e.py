@@ -135,6 +135,7 @@ def test_an_instructor_and_thirty_students(server):
         student = students[1]
         student.get_by_text("You expected the gradient to reach head").wait_for(timeout=30_000)
         student.locator(f".st-key-lesson_poll_{step.id}").wait_for(timeout=30_000)
+        student.wait_for_function("document.cookie.includes('bertviz_lesson_')")
         student.reload()  # the prediction and the reveal are kept in this browser
         student.get_by_text("You expected the gradient to reach head").wait_for(timeout=30_000)
         no_instructor_controls(student)

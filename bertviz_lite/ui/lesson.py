@@ -46,6 +46,7 @@ from bertviz_lite.ui.lesson_poll import (
     class_poll,
     follow_class,
     instructor_panel,
+    lead_class,
     moved,
     results_chart,
     reveal_controls,
@@ -237,6 +238,8 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     at = follow_class(lesson, code) if student else None
     i = step_index(lesson)
     step = lesson.steps[i]
+    if code is not None and instructor:
+        lead_class(code, step)
     answer = answer_for(step, store)
     nav(lesson, i, st.container())
     if student:

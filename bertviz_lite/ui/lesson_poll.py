@@ -24,7 +24,7 @@ from bertviz_lite.ui.lesson_frame import fit, revealed
 from bertviz_lite.ui.roles import class_poll, classroom, credential
 
 __all__ = ["Poll", "class_code", "class_page", "class_poll", "class_step", "follow_class",
-           "following", "instructor_panel", "join_box", "results_chart", "reveal_controls",
+           "following", "instructor_panel", "join_box", "lead_class", "results_chart", "reveal_controls",
            "start_class"]
 FOLLOW_KEY = "lesson_following"  # a student follows the instructor's step (until they look back)
 CLASS_STEP_KEY = "lesson_class_step"  # the class's step id when this page was drawn
@@ -57,6 +57,7 @@ def class_code() -> str | None:
                    f"{'closed' if sess else 'unknown'}: you are working on your own.")
         return None
     if not ui.is_instructor() and st.session_state.get("_joined") != sess.code:
+        browser_store.keep_browser_id()  # one id per browser: a reload is not a new student
         class_poll().join(sess.code, browser_store.browser_id())
         st.session_state["_joined"] = sess.code
     return sess.code
@@ -129,6 +130,17 @@ def follow_class(lesson: Lesson, code: str) -> int | None:
     if at is not None and following():
         st.query_params["step"] = str(at + 1)
     return at
+
+
+def lead_class(code: str, step: Step) -> None:
+    """The instructor shows `step`: the class moves there (first thing on the page, so
+    students follow while the instructor's page is still drawing)."""
+    sess = class_poll().session(code)
+    if sess is not None and sess.step != step.id:
+        try:
+            classroom().move(credential(), code, step.id)
+        except PollError as err:
+            _refused(err)
 
 
 def moved(n: int) -> None:
@@ -213,9 +225,6 @@ def instructor_panel(lesson: Lesson, step: Step, answer: Answer | None, code: st
             st.caption("Students who open the join link follow your steps and send their "
                        "predictions; you see the class's answers here, live.")
             return
-        sess = class_poll().session(code)
-        if sess is not None and sess.step != step.id:
-            classroom().move(credential(), code, step.id)
         join_box(code, qr_width=160)
         if step.answer is not None:
             _live_results(code, step, answer)
