@@ -14,6 +14,7 @@ from bertviz_lite.lesson.classroom import Classroom, Credential, NotInstructor, 
 from bertviz_lite.lesson.join import base_url, join_url, qr_png, qr_svg
 from bertviz_lite.lesson.poll import Poll, PollError
 from bertviz_lite.serve.instructor import (
+    TOKEN_FILE,
     instructor_link,
     is_loopback,
     server_token,
@@ -108,3 +109,14 @@ def test_the_join_link_is_a_full_address_and_its_qr_code_decodes_to_it():
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr_png(url))))
     assert [r.text for r in found] == [url]
     assert qr_svg(url).startswith("<svg")
+
+
+def test_bertviz_lite_app_prints_the_instructors_link(tmp_path, monkeypatch):
+    from bertviz_lite.cli.app_cmd import instructor_line
+
+    monkeypatch.setenv("BERTVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BERTVIZ_SETTINGS", str(tmp_path / "none.toml"))
+    line = instructor_line("127.0.0.1", 8600)
+    token = (tmp_path / TOKEN_FILE).read_text().strip()
+    assert line.endswith(f"http://127.0.0.1:8600/instructor?token={token}")
+    assert instructor_line("127.0.0.1", 8600) == line  # the same token at every start

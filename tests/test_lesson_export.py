@@ -136,3 +136,13 @@ def test_the_export_runs_from_file_with_the_network_blocked(exported):
     (ARTIFACTS / "lesson-export.json").write_text(json.dumps({
         "bytes": exported.bytes, "files": exported.sizes, "export_s": round(exported.seconds, 2),
         "open_s": round(open_s, 3), "steps": exported.steps}, indent=2))
+
+
+def test_the_command_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
+    from bertviz_lite.cli.main import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["lesson", "export", "--out", str(tmp_path)]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "is not empty" in out[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
