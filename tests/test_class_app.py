@@ -74,6 +74,8 @@ def test_instructor_link_student_forgery_and_following():
     assert not keys(other) & set(CONTROLS)
     host = page("instructor", token=TOKEN, **{"class": code})
     assert "class_close" in keys(host)
+    host.selectbox(key="class_move").set_value(0).run()  # move the class from the class page
+    assert class_poll().session(code).step == "frozen-forward"
     assert any(m.label == "Joined" and m.value == "1" for m in host.metric)
     shown = [str(d.value) for d in host.dataframe]
     assert not any(TOKEN in s for s in shown)

@@ -264,6 +264,13 @@ def _class_status(code: str, lesson: Lesson) -> None:
         st.caption(f"{at + 1}. {ui.safe(lesson.steps[at].title)}")
 
 
+def _move_to(code: str, lesson: Lesson) -> None:
+    try:
+        classroom().move(credential(), code, lesson.steps[int(st.session_state["class_move"])].id)
+    except PollError as err:
+        _refused(err)
+
+
 def class_page(code: str, lessons: list[Lesson], store: Any) -> None:
     """The Instructor page with a class session open: join link and QR code, who joined,
     the current step, the class's answers of each step, and Close."""
@@ -277,6 +284,10 @@ def class_page(code: str, lessons: list[Lesson], store: Any) -> None:
         join_box(code, qr_width=320)
     with right:
         _class_status(code, lesson)
+        titles = [f"{n}. {s.title}" for n, s in enumerate(lesson.steps, 1)]
+        st.selectbox("Move the class to", range(len(titles)), index=class_step(lesson, code) or 0,
+                     format_func=titles.__getitem__, key="class_move", on_change=_move_to,
+                     args=(code, lesson))
         st.page_link(page_link_target("lesson"), label="Open the lesson: the class follows you",
                      icon="▶️", query_params={"class": code, "present": "1"})
         st.button("Close the class session", key="class_close", on_click=_close_class,
