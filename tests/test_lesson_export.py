@@ -1,6 +1,7 @@
 """`bertviz-lite lesson export`: the lesson as a static folder. Without a browser: what is
 written (plotly.js once, from the installed package; nothing that names a web address to
-load). In Chromium from file:// with every request that is not file:// aborted: every step
+load); the player's explain() (run by Node) in Python's words for every step and many
+predictions. In Chromium from file:// with every request that is not file:// aborted: every step
 reachable, a prediction and a reveal on each, the explanation in the same words as the app's
 (Python's `explain`), interactive figures, the predictions kept over a reload, Start over,
 no page error and no network request. The export's size and its open time go to
@@ -50,6 +51,64 @@ def test_the_export_is_one_folder_with_plotly_once_and_no_web_address(exported):
     assert [s["id"] for s in data["steps"]] == [s.id for s in LESSON.steps]
     with pytest.raises(ValueError, match="not empty"):
         export_lesson(out / "assets")  # never writes into a folder that is not an export
+
+
+# Runs lesson.js in Node on a stand-in DOM, then its explain() on each case: [step, prediction].
+NODE_HARNESS = r"""
+// usage: node run.js lesson-data.js lesson.js cases.json -> prints JSON of explanations
+const fs = require("fs");
+const fake = () => new Proxy(function () {}, {
+  get: (t, k) => (k === Symbol.toPrimitive ? () => "" : k === "children" ? [] : fake()),
+  set: () => true, apply: () => fake()});
+const store = {}; global.window = new Proxy(store, {get: (t, k) => (k in t ? t[k] : fake()), set: (t, k, v) => { t[k] = v; return true; }}); global.document = fake(); global.location = {hash: ""};
+global.history = {replaceState() {}}; global.localStorage = {getItem: () => null, setItem() {}};
+global.setTimeout = () => 0; global.Plotly = fake();
+eval(fs.readFileSync(process.argv[2], "utf8").replace("window.BERTVIZ_LESSON", "store.BERTVIZ_LESSON"));
+eval(fs.readFileSync(process.argv[3], "utf8"));
+const L = window.BERTVIZ_LESSON, cases = JSON.parse(fs.readFileSync(process.argv[4], "utf8"));
+const out = cases.map(([i, pred]) => window.bertvizLesson.explain(L.steps[i], pred).text);
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def cases(step, answer) -> list:
+    """Many predictions for a step: every slider stop, option, a few sets and orders."""
+    kind = step.prediction.kind
+    opts = list(answer.options)
+    if kind == "layers":
+        return [[], opts, ["head"], opts[:1], opts[::2], [o for o in opts if o != "head"]]
+    if kind == "log-number":
+        from bertviz_lite.lesson.format import log_values
+
+        return log_values(step.prediction.low, step.prediction.high)
+    if kind == "choice":
+        return opts
+    return [opts, opts[::-1], opts[1:] + opts[:1], list(answer.value)]
+
+
+def test_the_browser_explains_in_the_words_of_python(exported, tmp_path):
+    """lesson.js's explain() (the port) against `lesson.explain`, for every step and many
+    predictions; Node runs it (skipped without node)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not found: the browser test checks one prediction per step instead")
+    todo, want = [], []
+    for i, step in enumerate(LESSON.steps):
+        answer = answer_for(step, STORE)
+        for pred in (cases(step, answer) if answer is not None else []):
+            todo.append([i, pred])
+            want.append(words(explain(step, pred, answer).text))
+    (tmp_path / "run.js").write_text(NODE_HARNESS)
+    (tmp_path / "cases.json").write_text(json.dumps(todo))
+    assets = exported.out / "assets"
+    got = subprocess.run([node, str(tmp_path / "run.js"), str(assets / "lesson-data.js"),
+                          str(assets / "lesson.js"), str(tmp_path / "cases.json")],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert [words(t) for t in json.loads(got)] == want
+    assert len(want) > 60
 
 
 def prediction(step, answer):
