@@ -524,3 +524,24 @@ def test_a_run_is_stopped_at_the_time_limit_with_its_steps_kept(jobs, pool, tiny
     assert snap.state == "stopped" and snap.record is not None and snap.record.steps
     assert "at most 1 s (job_time_limit_s)" in snap.record.reason
     assert pool.stats()["time_limited"] >= 1
+
+
+# -- one fine-tuned model per configuration for the whole server ------------------------------
+def test_a_saved_model_is_trained_once_and_found_by_every_session(jobs, pool, tiny_model_dir,
+                                                                   tmp_path):
+    """Attention and Attribution reuse the server's fine-tuned model of a task:
+    `saved_model` finds a finished save_model run of exactly this configuration without
+    starting anything; another configuration finds none."""
+    pool.cache = RunCache(tmp_path / "cache")  # (the jobs fixture puts the old one back)
+    config = tiny(tiny_model_dir, mode="finetune", seed=61)
+    assert pool.saved_model(config) is None
+    trained = pool.stats()["training_runs"]
+    job = jobs(config, owner="first-session", save_model=True)
+    assert job.wait(TIMEOUT) and job.state == "completed"
+    record, folder = pool.saved_model(config)
+    assert folder == job.checkpoint and (folder / "task.json").is_file()
+    assert record.key == job.record.key
+    assert pool.saved_model(config.replace(seed=62)) is None
+    again = jobs(config, owner="second-session", save_model=True)
+    assert again.wait(10) and again.checkpoint == folder  # reused, not trained again
+    assert pool.stats()["training_runs"] == trained + 1

@@ -15,9 +15,11 @@ def main() -> None:
     ui.mark_entrypoint()
     ui.check_settings()  # a settings file that cannot be used: one line, and nothing else
     ui.require_login()
+    ui.take_token()  # ?token= of the instructor's link: remembered, removed from the URL
     page = ui.navigation()  # every page of the registry, and the /home alias
     ui.sidebar()  # presenter mode: ?present=1 opens in it and stays in the URL
     ui.show_flash()  # what the last run said before its st.rerun() (a full queue, ...)
+    ui.token_notes()
     try:
         page.run()
     finally:

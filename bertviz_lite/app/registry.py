@@ -66,8 +66,8 @@ PAGES: tuple[Page, ...] = (
                  "heatmap and an animation, the tensor shapes, the prediction"),
     Page("lesson", "Lesson: predict, observe, explain", "lesson", label="Lesson", explore=True,
          stage=True,
-         summary="the lecture step by step: predict, reveal, explain; a class poll for the "
-                 "instructor"),
+         summary="the lecture step by step: predict, reveal, explain; progress kept in the "
+                 "browser; in a class, students follow the instructor's step and vote"),
     Page("backprop", "Backprop: train live", "backprop", explore=True, stage=True,
          summary="the training form; the live gradient flow (frozen groups behind a *no "
                  "gradient* wall), loss and metric curves, progress, Stop; afterwards a replay, "
@@ -84,8 +84,14 @@ PAGES: tuple[Page, ...] = (
     Page("changes", "What changed inside BERT?", "changes", explore=True,
          summary="CKA, weight change and linear probes per layer, zero-shot similarity before "
                  "and after"),
-    Page("instructor", "Instructor", "instructor",
-         summary="the server's settings, its workers and queue, the shared run cache"),
+    Page("glossary", "Glossary", "glossary",
+         summary="the words a student can look up (gradient norm, update ratio, head, scalar "
+                 "mix, task model, CKA, probe, span F1, Pearson r), linked from where they "
+                 "appear"),
+    Page("instructor", "Instructor: the class", "instructor", label="Instructor",
+         summary="for the instructor (the link printed at start): the class's join link and QR "
+                 "code, who joined, the current step, the class's answers of each step; the "
+                 "server's workers, queue, cache and settings below"),
 )
 
 # Hidden addresses that open another page: url_path -> the target page's name. /home is what

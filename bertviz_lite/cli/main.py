@@ -1,4 +1,5 @@
-"""Command line: `bertviz-lite train | compare | reproduce | bench | sweep | changes | app`.
+"""Command line: `bertviz-lite train | compare | reproduce | bench | sweep | changes | app |
+lesson export`.
 
 Every subcommand runs the same `train()` as the app and writes the same run records.
 """
@@ -97,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bertviz_lite.cli.app_cmd import add_app_parser
 
     add_app_parser(sub)
+
+    from bertviz_lite.cli.lesson_cmd import add_lesson_parser
+
+    add_lesson_parser(sub)
     return parser
 
 

@@ -50,6 +50,14 @@ class AnswerSpec:
     tolerance: float = 2.0  # log-number: within this factor counts as right
 
 
+def log_values(low: float, high: float) -> list[float]:
+    """Slider stops 1, 2, 3, 5, 10, 20, ... between low and high (inclusive)."""
+    out = []
+    for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
+        out += [m * 10.0 ** k for m in (1, 2, 3, 5) if low <= m * 10.0 ** k <= high]
+    return out
+
+
 @dataclass(frozen=True)
 class Explain:
     """Templates ({name} placeholders filled from the prediction and the answer)."""

@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS votes (
     code TEXT NOT NULL, step TEXT NOT NULL, voter TEXT NOT NULL, answer TEXT NOT NULL,
     at REAL NOT NULL, PRIMARY KEY (code, step, voter));
 """
+# Who joined a class session (an anonymous browser id): the instructor's "how many joined".
+MEMBERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS members (
+    code TEXT NOT NULL, member TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (code, member));
+"""
 
 
 MAX_ANSWER_CHARS = 4096  # a prediction as JSON: a number, a choice, a list of group names
@@ -99,6 +104,7 @@ class Poll:
     @_guarded
     def _create(self) -> None:
         self._conn().executescript(SCHEMA)  # (executescript commits by itself)
+        self._conn().executescript(MEMBERS_SCHEMA)
 
     @_guarded
     def check(self) -> None:
@@ -232,6 +238,19 @@ class Poll:
         """Every vote of a step, decoded (for numbers and orders); same rule as `tally`."""
         counts = self.tally(code, step, instructor=instructor)
         return [json.loads(a) for a, n in counts.items() for _ in range(n)]
+
+    # -- who joined ----------------------------------------------------------------------
+    def join(self, code: str, member: str) -> None:
+        """A student's browser (an anonymous id) opened the class session; once per member."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO members (code, member, at) VALUES (?, ?, ?)",
+                       (code, member, time.time()))
+
+    def members(self, code: str) -> int:
+        """How many browsers joined the session."""
+        row = self._conn().execute("SELECT COUNT(*) FROM members WHERE code=?",
+                                   (code,)).fetchone()
+        return int(row[0])
 
 
 def set_aside(path: str | Path) -> Path:

@@ -204,6 +204,16 @@ class PoolCore:
             return None
         return self.ended(config, owner, JobResult("cached", record=hit[0], checkpoint=hit[1]))
 
+    def saved_model(self, key: str) -> tuple[RunRecord, Path] | None:
+        """A completed run with this key whose trained model is on disk: one of this pool's,
+        or one in the shared cache with its model in the checkpoint folder. Reads files."""
+        with self.lock:
+            saved = self._index.saved(key)
+        if saved is not None:
+            return saved
+        hit = self._index.cached(self.settings.cache, key, True)
+        return (hit[0], hit[1]) if hit is not None and hit[1] is not None else None
+
     def ended(self, config: RunConfig, owner: str, result: JobResult) -> Job:
         """A job that ended at once ("cached" or "failed"), counted."""
         with self.lock:

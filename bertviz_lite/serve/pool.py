@@ -208,6 +208,17 @@ class JobPool:
             return hit
         return self._core.enter(config, owner, key, data, save_model)
 
+    def saved_model(self, config: RunConfig) -> tuple[RunRecord, Path] | None:
+        """The trained model of a finished run of exactly this configuration (bundled or named
+        data), if any session trained one with save_model: shared by every session, so a page
+        that needs "the fine-tuned model of this task" reuses it instead of training its own.
+        None when there is none (nothing is started). Milliseconds: reads no data."""
+        try:
+            key = self._content_key(config, None)
+        except (DataError, ConfigError):
+            return None
+        return self._core.saved_model(key) if key is not None else None
+
     def submit_analysis(self, record: RunRecord, checkpoint: str | Path | None = None, *,
                         owner: str = "", max_examples: int | None = None) -> Job:
         """Queue a "what changed inside BERT?" analysis of a finished run and return its

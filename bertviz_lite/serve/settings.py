@@ -66,6 +66,13 @@ class Settings:
     live_refresh_s: float = 0.25  # how often a training page redraws its gradient chart
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
+    # The instructor's credential, given in the instructor's link (/instructor?token=...).
+    # "" = a random token made once and kept in `instructor-token` beside the class poll
+    # (shared by every app process); `bertviz-lite app` prints the link when it starts.
+    instructor_token: str = ""
+    # The address students open (the join link and its QR code), e.g. "https://bert.example.org"
+    # behind a proxy; "" = the address the instructor's browser shows.
+    public_url: str = ""
     # Where training jobs run: "local" (worker processes on this machine) or "ray" (actors on
     # a Ray cluster; pip install 'bertviz-lite[ray]'). With "ray", max_jobs is the limit for
     # the whole cluster, shared by every app replica, and cache_dir must be shared storage.

@@ -5,7 +5,8 @@ render figures with `plot()`. Widgets whose value belongs in a shareable link ar
 the URL query string (`bind="query-params"`); their keys are the parameter names.
 
 Modules, by concern (pages use them through this package: `from bertviz_lite import ui`):
-resources (cached read-only objects), state (session keys, jobs, safe text), layout (page
+resources (cached read-only objects), state (session keys, jobs, safe text), roles (instructor or student; the class poll's
+rules), browser_store (cookies: progress kept across reloads), layout (page
 frame, presenter mode, plots), navigation (the navigation and links, from the page registry),
 widgets (forms), live (the live training view), results (after a run, Compare, reproduction),
 inspection (trained models for the inspection pages).
@@ -23,6 +24,7 @@ from bertviz_lite.ui.layout import (
     PRESENT_PARAM,
     PRESENTER_CSS,
     built_once,
+    glossary_links,
     mark_entrypoint,
     page_header,
     plot,
@@ -64,6 +66,14 @@ from bertviz_lite.ui.results import (
     results,
     run_origin,
 )
+from bertviz_lite.ui.roles import (
+    classroom,
+    credential,
+    instructor_token,
+    is_instructor,
+    take_token,
+    token_notes,
+)
 from bertviz_lite.ui.state import (
     QUERY,
     check_settings,
@@ -71,7 +81,6 @@ from bertviz_lite.ui.state import (
     flash,
     friendly_error,
     interrupted_runs,
-    is_instructor,
     job_state,
     owner_id,
     redact,
@@ -98,7 +107,8 @@ __all__ = [
     "bundled_train_size", "check_settings", "clamp_state", "interrupted_runs", "flash", "owner_id", "show_flash", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
     "example_inputs", "explore_links", "exports", "finetune_offer", "finetuned_attention",
-    "flow_chart", "friendly_error", "is_instructor", "job_pool", "job_state", "job_status",
+    "classroom", "credential", "instructor_token", "take_token", "token_notes",
+    "flow_chart", "friendly_error", "glossary_links", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source", "navigation",
     "page_header", "plot", "prediction_view", "presenter", "presenter_params", "recorded_runs", "redact",
     "remember_run", "require_login", "reproduce_view", "results", "run_cache_size", "run_origin", "safe",

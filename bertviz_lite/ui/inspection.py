@@ -1,5 +1,7 @@
 """Trained models for the inspection pages (Forward, Attention, Attribution): this session's
-runs or the shipped frozen heads, each with the lock that serialises its use."""
+runs, else the server's shared fine-tuned model of the task (trained once, in the job pool,
+by the first session that asks, then reused by every session), or the shipped frozen heads;
+each with the lock that serialises its use."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from bertviz_lite.ui.resources import (
     _trained,
     backbone,
     default_model,
+    job_pool,
     recorded_runs,
     settings,
     shipped_model,
@@ -31,6 +34,9 @@ def model_for(task: str, mode: str) -> tuple[Any, threading.Lock] | None:
         if job is not None:
             remember_run(job)
     folder = st.session_state.get("_checkpoints", {}).get((task, mode))
+    if folder is None and mode == "finetune":
+        shared = job_pool().saved_model(finetune_config(task))  # the server's, made once
+        folder = str(shared[1]) if shared is not None else None
     if folder is None and mode == "frozen" and "bundled" in settings().offered_models().values():
         shipped = shipped_model(task)  # trained on the bundled model: only where it is offered
         folder = str(shipped) if shipped else None
@@ -56,7 +62,7 @@ def model_source(task: str, prefix: str) -> tuple[Any, threading.Lock] | None:
     choice = st.segmented_control(
         "Model", options, default=options[0], required=True, key=f"{prefix}_model_{task}",
         format_func={"frozen": "Frozen BERT + trained head",
-                     "finetune": "Fine-tuned in this session"}.get)
+                     "finetune": "Fine-tuned BERT + head"}.get)
     if "finetune" not in options:
         st.caption("Fine-tune a model on the Backprop page to compare it here.")
     return available[str(choice)]
@@ -67,7 +73,8 @@ def finetune_offer(task: str, prefix: str) -> None:
     key = f"ft_{task}"
     job = job_state(key)
     if job is None:
-        st.info("No fine-tuned model in this session yet.")
+        st.info("No fine-tuned model of this task on this server yet: the first one is trained "
+                "once, in the server's job pool, and every session then reuses it.")
         config = finetune_config(task)
         if st.button(f"Fine-tune one now ({finetune_estimate(config)})", key=f"{prefix}_ft_{task}"):
             start_job(key, config, None)

@@ -118,7 +118,15 @@ def page_header(title: str, lead: str) -> None:
     if presenter():
         st.html(PRESENTER_CSS)
     st.title(title)
-    st.markdown(lead)
+    st.markdown(glossary_links(lead))
+
+
+def glossary_links(markdown: str) -> str:
+    """Markdown with the first mention of each glossary term linked to /glossary (the
+    definition as the link's tooltip)."""
+    from bertviz_lite.lesson.glossary import link_terms
+
+    return link_terms(markdown)
 
 
 def built_once(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

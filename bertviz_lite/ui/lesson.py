@@ -2,14 +2,15 @@
 reveal, observation, explanation) and the summary. The stage and presenter mode live in
 `lesson_frame`, the class poll in `lesson_poll`; their public names are re-exported here.
 
-Progress lives in the URL (`/lesson?step=4`); Back and Next answer PageUp / PageDown (what a
-presentation clicker sends) and are ordinary focusable buttons for Tab + Enter.
+Progress lives in the URL (`/lesson?step=4`) and in this browser (`lesson_progress`: the
+predictions and reveals survive a reload); Back and Next answer PageUp / PageDown (what a
+presentation clicker sends) and are ordinary focusable buttons for Tab + Enter. In a class
+(`?class=CODE`) a student follows the instructor's step (`lesson_poll`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from bertviz_lite.lesson import (
 )
 from bertviz_lite.lesson.answers import FACT_NAMES, Answer, facts
 from bertviz_lite.lesson.explain import number
-from bertviz_lite.lesson.format import Step
+from bertviz_lite.lesson.format import Step, log_values
 from bertviz_lite.ui.lesson_frame import (
     LESSON_CSS,
     fit,
@@ -40,13 +41,19 @@ from bertviz_lite.ui.lesson_frame import (
     stage_mode_buttons,
 )
 from bertviz_lite.ui.lesson_poll import (
+    back_button,
     class_code,
     class_poll,
+    follow_class,
     instructor_panel,
+    lead_class,
+    moved,
     poll_available,
     results_chart,
     reveal_controls,
+    student_watch,
 )
+from bertviz_lite.ui.lesson_progress import restore, save, start_over
 from bertviz_lite.ui.navigation import page_link_target
 
 __all__ = ["LESSON_CSS", "class_poll", "fit", "folded", "lesson_picker", "run_step", "stage", "stage_frame", "stage_mode_buttons",
@@ -111,6 +118,7 @@ def step_index(lesson: Lesson) -> int:
 
 def _go(n: int) -> None:
     st.query_params["step"] = str(n)
+    moved(n)
 
 
 def nav(lesson: Lesson, i: int, where: Any) -> None:
@@ -128,18 +136,10 @@ def facts_text(text: str, step: Step, store: ArtefactStore) -> str:
     """A step's text or question with its setup facts ({layers}, ...) filled in."""
     refs = step.answer.artefacts if step.answer else ()
     found = facts([store.load(r) for r in refs])
-    return text.format_map({k: found.get(k, "?") for k in FACT_NAMES})
+    return ui.glossary_links(text.format_map({k: found.get(k, "?") for k in FACT_NAMES}))
 
 
 # -- the prediction ----------------------------------------------------------------------------
-def log_values(low: float, high: float) -> list[float]:
-    """Slider stops 1, 2, 3, 5, 10, 20, ... between low and high (inclusive)."""
-    out = []
-    for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
-        out += [m * 10.0 ** k for m in (1, 2, 3, 5) if low <= m * 10.0 ** k <= high]
-    return out
-
-
 def _layers_widget(step: Step, answer: Answer, key: str, disabled: bool) -> list[str]:
     """One toggle per group of the recorded model, input (left) to output (right)."""
     picked = st.pills("Groups that receive a gradient", answer.options, selection_mode="multi",
@@ -157,8 +157,9 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
         return _layers_widget(step, answer, key, disabled), True
     if p.kind == "log-number":
         values = log_values(p.low, p.high)
+        start = {} if key in st.session_state else {"value": values[len(values) // 2]}
         v = st.select_slider("Your prediction (log scale)", values, key=key, disabled=disabled,
-                             value=values[len(values) // 2], label_visibility="collapsed",
+                             **start, label_visibility="collapsed",
                              format_func=lambda x: f"{number(x)}{p.unit}")
         return float(v), True
     if p.kind == "choice":
@@ -196,7 +197,11 @@ def explanation(step: Step, prediction: Any, answer: Answer) -> None:
     """Right or not, in words that quote the prediction; then how the answer was computed."""
     verdict = explain(step, prediction, answer)
     box = st.success if verdict.right else st.warning
-    box(verdict.text.replace("<", "&lt;").replace(">", "&gt;"))  # no HTML from a lesson file
+    text = verdict.text.replace("<", "&lt;").replace(">", "&gt;")  # no HTML from a lesson file
+    why = step.explain.why.format(**verdict.fields).replace("<", "&lt;").replace(">", "&gt;")
+    if why and text.endswith(why):  # the glossary linked from the "why", the verdict kept as is
+        text = text[:-len(why)] + ui.glossary_links(why)
+    box(text)
     st.caption("Measured: " + ui.safe(answer.how) + ".")
 
 
@@ -224,6 +229,9 @@ def summary(lesson: Lesson, store: ArtefactStore) -> None:
         right = sum(r["right"] == "yes" for r in rows)
         st.metric("Your predictions", f"{right} of {len(rows)} right")
         st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption("Kept in this browser: a reload or a return tomorrow keeps them.")
+        st.button("Start over", key="lesson_start_over", on_click=start_over, args=(lesson,),
+                  icon="🔄", help="Forget every prediction of this lesson in this browser")
     else:
         st.caption("Reveal some steps first: your predictions are compared here.")
 
@@ -232,14 +240,21 @@ def summary(lesson: Lesson, store: ArtefactStore) -> None:
 def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     """The current step: text and prediction on the left; observation and explanation on the
     right once revealed; the class poll below."""
-    i = step_index(lesson)
-    step = lesson.steps[i]
-    answer = answer_for(step, store)
+    restore(lesson, store)
     instructor = ui.is_instructor()
     in_class = instructor or bool(st.query_params.get("class"))
     poll_on = poll_available(instructor) if in_class else False
     code = class_code() if poll_on else None
+    student = code is not None and not instructor
+    at = follow_class(lesson, code) if student else None
+    i = step_index(lesson)
+    step = lesson.steps[i]
+    if code is not None and instructor:
+        lead_class(code, step)
+    answer = answer_for(step, store)
     nav(lesson, i, st.container())
+    if student:
+        back_button(at, i)
     st.subheader(f"{i + 1}. {step.title}")
     left, right = st.columns([1, 1] if stage() else [2, 3], gap="medium")
     shown = step.id in revealed() or step.answer is None
@@ -253,6 +268,8 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
             st.markdown(f"**Predict:** {facts_text(step.prediction.question, step, store)}")
         prediction, complete = prediction_widget(step, answer, disabled=shown)
         reveal_controls(step, prediction, complete, code, instructor)
+        if student:
+            student_watch(code, step, prediction)
         if shown and answer is not None:
             explanation(step, revealed()[step.id], answer)
         try_it(step)
@@ -268,3 +285,4 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
                     "appears here.")
     if instructor and poll_on:
         instructor_panel(lesson, step, answer, code)
+    save(lesson, i)

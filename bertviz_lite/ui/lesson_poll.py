@@ -1,5 +1,11 @@
-"""The class poll on the Lesson page: an instructor's session code and live distribution of
-the class's predictions; a student's Send, and the wait for the instructor's reveal."""
+"""The class on the Lesson page: the instructor's session (start, move the class by moving
+through the lesson, reveal to the class, close), the join link and QR code, the live
+distribution of the class's predictions; a student's Send, following the instructor's step
+("Back to the class" after looking back) and the wait for the instructor's reveal.
+
+Every instructor action goes through `lesson.classroom.Classroom`, which refuses it without
+the instructor's credential; the buttons are only drawn for the instructor.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +14,39 @@ from typing import Any
 
 import streamlit as st
 
+import bertviz_lite.ui.browser_store as browser_store
 from bertviz_lite import ui
 from bertviz_lite.lesson import Lesson
 from bertviz_lite.lesson.answers import Answer
 from bertviz_lite.lesson.format import Step
+from bertviz_lite.lesson.join import base_url, join_url, qr_png
 from bertviz_lite.lesson.poll import Poll, PollError, PollUnavailable, normalise, set_aside
 from bertviz_lite.ui.lesson_frame import fit, revealed
+from bertviz_lite.ui.roles import class_poll, classroom, credential
 
-
-def _reveal(step_id: str, prediction: Any, code: str | None) -> None:
-    revealed()[step_id] = prediction
-    if code:
-        try:
-            class_poll().reveal(code, step_id)
-        except PollUnavailable as err:  # the reveal still happens on this screen
-            st.session_state[POLL_DOWN] = str(err)
-
-
+__all__ = ["Poll", "class_code", "class_page", "class_poll", "class_step", "follow_class",
+           "following", "instructor_panel", "join_box", "lead_class", "poll_available",
+           "results_chart", "reveal_controls", "start_class"]
 log = logging.getLogger("bertviz_lite.app")
-
-# -- the class poll ---------------------------------------------------------------------------
+FOLLOW_KEY = "lesson_following"  # a student follows the instructor's step (until they look back)
+CLASS_STEP_KEY = "lesson_class_step"  # the class's step id when this page was drawn
 POLL_DOWN = "lesson_poll_down"  # why the poll could not be used in this run of the page
 
 
-@st.cache_resource
-def class_poll() -> Poll:
-    """The server's poll database (SQLite in the data folder, shared by app processes);
-    PollUnavailable (not cached: tried again on the next run) when it cannot be used."""
-    return Poll(ui.settings().poll_path())
+def _refused(err: PollError) -> None:
+    st.session_state["lesson_poll_error"] = str(err)
+
+
+def _reveal(step_id: str, prediction: Any, code: str | None) -> None:
+    if code:
+        try:
+            classroom().reveal(credential(), code, step_id)
+        except PollUnavailable as err:  # the reveal still happens on this screen
+            st.session_state[POLL_DOWN] = str(err)
+        except PollError as err:
+            _refused(err)
+            return
+    revealed()[step_id] = prediction
 
 
 def poll_available(instructor: bool) -> bool:
@@ -70,8 +81,10 @@ def _set_aside() -> None:
     st.session_state["lesson_poll_note"] = f"The damaged poll database was kept as {kept.name}."
 
 
+# -- the class session ------------------------------------------------------------------------
 def class_code() -> str | None:
-    """The class session of `?class=` if it exists and is open, else None (with a note)."""
+    """The class session of `?class=` if it exists and is open, else None (with a note).
+    A student who opens it joins (counted once per browser)."""
     raw = st.query_params.get("class")
     if not raw:
         return None
@@ -81,37 +94,156 @@ def class_code() -> str | None:
         st.warning(f"Class session {ui.safe(shown)} is "
                    f"{'closed' if sess else 'unknown'}: you are working on your own.")
         return None
+    if not ui.is_instructor() and st.session_state.get("_joined") != sess.code:
+        browser_store.keep_browser_id()  # one id per browser: a reload is not a new student
+        class_poll().join(sess.code, browser_store.browser_id())
+        st.session_state["_joined"] = sess.code
     return sess.code
 
 
-def _start_class(lesson_id: str, steps: list[str]) -> None:
+def start_class(lesson_id: str, step_id: str, steps: tuple[str, ...] = ()) -> None:
     try:
-        st.query_params["class"] = class_poll().start(lesson_id, steps)
+        st.query_params["class"] = classroom().start(credential(), lesson_id, step_id, steps)
     except PollUnavailable as err:
         st.session_state[POLL_DOWN] = str(err)
+    except PollError as err:
+        _refused(err)
 
 
 def _close_class(code: str) -> None:
-    class_poll().close_session(code)
+    try:
+        classroom().close(credential(), code)
+    except PollUnavailable as err:
+        st.session_state[POLL_DOWN] = str(err)
+    except PollError as err:
+        _refused(err)
+        return
     st.query_params.pop("class", None)
 
 
 def _send(code: str, step_id: str, prediction: Any) -> None:
     try:
-        class_poll().vote(code, step_id, ui.session_id(), prediction)
-    except PollError as err:
-        st.session_state["lesson_poll_error"] = str(err)
+        classroom().vote(code, step_id, browser_store.browser_id(), prediction)
     except PollUnavailable as err:
         st.session_state[POLL_DOWN] = str(err)
+    except PollError as err:
+        _refused(err)
 
 
+def join_link(code: str, lesson_id: str = "") -> str:
+    """The full address students open for this class session."""
+    try:
+        page = st.context.url
+    except (AttributeError, RuntimeError):
+        page = None
+    base = base_url(page, ui.settings().public_url, st.get_option("server.baseUrlPath") or "")
+    return join_url(base or "http://localhost:8501", code, lesson_id)
+
+
+def join_box(code: str, lesson_id: str = "", qr_width: int = 220) -> str:
+    """The join link in full and as a QR code (drawn here, offline); returns the link."""
+    url = join_link(code, lesson_id)
+    st.markdown(f"Class code **{code}**: students open")
+    st.code(url, language=None, wrap_lines=True)
+    with st.container(key="class_join_qr"):
+        st.image(qr_png(url), caption="Scan to join", width=qr_width)
+    return url
+
+
+# -- following the instructor -----------------------------------------------------------------
+def following() -> bool:
+    """Whether this student follows the instructor's step (False after looking back)."""
+    return bool(st.session_state.get(FOLLOW_KEY, True))
+
+
+def class_step(lesson: Lesson, code: str) -> int | None:
+    """The class's step (0-based) in this lesson, or None before the instructor picked one."""
+    sess = class_poll().session(code)
+    if sess is None or not sess.step:
+        return None
+    try:
+        return lesson.index_of(sess.step)
+    except ValueError:
+        return None
+
+
+def follow_class(lesson: Lesson, code: str) -> int | None:
+    """A following student's page goes to the class's step; returns the class's step."""
+    at = class_step(lesson, code)
+    st.session_state[CLASS_STEP_KEY] = lesson.steps[at].id if at is not None else ""
+    if at is not None and following():
+        st.query_params["step"] = str(at + 1)
+    return at
+
+
+def lead_class(code: str, step: Step) -> None:
+    """The instructor shows `step`: the class moves there (first thing on the page, so
+    students follow while the instructor's page is still drawing)."""
+    sess = class_poll().session(code)
+    if sess is not None and sess.step != step.id:
+        try:
+            classroom().move(credential(), code, step.id)
+        except PollError as err:
+            _refused(err)
+
+
+def moved(n: int) -> None:
+    """A student moved to step `n` (1-based) themselves: following again only at the class's."""
+    at = st.session_state.get("lesson_class_at")
+    st.session_state[FOLLOW_KEY] = at is None or n - 1 == at
+
+
+def _back_to_class(n: int) -> None:
+    st.session_state[FOLLOW_KEY] = True
+    st.query_params["step"] = str(n)
+
+
+def back_button(at: int | None, i: int) -> None:
+    """'Back to the class' while a student looks at another step than the class's."""
+    st.session_state["lesson_class_at"] = at
+    if at is not None and at != i:
+        st.button(f"Back to the class (step {at + 1})", key="lesson_back_to_class",
+                  on_click=_back_to_class, args=(at + 1,), type="primary", icon="↩️")
+
+
+@st.fragment(run_every=1.0)
+def _class_watch(code: str, step_id: str, waiting: bool, prediction: Any) -> None:
+    """Every second: a move of the class redraws the page (a following student goes along);
+    the instructor's reveal of this step shows the result."""
+    try:
+        sess = class_poll().session(code)
+    except PollUnavailable:
+        st.caption("The class poll is not available: reveal the step yourself.")
+        return
+    if sess is None:
+        return
+    if sess.step != st.session_state.get(CLASS_STEP_KEY, "") or not sess.open:
+        st.rerun(scope="app")
+    if waiting and class_poll().revealed(code, step_id):
+        sent = class_poll().my_vote(code, step_id, browser_store.browser_id())
+        revealed()[step_id] = sent if sent is not None else prediction
+        st.rerun(scope="app")
+    if waiting:
+        st.caption("Waiting for your instructor to reveal this step...")
+
+
+def student_watch(code: str, step: Step, prediction: Any) -> None:
+    """A student in a class: watch the class's step and this step's reveal."""
+    waiting = step.answer is not None and step.id not in revealed()
+    _class_watch(code, step.id, waiting, prediction)
+
+
+# -- the class's answers ----------------------------------------------------------------------
 def results_chart(code: str, step: Step, answer: Answer | None, instructor: bool) -> None:
+    """The class's predictions for a step as bars (students: after the reveal)."""
     from bertviz_lite.figures.lesson import poll_bars
     from bertviz_lite.lesson.tally import distribution
 
-    poll = class_poll()
-    shown = poll.revealed(code, step.id)
-    votes = poll.answers(code, step.id, instructor=instructor)
+    shown = class_poll().revealed(code, step.id)
+    try:
+        votes = classroom().answers(credential(), code, step.id)
+    except PollError:
+        return
     labels, counts, marked = distribution(step.prediction.kind, votes,
                                           answer if shown else None, step.prediction.low,
                                           step.prediction.high)
@@ -121,45 +253,33 @@ def results_chart(code: str, step: Step, answer: Answer | None, instructor: bool
 
 @st.fragment(run_every=2.0)
 def _live_results(code: str, step: Step, answer: Answer | None) -> None:
-    """Every two seconds: the class's predictions for this step (instructors only)."""
+    """Every two seconds: the class's predictions for this step, and who joined."""
     try:
+        st.caption(f"{class_poll().members(code)} joined")
         results_chart(code, step, answer, instructor=True)
     except PollUnavailable as err:
         st.warning(f"The class poll stopped working: {ui.safe(err)}. Reload the page.")
 
 
-@st.fragment(run_every=2.0)
-def _wait_for_reveal(code: str, step_id: str, prediction: Any) -> None:
-    """A student's view polls until the instructor reveals the step."""
-    try:
-        shown = class_poll().revealed(code, step_id)
-    except PollUnavailable:
-        st.caption("The class poll is not available: reveal the step yourself.")
-        return
-    if shown:
-        sent = class_poll().my_vote(code, step_id, ui.session_id())
-        revealed()[step_id] = sent if sent is not None else prediction
-        st.rerun(scope="app")
-    st.caption("Waiting for your instructor to reveal this step...")
-
-
 def instructor_panel(lesson: Lesson, step: Step, answer: Answer | None, code: str | None
                      ) -> None:
-    """Start / close a class session, the join code, and the live distribution."""
+    """Start / close a class session, the join link, and the live distribution. The class
+    moves with the instructor: the step shown here is the class's step."""
     with st.expander("Class poll (instructor)", expanded=code is not None):
         if skipped := st.session_state.get("lesson_skipped"):
             st.caption("Steps waiting for a recorded artefact: " + ui.safe("; ".join(skipped)))
+        if err := st.session_state.pop("lesson_poll_error", None):
+            st.warning(ui.safe(err))
         if code is None:
             st.button("Start a class session", key="lesson_class_start",
-                      on_click=_start_class, args=(lesson.id, [s.id for s in lesson.steps]))
+                      on_click=start_class,
+                      args=(lesson.id, step.id, tuple(s.id for s in lesson.steps)))
             if note := st.session_state.pop("lesson_poll_note", None):
                 st.caption(ui.safe(note))
-            st.caption("Students who open this lesson with the code send their predictions; "
-                       "you see the class's answers here, live.")
+            st.caption("Students who open the join link follow your steps and send their "
+                       "predictions; you see the class's answers here, live.")
             return
-        if class_poll().session(code).step != step.id:
-            class_poll().set_step(code, step.id)
-        st.markdown(f"Class code **{code}**: students open `/lesson?class={code}`.")
+        join_box(code, qr_width=160)
         if step.answer is not None:
             _live_results(code, step, answer)
         st.button("Close the class session", key="lesson_class_close", on_click=_close_class,
@@ -174,13 +294,67 @@ def reveal_controls(step: Step, prediction: Any, complete: bool, code: str | Non
     if code and not instructor:
         st.button("Send my prediction", key=f"lesson_send_{step.id}", type="primary",
                   disabled=not complete, on_click=_send, args=(code, step.id, prediction))
-        mine = class_poll().my_vote(code, step.id, ui.session_id())
+        mine = class_poll().my_vote(code, step.id, browser_store.browser_id())
         if err := st.session_state.pop("lesson_poll_error", None):
             st.warning(ui.safe(err))
         st.caption("Sent; you can change it until the reveal." if mine is not None else
                    "Your answer is anonymous; you can change it until the reveal.")
-        _wait_for_reveal(code, step.id, prediction)
         return
     label = "Reveal to the class" if code else "Reveal"
     st.button(label, key=f"lesson_reveal_{step.id}", type="primary", disabled=not complete,
               on_click=_reveal, args=(step.id, prediction, code))
+
+
+# -- the instructor's class page ----------------------------------------------------------------
+@st.fragment(run_every=2.0)
+def _class_status(code: str, lesson: Lesson) -> None:
+    """Every two seconds: how many joined, and the step the class is on."""
+    at = class_step(lesson, code)
+    c1, c2 = st.columns(2)
+    c1.metric("Joined", class_poll().members(code), help="browsers that opened the join link")
+    c2.metric("The class is at", f"step {at + 1} of {len(lesson.steps)}" if at is not None
+              else "not started", help="the step you show in the lesson; students follow it")
+    if at is not None:
+        st.caption(f"{at + 1}. {ui.safe(lesson.steps[at].title)}")
+
+
+def _move_to(code: str, lesson: Lesson) -> None:
+    try:
+        classroom().move(credential(), code, lesson.steps[int(st.session_state["class_move"])].id)
+    except PollError as err:
+        _refused(err)
+
+
+def class_page(code: str, lessons: list[Lesson], store: Any) -> None:
+    """The Instructor page with a class session open: join link and QR code, who joined,
+    the current step, the class's answers of each step, and Close."""
+    from bertviz_lite.lesson import LessonError, answer_for
+    from bertviz_lite.ui.navigation import page_link_target
+
+    sess = class_poll().session(code)
+    lesson = next((x for x in lessons if sess is not None and x.id == sess.lesson), lessons[0])
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        join_box(code, qr_width=320)
+    with right:
+        _class_status(code, lesson)
+        titles = [f"{n}. {s.title}" for n, s in enumerate(lesson.steps, 1)]
+        st.selectbox("Move the class to", range(len(titles)), index=class_step(lesson, code) or 0,
+                     format_func=titles.__getitem__, key="class_move", on_change=_move_to,
+                     args=(code, lesson))
+        st.page_link(page_link_target("lesson"), label="Open the lesson: the class follows you",
+                     icon="▶️", query_params={"class": code, "present": "1"})
+        st.button("Close the class session", key="class_close", on_click=_close_class,
+                  args=(code,))
+    st.subheader("The class's answers, step by step")
+    for n, step in enumerate(lesson.steps, 1):
+        if step.answer is None:
+            continue
+        try:
+            answer = answer_for(step, store)
+        except LessonError:
+            continue
+        shown = "revealed" if class_poll().revealed(code, step.id) else "not revealed yet"
+        with st.expander(f"{n}. {step.title} ({shown})", expanded=sess is not None
+                         and step.id == sess.step):
+            results_chart(code, step, answer, instructor=True)

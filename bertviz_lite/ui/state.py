@@ -62,17 +62,6 @@ def require_login() -> None:
         st.stop()
 
 
-def is_instructor() -> bool:
-    """Signed in with an email the settings list as an instructor (or a local laptop)."""
-    s = settings()
-    if not s.require_login and not s.instructors:
-        return True  # a single-user laptop: the user is their own instructor
-    email = getattr(st.user, "email", None) if getattr(st.user, "is_logged_in", False) else None
-    # e-mail addresses compare without case: "A.Lecturer@Uni.edu" in the list is the same
-    # person as the provider's "a.lecturer@uni.edu"
-    return bool(email) and str(email).lower() in {e.lower() for e in s.instructors}
-
-
 def error_text(err: BaseException, doing: str) -> str:
     """The one line a student sees for `err` (markdown-safe)."""
     from bertviz_lite.serve.job import QueueFull

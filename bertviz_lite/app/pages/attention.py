@@ -9,8 +9,8 @@ from bertviz_lite.inspect import attention_maps
 ui.page_header(
     "Attention",
     "Every layer has several attention heads; each row of a map shows how much one token "
-    "attends to every other token. Compare the pretrained BERT with the one fine-tuned in this "
-    "session.")
+    "attends to every other token. Compare the pretrained BERT with the one fine-tuned on this "
+    "server (trained once, shared by every session).")
 task = ui.task_picker()
 name = ui.finetuned_model_name(task) or ui.default_model()  # pretrained = the tuned one's start
 facts = ui.facts(name)

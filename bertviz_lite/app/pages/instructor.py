@@ -1,44 +1,36 @@
-"""Instructor: the server's settings, its training queue and the shared run cache."""
-
-import dataclasses
-import os
+"""Instructor: the class (join link and QR code, who joined, the current step, the class's
+answers of each step), then the server's workers, queue, cache and settings."""
 
 import streamlit as st
 
 from bertviz_lite import ui
+from bertviz_lite.ui import lesson as lesson_ui
+from bertviz_lite.ui import lesson_poll
+from bertviz_lite.ui.server import server_status
 
-ui.page_header("Instructor", "What this server allows, and what it is doing right now.")
+ui.page_header("Instructor: the class", "Start a class, show the join link, watch the answers.")
 if not ui.is_instructor():
-    st.warning("This page is for the instructors listed in the server settings.")
+    st.warning("This page is for the instructor: open the instructor's link (printed when the "
+               "server started, /instructor?token=...).")
     st.stop()
 
-stats = ui.job_pool().stats()
-st.subheader("Training workers")
-cols = st.columns(6)
-for col, (label, value, help_) in zip(cols, [
-    ("Training now", f"{stats['running']} / {stats['max_workers']}", "runs training / max_jobs"),
-    ("Queued", stats["queued"], "submissions waiting for a free worker"),
-    ("Runs trained", stats["training_runs"], "runs that needed a worker (not cache hits)"),
-    ("Cache hits", stats["cache_hits"] + stats["shared"],
-     "identical configurations replayed from the cache or following a running twin"),
-    ("Most at once", stats["peak_running"], "the most runs that trained at the same time"),
-    ("Failed", stats["failed"] + stats["worker_restarts"],
-     "failed runs and restarted workers; details are in the server log"),
-]):
-    col.metric(label, value, help=help_)
-st.caption(f"App process {os.getpid()}")
-st.caption(f"{stats['workers_alive']} of {stats['max_workers']} worker processes alive · {stats['threads_per_job']} torch thread(s) per job · "
-           f"{stats['completed']} completed, {stats['stopped']} stopped, "
-           f"{stats['abandoned']} abandoned (tab closed), {stats['diverged']} diverged")
-st.caption(f"Jobs run on the {ui.safe(stats['backend'])} backend "
-           f"(workers at CPU niceness {stats['worker_nice']}).")
-with st.expander("Every counter (JSON)", expanded=True):  # text values are named above
-    st.json({k: v for k, v in stats.items() if not isinstance(v, str)}, expanded=1)
+files, store = lesson_ui.lessons()
+usable = [f.lesson for f in files if f.lesson is not None]
+code = lesson_poll.class_code()
+if err := st.session_state.pop("lesson_poll_error", None):
+    st.warning(ui.safe(err))
+if not usable:
+    st.info("No usable lesson in assets/lessons/.")
+elif code is None:
+    lesson = usable[0]
+    st.button("Start a class session", key="class_start", type="primary",
+              on_click=lesson_poll.start_class,
+              args=(lesson.id, lesson.steps[0].id, tuple(s.id for s in lesson.steps)))
+    st.caption(f"Lesson: {ui.safe(lesson.title)}. Students open the join link (or scan the QR "
+               "code) and follow your steps; their predictions stay anonymous.")
+else:
+    lesson_poll.class_page(code, usable, store)
 
-st.subheader("Settings")
-st.caption("From bertviz.toml (or BERTVIZ_SETTINGS) and BERTVIZ_* environment variables; "
-           "restart the app to change them.")
-rows = [{"setting": k, "value": str(v)} for k, v in dataclasses.asdict(ui.settings()).items()]
-st.dataframe(rows, hide_index=True, width="stretch")
-st.subheader("Shared run cache")
-st.write(f"{ui.run_cache_size()} runs cached in `{ui.settings().cache_path()}`.")
+# folded below the class while one runs; open when there is no class to show
+with st.expander("The server: workers, queue, cache and settings", expanded=code is None):
+    server_status()
