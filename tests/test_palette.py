@@ -129,7 +129,7 @@ def test_simulation_can_fail():
 
 
 def test_no_figure_relies_on_colour_alone():
-    """Frozen groups are hatched and labelled; the paper's bars patterned and named; splits
+    """Frozen groups are empty rows behind a drawn wall, labelled; the paper's bars patterned and named; splits
     differ by dash as well as colour."""
     from bertviz_lite.figures import compare_bars, compare_curves, grad_flow_bars
     from bertviz_lite.record.runs import EvalRecord, RunRecord
@@ -137,9 +137,9 @@ def test_no_figure_relies_on_colour_alone():
     groups = ["embeddings", "layer.0", "layer.1", "head"]
     for th in (DEFAULT_THEME, PRESENTER_THEME):
         fig = grad_flow_bars(groups, {"head": 0.5}, groups[:-1], theme=th)
-        wall = [t for t in fig.data if t.name and "frozen" in t.name]
-        assert wall and wall[0].marker.pattern.shape and any("no gradient" in (s or "")
-                                                              for s in wall[0].text)
+        # frozen rows are empty behind a drawn wall (a line, not a colour) and labelled
+        assert [s for s in fig.layout.shapes if s.type == "line"]
+        assert any("no gradient" in (a.text or "") for a in fig.layout.annotations)
         bars = compare_bars([{"mode": "frozen", "value": 0.8, "baseline": 0.5, "paper": 93.0,
                               "paper_matches": True, "paper_note": "the paper's frozen"}],
                             "accuracy", th, setup="bundled data", model="bundled")

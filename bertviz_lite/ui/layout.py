@@ -10,14 +10,16 @@ import streamlit as st
 
 from bertviz_lite.figures import DEFAULT_THEME, PRESENTER_THEME, Theme
 
+# Type sized from the screen: 18 px at 720 px high, 27 px at 1080, 54 px on a 4K projector
+# (Streamlit sizes its widgets in rem, so they grow with it). Colours stay the theme's, so a
+# dark theme (the operating system's, or Streamlit's menu) stays dark and readable.
 PRESENTER_CSS = """
 <style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
-h3 { font-size: 1.8rem !important; }
-label, [data-testid="stWidgetLabel"] p { font-size: 1.15rem !important; font-weight: 600; }
-[data-testid="stAppViewContainer"] { background: #ffffff; color: #000000; }
+html { font-size: clamp(18px, 2.5vh, 64px) !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
+h1 { font-size: 2.4rem !important; } h2 { font-size: 1.9rem !important; }
+h3 { font-size: 1.5rem !important; }
+label, [data-testid="stWidgetLabel"] p { font-size: 1.05rem !important; font-weight: 600; }
 </style>
 """
 
@@ -29,8 +31,14 @@ def presenter() -> bool:
 
 
 def theme() -> Theme:
-    """The figure theme that matches presenter mode."""
-    return PRESENTER_THEME if presenter() else DEFAULT_THEME
+    """The figure theme of this screen: presenter mode's type sized from the browser window,
+    dark where the app is drawn dark (the operating system's dark mode, Streamlit's menu)."""
+    from bertviz_lite.figures.theme import dark, presenter_theme
+    from bertviz_lite.ui.viewport import screen
+
+    s = screen()
+    base = presenter_theme(s.width, s.height, PRESENTER_THEME) if presenter() else DEFAULT_THEME
+    return dark(base) if s.dark else base
 
 
 PRESENT_PARAM = "present"  # ?present=1: presenter mode, kept in every page's URL
@@ -110,11 +118,25 @@ button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
 </style>
 """
 
+# The same on a dark background (the greys lightened to >= 4.5:1 on #0E1117).
+A11Y_DARK_CSS = """
+<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #C8C8C8 !important; opacity: 1 !important; }
+button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #FF9AA8 !important; }
+label[data-testid="stWidgetLabel"][disabled] p { color: #A8A8A8 !important; }
+[data-testid="stJson"] .variable-value, [data-testid="stJson"] .variable-value * { color: #9CC3FF !important; }
+button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
+</style>
+"""
+
 
 def page_header(title: str, lead: str) -> None:
     """Title and one-paragraph lead of a page; presenter CSS when on."""
     _ensure_entrypoint()
-    st.html(A11Y_CSS)
+    from bertviz_lite.ui.viewport import report, screen
+
+    report()
+    st.html(A11Y_CSS if not screen().dark else A11Y_DARK_CSS)
     if presenter():
         st.html(PRESENTER_CSS)
     st.title(title)

@@ -35,6 +35,7 @@ from bertviz_lite.ui.lesson_frame import (
     fit,
     folded,
     revealed,
+    shown_figure,
     stage,
     stage_frame,
     stage_mode_buttons,
@@ -172,13 +173,7 @@ def observe(step: Step, store: ArtefactStore) -> float:
     except (ValueError, KeyError, TypeError) as err:
         ui.friendly_error(err, "draw this step's recorded artefact")
         return 0.0
-    from bertviz_lite.lesson.observe import LABELS
-
-    tabs = st.tabs([LABELS.get(n, n) for n, _ in figs]) if len(figs) > 1 else [st.container()]
-    for tab, (name, fig) in zip(tabs, figs):
-        with tab:
-            key = f"lesson_fig_{step.id}_{name}"
-            ui.plot(fit(fig, key, name), key=key)
+    shown_figure(step, figs, arts)
     seconds = time.perf_counter() - t0
     st.session_state.setdefault("lesson_draw_s", {})[step.id] = seconds
     return seconds

@@ -13,12 +13,9 @@ import streamlit as st
 from bertviz_lite import ui
 
 ON = ("1", "true", "on", "yes")
-# Room for a figure on the stage below the step header of a 720-pixel-high screen. Bar
-# charts are drawn that high; figures that cannot be squeezed (BERT's stacked boxes, the
-# four cost panels) are drawn whole and zoomed to fit (CSS zoom: re-laid out, never cropped).
-STAGE_ROOM_PX = 450
-STAGE_ROOM_1080_PX = 800
-UNSQUEEZABLE = ("diagram", "diagram-forward", "cost", "train-val")
+# Room for a figure on the stage below the step header, as a share of the screen's height
+# (type grows with the screen, so the header does too): 450 px of a 720-px projector.
+STAGE_ROOM = 0.62
 STAGE_CSS = """<style>
 .block-container { padding-top: 3.1rem !important; padding-bottom: 1rem !important;
   max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
@@ -30,8 +27,6 @@ h2 { font-size: 1.6rem !important; } h3 { font-size: 1.4rem !important; padding:
 [data-testid="stAlert"] [data-testid="stMarkdownContainer"] p { font-size: .9rem !important; }
 [data-testid="stAlertContainer"] { padding: .6rem .9rem !important; }
 [data-testid="stVerticalBlock"] { gap: .45rem; }
-/* a 720-px-high projector: the live gradient chart drawn at 3/4 size, nothing clipped */
-@media (max-height: 800px) { .st-key-bp_job_flow { zoom: 0.74; } }
 
 </style>"""
 
@@ -67,27 +62,71 @@ def folded(label: str) -> Iterator[None]:
 
 
 def fit(fig: Any, key: str, name: str = "") -> Any:
-    """On the stage, the figure drawn under `key` made to fit the room the screen has."""
+    """On the stage, the figure made to fit the room the screen has: its height set from
+    the screen (plotly lays it out again at that size; nothing is scaled down, so its type
+    stays as large as the theme made it)."""
     if not stage():
         return fig
-    height = float(fig.layout.height or 450)
-    if name not in UNSQUEEZABLE:
-        fig.update_layout(height=min(height, STAGE_ROOM_PX))
-        return fig
-    small, big = STAGE_ROOM_PX / height, min(1.0, STAGE_ROOM_1080_PX / height)
-    st.html(f"<style>@media (max-height: 800px) {{ .st-key-{key} {{ zoom: {small:.3f}; }} }}"
-            f"@media (min-height: 1000px) {{ .st-key-{key} {{ zoom: {big:.3f}; }} }}</style>")
+    from bertviz_lite.ui.viewport import screen
+
+    room = int(screen().height * STAGE_ROOM)
+    fig.update_layout(height=room)
     return fig
 
 
+def stage_mode(mode: str) -> str:
+    """A run's mode as one of the stage's three buttons: frozen, top-k or finetune."""
+    return mode if mode in ("frozen", "finetune") else "top-k"
+
+
 def stage_mode_buttons() -> None:
-    """The setting that matters in a demo, as two big buttons: frozen or fine-tuned."""
-    c1, c2 = st.columns(2)
-    for col, (mode, label) in zip((c1, c2), [("frozen", "Frozen"), ("finetune", "Fine-tune")]):
+    """The setting that matters in a demo, as big buttons: frozen, top-k or fine-tuned.
+
+    The mode is the settings' own ("mode", bound to the URL): before the settings' widget
+    has run, the URL's ?mode= is what it will show, so the buttons read that first.
+    """
+    current = stage_mode(str(st.session_state.get("mode") or st.query_params.get("mode")
+                             or "frozen"))
+    k = st.session_state.get("top_k") or st.query_params.get("top_k") or 2
+    cols = st.columns(3)
+    for col, (mode, label) in zip(cols, [("frozen", "Frozen"), ("top-k", f"Top-{k}"),
+                                         ("finetune", "Fine-tune")]):
         col.button(label, key=f"bp_stage_{mode}", width="stretch",
-                   type="primary" if st.session_state.get("mode", "frozen") == mode else "secondary",
+                   type="primary" if current == mode else "secondary",
                    on_click=lambda m=mode: st.session_state.update(mode=m))
 
+
+STACK = "stack"  # the animated stack, shown first where a step has the gradient per group
+
+
+def step_views(names: list[str]) -> list[str]:
+    """The views a step offers, in order: the animated stack first wherever the step shows
+    the gradient per group (the bars stay, as the exact numbers)."""
+    return ([STACK] if "grad-flow" in names else []) + list(names)
+
+
+def shown_figure(step: Any, figs: list[tuple[str, Any]], arts: list[Any]) -> None:
+    """One of the step's figures at a time, picked with a row of buttons (not tabs: a plotly
+    figure drawn in a hidden tab never learns its width and stays a thumbnail)."""
+    from bertviz_lite.lesson.observe import LABELS
+    from bertviz_lite.record.runs import RunRecord
+    from bertviz_lite.ui.stack import recorded_stack
+
+    by_name = dict(figs)
+    names = step_views([n for n, _ in figs])
+    labels = {STACK: "The gradient flowing down", **LABELS,
+              "grad-flow": "Exact numbers"}
+    choice = names[0]
+    if len(names) > 1:
+        choice = st.segmented_control(
+            "View", names, default=names[0], key=f"lesson_view_{step.id}", required=True,
+            format_func=lambda n: labels.get(n, n), label_visibility="collapsed") or names[0]
+    key = f"lesson_fig_{step.id}_{choice}"
+    if choice == STACK:
+        runs = [a for a in arts if isinstance(a, RunRecord)]
+        recorded_stack(runs, key, ui.theme(), note="Recorded for this step.")
+        return
+    ui.plot(fit(by_name[choice], key, choice), key=key)
 
 
 def revealed() -> dict[str, Any]:
