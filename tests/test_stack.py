@@ -138,3 +138,13 @@ def test_screen_reports_parse_and_fall_back() -> None:
     assert parse("1280x720l") == Screen(1280, 720, False, True)
     for bad in (None, "", "x", "0x720l", "axbl", "1280x720q"):
         assert parse(bad) == Screen()
+
+
+def test_the_notebook_shows_the_same_stack() -> None:
+    pytest.importorskip("IPython")
+    import bertviz_lite as bv
+
+    out = bv.stack(*recorded())
+    html = out.data
+    assert "class BertvizStack" in html and "new BertvizStack(" in html
+    assert '"Frozen"' in html and '"Fine-tuned"' in html

@@ -156,9 +156,11 @@ def stack_fragment(data: dict[str, Any], element_id: str = "bvs-stack") -> str:
     eid = html.escape(element_id, quote=True)
     return (f"<style>{player_css()}</style>\n<div id=\"{eid}\" class=\"bvs-root\" role=\"img\" "
             f"aria-label=\"{html.escape(stack_text(data), quote=True)}\"></div>\n"
-            f"<script>{player_js()}\n"
+            # in a function: a notebook shows many stacks in one page, and a second top-level
+            # `class BertvizStack` in the same page would be a SyntaxError
+            f"<script>(function () {{\n{player_js()}\n"
             f"new BertvizStack(document.getElementById({json.dumps(eid)}), "
-            f"{_json_for_script(data)});</script>")
+            f"{_json_for_script(data)});\n}})();</script>")
 
 
 def stack_html(data: dict[str, Any], title: str = "The gradient flowing down BERT") -> str:

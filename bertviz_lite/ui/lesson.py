@@ -194,7 +194,7 @@ def try_it(step: Step) -> None:
     page, _, query = step.try_it.partition("?")
     params = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv)
     st.page_link(page_link_target(page), label="Run it yourself", icon="▶️",
-                 query_params=params)
+                 query_params={**params, **ui.presenter_params()})  # the stage stays on
 
 
 def summary(lesson: Lesson, store: ArtefactStore) -> None:

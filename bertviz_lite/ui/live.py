@@ -135,8 +135,8 @@ def flow_chart(record: RunRecord, key: str, run_id: str = "", *, live: bool = Fa
     th = theme()
     job = job_state(key)
     replay = job is not None and job.snapshot().state == "cached"
-    live_stack(record, companions(record), f"{key}_stack_{run_id}", th, live=live,
-               source="replay" if replay else "live")
+    live_stack(record, companions(record), f"{key}_stack", th, live=live,
+               source="replay" if replay else "live", instance=run_id)
     if replay:
         st.button("Train anyway", key=f"{key}_anyway", on_click=train_anyway, args=(key,),
                   help="Train this configuration again now, instead of replaying its record")

@@ -52,12 +52,14 @@ def _component() -> Any:
     return _COMPONENT
 
 
-def stack_view(data: dict[str, Any], key: str, words: bool = True) -> None:
-    """Mount the animated stack with `data` (from `stack_data`) under `key`; the same key
-    keeps the same player, so new data updates it in place. words: the text alternative
-    under it."""
-    with st.container(key=f"{key}_box"):
-        _component()(key=key, data=data, height="content", width="stretch")
+def stack_view(data: dict[str, Any], key: str, instance: str = "", words: bool = True) -> None:
+    """Mount the animated stack with `data` (from `stack_data`) in a container keyed `key`
+    (CSS class st-key-<key>); the same key and instance keep the same player, so new data
+    updates it in place, and a new instance (a new run) starts a fresh one. words: the text
+    alternative under it."""
+    with st.container(key=key):
+        _component()(key=f"{key}_player{instance}", data=data, height="content",
+                     width="stretch")
     if words:
         st.caption(f"Stack in words: {stack_text(data)}")
 
@@ -72,7 +74,7 @@ def recorded_stack(records: Sequence[RunRecord], key: str, theme: Theme, *,
 
 
 def live_stack(record: RunRecord, companions: Sequence[RunRecord], key: str, theme: Theme, *,
-               live: bool, source: str = "live", note: str = "",
+               live: bool, source: str = "live", note: str = "", instance: str = "",
                norm_range: tuple[float, float] | None = None) -> None:
     """A run as it trains (live=True: the player follows its newest step), beside recorded
     runs of the same task and model, which show the same step numbers."""
@@ -87,7 +89,7 @@ def live_stack(record: RunRecord, companions: Sequence[RunRecord], key: str, the
     panels = _ordered([own, *others])
     data = stack_data(panels, theme=theme, live=live, autoplay=not live and source == "replay",
                       note=note, norm_range=norm_range)
-    stack_view(data, key)
+    stack_view(data, key, instance)
 
 
 def _mode_title(mode: str) -> str:
