@@ -28,7 +28,8 @@ colorspacious = pytest.importorskip("colorspacious")
 DELTA_E_MIN = 10.0  # CAM02-UCS units; see the module docstring for the source
 AA, AAA, NON_TEXT = 4.5, 7.0, 3.0
 CVD = ("deuteranomaly", "protanomaly", "tritanomaly")  # at severity 100: the -opias
-THEMES = {"normal": (DEFAULT_THEME, AA), "presenter": (PRESENTER_THEME, AAA)}
+THEMES = {"normal": (DEFAULT_THEME, AA), "presenter": (PRESENTER_THEME, AAA),
+          "dark": (T.DARK_THEME, AA), "presenter dark": (T.PRESENTER_DARK_THEME, AAA)}
 # Colours drawn as text or lines (curves, arrows, outlines, hatch, labels).
 INK = ("text", "frozen", "forward", "backward", "train_curve", "val_curve", "alert", "trainable")
 
@@ -97,8 +98,8 @@ def test_text_and_lines_contrast(name):
     modes = {c: round(contrast(c, th.background), 2) for c in th.mode_palette
              if contrast(c, th.background) < need}
     assert not low and not modes, f"{name}: below {need}:1 on {th.background}: {low} {modes}"
-    # the diagram writes white on trainable boxes
-    assert contrast("#FFFFFF", th.trainable) >= need
+    # the diagram writes on trainable boxes (white on the light themes' dark blue)
+    assert contrast(th.on_trainable, th.trainable) >= need
 
 
 @pytest.mark.parametrize("name", THEMES)

@@ -65,6 +65,7 @@ class BertvizStack {
     root.__bvs = this;
     this.frames = 0;
     this.cycles = 0;
+    this.updates = 0;  // data arrivals (a live run's: 4 a second)
     this.firstPulseAt = null;  // performance.now() of the first pulse (Train to pulse)
     this.createdAt = performance.now();
     this.t = 0;  // recorded seconds into the run (replay clock)
@@ -114,6 +115,7 @@ class BertvizStack {
   // -- data -------------------------------------------------------------------------------
   update(data) {
     const first = !this.data;
+    this.updates += 1;
     const wasLive = this.data && this.data.live;
     this.data = data;
     this.note.textContent = this._legend();
@@ -462,7 +464,8 @@ class BertvizStack {
   }
 
   stats() {
-    return {frames: this.frames, cycles: this.cycles, idx: this.idx, n: this.n,
+    return {frames: this.frames, cycles: this.cycles, updates: this.updates, idx: this.idx,
+            n: this.n,
             playing: this.playing, live: !!(this.data && this.data.live),
             firstPulseMs: this.firstPulseAt === null ? null : this.firstPulseAt - this.createdAt,
             fontPx: this.fs};

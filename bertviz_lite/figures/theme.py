@@ -64,6 +64,7 @@ class Theme:
     unlit: str = "#F2F2F2"  # a group the backward sweep has not reached (yet)
     presenter: bool = False  # large type and thick lines for a projector
     dark: bool = False  # light text on a dark background (a dark room, the OS's dark mode)
+    on_trainable: str = "#FFFFFF"  # text written on a filled trainable box
     # frozen, finetune, then top-K modes in turn
     mode_palette: tuple[str, ...] = (SKY_BLUE_AA, VERMILLION_AA, DARK_GREEN_AA, PLUM_AA)
 
@@ -113,7 +114,8 @@ _DARK = {
     "backward": "#FF8A3D",
     "alert": "#FF8A3D",
     "paper": REDDISH_PURPLE,
-    "mode_palette": (SKY_BLUE, "#FF8A3D", "#2FC79B", "#E09BC6"),
+    "mode_palette": (SKY_BLUE, "#FF8A3D", "#00EE88", YELLOW),
+    "on_trainable": BLACK,
     "dark": True,
 }
 
