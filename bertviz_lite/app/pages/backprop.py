@@ -40,8 +40,8 @@ c2.button("Stop", key="bp_stop", on_click=ui.stop_job, args=("bp_job",),
           disabled=not running, width="stretch")
 if problem:
     buttons.warning(ui.safe(problem))
-if train and config is not None:
-    ui.start_job("bp_job", config, data)
+if train and config is not None:  # on the stage Train trains (a rehearsal's cached run
+    ui.start_job("bp_job", config, data, fresh=lesson_ui.stage())  # must not spoil the demo)
     st.rerun()
 
 with view:
