@@ -194,7 +194,8 @@ class BertvizStack {
       pitch = Math.max(fs * 1.45, Math.min(fs * 3.2, (room - head) / rows));
     }
     const H = Math.round(head + rows * pitch + fs * 0.4);
-    this.geo = {W, H, fs, pitch, head, rows, pw: W / Math.max(1, panels.length)};
+    const topNow = this.root.getBoundingClientRect().top + window.scrollY;
+    this.geo = {W, H, fs, pitch, head, rows, pw: W / Math.max(1, panels.length), top: topNow};
     this.svg.setAttribute("width", W);
     this.svg.setAttribute("height", H);
     this.svg.setAttribute("viewBox", "0 0 " + W + " " + H);
@@ -347,6 +348,11 @@ class BertvizStack {
     if (!this.root.isConnected) { this.destroy(); return; }
     requestAnimationFrame(this._tick);
     this.frames += 1;
+    if (this.frames % 30 === 0 && this.geo) {  // the page moved or resized it: lay out again
+      const top = this.root.getBoundingClientRect().top + window.scrollY;
+      if (Math.abs((this.root.clientWidth || 0) - this.geo.W) > 2 ||
+          (this.data.fit && Math.abs(top - this.geo.top) > 4)) this._layout();
+    }
     const dt = Math.min(0.25, (now - this._last) / 1000);
     this._last = now;
     if (this.playing && this.n) {

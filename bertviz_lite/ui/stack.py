@@ -60,7 +60,7 @@ def stack_view(data: dict[str, Any], key: str, instance: str = "", words: bool =
     with st.container(key=key):
         _component()(key=f"{key}_player{instance}", data=data, height="content",
                      width="stretch")
-    if words:
+    if words and not data.get("fit"):  # on the stage the picture's aria-label carries them
         st.caption(f"Stack in words: {stack_text(data)}")
 
 
