@@ -148,3 +148,18 @@ def test_the_notebook_shows_the_same_stack() -> None:
     html = out.data
     assert "class BertvizStack" in html and "new BertvizStack(" in html
     assert '"Frozen"' in html and '"Fine-tuned"' in html
+
+
+def test_an_upload_says_what_was_read_before_train() -> None:
+    from bertviz_lite.data.examples import PairExample, SentenceExample, TaskData, TokenExample
+
+    data = TaskData("sentiment", [SentenceExample("good", 1), SentenceExample("bad", 0),
+                                  SentenceExample("fine", 1)], [SentenceExample("ok", 1)],
+                    ["negative", "positive"])
+    assert data.read_summary() == ("Read 4 examples: 3 to train on, 1 held out for validation; "
+                                   "classes in training: negative 1, positive 2.")
+    sim = TaskData("similarity", [PairExample("a", "b", 1.0), PairExample("c", "d", 4.0)], [])
+    assert "scores from 1 to 4 (mean 2.50)" in sim.read_summary()
+    ner = TaskData("ner", [TokenExample(("Ada", "ran"), (1, 0))], [], ["O", "B-PER"])
+    assert "word tags in training: B-PER 1, O 1" in ner.read_summary() or \
+        "word tags in training: O 1, B-PER 1" in ner.read_summary()
