@@ -71,9 +71,11 @@ def predict(at: AppTest, step) -> None:
     elif kind == "choice":
         radio = at.radio(key=key)
         radio.set_value(radio.options[0]).run()
-    elif kind == "order":
-        ms = at.multiselect(key=key)
-        ms.set_value(list(ms.options)).run()
+    elif kind == "order":  # click every group, one after another
+        picks = sorted((b for b in at.button if b.key and b.key.startswith(f"{key}_pick_")),
+                       key=lambda b: int(b.key.rsplit("_", 1)[1]))
+        for n in range(len(picks)):
+            at.button(key=f"{key}_pick_{n}").click().run()
 
 
 def texts(at: AppTest) -> str:

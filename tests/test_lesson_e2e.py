@@ -85,15 +85,11 @@ def predict_by_mouse(pg, step) -> None:
         pg.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
     elif kind == "choice":
         pg.locator(f"{key} [role='radiogroup'] label").first.click()
-    elif kind == "order":
-        for _ in range(12):
-            pg.locator(f"{key} input").click()
-            opts = pg.locator("[role='option']")
-            if not opts.count():
-                break
-            opts.first.click()
-            settle(pg, 150)
-        pg.keyboard.press("Escape")
+    elif kind == "order":  # click the groups one after another
+        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
+        for k in range(n):
+            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").click()
+            settle(pg, 100)
     settle(pg, 300)
 
 
@@ -110,13 +106,12 @@ def predict_by_keyboard(pg, step) -> None:
     elif kind == "choice":
         pg.locator(f"{key} input[type='radio']").first.focus()
         pg.keyboard.press("Space")
-    elif kind == "order":
-        pg.locator(f"{key} input").focus()
-        for _ in range(12):
-            pg.keyboard.press("ArrowDown")
+    elif kind == "order":  # Tab to each group's button in turn, Enter picks it
+        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
+        for k in range(n):
+            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").focus()
             pg.keyboard.press("Enter")
-            pg.wait_for_timeout(150)
-        pg.keyboard.press("Escape")
+            settle(pg, 100)
     settle(pg, 300)
 
 

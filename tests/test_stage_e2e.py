@@ -101,15 +101,11 @@ def predict(pg, step) -> None:
         pg.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
     elif kind == "choice":
         pg.locator(f"{key} [role='radiogroup'] label").first.click()
-    elif kind == "order":
-        for _ in range(12):
-            pg.locator(f"{key} input").click()
-            opts = pg.locator("[role='option']")
-            if not opts.count():
-                break
-            opts.first.click()
+    elif kind == "order":  # click the groups one after another
+        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
+        for k in range(n):
+            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").click()
             settle(pg, 100)
-        pg.keyboard.press("Escape")
     settle(pg, 200)
 
 

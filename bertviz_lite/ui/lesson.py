@@ -34,6 +34,7 @@ from bertviz_lite.ui.lesson_frame import (
     LESSON_CSS,
     fit,
     folded,
+    order_widget,
     revealed,
     shown_figure,
     stage,
@@ -158,9 +159,9 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
         v = st.radio("Your prediction", answer.options, index=None, key=key, disabled=disabled,
                      format_func=lambda o: answer.labels.get(o, o))
         return v, v is not None
-    order = st.multiselect("Pick the groups in order, most changed first", answer.options,
-                           key=key, disabled=disabled, placeholder="most changed first ...")
-    return list(order), len(order) == len(answer.options)
+    st.caption("Click the groups in order, the most changed first.")
+    order = order_widget(list(answer.options), key, disabled)
+    return order, len(order) == len(answer.options)
 
 
 # -- reveal, observation, explanation ---------------------------------------------------------

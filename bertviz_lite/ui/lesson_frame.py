@@ -96,6 +96,34 @@ def stage_mode_buttons() -> None:
                    on_click=lambda m=mode: st.session_state.update(mode=m))
 
 
+def order_widget(options: list[str], key: str, disabled: bool) -> list[str]:
+    """An order predicted by clicking the items one after another (most first): each click
+    numbers its item, Undo takes the last back. Nothing scrolls away, unlike a multiselect.
+
+    options: the items (group names); key: the container's key (CSS class st-key-<key>).
+    Returns the items clicked so far, in click order.
+    """
+    store = f"{key}_order"
+    picked = [o for o in st.session_state.get(store, []) if o in options]
+    st.session_state[store] = picked
+
+    def pick(item: str) -> None:
+        st.session_state[store] = [*st.session_state.get(store, []), item]
+
+    def undo() -> None:
+        st.session_state[store] = list(st.session_state.get(store, []))[:-1]
+
+    with st.container(key=key, horizontal=True):
+        for i, item in enumerate(options):
+            n = picked.index(item) + 1 if item in picked else None
+            st.button(f"{n}. {item}" if n else item, key=f"{key}_pick_{i}",
+                      type="primary" if n else "secondary", disabled=disabled or n is not None,
+                      on_click=pick, args=(item,))
+        st.button("Undo", key=f"{key}_undo", icon=":material/undo:",
+                  disabled=disabled or not picked, on_click=undo)
+    return picked
+
+
 STACK = "stack"  # the animated stack, shown first where a step has the gradient per group
 
 
