@@ -163,3 +163,12 @@ def test_an_upload_says_what_was_read_before_train() -> None:
     ner = TaskData("ner", [TokenExample(("Ada", "ran"), (1, 0))], [], ["O", "B-PER"])
     assert "word tags in training: B-PER 1, O 1" in ner.read_summary() or \
         "word tags in training: O 1, B-PER 1" in ner.read_summary()
+
+
+def test_attribution_key_names_the_class_each_colour_pushes_towards() -> None:
+    from bertviz_lite.figures import token_attribution_html
+
+    two = token_attribution_html(["good"], [0.5], towards="'negative'", away="'positive'")
+    assert "pushes towards &#x27;negative&#x27;" in two and "towards &#x27;positive&#x27;" in two
+    many = token_attribution_html(["Ada"], [0.5], towards="'B-PER'")
+    assert "away from it" in many
