@@ -152,7 +152,17 @@ def shown_figure(step: Any, figs: list[tuple[str, Any]], arts: list[Any]) -> Non
     key = f"lesson_fig_{step.id}_{choice}"
     if choice == STACK:
         runs = [a for a in arts if isinstance(a, RunRecord)]
-        recorded_stack(runs, key, ui.theme(), note="Recorded for this step.")
+        # beside this step's run: the runs of the same task already revealed in earlier steps
+        # (frozen, then fine-tuned...): the contrast in one frame, and nothing spoiled
+        seen = st.session_state.setdefault("_lesson_stack_runs", {})
+        earlier = [r for sid, r in seen.items() if sid != step.id and runs
+                   and r.task == runs[0].task and r.groups == runs[0].groups
+                   and r.mode not in {x.mode for x in runs}]
+        for r in runs:
+            seen.setdefault(step.id, r)
+        recorded_stack([*runs, *earlier], key, ui.theme(),
+                       note="Recorded runs: this step's" + (", beside those revealed before."
+                                                             if earlier else "."))
         return
     ui.plot(fit(by_name[choice], key, choice), key=key)
 
