@@ -155,9 +155,9 @@ def shown_figure(step: Any, figs: list[tuple[str, Any]], arts: list[Any]) -> Non
         # beside this step's run: the runs of the same task already revealed in earlier steps
         # (frozen, then fine-tuned...): the contrast in one frame, and nothing spoiled
         seen = st.session_state.setdefault("_lesson_stack_runs", {})
-        earlier = [r for sid, r in seen.items() if sid != step.id and runs
-                   and r.task == runs[0].task and r.groups == runs[0].groups
-                   and r.mode not in {x.mode for x in runs}]
+        earlier = list({r.mode: r for sid, r in seen.items() if sid != step.id and runs
+                        and r.task == runs[0].task and r.groups == runs[0].groups
+                        and r.mode not in {x.mode for x in runs}}.values())
         for r in runs:
             seen.setdefault(step.id, r)
         recorded_stack([*runs, *earlier], key, ui.theme(),
