@@ -216,6 +216,7 @@ class BertvizStack {
     bvsEl("rect", {width: 10, height: 10, fill: th.frozen_fill}, pat);
     bvsEl("line", {x1: 0, y1: 0, x2: 0, y2: 10, stroke: th.text, "stroke-width": 4}, pat);
     this.views = panels.map((p, pi) => this._drawPanel(p, pi));
+    if (this.n !== undefined) this._labels();  // the new elements get their words
   }
 
   _id(name) {
