@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -115,6 +116,8 @@ button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #A31
 label[data-testid="stWidgetLabel"][disabled] p { color: #6B6B6B !important; }
 [data-testid="stJson"] .variable-value, [data-testid="stJson"] .variable-value * { color: #1F3A93 !important; }
 button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
+.bv-sr-only { position: absolute !important; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
 </style>
 """
 
@@ -126,6 +129,8 @@ button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #FF9
 label[data-testid="stWidgetLabel"][disabled] p { color: #A8A8A8 !important; }
 [data-testid="stJson"] .variable-value, [data-testid="stJson"] .variable-value * { color: #9CC3FF !important; }
 button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
+.bv-sr-only { position: absolute !important; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
 </style>
 """
 
@@ -153,7 +158,11 @@ def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
 
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
     st.plotly_chart(fig, key=key, config=config, theme=None)
-    st.caption(f"Chart in words: {alt if alt is not None else describe_figure(fig)}")
+    words = f"Chart in words: {alt if alt is not None else describe_figure(fig)}"
+    if presenter():  # for screen readers, without taking the projector's room
+        st.html(f'<div class="bv-sr-only">{html.escape(words)}</div>')
+    else:
+        st.caption(words)
 
 
 def show_code(*funcs: Callable[..., Any]) -> None:
