@@ -93,7 +93,8 @@ def _theme_colours(theme: Theme) -> dict[str, Any]:
 
 def stack_data(panels: Sequence[dict[str, Any]], *, theme: Theme = DEFAULT_THEME,
                live: bool = False, autoplay: bool = True, fit_screen: bool | None = None,
-               note: str = "", norm_range: tuple[float, float] | None = None) -> dict[str, Any]:
+               note: str = "", norm_range: tuple[float, float] | None = None,
+               reserve_rem: float = 0.0) -> dict[str, Any]:
     """Everything the player needs, JSON-able.
 
     panels: `stack_panel` dicts, left to right (they share the step clock: step i of each);
@@ -101,12 +102,14 @@ def stack_data(panels: Sequence[dict[str, Any]], *, theme: Theme = DEFAULT_THEME
     instead of replaying at the recorded pace; autoplay: start playing on load; fit_screen:
     size the stack to the rest of the screen below it (default: in presenter mode); note: one
     line under the controls ("Replay of a cached run ..."); norm_range: fixed log10 bounds
-    (default: `stack_range`, a live page passes a fixed one so the colours do not jump).
+    (default: `stack_range`, a live page passes a fixed one so the colours do not jump);
+    reserve_rem: room the page needs under the stack when it fits the screen (rem units).
     """
     lo, hi = norm_range or stack_range(panels)
     return {"version": 1, "panels": list(panels), "range": [lo, hi], "live": live,
             "autoplay": autoplay, "note": note, "theme": _theme_colours(theme),
-            "fit": theme.presenter if fit_screen is None else fit_screen}
+            "fit": theme.presenter if fit_screen is None else fit_screen,
+            "reserve_rem": reserve_rem}
 
 
 def stack_text(data: dict[str, Any], step_index: int | None = None) -> str:

@@ -190,7 +190,9 @@ class BertvizStack {
       const top = this.root.getBoundingClientRect().top + window.scrollY;
       const below = (this.svg.nextSibling ? this.svg.nextSibling.offsetHeight : 0) +
         this.note.offsetHeight + fs * 1.2;
-      const room = window.innerHeight - Math.min(top, window.innerHeight * 0.45) - below;
+      const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+      const room = window.innerHeight - Math.min(top, window.innerHeight * 0.45) - below -
+        (this.data.reserve_rem || 0) * rem;  // what the page draws under the stack
       pitch = Math.max(fs * 1.45, Math.min(fs * 3.2, (room - head) / rows));
     }
     const H = Math.round(head + rows * pitch + fs * 0.4);

@@ -123,36 +123,55 @@ def companions(record: RunRecord) -> list[RunRecord]:
     return [r for r in found if r.groups == record.groups and r.mode != record.mode]
 
 
+EXPANDER_REM = 3.1  # one closed expander on the stage (header and gap), in rem
+
+
 def flow_chart(record: RunRecord, key: str, run_id: str = "", *, live: bool = False) -> None:
     """The gradient flow: the animated stack (the run beside recorded runs of the other
-    modes), then the exact numbers of the newest step as bars (folded on the stage).
+    modes), then the exact numbers of the newest step as bars (folded on the stage, with the
+    curves, after the run).
 
     run_id: the job that drew it, so a new run never reuses the previous run's figure.
     """
-    from bertviz_lite.figures import describe, grad_flow_bars
     from bertviz_lite.ui.stack import live_stack
 
     th = theme()
     job = job_state(key)
     replay = job is not None and job.snapshot().state == "cached"
+    # on the stage, what follows the stack is folded: "More" and "Show the code" (the page),
+    # and after the run "Exact numbers" (bars and curves)
+    below = EXPANDER_REM * (2 if live else 3) + (2.6 if replay else 0.0)
     live_stack(record, companions(record), f"{key}_stack", th, live=live,
-               source="replay" if replay else "live", instance=run_id)
+               source="replay" if replay else "live", instance=run_id,
+               reserve_rem=below if presenter() else 0.0)
     if replay:
         st.button("Train anyway", key=f"{key}_anyway", on_click=train_anyway, args=(key,),
                   help="Train this configuration again now, instead of replaying its record")
-    last = record.steps[-1] if record.steps else None
     if presenter() and live:
         return  # the stage: the stack alone while it trains; the numbers come afterwards
+    if presenter():
+        with st.expander("Exact numbers: the gradient per group, the loss and the metric"):
+            bars_chart(record, key, run_id)
+            curve_charts(record, key, run_id)
+    else:
+        bars_chart(record, key, run_id)
+
+
+def bars_chart(record: RunRecord, key: str, run_id: str = "") -> None:
+    """The exact numbers: the newest step's gradient norm per group as bars (frozen groups
+    empty rows behind a drawn wall)."""
+    from bertviz_lite.figures import describe, grad_flow_bars
+
+    th = theme()
+    last = record.steps[-1] if record.steps else None
     sig = (run_id, last.step if last else 0, th, tuple(record.groups))
-    with st.expander("Exact numbers: the newest step's gradient per group",
-                     expanded=not presenter()):
-        plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
+    plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
+        record.groups, last.grad_norm if last else {}, record.frozen_groups,
+        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)),
+        key=f"{key}_flow", alt=describe.describe_grad_flow(
             record.groups, last.grad_norm if last else {}, record.frozen_groups,
-            step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)),
-            key=f"{key}_flow", alt=describe.describe_grad_flow(
-                record.groups, last.grad_norm if last else {}, record.frozen_groups,
-                last.step if last else None))
-        st.caption(GRADIENTS_DIFFER)
+            last.step if last else None))
+    st.caption(GRADIENTS_DIFFER)
 
 
 def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
@@ -229,11 +248,8 @@ def live_view(job_key: str) -> None:
     job_status(job)
     record = live_record(job)
     if record is not None:
-        flow_chart(record, job_key, job.id)
-        if presenter():
-            with st.expander("Loss and metric curves"):
-                curve_charts(record, job_key, job.id)
-        else:
+        flow_chart(record, job_key, job.id)  # on the stage the curves are folded in it
+        if not presenter():
             curve_charts(record, job_key, job.id)
 
 

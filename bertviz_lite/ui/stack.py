@@ -65,17 +65,18 @@ def stack_view(data: dict[str, Any], key: str, instance: str = "", words: bool =
 
 
 def recorded_stack(records: Sequence[RunRecord], key: str, theme: Theme, *,
-                   autoplay: bool = True, note: str = "") -> None:
+                   autoplay: bool = True, note: str = "", reserve_rem: float = 0.0) -> None:
     """Recorded runs side by side (frozen, top-k, fine-tuned), replayed at their recorded
-    pace."""
+    pace (reserve_rem: room the page needs under it on the stage)."""
     data = stack_data(recorded_panels(records, theme), theme=theme, autoplay=autoplay,
-                      note=note)
+                      note=note, reserve_rem=reserve_rem)
     stack_view(data, key)
 
 
 def live_stack(record: RunRecord, companions: Sequence[RunRecord], key: str, theme: Theme, *,
                live: bool, source: str = "live", note: str = "", instance: str = "",
-               norm_range: tuple[float, float] | None = None) -> None:
+               norm_range: tuple[float, float] | None = None, reserve_rem: float = 0.0
+               ) -> None:
     """A run as it trains (live=True: the player follows its newest step), beside recorded
     runs of the same task and model, which show the same step numbers."""
     from bertviz_lite.figures.stack import LIVE_STEPS
@@ -88,7 +89,7 @@ def live_stack(record: RunRecord, companions: Sequence[RunRecord], key: str, the
                               and c.mode != record.mode], theme)
     panels = _ordered([own, *others])
     data = stack_data(panels, theme=theme, live=live, autoplay=not live and source == "replay",
-                      note=note, norm_range=norm_range)
+                      note=note, norm_range=norm_range, reserve_rem=reserve_rem)
     stack_view(data, key, instance)
 
 

@@ -8,6 +8,7 @@ from bertviz_lite.engine.training import Trainer
 from bertviz_lite.figures import grad_flow_bars
 from bertviz_lite.figures.stack import stack_data
 from bertviz_lite.ui import lesson as lesson_ui
+from bertviz_lite.ui.live import EXPANDER_REM
 from bertviz_lite.ui.stack import recorded_stack
 
 ui.page_header(
@@ -53,20 +54,21 @@ with view:
                                                    f"{task}-finetune"}]
         if recorded:
             recorded_stack(recorded, "bp_recorded_stack", ui.theme(),
-                           note="Recorded lecture runs: press Train to run your own.")
+                           note="Recorded lecture runs: press Train to run your own.",
+                           reserve_rem=2 * EXPANDER_REM if lesson_ui.stage() else 0.0)
         else:
             st.info("No run yet. Press **Train**.")
     else:
         ui.live_view("bp_job")
 
-job = ui.job_state("bp_job")
-record = job.snapshot().record if job is not None else None
-with lesson_ui.folded("The whole run: replay, layers x steps, backward sweep, exports"):
+
+def the_rest() -> None:
+    """The whole run and the recorded runs (one folded "More" on the stage)."""
+    job = ui.job_state("bp_job")
+    record = job.snapshot().record if job is not None else None
     if record is not None and record.steps:
         st.header("The whole run")
         ui.results(record, "bp_result")
-
-with lesson_ui.folded("Replay a recorded run"):
     st.header("Replay a recorded run")
     recorded_all = ui.recorded_runs()
     name = st.selectbox("Recorded run (made with the CLI, no training needed)",
@@ -78,4 +80,7 @@ with lesson_ui.folded("Replay a recorded run"):
     elif not recorded_all:
         st.caption("No recorded runs found in the recorded-runs folder.")
 
+
+with lesson_ui.folded("More: the whole run and the recorded runs"):
+    the_rest()
 ui.show_code(Trainer.events, GradFlow.grad_norms, stack_data, grad_flow_bars)
