@@ -122,8 +122,9 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
     where not measured). The measured fine-tune/frozen time ratio is set beside the slide's ~10x.
     """
     fig = make_subplots(rows=2, cols=2, subplot_titles=[t for _, t, _ in COST_PANELS],
-                        vertical_spacing=0.2, horizontal_spacing=0.12)
-    modes = [safe_text(r.get("mode", "?")) for r in rows]
+                        vertical_spacing=0.26, horizontal_spacing=0.12)
+    # "frozen (scalar-mix)" on two lines, never rotated into the panel below
+    modes = [safe_text(r.get("mode", "?")).replace(" (", "<br>(") for r in rows]
     colours = [mode_colour(str(r.get("mode", "")), theme, i) for i, r in enumerate(rows)]
     for n, (key, _, log_axis) in enumerate(COST_PANELS):
         values = [float(r[key]) if is_finite(r.get(key)) else None for r in rows]
@@ -140,7 +141,8 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
     if ratio is not None:
         finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == "finetune")
         # Above the fine-tune bar's own value label, in the wall-time panel.
-        fig.add_annotation(x=safe_text("finetune"), y=finetune_wall, xref="x", yref="y",
+        fig.add_annotation(x=safe_text("finetune").replace(" (", "<br>("), y=finetune_wall,
+                           xref="x", yref="y",
                            yanchor="bottom", yshift=int(theme.font_size * 1.8), showarrow=False,
                            text=f"{ratio:.1f}× frozen (slide: ~{SLIDE_COST_RATIO:.0f}×)",
                            font={"color": theme.backward})
@@ -150,6 +152,7 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
         subtitle = "run both frozen and finetune to see the cost ratio"
     height = 560 if not theme.presenter else 900
     style(fig, theme, title="What each mode costs", subtitle=subtitle, height=height)
+    fig.update_xaxes(tickangle=0)
     # The subplot titles sit above the panels, in the top margin, under the subtitle.
     fig.update_layout(margin_t=fig.layout.margin.t + int(theme.font_size * 2))
     return fig
