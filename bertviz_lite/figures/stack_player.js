@@ -171,6 +171,11 @@ class BertvizStack {
     return Math.max(13, Math.min(20, Math.round(0.0175 * vh)));
   }
 
+  _pageTop() {  // the stack's top in the page, wherever the page has been scrolled
+    const main = this.root.closest("[data-testid='stMain']");
+    return this.root.getBoundingClientRect().top + window.scrollY + (main ? main.scrollTop : 0);
+  }
+
   _layout() {
     if (!this.data) return;
     const th = this.data.theme, panels = this.data.panels || [];
@@ -187,7 +192,7 @@ class BertvizStack {
     const head = fs * 2.9;
     let pitch = fs * 2.4;
     if (this.data.fit) {  // the rest of the screen below the stack's top, controls included
-      const top = this.root.getBoundingClientRect().top + window.scrollY;
+      const top = this._pageTop();
       const below = (this.svg.nextSibling ? this.svg.nextSibling.offsetHeight : 0) +
         this.note.offsetHeight + fs * 1.2;
       const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
@@ -196,7 +201,7 @@ class BertvizStack {
       pitch = Math.max(fs * 1.45, Math.min(fs * 3.2, (room - head) / rows));
     }
     const H = Math.round(head + rows * pitch + fs * 0.4);
-    const topNow = this.root.getBoundingClientRect().top + window.scrollY;
+    const topNow = this._pageTop();
     this.geo = {W, H, fs, pitch, head, rows, pw: W / Math.max(1, panels.length), top: topNow};
     this.svg.setAttribute("width", W);
     this.svg.setAttribute("height", H);
@@ -352,7 +357,7 @@ class BertvizStack {
     requestAnimationFrame(this._tick);
     this.frames += 1;
     if (this.frames % 30 === 0 && this.geo) {  // the page moved or resized it: lay out again
-      const top = this.root.getBoundingClientRect().top + window.scrollY;
+      const top = this._pageTop();
       if (Math.abs((this.root.clientWidth || 0) - this.geo.W) > 2 ||
           (this.data.fit && Math.abs(top - this.geo.top) > 4)) this._layout();
     }
