@@ -75,7 +75,7 @@ def report() -> None:
     current = st.session_state.get("_screen", "")
     st.html("<style>.st-key-_viewport_box { display: none; }</style>")
     with st.container(key="_viewport_box"):
-        result = _COMPONENT(key=KEY, data={"current": current}, height=0,
+        result = _COMPONENT(key=KEY, data={"current": current}, height="content",
                             on_screen_change=_changed)
     value = getattr(result, "screen", None) if result is not None else None
     if value and value != current:
