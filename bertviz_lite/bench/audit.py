@@ -15,18 +15,20 @@ from typing import Any
 # hidden element (a folded expander, a closed menu) has no box and is not seen.
 _AUDIT_JS = """(floor) => {
   const found = [];
-  const charts = [...document.querySelectorAll('.js-plotly-plot, .bvs-svg')].filter((c) => {
-    const r = c.getBoundingClientRect(); return r.width > 0 && r.height > 0; });
+  // seen: laid out and not inside a closed expander (its content keeps a layout box but is
+  // not drawn: content-visibility), nor hidden
+  const seen = (e) => { const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && (!e.checkVisibility || e.checkVisibility(
+      {contentVisibilityAuto: true, visibilityProperty: true, opacityProperty: true})); };
+  const charts = [...document.querySelectorAll('.js-plotly-plot, .bvs-svg')].filter(seen);
   const W = window.innerWidth, H = window.innerHeight;
   const name = (c, i) => (c.classList.contains('bvs-svg') ? 'stack ' : 'chart ') + (i + 1);
   charts.forEach((c, i) => {
     const box = c.getBoundingClientRect();
     if (box.width < W / 3 - 1) found.push(`${name(c, i)} is ${Math.round(box.width)} px wide, ` +
       `under a third of the ${W}-px screen`);
-    const texts = [...c.querySelectorAll('text')].filter((t) => {
-      if (!t.textContent.trim() || t.closest('.hoverlayer')) return false;
-      const r = t.getBoundingClientRect(); return r.width > 0 && r.height > 0;
-    });
+    const texts = [...c.querySelectorAll('text')].filter((t) =>
+      t.textContent.trim() && !t.closest('.hoverlayer') && seen(t));
     const boxes = texts.map((t) => [t, t.getBoundingClientRect()]);
     for (const [t, r] of boxes) {
       const label = t.textContent.trim().slice(0, 40);

@@ -48,9 +48,11 @@ function bvsMix(a, b, t) {  // hex colours a -> b by t in [0, 1]
   return "rgb(" + x.map((v, i) => Math.round(v + (y[i] - v) * t)).join(",") + ")";
 }
 
-function bvsLuma(rgb) {  // relative luminance of "rgb(r,g,b)" (WCAG)
-  const v = rgb.replace(/[^\d,]/g, "").split(",").map((c) => {
-    const s = Number(c) / 255;
+function bvsLuma(colour) {  // relative luminance (WCAG) of "rgb(r,g,b)" or "#RRGGBB"
+  const parts = colour.startsWith("#") ? bvsRgb(colour) :
+    colour.replace(/[^\d,]/g, "").split(",").map(Number);
+  const v = parts.map((c) => {
+    const s = c / 255;
     return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
   });
   return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
@@ -138,17 +140,18 @@ class BertvizStack {
     if (first) requestAnimationFrame(() => this._layout());
     this.scrub.max = String(Math.max(0, this.n - 1));
     this.root.classList.toggle("bvs-live", !!data.live);
-    if (data.live) {
-      this.idx = Math.max(0, this.n - 1);
+    const own = panels.find((p) => p.source === "live" || p.source === "replay");
+    if (data.live) {  // follow the run's newest step (the recorded runs beside it show theirs)
+      this.idx = Math.max(0, (own ? own.steps.length : this.n) - 1);
       this.playing = false;
       this.t = this.cum.length ? this.cum[this.cum.length - 1] : 0;
       if (!this.cycle && this.n && this.shownIdx() !== this.idx) this._startCycle("live");
     } else if (wasLive) {  // the run ended: stay on its last step, ready to replay
-      this.idx = Math.max(0, this.n - 1);
+      this.idx = Math.max(0, (own ? own.steps.length : this.n) - 1);
     } else if (first && !data.autoplay) {
       this.idx = Math.max(0, this.n - 1);
-      this._settle(this.idx);
     }
+    if (!this.cycle && !this.playing && this.n) this._settle(this.idx);  // at rest: all lit
     this._labels();
   }
 
@@ -158,7 +161,7 @@ class BertvizStack {
     const [lo, hi] = this.data.range;
     const dec = (e) => (e >= 0 ? String(Math.pow(10, e)) : "0." + "0".repeat(-e - 1) + "1");
     const base = "Brighter: a larger weight gradient ‖∂L/∂W‖ (log scale, " + dec(lo) + " to " +
-      dec(hi) + "), its value beside. A hatched wall: the gradient stops; nothing below learns.";
+      dec(hi) + "). At the hatched wall the gradient stops.";
     return (this.data.note ? this.data.note + " " : "") + base;
   }
 

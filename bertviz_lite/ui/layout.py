@@ -165,12 +165,21 @@ def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
         st.caption(words)
 
 
-def show_code(*funcs: Callable[..., Any]) -> None:
-    """ "Show the code": the real bertviz_lite functions behind a view."""
+def show_code(*funcs: Callable[..., Any], folded: bool = True) -> None:
+    """ "Show the code": the real bertviz_lite functions behind a view (folded=False: in
+    place, under a heading, e.g. inside another expander, which cannot hold one)."""
+    if not folded:
+        st.subheader("The code")
+        _code(funcs)
+        return
     with st.expander("Show the code"):
-        for func in funcs:
-            st.caption(f"`{func.__module__}.{func.__qualname__}`")
-            st.code(inspect.getsource(func), language="python")
+        _code(funcs)
+
+
+def _code(funcs: tuple[Callable[..., Any], ...]) -> None:
+    for func in funcs:
+        st.caption(f"`{func.__module__}.{func.__qualname__}`")
+        st.code(inspect.getsource(func), language="python")
 
 
 # -- small renderers -----------------------------------------------------------------------

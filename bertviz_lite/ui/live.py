@@ -126,6 +126,20 @@ def companions(record: RunRecord) -> list[RunRecord]:
 EXPANDER_REM = 3.1  # one closed expander on the stage (header and gap), in rem
 
 
+def _waiting_stack(job: Job, key: str) -> None:
+    """The recorded runs of the job's task as a stack, until its own first step."""
+    from bertviz_lite.ui.resources import recorded_runs
+    from bertviz_lite.ui.stack import recorded_stack
+
+    task = job.config.task
+    runs = [r for name, r in recorded_runs().items()
+            if name in {f"{task}-frozen", f"{task}-top-2", f"{task}-finetune"}]
+    if runs:
+        recorded_stack(runs, f"{key}_stack", theme(), autoplay=False,
+                       note="Recorded runs, while yours starts.",
+                       reserve_rem=EXPANDER_REM if presenter() else 0.0)
+
+
 def flow_chart(record: RunRecord, key: str, run_id: str = "", *, live: bool = False) -> None:
     """The gradient flow: the animated stack (the run beside recorded runs of the other
     modes), then the exact numbers of the newest step as bars (folded on the stage, with the
@@ -138,9 +152,9 @@ def flow_chart(record: RunRecord, key: str, run_id: str = "", *, live: bool = Fa
     th = theme()
     job = job_state(key)
     replay = job is not None and job.snapshot().state == "cached"
-    # on the stage, what follows the stack is folded: "More" and "Show the code" (the page),
-    # and after the run "Exact numbers" (bars and curves)
-    below = EXPANDER_REM * (2 if live else 3) + (2.6 if replay else 0.0)
+    # on the stage, what follows the stack is folded: "More" (the page), and after the run
+    # "Exact numbers" (bars and curves)
+    below = EXPANDER_REM * (1 if live else 2) + (2.6 if replay else 0.0)
     live_stack(record, companions(record), f"{key}_stack", th, live=live,
                source="replay" if replay else "live", instance=run_id,
                reserve_rem=below if presenter() else 0.0)
@@ -202,6 +216,8 @@ def _live_flow(job_key: str) -> None:
     record = live_record(job)
     if record is not None:
         flow_chart(record, job_key, job.id, live=True)
+    else:  # the worker is still preparing: the recorded runs keep the stage alive meanwhile
+        _waiting_stack(job, job_key)
     if job.snapshot().state not in ACTIVE:
         st.rerun(scope="app")  # the run ended: redraw the whole page with the results
 

@@ -17,7 +17,7 @@ ui.page_header(
     "Pick what learns, press **Train**, and watch the gradient travel down BERT after each "
     "step: a frozen model's pulse hits a wall above the frozen layers and stops at the head; "
     "fine-tuned, it reaches the embeddings.")
-lesson_ui.stage_frame()  # presenter mode: Train, Stop and the mode on top, the stack below
+lesson_ui.stage_frame(hide_title=True)  # the stage: mode, Train, Stop on top, the stack below
 
 if lesson_ui.stage():  # one row of controls, then the stack over the whole width
     modes, actions = st.columns([3, 2], vertical_alignment="bottom")
@@ -54,8 +54,9 @@ with view:
                                                    f"{task}-finetune"}]
         if recorded:
             recorded_stack(recorded, "bp_recorded_stack", ui.theme(),
-                           note="Recorded lecture runs: press Train to run your own.",
-                           reserve_rem=2 * EXPANDER_REM if lesson_ui.stage() else 0.0)
+                           note="" if lesson_ui.stage() else
+                           "Recorded lecture runs: press Train to run your own.",
+                           reserve_rem=EXPANDER_REM if lesson_ui.stage() else 0.0)
         else:
             st.info("No run yet. Press **Train**.")
     else:
@@ -63,7 +64,7 @@ with view:
 
 
 def the_rest() -> None:
-    """The whole run and the recorded runs (one folded "More" on the stage)."""
+    """The whole run and the recorded runs (folded into "More" on the stage)."""
     job = ui.job_state("bp_job")
     record = job.snapshot().record if job is not None else None
     if record is not None and record.steps:
@@ -81,6 +82,11 @@ def the_rest() -> None:
         st.caption("No recorded runs found in the recorded-runs folder.")
 
 
-with lesson_ui.folded("More: the whole run and the recorded runs"):
+CODE = (Trainer.events, GradFlow.grad_norms, stack_data, grad_flow_bars)
+if lesson_ui.stage():  # one fold under the stack: everything else
+    with st.expander("More: the whole run, the recorded runs, the code"):
+        the_rest()
+        ui.show_code(*CODE, folded=False)
+else:
     the_rest()
-ui.show_code(Trainer.events, GradFlow.grad_norms, stack_data, grad_flow_bars)
+    ui.show_code(*CODE)
