@@ -133,13 +133,16 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
             check(pg, f"step {n} predicted", findings, artefacts, f"lesson-1280-light-{n:02d}-a",
                   chart=False)
             pg.locator(f".st-key-lesson_reveal_{step.id} button").filter(has_text="Reveal").click()
-            settle(pg, 500)
+            pg.locator("[data-testid='stAlertContentSuccess'], "
+                       "[data-testid='stAlertContentWarning']").filter(
+                has_text="You ").first.wait_for(timeout=30_000)  # the explanation: revealed
+            settle(pg, 300)
         for v in range(max(1, views(pg, step))):
             if v:
                 pg.locator(f".st-key-lesson_view_{step.id} button").nth(v).click()
                 settle(pg, 400)
             check(pg, f"step {n} view {v + 1} at 1280x720 light", findings, artefacts,
-                  f"lesson-1280-light-{n:02d}-view{v + 1}")
+                  f"lesson-1280-light-{n:02d}-view{v + 1}", chart=step.answer is not None)
         if n < len(STEPS):
             pg.locator(".st-key-lesson_next button").click()
             settle(pg, 300)
@@ -151,7 +154,7 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
             pg.locator(f".st-key-lesson_view_{step.id} button").first.click()
             settle(pg, 400)
         check(pg, f"step {n} at 1920x1080 dark", findings, artefacts,
-              f"lesson-1920-dark-{n:02d}")
+              f"lesson-1920-dark-{n:02d}", chart=step.answer is not None)
         if n > 1:
             pg.locator(".st-key-lesson_back button").click()
             settle(pg, 300)
@@ -163,7 +166,7 @@ def test_backprop_stage_replays_trains_and_fits(page, artefacts) -> None:
     pulse (timed) and live updates, and every size and scheme passes the audit."""
     pg, findings, measured = page, [], {}
     screen(pg, 1280, 720, "light")
-    pg.goto(f"{pg.app_url}/backprop?present=1&task=sentiment&mode=top-k&top_k=2&epochs=1")
+    pg.goto(f"{pg.app_url}/backprop?present=1&task=sentiment&mode=frozen&epochs=1")
     settle(pg, 800)
     player = PLAYER.format(key="bp_recorded_stack")
     pg.wait_for_function(f"() => {{ const r = document.querySelector('{player}'); "

@@ -123,7 +123,7 @@ def companions(record: RunRecord) -> list[RunRecord]:
     return [r for r in found if r.groups == record.groups and r.mode != record.mode]
 
 
-EXPANDER_REM = 3.1  # one closed expander on the stage (header and gap), in rem
+EXPANDER_REM = 3.8  # one closed expander on the stage (header and gap), in rem
 
 
 def _waiting_stack(job: Job, key: str) -> None:
