@@ -158,6 +158,7 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
         if n > 1:
             pg.locator(".st-key-lesson_back button").click()
             settle(pg, 300)
+    (artefacts / "findings-lesson.txt").write_text("\n".join(findings) + "\n")
     assert not findings, "\n".join(findings)
 
 
@@ -208,5 +209,6 @@ def test_backprop_stage_replays_trains_and_fits(page, artefacts) -> None:
               f"backprop-{w}-{scheme}-trained")
     (artefacts / "stage-measured.json").write_text(json.dumps(measured, indent=1))
     print("stage measured:", measured)
+    (artefacts / "findings-backprop.txt").write_text("\n".join(findings) + "\n")
     assert measured["replay_fps"] >= 30, measured
     assert not findings, "\n".join(findings)

@@ -319,7 +319,8 @@ def update_ratio_chart(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Fi
     else:
         fig.add_annotation(text="no update ratios recorded", xref="paper", yref="paper",
                            x=0.5, y=0.5, showarrow=False, font={"size": theme.title_size})
-    fig.update_yaxes(type="log", exponentformat="power", title_text="‖Δw‖ / ‖w‖ (log scale)")
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1,  # decades only: no 2, 5
+                     title_text="‖Δw‖ / ‖w‖ (log scale)")
     fig.update_xaxes(title_text="training step")
     fig.update_layout(legend={"traceorder": "reversed", "title": {"text": "group"}})
     measured = sorted(set(steps_seen))

@@ -17,7 +17,7 @@ ON = ("1", "true", "on", "yes")
 # (type grows with the screen, so the header does too): 450 px of a 720-px projector.
 STAGE_ROOM = 0.62
 STAGE_CSS = """<style>
-.block-container { padding-top: 3.1rem !important; padding-bottom: 1rem !important;
+.block-container { padding-top: 2.6rem !important; padding-bottom: .2rem !important;
   max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
 [data-testid="stHeader"] { background: transparent !important; }  /* no band over the title */
 h1 { font-size: 1.9rem !important; margin: 0 !important; padding: 0 0 .2rem 0 !important; }
