@@ -178,9 +178,14 @@ def compare_curves(records: dict[str, RunRecord], theme: Theme = DEFAULT_THEME) 
         _baseline_line(fig, first.baseline, theme)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text=safe_text(title))
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-    return style(fig, theme,
-                 title=f"{capitalise(title)} by mode: training (dashed) vs validation (solid)")
+    # the legend at the figure's bottom edge, under the axis title whatever the height
+    fig.update_layout(legend={"orientation": "h", "yref": "container", "y": 0,
+                              "yanchor": "bottom", "x": 0})
+    style(fig, theme,
+          title=f"{capitalise(title)} by mode: training (dashed) vs validation (solid)")
+    rows = -(-2 * len(records) // 2)  # two entries a row in a half-screen column
+    fig.update_layout(margin_b=fig.layout.margin.b + int(theme.font_size * 1.7 * rows))
+    return fig
 
 
 def _fmt_seconds(s: float) -> str:
