@@ -61,6 +61,16 @@ def page(tmp_path_factory):
     server.stop()
 
 
+def rerun(pg, pause_ms: int = 300) -> None:
+    """After a click: wait for the script run it starts, then for it to finish."""
+    try:
+        pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']",
+                             timeout=1500)
+    except Exception:  # noqa: BLE001 - a fast run may have finished already
+        pass
+    settle(pg, pause_ms)
+
+
 def screen(pg, width: int, height: int, scheme: str) -> None:
     """Resize the window and switch the colour scheme; wait for the page to follow."""
     size = pg.viewport_size or {}
@@ -101,6 +111,7 @@ def predict(pg, step) -> None:
     kind = step.prediction.kind
     if kind == "layers":
         pg.locator(f"{key} button").filter(has_text="head").click()
+        rerun(pg)
     elif kind == "log-number":
         track = pg.locator(f"{key} [role='group'] > div").first.bounding_box()
         pg.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
@@ -140,24 +151,24 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
         for v in range(max(1, views(pg, step))):
             if v:
                 pg.locator(f".st-key-lesson_view_{step.id} button").nth(v).click()
-                settle(pg, 400)
+                rerun(pg, 400)
             check(pg, f"step {n} view {v + 1} at 1280x720 light", findings, artefacts,
                   f"lesson-1280-light-{n:02d}-view{v + 1}", chart=step.answer is not None)
         if n < len(STEPS):
             pg.locator(".st-key-lesson_next button").click()
-            settle(pg, 300)
+            rerun(pg)
     screen(pg, 1920, 1080, "dark")
     for n in range(len(STEPS), 0, -1):
         step = STEPS[n - 1]
         pg.get_by_role("heading", name=f"{n}. {step.title}").wait_for(timeout=30_000)
         if views(pg, step):  # back to the first view (the stack where the step has one)
             pg.locator(f".st-key-lesson_view_{step.id} button").first.click()
-            settle(pg, 400)
+            rerun(pg, 400)
         check(pg, f"step {n} at 1920x1080 dark", findings, artefacts,
               f"lesson-1920-dark-{n:02d}", chart=step.answer is not None)
         if n > 1:
             pg.locator(".st-key-lesson_back button").click()
-            settle(pg, 300)
+            rerun(pg)
     (artefacts / "findings-lesson.txt").write_text("\n".join(findings) + "\n")
     assert not findings, "\n".join(findings)
 

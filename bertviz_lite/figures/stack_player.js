@@ -284,7 +284,7 @@ class BertvizStack {
     const topFrozen = lowestLit > 0 ? lowestLit - 1 : (lowestLit === -1 ? G - 1 : -1);
     if (topFrozen >= 0) {
       wallY = (this._rowY(p, rowOf(topFrozen)) + this._rowY(p, rowOf(topFrozen) - 1)) / 2;
-      const wallH = Math.max(8, (g.pitch - boxH) * 0.8);
+      const wallH = Math.max(4, (g.pitch - boxH) * 0.8);  // in the gap, never over a box
       wall = bvsEl("rect", {x: boxX - fs * 0.3, y: wallY - wallH / 2, width: boxW + fs * 0.6,
         height: wallH, fill: "url(#" + this._id("hatch") + ")", stroke: th.text,
         "stroke-width": 2, class: "bvs-wall"}, grp);
