@@ -50,9 +50,10 @@ def _slider(names: list[str], labels: list[str], prefix: str, theme: Theme) -> d
                          "font": {"size": theme.font_size, "color": theme.text}},
         "font": {"size": theme.tick_size},
     }
-    if len(names) > 20:
-        # A label under every one of hundreds of steps is an unreadable smear: hide the step
-        # labels and ticks, the current value above the slider still names the frame.
+    if len(names) > 20 or theme.presenter:
+        # A label under every one of hundreds of steps is an unreadable smear (and on the
+        # stage, large labels run under the buttons): hide the step labels and ticks, the
+        # current value above the slider still names the frame.
         slider["font"] = {"size": theme.tick_size, "color": "rgba(0,0,0,0)"}
         slider["ticklen"] = 0
         slider["minorticklen"] = 0

@@ -139,9 +139,8 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
             fig.update_yaxes(range=[0, top * (1.9 if key == "wall_s" else 1.45)], row=row,
                              col=col)
     ratio = _cost_ratio(rows)
-    if ratio is not None:
+    if ratio is not None and not theme.presenter:  # on the stage the subtitle says it
         finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == "finetune")
-        # Above the fine-tune bar's own value label, in the wall-time panel.
         # Above the fine-tune bar's own value label, in the wall-time panel: inside the
         # panel (the headroom above the bars), never up into the panel's title.
         fig.add_annotation(x=safe_text("finetune").replace(" (", "<br>("), y=finetune_wall,
@@ -149,6 +148,7 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
                            yshift=int(theme.tick_size * 1.5), showarrow=False,
                            text=f"{ratio:.1f}× frozen (slide: ~{SLIDE_COST_RATIO:.0f}×)",
                            font={"color": theme.backward, "size": theme.tick_size})
+    if ratio is not None:
         subtitle = (f"fine-tuning took {ratio:.1f}× frozen's time "
                     f"(slide: ~{SLIDE_COST_RATIO:.0f}×)")
     else:
