@@ -44,7 +44,7 @@ def _slider(names: list[str], labels: list[str], prefix: str, theme: Theme) -> d
         for name, label in zip(names, labels)
     ]
     slider: dict[str, Any] = {
-        "active": 0, "steps": steps, "x": 0.26, "len": 0.74, "xanchor": "left", "y": 0.0,
+        "active": 0, "steps": steps, "x": 0.34, "len": 0.66, "xanchor": "left", "y": 0.0,
         "yanchor": "top", "pad": {"t": theme.tick_size * 2 + theme.font_size * 3},
         "currentvalue": {"prefix": safe_text(prefix),
                          "font": {"size": theme.font_size, "color": theme.text}},
