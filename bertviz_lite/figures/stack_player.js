@@ -182,7 +182,11 @@ class BertvizStack {
   _layout() {
     if (!this.data) return;
     const th = this.data.theme, panels = this.data.panels || [];
-    const fs = this._fontPx();
+    const W0 = Math.max(280, this.root.clientWidth || 800);
+    // as large as the screen allows, but never wider than a panel can hold (a run's column
+    // needs about 8.6 characters' width)
+    const fs = Math.max(this.data.theme.presenter ? 18 : 12,
+      Math.min(this._fontPx(), Math.floor(W0 / Math.max(1, (this.data.panels || []).length) / 8.6)));
     this.fs = fs;
     this.root.style.setProperty("--bvs-fs", fs + "px");
     this.root.style.setProperty("--bvs-text", th.text);
@@ -236,8 +240,9 @@ class BertvizStack {
 
   _drawPanel(p, pi) {
     const th = this.data.theme, g = this.geo, fs = g.fs;
-    const x0 = pi * g.pw, numW = fs * 5.4;  // room for "stops here" beside the wall
-    const boxW = Math.max(fs * 6.2, Math.min(fs * 11, g.pw - numW - fs * 1.4));
+    const narrow = g.pw < fs * 12.5;  // three runs in half a screen: shorter words
+    const x0 = pi * g.pw, numW = fs * (narrow ? 3.2 : 5.4);  // "stops (here)" by the wall
+    const boxW = Math.max(fs * (narrow ? 5.2 : 6.2), Math.min(fs * 11, g.pw - numW - fs * 1.2));
     const boxX = x0 + Math.max(fs * 0.4, (g.pw - boxW - numW) / 2), numX = boxX + boxW + fs * 0.45;
     const boxH = g.pitch * 0.72;
     const grp = bvsEl("g", {class: "bvs-panel"}, this.svg);
@@ -291,7 +296,7 @@ class BertvizStack {
       wallLabel = bvsEl("text", {x: numX, y: this._rowY(p, rowOf(topFrozen)), "font-size": fs,
         "font-weight": 700, "dominant-baseline": "central", fill: th.text,
         class: "bvs-wall-label"}, grp);
-      wallLabel.textContent = "stops here";
+      wallLabel.textContent = narrow ? "stops" : "stops here";
     }
     const bandH = Math.max(6, g.pitch * 0.34);
     const band = bvsEl("rect", {x: boxX - fs * 0.15, y: 0, width: boxW + fs * 0.3, height: bandH,
