@@ -7,6 +7,7 @@ bertviz_lite` imports no torch):
 - configure and train: `RunConfig` (or `config(**fields)`), `train(cfg, live=None)` -> the
   `RunRecord` (live chart and progress bar in a notebook; see `bertviz_lite.notebook`),
   `train_events(cfg)` -> the engine's event iterator, `run_to_record(cfg)`, `compare(records)`;
+- the animated stack of runs side by side: `stack(*records)` (HTML; the app's main view);
 - draw from a record: `flow`, `replay`, `heatmap`, `sweep`, `update_ratios`, `curves`,
   `compare_figures`, and every figure of `bertviz_lite.figures` (the inside-BERT and
   learning-curve figures included);
@@ -35,6 +36,7 @@ _API: dict[str, str] = {
     # the notebook's helpers
     "train": _NOTEBOOK, "config": _NOTEBOOK, "compare": _NOTEBOOK, "modes": _NOTEBOOK,
     "compare_figures": _NOTEBOOK, "use_offline_plotly": _NOTEBOOK, "LiveFlow": _NOTEBOOK,
+    "stack": _NOTEBOOK,
     # figures of one record
     "flow": _RECORDS, "replay": _RECORDS, "heatmap": _RECORDS, "sweep": _RECORDS,
     "update_ratios": _RECORDS, "curves": _RECORDS,

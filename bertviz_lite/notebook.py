@@ -305,3 +305,18 @@ def compare_figures(comparison: Any, theme: Theme = DEFAULT_THEME) -> dict[str, 
     from bertviz_lite.figures.records import comparison_figures
 
     return comparison_figures(comparison.rows(), comparison.records, theme)
+
+
+def stack(*records: RunRecord, theme: Theme = DEFAULT_THEME) -> Any:
+    """The animated stack of recorded runs side by side (frozen, top-k, fine-tuned on one
+    step clock), the app's signature view, as a notebook output: `bv.stack(frozen, tuned)`.
+
+    Returns an IPython HTML object (the player's script and data inline, nothing loaded from
+    a network); `bertviz_lite.figures.stack.stack_html` writes the same view as a file.
+    """
+    from IPython.display import HTML
+
+    from bertviz_lite.figures.stack import recorded_panels, stack_data, stack_fragment
+
+    data = stack_data(recorded_panels(list(records), theme), theme=theme)
+    return HTML(stack_fragment(data, element_id=f"bvs-{id(data):x}"))

@@ -89,7 +89,8 @@ def test_backprop_trains_and_draws_gradient_flow(mode, frozen):
     assert all(last[g] == 0.0 for g in frozen) and last["head"] > 0
     if frozen:
         assert "frozen: no gradient" in text  # drawn as a wall, never hidden
-    assert at.get("tabs"), "replay, heatmap, sweep, ratios and export tabs follow"
+    # replay, heatmap, sweep, ratios and exports follow, one at a time (buttons, not tabs)
+    assert at.segmented_control(key="bp_result_view").value == "Replay"
 
 
 def test_main_widgets_change_without_errors():

@@ -119,23 +119,27 @@ def test_grad_flow_bars_one_slot_per_group_in_input_to_output_order() -> None:
     assert fig.layout.xaxis.type == "log"
     for trace in fig.data:
         assert list(trace.y) == GROUPS
-    bars = trace_by_name(fig, "trainable")
-    wall = trace_by_name(fig, "frozen: no gradient")
+    bars = trace_by_name(fig, "‖∂L/∂W‖ per group")
     assert bars.x[-1] == pytest.approx(1.0) and bars.x[:-1] == (None, None, None)
-    # frozen groups are drawn (full width), not left out, and say so
-    assert all(x is not None for x in wall.x[:-1]) and wall.x[-1] is None
-    assert list(wall.text[:-1]) == ["frozen: no gradient"] * 3
+    # frozen groups keep their rows, drawn empty (no trace has a bar there), never left out
+    for trace in fig.data:
+        assert all(x is None for x in trace.x[:-1])
+    band = [s for s in fig.layout.shapes if s.type == "rect"]
+    wall = [s for s in fig.layout.shapes if s.type == "line"]
+    assert len(band) == 1 and (band[0].y0, band[0].y1) == (-0.5, 2.5)
+    assert len(wall) == 1 and wall[0].y0 == wall[0].y1 == 2.5  # above layer.1, under the head
+    labels = [a for a in fig.layout.annotations if "no gradient" in (a.text or "")]
+    assert len(labels) == 1 and labels[0].y == 1  # inside the empty band, never over a value
     assert "step 5" in fig.layout.title.text
-    assert any("backprop stops here" in (a.text or "") for a in fig.layout.annotations)
     fig.to_json()
 
 
 def test_zero_nan_and_missing_norms_never_crash_the_log_axis() -> None:
     grad = {"embeddings": 0.0, "layer.0": float("nan"), "layer.1": None, "head": 0.0}
     fig = F.grad_flow_bars(GROUPS, grad, [])  # type: ignore[arg-type]
-    wall = trace_by_name(fig, "frozen: no gradient")
+    zero = [a for a in fig.layout.annotations if a.text == "no gradient (0.0)"]
+    assert sorted(a.y for a in zero) == [0, 3]  # in their own rows
     missing = trace_by_name(fig, "not finite (NaN)")
-    assert wall.text[0] == "no gradient (0.0)" and wall.text[3] == "no gradient (0.0)"
     assert missing.text[1] == "not finite (NaN)" and missing.text[2] == "not finite (NaN)"
     lo, hi = fig.layout.xaxis.range
     assert math.isfinite(lo) and math.isfinite(hi) and hi > lo
@@ -143,6 +147,9 @@ def test_zero_nan_and_missing_norms_never_crash_the_log_axis() -> None:
     # a group absent from the dict is drawn as "not recorded", not dropped
     fig = F.grad_flow_bars(GROUPS, {"head": 0.3}, [])
     assert trace_by_name(fig, "not finite (NaN)").text[0] == "not recorded"
+    # nothing is "not finite" here: the empty alert trace carries no name to describe
+    fig = F.grad_flow_bars(GROUPS, {g: 0.5 for g in GROUPS}, [])
+    assert [t.name for t in fig.data if t.name] == ["‖∂L/∂W‖ per group"]
 
 
 def test_norm_range_ignores_zero_none_nan_and_reads_every_input_kind() -> None:
@@ -163,7 +170,7 @@ def test_replay_has_one_frame_per_step_and_fixed_ranges() -> None:
     assert [f.name for f in fig.frames] == [str(s.step) for s in r.steps]
     assert list(fig.layout.xaxis.range) == list(F.norm_range(r.steps))
     for frame in fig.frames:
-        assert len(frame.data) == 3 and list(frame.traces) == [0, 1, 2]
+        assert len(frame.data) == 2 and list(frame.traces) == [0, 1]
         assert all(len(t.x) == len(GROUPS) for t in frame.data)
         assert "xaxis" not in frame.layout.to_plotly_json()  # the axis never moves
     play = fig.layout.updatemenus[0].buttons[0]
@@ -189,7 +196,7 @@ def test_replay_of_a_diverged_run_and_of_an_empty_run() -> None:
     r.steps[3].loss = float("nan")
     fig = F.grad_flow_replay(r)
     assert len(fig.frames) == 4
-    assert list(fig.frames[2].data[2].text) == ["not finite (NaN)"] * 4
+    assert list(fig.frames[2].data[1].text) == ["not finite (NaN)"] * 4
     fig.to_json()
     empty = dataclasses.replace(r, steps=[])
     fig = F.grad_flow_replay(empty)

@@ -85,15 +85,11 @@ def predict_by_mouse(pg, step) -> None:
         pg.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
     elif kind == "choice":
         pg.locator(f"{key} [role='radiogroup'] label").first.click()
-    elif kind == "order":
-        for _ in range(12):
-            pg.locator(f"{key} input").click()
-            opts = pg.locator("[role='option']")
-            if not opts.count():
-                break
-            opts.first.click()
-            settle(pg, 150)
-        pg.keyboard.press("Escape")
+    elif kind == "order":  # click the groups one after another
+        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
+        for k in range(n):
+            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").click()
+            settle(pg, 100)
     settle(pg, 300)
 
 
@@ -110,13 +106,12 @@ def predict_by_keyboard(pg, step) -> None:
     elif kind == "choice":
         pg.locator(f"{key} input[type='radio']").first.focus()
         pg.keyboard.press("Space")
-    elif kind == "order":
-        pg.locator(f"{key} input").focus()
-        for _ in range(12):
-            pg.keyboard.press("ArrowDown")
+    elif kind == "order":  # Tab to each group's button in turn, Enter picks it
+        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
+        for k in range(n):
+            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").focus()
             pg.keyboard.press("Enter")
-            pg.wait_for_timeout(150)
-        pg.keyboard.press("Escape")
+            settle(pg, 100)
     settle(pg, 300)
 
 
@@ -143,7 +138,7 @@ def walk(pg, url: str, predict, by_keyboard: bool, shots: str | None = None) -> 
                 reveal.click()
             explanation(pg).first.wait_for(timeout=30_000)
             settle(pg, 200)
-            pg.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            pg.locator(".js-plotly-plot, .bvs-root").first.wait_for(timeout=30_000)
             reveal_s[step.id] = round(time.perf_counter() - t1, 2)
         no_exceptions(pg)
         if shots:
@@ -171,7 +166,8 @@ def check_stage(pg, step, n: int, prefix: str) -> None:
     assert not clipped_texts(pg), (step.id, clipped_texts(pg))
     assert in_viewport(pg, ".st-key-lesson_next button"), step.id
     if step.answer is not None:
-        assert in_viewport(pg, ".js-plotly-plot:visible"), f"{step.id}: the figure needs scrolling"
+        assert in_viewport(pg, ".js-plotly-plot:visible, .bvs-root"), \
+            f"{step.id}: the figure needs scrolling"
         assert in_viewport(pg, "[data-testid='stAlert']"), f"{step.id}: the explanation"
 
 
@@ -222,19 +218,18 @@ def test_train_and_gradient_chart_share_the_stage(server, browser, size):
     settle(pg, 800)
     assert in_viewport(pg, ".st-key-bp_train button")
     pg.locator(".st-key-bp_train button").click()
-    chart = ".st-key-bp_job_flow .js-plotly-plot:visible"
+    chart = ".st-key-bp_job_stack .bvs-svg"  # the animated stack is the stage's figure
     pg.locator(chart).wait_for(timeout=120_000)
     pg.wait_for_timeout(1000)
-    for when in ("live", "done"):  # while it trains, and the static chart after the run
+    for when in ("live", "done"):  # while it trains, and after the run
         if when == "done":
-            pg.get_by_role("heading", name="The whole run").wait_for(timeout=180_000)
+            pg.locator(".st-key-bp_train button:not([disabled])").wait_for(timeout=180_000)
             settle(pg, 1000)
         assert pg.evaluate(SCROLL_TOP) == 0
         for name, sel in [("Train", ".st-key-bp_train button"), ("Stop", ".st-key-bp_stop button"),
-                          ("the chart", chart)]:
+                          ("the stack", chart)]:
             assert eventually(lambda s=sel: in_viewport(pg, s)), f"{when}: {name} is off the stage"
-        flow = ".st-key-bp_job_flow .js-plotly-plot"
-        assert not clipped_texts(pg, flow), (when, clipped_texts(pg, flow))
+        assert not clipped_texts(pg), (when, clipped_texts(pg))
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"backprop-stage-{size[0]}x{size[1]}.png"))
     no_exceptions(pg)

@@ -29,7 +29,8 @@ colorspacious = pytest.importorskip("colorspacious")
 DELTA_E_MIN = 10.0  # CAM02-UCS units; see the module docstring for the source
 AA, AAA, NON_TEXT = 4.5, 7.0, 3.0
 CVD = ("deuteranomaly", "protanomaly", "tritanomaly")  # at severity 100: the -opias
-THEMES = {"normal": (DEFAULT_THEME, AA), "presenter": (PRESENTER_THEME, AAA)}
+THEMES = {"normal": (DEFAULT_THEME, AA), "presenter": (PRESENTER_THEME, AAA),
+          "dark": (T.DARK_THEME, AA), "presenter dark": (T.PRESENTER_DARK_THEME, AAA)}
 # Colours drawn as text or lines (curves, arrows, outlines, hatch, labels).
 INK = ("text", "frozen", "forward", "backward", "train_curve", "val_curve", "alert", "trainable")
 
@@ -103,8 +104,8 @@ def test_text_and_lines_contrast(name):
     modes = {c: round(contrast(c, th.background), 2) for c in (*th.mode_palette, *every)
              if contrast(c, th.background) < need}
     assert not low and not modes, f"{name}: below {need}:1 on {th.background}: {low} {modes}"
-    # the diagram writes white on trainable boxes
-    assert contrast("#FFFFFF", th.trainable) >= need
+    # the diagram writes on trainable boxes (white on the light themes' dark blue)
+    assert contrast(th.on_trainable, th.trainable) >= need
 
 
 @pytest.mark.parametrize("name", THEMES)
@@ -135,7 +136,7 @@ def test_simulation_can_fail():
 
 
 def test_no_figure_relies_on_colour_alone():
-    """Frozen groups are hatched and labelled; the paper's bars patterned and named; splits
+    """Frozen groups are empty rows behind a drawn wall, labelled; the paper's bars patterned and named; splits
     differ by dash as well as colour."""
     from bertviz_lite.figures import compare_bars, compare_curves, grad_flow_bars
     from bertviz_lite.record.runs import EvalRecord, RunRecord
@@ -143,9 +144,9 @@ def test_no_figure_relies_on_colour_alone():
     groups = ["embeddings", "layer.0", "layer.1", "head"]
     for th in (DEFAULT_THEME, PRESENTER_THEME):
         fig = grad_flow_bars(groups, {"head": 0.5}, groups[:-1], theme=th)
-        wall = [t for t in fig.data if t.name and "frozen" in t.name]
-        assert wall and wall[0].marker.pattern.shape and any("no gradient" in (s or "")
-                                                              for s in wall[0].text)
+        # frozen rows are empty behind a drawn wall (a line, not a colour) and labelled
+        assert [s for s in fig.layout.shapes if s.type == "line"]
+        assert any("no gradient" in (a.text or "") for a in fig.layout.annotations)
         bars = compare_bars([{"mode": "frozen", "value": 0.8, "baseline": 0.5, "paper": 93.0,
                               "paper_matches": True, "paper_note": "the paper's frozen"}],
                             "accuracy", th, setup="bundled data", model="bundled")

@@ -69,9 +69,11 @@ PAGES: tuple[Page, ...] = (
          summary="the lecture step by step: predict, reveal, explain; progress kept in the "
                  "browser; in a class, students follow the instructor's step and vote"),
     Page("backprop", "Backprop: train live", "backprop", explore=True, stage=True,
-         summary="the training form; the live gradient flow (frozen groups behind a *no "
-                 "gradient* wall), loss and metric curves, progress, Stop; afterwards a replay, "
-                 "a layers x steps heatmap, the backward sweep of one step and exports"),
+         summary="the training form; the animated stack (the gradient travelling down BERT "
+                 "to a wall at the frozen layers, your run beside the recorded frozen, top-2 "
+                 "and fine-tuned runs), the exact numbers, loss and metric curves, progress, "
+                 "Stop; afterwards a replay, a layers x steps heatmap, the backward sweep of one "
+                 "step and exports"),
     Page("compare", "Compare frozen vs fine-tuned", "compare", label="Compare", explore=True,
          summary="frozen, top-k and fine-tuned on the same data and seed beside the paper's "
                  "numbers, the measured cost ratio beside the slide's \"~10x\", train vs "

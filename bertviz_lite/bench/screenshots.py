@@ -61,7 +61,7 @@ def _lesson_step_two(pg: Any) -> None:
     pg.locator(".st-key-lesson_reveal_frozen-backward button").filter(has_text="Reveal").click()
     pg.locator("[data-testid='stAlert']").first.wait_for(timeout=60_000)
     settle(pg, 300)
-    pg.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
+    pg.locator(".js-plotly-plot:visible, .bvs-root").first.wait_for(timeout=60_000)
 
 
 def _train(pg: Any) -> None:
@@ -71,6 +71,15 @@ def _train(pg: Any) -> None:
     pg.get_by_role("heading", name="The whole run").wait_for(timeout=300_000)
     settle(pg, 1000)
     pg.locator(".st-key-bp_job_flow .js-plotly-plot").first.wait_for(timeout=60_000)
+
+
+def _stack_at_the_end(pg: Any) -> None:
+    """The recorded stacks side by side, stopped at the runs' last step (the replay is
+    scrubbed to its end: a still picture of the whole contrast)."""
+    sel = ".st-key-bp_recorded_stack .bvs-root"
+    pg.wait_for_function(f"() => {{ const r = document.querySelector('{sel}'); "
+                         "return r && r.__bvs && r.__bvs.n > 0; }", timeout=60_000)
+    pg.evaluate(f"() => {{ const p = document.querySelector('{sel}').__bvs; p.seek(p.n - 1); }}")
 
 
 def _learning_curves(pg: Any) -> None:
@@ -91,6 +100,10 @@ SHOTS: tuple[Shot, ...] = (
     Shot("lesson-stage-1280x720", "/lesson?step=2&present=1", (1280, 720),
          "lesson step 2 of the lecture in presenter mode at 1280x720: prediction, the "
          "recorded gradient, the explanation", _lesson_step_two),
+    Shot("stack-1280x720", "/backprop?present=1&task=sentiment", (1280, 720),
+         "the Backprop stage in presenter mode at 1280x720: the recorded frozen, top-2 and "
+         "fine-tuned runs as animated stacks side by side, at their last step",
+         _stack_at_the_end),
     Shot("backprop-frozen", "/backprop?task=sentiment&mode=frozen&epochs=1", (1400, 1000),
          "Backprop after a frozen run: the gradient stops at the head", _train),
     Shot("backprop-finetune", "/backprop?task=sentiment&mode=finetune&epochs=1", (1400, 1000),

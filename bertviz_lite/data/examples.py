@@ -76,6 +76,30 @@ class TaskData:
             h.update(b"|")
         return h.hexdigest()[:16]
 
+    def read_summary(self) -> str:
+        """What was read, in one sentence for the student before Train: examples per split
+        and the classes with their counts (tags for NER, the score range for similarity)."""
+        from collections import Counter
+
+        n_train, n_val = len(self.train), len(self.val)
+        head = (f"Read {n_train + n_val:,} examples: {n_train:,} to train on, {n_val:,} held "
+                f"out for validation")
+        if self.task == "ner":
+            tags = Counter(t for ex in self.train for t in getattr(ex, "tags", []))
+            names = {i: n for i, n in enumerate(self.label_names)}
+            top = ", ".join(f"{names.get(k, k)} {v:,}" for k, v in tags.most_common(6))
+            return f"{head}; word tags in training: {top}."
+        labels = [ex.label for ex in self.train]  # type: ignore[union-attr]
+        if not self.label_names:  # similarity: a score
+            if not labels:
+                return head + "."
+            return (f"{head}; scores from {min(labels):g} to {max(labels):g} "
+                    f"(mean {sum(labels) / len(labels):.2f}).")
+        counts = Counter(int(v) for v in labels)
+        classes = ", ".join(f"{self.label_names[k] if k < len(self.label_names) else k} "
+                            f"{counts.get(k, 0):,}" for k in range(len(self.label_names)))
+        return f"{head}; classes in training: {classes}."
+
     def summary(self) -> str:
         """One line: task, sizes, source."""
         return f"{self.task}: {len(self.train)} train / {len(self.val)} validation ({self.source})"

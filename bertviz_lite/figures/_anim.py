@@ -23,13 +23,14 @@ def _frame_args(duration_ms: int) -> dict[str, Any]:
 
 
 def _play_menu(duration_ms: int, theme: Theme) -> dict[str, Any]:
-    """Play and pause buttons under the plot, at the left."""
+    """Play over Pause under the plot, at the left (stacked, so they stay narrow and the
+    slider beside them never runs under them)."""
     buttons = [
         {"label": "▶ Play", "method": "animate", "args": [None, _frame_args(duration_ms)]},
         {"label": "❚❚ Pause", "method": "animate", "args": [[None], _frame_args(0)]},
     ]
     return {
-        "type": "buttons", "direction": "left", "showactive": False, "buttons": buttons,
+        "type": "buttons", "direction": "down", "showactive": False, "buttons": buttons,
         "x": 0.0, "xanchor": "left", "y": 0.0, "yanchor": "top",
         "pad": {"t": theme.tick_size * 3 + theme.font_size * 3, "r": 10},
         "font": {"size": theme.font_size},
@@ -43,15 +44,16 @@ def _slider(names: list[str], labels: list[str], prefix: str, theme: Theme) -> d
         for name, label in zip(names, labels)
     ]
     slider: dict[str, Any] = {
-        "active": 0, "steps": steps, "x": 0.22, "len": 0.78, "xanchor": "left", "y": 0.0,
+        "active": 0, "steps": steps, "x": 0.34, "len": 0.66, "xanchor": "left", "y": 0.0,
         "yanchor": "top", "pad": {"t": theme.tick_size * 2 + theme.font_size * 3},
         "currentvalue": {"prefix": safe_text(prefix),
                          "font": {"size": theme.font_size, "color": theme.text}},
         "font": {"size": theme.tick_size},
     }
-    if len(names) > 20:
-        # A label under every one of hundreds of steps is an unreadable smear: hide the step
-        # labels and ticks, the current value above the slider still names the frame.
+    if len(names) > 20 or theme.presenter:
+        # A label under every one of hundreds of steps is an unreadable smear (and on the
+        # stage, large labels run under the buttons): hide the step labels and ticks, the
+        # current value above the slider still names the frame.
         slider["font"] = {"size": theme.tick_size, "color": "rgba(0,0,0,0)"}
         slider["ticklen"] = 0
         slider["minorticklen"] = 0

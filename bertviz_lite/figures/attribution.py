@@ -58,7 +58,8 @@ def colour_scale(values: Sequence[float]) -> list[float]:
 
 
 def token_attribution_html(tokens: list[str], attributions: list[float], *, title: str = "",
-                           legend: bool = True, towards: str = "the explained class") -> str:
+                           legend: bool = True, towards: str = "the explained class",
+                           away: str | None = None) -> str:
     """Inline HTML: each token in a <span> shaded by its attribution, a word's pieces side by
     side (the "##" marker kept, so a piece never reads as a word of its own).
 
@@ -67,7 +68,8 @@ def token_attribution_html(tokens: list[str], attributions: list[float], *, titl
     attributions: T raw signed attributions (any scale; coloured relative to the largest,
     the hover shows the raw value); title: plain text above the tokens; legend: add a one-line
     key to the colours; towards: what a positive attribution pushes towards ("the explained
-    class", "a higher score"). No scripts, no external assets.
+    class", "a higher score"); away: what a negative one pushes towards (the other class of
+    a two-class task), else "away from it". No scripts, no external assets.
     """
     _check(tokens, attributions)
     scores = colour_scale(attributions)
@@ -85,7 +87,8 @@ def token_attribution_html(tokens: list[str], attributions: list[float], *, titl
            f" pushes towards {what}, "
            f'<span style="background-color: {score_colour(-1.0)}; color: #000000; '
            'padding: 0 0.3em;">red</span>'
-           " away; stronger colour = larger attribution (relative to the largest here; hover "
+           + (f" towards {html.escape(away, quote=True)}" if away else " away from it")
+           + "; stronger colour = larger attribution (relative to the largest here; hover "
            "for the value)</div>") if legend else ""
     return f'<div class="bvl-attribution">{head}{body}{key}</div>'
 

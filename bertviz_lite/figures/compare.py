@@ -123,8 +123,9 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
     where not measured). The measured fine-tune/frozen time ratio is set beside the slide's ~10x.
     """
     fig = make_subplots(rows=2, cols=2, subplot_titles=[t for _, t, _ in COST_PANELS],
-                        vertical_spacing=0.2, horizontal_spacing=0.12)
-    modes = [safe_text(r.get("mode", "?")) for r in rows]
+                        vertical_spacing=0.26, horizontal_spacing=0.12)
+    # "frozen (scalar-mix)" on two lines, never rotated into the panel below
+    modes = [safe_text(r.get("mode", "?")).replace(" (", "<br>(") for r in rows]
     colours = [mode_colour(str(r.get("mode", "")), theme, i) for i, r in enumerate(rows)]
     for n, (key, _, log_axis) in enumerate(COST_PANELS):
         values = [float(r[key]) if is_finite(r.get(key)) else None for r in rows]
@@ -136,21 +137,29 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
         if log_axis:
             fig.update_yaxes(type="log", exponentformat="power", row=row, col=col)
         else:  # headroom for the value labels (and the ratio note on the time panel)
-            fig.update_yaxes(range=[0, top * 1.45], row=row, col=col)
+            fig.update_yaxes(range=[0, top * (1.9 if key == "wall_s" else 1.45)], row=row,
+                             col=col)
     ratio = _cost_ratio(rows)
-    if ratio is not None:
+    if ratio is not None and not theme.presenter:  # on the stage the subtitle says it
         finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == FINETUNE)
-        # Above the fine-tune bar's own value label, in the wall-time panel.
-        fig.add_annotation(x=safe_text(FINETUNE), y=finetune_wall, xref="x", yref="y",
-                           yanchor="bottom", yshift=int(theme.font_size * 1.8), showarrow=False,
+        # Above the fine-tune bar's own value label, in the wall-time panel: inside the
+        # panel (the headroom above the bars), never up into the panel's title.
+        fig.add_annotation(x=safe_text(FINETUNE).replace(" (", "<br>("), y=finetune_wall,
+                           xref="x", yref="y", yanchor="bottom",
+                           yshift=int(theme.tick_size * 1.5), showarrow=False,
                            text=f"{ratio:.1f}× frozen (slide: ~{SLIDE_COST_RATIO:.0f}×)",
-                           font={"color": theme.backward})
-        subtitle = (f"fine-tuning took {ratio:.1f}× as long as frozen here; "
-                    f"the course slide says about {SLIDE_COST_RATIO:.0f}×")
+                           font={"color": theme.backward, "size": theme.tick_size})
+    if ratio is not None:
+        subtitle = (f"fine-tuning took {ratio:.1f}× frozen's time "
+                    f"(slide: ~{SLIDE_COST_RATIO:.0f}×)")
     else:
         subtitle = "run both frozen and finetune to see the cost ratio"
     height = 560 if not theme.presenter else 900
     style(fig, theme, title="What each mode costs", subtitle=subtitle, height=height)
+    fig.update_xaxes(tickangle=0)
+    for ann in fig.layout.annotations:  # the subplot titles: the theme's size, not plotly's 16
+        if ann.text in {t for _, t, _ in COST_PANELS}:
+            ann.font.size = theme.font_size
     # The subplot titles sit above the panels, in the top margin, under the subtitle.
     fig.update_layout(margin_t=fig.layout.margin.t + int(theme.font_size * 2))
     return fig

@@ -178,9 +178,14 @@ def compare_curves(records: dict[str, RunRecord], theme: Theme = DEFAULT_THEME) 
         _baseline_line(fig, first.baseline, theme)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text=safe_text(title))
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-    return style(fig, theme,
-                 title=f"{capitalise(title)} by mode: training (dashed) vs validation (solid)")
+    # the legend at the figure's bottom edge, under the axis title whatever the height
+    fig.update_layout(legend={"orientation": "h", "yref": "container", "y": 0,
+                              "yanchor": "bottom", "x": 0})
+    style(fig, theme,
+          title=f"{capitalise(title)} by mode: training (dashed) vs validation (solid)")
+    rows = -(-2 * len(records) // 2)  # two entries a row in a half-screen column
+    fig.update_layout(margin_b=fig.layout.margin.b + int(theme.font_size * 1.7 * rows))
+    return fig
 
 
 def _fmt_seconds(s: float) -> str:
@@ -212,3 +217,46 @@ def live_progress(step: int, total: int, elapsed_s: float) -> dict[str, Any]:
     return {"fraction": fraction, "eta_seconds": eta,
             "text": f"step {step} / {total} · about {_fmt_seconds(eta)} left"}
 
+
+
+def eval_points(total: int, steps_per_epoch: int, evals_per_epoch: int) -> list[int]:
+    """The steps after which the trainer evaluates (the engine's rule: every
+    steps_per_epoch // evals_per_epoch steps, and after the last step)."""
+    if total <= 0:
+        return []
+    every = max(1, steps_per_epoch // evals_per_epoch) if evals_per_epoch > 0 else total
+    return sorted({k for k in range(every, total + 1, every)} | {total})
+
+
+def run_progress(step: int, total: int, elapsed_s: float, train_s: float, evals_done: int,
+                 evals_total: int, evaluating: bool, since_step_s: float = 0.0) -> dict[str, Any]:
+    """Progress of a run's training and evaluation together, for a progress bar.
+
+    step, total: steps done and planned; elapsed_s: seconds from the start of the run to its
+    newest step; train_s: the recorded seconds of the steps done (the rest of elapsed_s went
+    to evaluation and setup); evals_done, evals_total: evaluation passes finished and
+    planned; evaluating: one is running now; since_step_s: seconds since the newest step
+    arrived. The estimate covers the steps and the evaluations still to come at the pace
+    measured so far, and counts down while the run evaluates (it never grows then).
+    Returns {"fraction", "eta_seconds" (None until measurable), "phase", "text"}.
+    """
+    phase = "evaluating" if evaluating else "training"
+    if total <= 0:
+        return {"fraction": 0.0, "eta_seconds": None, "phase": phase,
+                "text": f"{phase}: step {step}"}
+    step = max(0, min(step, total))
+    where = (f"evaluating on the validation set after step {step} / {total}" if evaluating
+             else f"training: step {step} / {total}")
+    if step == 0 or not (is_finite(elapsed_s) and elapsed_s > 0):
+        return {"fraction": 0.0, "eta_seconds": None, "phase": phase, "text": where}
+    per_step = max(0.0, train_s) / step
+    other = max(0.0, elapsed_s - train_s)
+    per_eval = other / evals_done if evals_done else max(per_step * 2, 0.5)  # a first guess
+    evals_left = max(0, evals_total - evals_done)
+    eta = max(0.0, per_step * (total - step) + per_eval * evals_left - max(0.0, since_step_s))
+    unit = per_eval / per_step if per_step > 0 else 0.0  # one evaluation in steps' worth
+    work = total + evals_total * unit
+    fraction = min(1.0, (step + evals_done * unit) / work) if work > 0 else step / total
+    text = where + (f" · about {_fmt_seconds(eta)} left, evaluation included" if eta >= 1
+                    else " · finishing")
+    return {"fraction": fraction, "eta_seconds": eta, "phase": phase, "text": text}

@@ -77,7 +77,7 @@ def _group_boxes(fig: go.Figure, groups: Sequence[str], frozen: set[str],
             _lock(fig, i, theme.frozen)
         else:
             label = f"<b>{safe_text(g)}</b> {_status('· trainable' + size, theme)}"
-            _box(fig, i, label, theme.trainable, theme.trainable, "#FFFFFF", theme)
+            _box(fig, i, label, theme.trainable, theme.trainable, theme.on_trainable, theme)
     _box(fig, len(groups), "<b>loss</b>", theme.background, theme.text, theme.text, theme)
 
 

@@ -1,9 +1,11 @@
 """Gradient flow: how much gradient reaches each layer group, one step or the whole run.
 
 Groups are drawn input-to-output upward (embeddings at the bottom, head at the top), so
-backprop visibly travels down from the head. A group that receives no gradient is drawn as a
-hatched grey wall labelled "frozen: no gradient": the classic `plot_grad_flow` recipe leaves
-such layers out, which hides the very thing this app teaches.
+backprop visibly travels down from the head. A group that receives no gradient keeps its row,
+drawn empty behind a wall (a thick line above the frozen groups and a shaded band over their
+rows, labelled inside the band): "no gradient" is drawn as nothing, never as a bar longer than
+any real gradient. The classic `plot_grad_flow` recipe leaves such layers out, which hides the
+very thing this app teaches.
 """
 
 from __future__ import annotations
@@ -70,26 +72,23 @@ def _kind(group: str, value: Any, frozen: set[str], present: bool) -> str:
 
 def _bar_values(groups: Sequence[str], grad_norm: Mapping[str, Any] | None,
                 frozen_groups: Iterable[str], x_range: tuple[float, float]) -> list[dict[str, Any]]:
-    """x, text and hover of the three bar traces (trainable, no-gradient wall, missing).
+    """x, text and hover of the two bar traces (trainable norms; values that are not finite).
 
-    Every trace has len(groups) points (None where a group belongs to another trace), so the
-    frames of an animation all share one structure, which `redraw=False` requires. Plain
-    dicts: a replay's frames carry only these changing fields (smaller, and plotly need not
-    validate thousands of full traces).
+    Every trace has len(groups) points (None where a group has no bar: frozen rows stay
+    empty), so the frames of an animation all share one structure, which `redraw=False`
+    requires. Plain dicts: a replay's frames carry only these changing fields.
     """
     grad_norm = grad_norm or {}
     frozen = set(frozen_groups)
-    full = 10 ** x_range[1]  # a wall spans the whole axis
-    slots: dict[str, list[Any]] = {k: [None] * len(groups) for k in ("bar", "wall", "miss")}
+    full = 10 ** x_range[1]  # a value that is not finite: an outlined alert bar, full width
+    slots: dict[str, list[Any]] = {k: [None] * len(groups) for k in ("bar", "miss")}
     text: dict[str, list[str]] = {k: [""] * len(groups) for k in slots}
     for i, g in enumerate(groups):
         value = grad_norm.get(g)
         kind = _kind(g, value, frozen, g in grad_norm)
         if kind == "bar":
             slots["bar"][i], text["bar"][i] = float(value or 0.0), fmt_num(value)
-        elif kind in ("frozen", "zero"):
-            slots["wall"][i], text["wall"][i] = full, FROZEN_TEXT if kind == "frozen" else ZERO_TEXT
-        else:
+        elif kind in ("nan", "missing"):
             slots["miss"][i], text["miss"][i] = full, NAN_TEXT if kind == "nan" else MISSING_TEXT
     return [{"x": slots[k], "text": text[k], "customdata": text[k]} for k in slots]
 
@@ -97,26 +96,20 @@ def _bar_values(groups: Sequence[str], grad_norm: Mapping[str, Any] | None,
 def _bar_traces(groups: Sequence[str], grad_norm: Mapping[str, Any] | None,
                 frozen_groups: Iterable[str], x_range: tuple[float, float],
                 theme: Theme, hatch: bool = True) -> list[go.Bar]:
-    """The three styled bar traces of `_bar_values`.
-
-    hatch=False for animations: plotly.js 3 throws ("e.classed is not a function") when a
-    figure with frames has patterned bars; the grey fill and the label still mark the wall.
-    """
-    bar, wall, miss = _bar_values(groups, grad_norm, frozen_groups, x_range)
-    common = {"y": safe_labels(groups), "orientation": "h", "showlegend": False,
-              "cliponaxis": False}
-    inside = {"textposition": "inside", "insidetextanchor": "middle",
-              "textfont": {"color": theme.text},
-              "hovertemplate": "%{y}: %{customdata}<extra></extra>"}
+    """The two styled bar traces of `_bar_values` (hatch=False for animations: plotly.js 3
+    throws on patterned bars in a figure with frames)."""
+    bar, miss = _bar_values(groups, grad_norm, frozen_groups, x_range)
+    common = {"y": safe_labels(groups), "orientation": "h", "cliponaxis": False}
     return [
-        go.Bar(**bar, name="trainable", textposition="auto", marker={"color": theme.trainable},
+        go.Bar(**bar, name="‖∂L/∂W‖ per group", textposition="outside", showlegend=False,
+               textfont={"color": theme.text, "size": theme.tick_size},
+               marker={"color": theme.trainable},
                hovertemplate="%{y}: ‖grad‖ = %{customdata}<extra></extra>", **common),
-        go.Bar(**wall, name=FROZEN_TEXT, **inside, **common,
-               marker={"color": theme.frozen_fill, "line": {"color": theme.frozen, "width": 1},
-                       "pattern": _pattern("/", theme.frozen, 0.25, hatch)}),
-        go.Bar(**miss, name=NAN_TEXT, **inside, **common,
+        go.Bar(**miss, name=NAN_TEXT if any(v is not None for v in miss["x"]) else "",
+               showlegend=False, textposition="inside", insidetextanchor="middle",
+               textfont={"color": theme.text}, hovertemplate="%{y}: %{customdata}<extra></extra>",
                marker={"color": theme.background, "line": {"color": theme.alert, "width": 2},
-                       "pattern": _pattern("x", theme.alert, 0.15, hatch)}),
+                       "pattern": _pattern("x", theme.alert, 0.15, hatch)}, **common),
     ]
 
 
@@ -127,18 +120,20 @@ def _pattern(shape: str, colour: str, solidity: float, hatch: bool) -> dict[str,
 
 def _stop_line(fig: go.Figure, groups: Sequence[str], frozen_groups: Iterable[str],
                theme: Theme) -> None:
-    """A dashed line above the topmost frozen group, where backprop stops (if anything trains
-    above it)."""
+    """The wall: a band over the frozen groups' (empty) rows and a thick line above them,
+    where backprop stops; its label sits inside the band, where no value is drawn."""
     frozen = set(frozen_groups)
-    idx = [i for i, g in enumerate(groups) if g in frozen]
-    if not idx or idx[-1] == len(groups) - 1:
-        return
-    y = idx[-1] + 0.5  # between two categories (category axes place them at 0, 1, 2, ...)
-    fig.add_shape(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, yref="y",
-                  line={"color": theme.backward, "width": theme.line_width, "dash": "dash"})
-    fig.add_annotation(xref="paper", x=1, y=y, yref="y", xanchor="right", yanchor="bottom",
-                       text="backprop stops here", showarrow=False,
-                       font={"color": theme.backward, "size": theme.font_size})
+    for a, b in _bands(groups, frozen):
+        fig.add_shape(type="rect", xref="paper", x0=0, x1=1, y0=a - 0.5, y1=b + 0.5, yref="y",
+                      fillcolor=theme.frozen_fill, opacity=0.55, line={"width": 0},
+                      layer="below")
+        if b < len(groups) - 1:  # something above learns: the wall where the pulse stops
+            fig.add_shape(type="line", xref="paper", x0=0, x1=1, y0=b + 0.5, y1=b + 0.5,
+                          yref="y", line={"color": theme.text, "width": theme.line_width * 1.6})
+        label = ("frozen: no gradient" if b - a < 1 else
+                 "frozen: no gradient reaches these groups")
+        fig.add_annotation(xref="paper", x=0.5, y=(a + b) / 2, yref="y", text=label,
+                           showarrow=False, font={"color": theme.text, "size": theme.font_size})
 
 
 def _bars_title(step: int | None) -> str:
@@ -177,9 +172,16 @@ def _bars_figure(groups: Sequence[str], grad_norm: Mapping[str, Any] | None,
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=safe_labels(groups),
                      range=[-0.5, len(groups) - 0.5], title_text="")
     _stop_line(fig, groups, frozen_groups, theme)
+    frozen = set(frozen_groups)
+    for i, g in enumerate(groups):  # a group that trains but got exactly 0: said in its row
+        if g not in frozen and _kind(g, (grad_norm or {}).get(g), frozen,
+                                     g in (grad_norm or {})) == "zero":
+            fig.add_annotation(xref="paper", x=0.01, xanchor="left", y=i, yref="y",
+                               text=ZERO_TEXT, showarrow=False,
+                               font={"color": theme.text, "size": theme.font_size})
     height = _row_height(theme) * len(groups) + 8 * theme.font_size
     return style(fig, theme, title=_bars_title(step), height=height,
-                 subtitle="per group; backprop runs down from the head")
+                 subtitle="backprop runs down from the head")
 
 
 def grad_flow_replay(record: RunRecord, *, max_frames: int | None = None,
@@ -207,7 +209,7 @@ def grad_flow_replay(record: RunRecord, *, max_frames: int | None = None,
     if len(idx) > 500:
         log.info("replay with %d frames; pass max_frames to keep the figure small", len(idx))
     fig.frames = [
-        {"name": str(field(steps[i], "step")), "traces": [0, 1, 2],
+        {"name": str(field(steps[i], "step")), "traces": [0, 1],
          "data": [{"type": "bar", **v}
                   for v in _bar_values(groups, field(steps[i], "grad_norm"),
                                        frozen_at(record, steps[i]), x_range)]}
@@ -328,7 +330,8 @@ def update_ratio_chart(record: RunRecord, theme: Theme = DEFAULT_THEME) -> go.Fi
     else:
         fig.add_annotation(text="no update ratios recorded", xref="paper", yref="paper",
                            x=0.5, y=0.5, showarrow=False, font={"size": theme.title_size})
-    fig.update_yaxes(type="log", exponentformat="power", title_text="‖Δw‖ / ‖w‖ (log scale)")
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1,  # decades only: no 2, 5
+                     title_text="‖Δw‖ / ‖w‖ (log scale)")
     fig.update_xaxes(title_text="training step")
     fig.update_layout(legend={"traceorder": "reversed", "title": {"text": "group"}})
     measured = sorted(set(steps_seen))

@@ -64,6 +64,8 @@ class Theme:
     grid: str = "#E6E6E6"
     unlit: str = "#F2F2F2"  # a group the backward sweep has not reached (yet)
     presenter: bool = False  # large type and thick lines for a projector
+    dark: bool = False  # light text on a dark background (a dark room, the OS's dark mode)
+    on_trainable: str = "#FFFFFF"  # text written on a filled trainable box
     # frozen, finetune, then top-K modes in turn (the lecture's modes; every mode's colours,
     # these included, come from its registry entry: engine/modes.py, read by mode_colour)
     mode_palette: tuple[str, ...] = (SKY_BLUE_AA, VERMILLION_AA, DARK_GREEN_AA, PLUM_AA)
@@ -97,6 +99,53 @@ PRESENTER_THEME = Theme(
 )
 
 
+# A dark room (or the operating system's dark mode): light text on Streamlit's dark
+# background; the original Okabe-Ito hues (lightened where needed) reach >= 4.5:1 on it.
+_DARK = {
+    "background": "#0E1117",
+    "text": "#F5F5F5",
+    "grid": "#2F3542",
+    "unlit": "#1B2029",
+    "frozen": "#A6A6A6",
+    "frozen_fill": "#2B2F38",
+    "trainable": SKY_BLUE,
+    "ours": SKY_BLUE,
+    "val_curve": SKY_BLUE,
+    "train_curve": ORANGE,
+    "forward": "#2FC79B",
+    "backward": "#FF8A3D",
+    "alert": "#FF8A3D",
+    "paper": REDDISH_PURPLE,
+    "mode_palette": (SKY_BLUE, "#FF8A3D", "#00EE88", YELLOW),
+    "on_trainable": BLACK,
+    "dark": True,
+}
+
+
+def dark(theme: Theme) -> Theme:
+    """The same theme (sizes kept) for a dark background: a dark room's projector, or the
+    operating system's dark mode."""
+    from dataclasses import replace
+
+    return replace(theme, **_DARK)  # type: ignore[arg-type]
+
+
+DARK_THEME = dark(DEFAULT_THEME)
+PRESENTER_DARK_THEME = dark(PRESENTER_THEME)
+
+
+def presenter_theme(width: int, height: int, base: Theme = PRESENTER_THEME) -> Theme:
+    """Presenter type sized from the screen (CSS pixels): chart text at least 19 px on a
+    1280x720 projector, 28 px on 1920x1080, and larger again on a 4K one (the figure grows
+    with the screen; a font fixed in pixels would shrink to a third of the wall)."""
+    from dataclasses import replace
+
+    s = max(1.0, min(height / 720, width / 1280, 4.0))
+    return replace(base, font_size=round(20 * s), title_size=round(26 * s),
+                   tick_size=round(19 * s), line_width=round(5 * s, 1),
+                   thin_line=round(2.5 * s, 1), marker_size=round(13 * s))
+
+
 def mode_colour(mode: str, theme: Theme = DEFAULT_THEME, index: int = 0) -> str:
     """The colour of a mode, the same on every figure: its registry entry's (engine/modes.py;
     the darker variant in presenter mode).
@@ -120,7 +169,7 @@ def style(fig: go.Figure, theme: Theme = DEFAULT_THEME, title: str | None = None
     """
     font = {"family": theme.font_family, "size": theme.font_size, "color": theme.text}
     layout: dict[str, object] = {
-        "template": "plotly_white",
+        "template": "plotly_dark" if theme.dark else "plotly_white",
         "font": font,
         "paper_bgcolor": theme.background,
         "plot_bgcolor": theme.background,

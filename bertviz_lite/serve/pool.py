@@ -182,13 +182,14 @@ class JobPool:
 
     # -- public API -----------------------------------------------------------------------
     def submit(self, config: RunConfig, *, data: TaskData | Upload | None = None,
-               owner: str = "", save_model: bool = False) -> Job:
+               owner: str = "", save_model: bool = False, fresh: bool = False) -> Job:
         """Queue a training run and return its handle at once (milliseconds: the data is never
         parsed here; an `Upload` travels as its bytes and the worker parses it).
 
         With a cache: an identical finished run returns a "cached" job; an identical run that
-        is queued or running is followed instead of trained twice. Raises QueueFull when
-        `max_queue` runs are already waiting.
+        is queued or running is followed instead of trained twice. fresh=True trains again
+        even when the cache holds the run ("Train anyway" on the stage: a rehearsal must not
+        spoil the live demo). Raises QueueFull when `max_queue` runs are already waiting.
         """
         if not isinstance(config, RunConfig):
             raise TypeError(f"submit() needs a RunConfig, not {type(config).__name__}")
@@ -203,7 +204,7 @@ class JobPool:
                       traceback.format_exc())
             return self._core.ended(config, owner, JobResult(
                 "failed", error=UNEXPECTED.format(type(err).__name__)))
-        hit = self._core.cached(config, owner, key, save_model)
+        hit = None if fresh else self._core.cached(config, owner, key, save_model)
         if hit is not None:
             return hit
         return self._core.enter(config, owner, key, data, save_model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -10,14 +11,16 @@ import streamlit as st
 
 from bertviz_lite.figures import DEFAULT_THEME, PRESENTER_THEME, Theme
 
+# Type sized from the screen: 18 px at 720 px high, 27 px at 1080, 54 px on a 4K projector
+# (Streamlit sizes its widgets in rem, so they grow with it). Colours stay the theme's, so a
+# dark theme (the operating system's, or Streamlit's menu) stays dark and readable.
 PRESENTER_CSS = """
 <style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
-h3 { font-size: 1.8rem !important; }
-label, [data-testid="stWidgetLabel"] p { font-size: 1.15rem !important; font-weight: 600; }
-[data-testid="stAppViewContainer"] { background: #ffffff; color: #000000; }
+html { font-size: clamp(18px, 2.5vh, 64px) !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
+h1 { font-size: 2.4rem !important; } h2 { font-size: 1.9rem !important; }
+h3 { font-size: 1.5rem !important; }
+label, [data-testid="stWidgetLabel"] p { font-size: 1.05rem !important; font-weight: 600; }
 </style>
 """
 
@@ -29,8 +32,14 @@ def presenter() -> bool:
 
 
 def theme() -> Theme:
-    """The figure theme that matches presenter mode."""
-    return PRESENTER_THEME if presenter() else DEFAULT_THEME
+    """The figure theme of this screen: presenter mode's type sized from the browser window,
+    dark where the app is drawn dark (the operating system's dark mode, Streamlit's menu)."""
+    from bertviz_lite.figures.theme import dark, presenter_theme
+    from bertviz_lite.ui.viewport import screen
+
+    s = screen()
+    base = presenter_theme(s.width, s.height, PRESENTER_THEME) if presenter() else DEFAULT_THEME
+    return dark(base) if s.dark else base
 
 
 PRESENT_PARAM = "present"  # ?present=1: presenter mode, kept in every page's URL
@@ -107,6 +116,21 @@ button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #A31
 label[data-testid="stWidgetLabel"][disabled] p { color: #6B6B6B !important; }
 [data-testid="stJson"] .variable-value, [data-testid="stJson"] .variable-value * { color: #1F3A93 !important; }
 button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
+.bv-sr-only { position: absolute !important; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
+</style>
+"""
+
+# The same on a dark background (the greys lightened to >= 4.5:1 on #0E1117).
+A11Y_DARK_CSS = """
+<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #C8C8C8 !important; opacity: 1 !important; }
+button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #FF9AA8 !important; }
+label[data-testid="stWidgetLabel"][disabled] p { color: #A8A8A8 !important; }
+[data-testid="stJson"] .variable-value, [data-testid="stJson"] .variable-value * { color: #9CC3FF !important; }
+button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
+.bv-sr-only { position: absolute !important; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
 </style>
 """
 
@@ -114,7 +138,10 @@ button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
 def page_header(title: str, lead: str) -> None:
     """Title and one-paragraph lead of a page; presenter CSS when on."""
     _ensure_entrypoint()
-    st.html(A11Y_CSS)
+    from bertviz_lite.ui.viewport import report, screen
+
+    report()
+    st.html(A11Y_CSS if not screen().dark else A11Y_DARK_CSS)
     if presenter():
         st.html(PRESENTER_CSS)
     st.title(title)
@@ -154,7 +181,11 @@ def plot(fig: Any, key: str | None = None, alt: str | None = None) -> None:
 
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
     st.plotly_chart(fig, key=key, config=config, theme=None)
-    st.caption(f"Chart in words: {alt if alt is not None else describe_figure(fig)}")
+    words = f"Chart in words: {alt if alt is not None else describe_figure(fig)}"
+    if presenter():  # for screen readers, without taking the projector's room
+        st.html(f'<div class="bv-sr-only">{html.escape(words)}</div>')
+    else:
+        st.caption(words)
 
 
 def svg_figure(svg: str, alt: str) -> None:
@@ -165,20 +196,29 @@ def svg_figure(svg: str, alt: str) -> None:
     st.caption(f"Chart in words: {alt}")
 
 
-def show_code(*targets: Callable[..., Any] | str) -> None:
+def show_code(*targets: Callable[..., Any] | str, folded: bool = True) -> None:
     """ "Show the code": the real bertviz_lite functions behind a view. A target is the function
     itself, or its name as "package.module:Qualified.name" (read without importing the module,
-    so a page that trains in the workers need not load torch to show how)."""
+    so a page that trains in the workers need not load torch to show how). folded=False: in
+    place, under a heading, e.g. inside another expander, which cannot hold one."""
+    if not folded:
+        st.subheader("The code")
+        _code(targets)
+        return
+    with st.expander("Show the code"):
+        _code(targets)
+
+
+def _code(targets: tuple[Callable[..., Any] | str, ...]) -> None:
     from bertviz_lite.source_code import source_of
 
-    with st.expander("Show the code"):
-        for target in targets:
-            if isinstance(target, str):
-                st.caption(f"`{target.replace(':', '.')}`")
-                st.code(source_of(target), language="python")
-            else:
-                st.caption(f"`{target.__module__}.{target.__qualname__}`")
-                st.code(inspect.getsource(target), language="python")
+    for target in targets:
+        if isinstance(target, str):
+            st.caption(f"`{target.replace(':', '.')}`")
+            st.code(source_of(target), language="python")
+        else:
+            st.caption(f"`{target.__module__}.{target.__qualname__}`")
+            st.code(inspect.getsource(target), language="python")
 
 
 # -- small renderers -----------------------------------------------------------------------

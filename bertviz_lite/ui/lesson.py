@@ -35,7 +35,9 @@ from bertviz_lite.ui.lesson_frame import (
     LESSON_CSS,
     fit,
     folded,
+    order_widget,
     revealed,
+    shown_figure,
     stage,
     stage_frame,
     stage_mode_buttons,
@@ -166,9 +168,9 @@ def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tupl
         v = st.radio("Your prediction", answer.options, index=None, key=key, disabled=disabled,
                      format_func=lambda o: answer.labels.get(o, o))
         return v, v is not None
-    order = st.multiselect("Pick the groups in order, most changed first", answer.options,
-                           key=key, disabled=disabled, placeholder="most changed first ...")
-    return list(order), len(order) == len(answer.options)
+    st.caption("Click the groups in order, the most changed first.")
+    order = order_widget(list(answer.options), key, disabled)
+    return order, len(order) == len(answer.options)
 
 
 # -- reveal, observation, explanation ---------------------------------------------------------
@@ -181,13 +183,7 @@ def observe(step: Step, store: ArtefactStore) -> float:
     except (ValueError, KeyError, TypeError) as err:
         ui.friendly_error(err, "draw this step's recorded artefact")
         return 0.0
-    from bertviz_lite.lesson.observe import LABELS
-
-    tabs = st.tabs([LABELS.get(n, n) for n, _ in figs]) if len(figs) > 1 else [st.container()]
-    for tab, (name, fig) in zip(tabs, figs):
-        with tab:
-            key = f"lesson_fig_{step.id}_{name}"
-            ui.plot(fit(fig, key, name), key=key)
+    shown_figure(step, figs, arts)
     seconds = time.perf_counter() - t0
     st.session_state.setdefault("lesson_draw_s", {})[step.id] = seconds
     return seconds
@@ -212,7 +208,7 @@ def try_it(step: Step) -> None:
     page, _, query = step.try_it.partition("?")
     params = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv)
     st.page_link(page_link_target(page), label="Run it yourself", icon="▶️",
-                 query_params=params)
+                 query_params={**params, **ui.presenter_params()})  # the stage stays on
 
 
 def summary(lesson: Lesson, store: ArtefactStore) -> None:

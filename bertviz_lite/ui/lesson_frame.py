@@ -14,14 +14,11 @@ from bertviz_lite import ui
 from bertviz_lite.engine.modes import FINETUNE, FROZEN, mode_of
 
 ON = ("1", "true", "on", "yes")
-# Room for a figure on the stage below the step header of a 720-pixel-high screen. Bar
-# charts are drawn that high; figures that cannot be squeezed (BERT's stacked boxes, the
-# four cost panels) are drawn whole and zoomed to fit (CSS zoom: re-laid out, never cropped).
-STAGE_ROOM_PX = 450
-STAGE_ROOM_1080_PX = 800
-UNSQUEEZABLE = ("diagram", "diagram-forward", "cost", "train-val")
+# Room for a figure on the stage below the step header, as a share of the screen's height
+# (type grows with the screen, so the header does too): 450 px of a 720-px projector.
+STAGE_ROOM = 0.62
 STAGE_CSS = """<style>
-.block-container { padding-top: 3.1rem !important; padding-bottom: 1rem !important;
+.block-container { padding-top: 2.6rem !important; padding-bottom: .2rem !important;
   max-width: none !important; padding-left: 2.2rem !important; padding-right: 2.2rem !important; }
 [data-testid="stHeader"] { background: transparent !important; }  /* no band over the title */
 h1 { font-size: 1.9rem !important; margin: 0 !important; padding: 0 0 .2rem 0 !important; }
@@ -31,8 +28,6 @@ h2 { font-size: 1.6rem !important; } h3 { font-size: 1.4rem !important; padding:
 [data-testid="stAlert"] [data-testid="stMarkdownContainer"] p { font-size: .9rem !important; }
 [data-testid="stAlertContainer"] { padding: .6rem .9rem !important; }
 [data-testid="stVerticalBlock"] { gap: .45rem; }
-/* a 720-px-high projector: the live gradient chart drawn at 3/4 size, nothing clipped */
-@media (max-height: 800px) { .st-key-bp_job_flow { zoom: 0.74; } }
 
 </style>"""
 
@@ -68,28 +63,111 @@ def folded(label: str) -> Iterator[None]:
 
 
 def fit(fig: Any, key: str, name: str = "") -> Any:
-    """On the stage, the figure drawn under `key` made to fit the room the screen has."""
+    """On the stage, the figure made to fit the room the screen has: its height set from
+    the screen (plotly lays it out again at that size; nothing is scaled down, so its type
+    stays as large as the theme made it)."""
     if not stage():
         return fig
-    height = float(fig.layout.height or 450)
-    if name not in UNSQUEEZABLE:
-        fig.update_layout(height=min(height, STAGE_ROOM_PX))
-        return fig
-    small, big = STAGE_ROOM_PX / height, min(1.0, STAGE_ROOM_1080_PX / height)
-    st.html(f"<style>@media (max-height: 800px) {{ .st-key-{key} {{ zoom: {small:.3f}; }} }}"
-            f"@media (min-height: 1000px) {{ .st-key-{key} {{ zoom: {big:.3f}; }} }}</style>")
+    from bertviz_lite.ui.viewport import screen
+
+    room = int(screen().height * STAGE_ROOM)
+    fig.update_layout(height=room)
     return fig
 
 
+def stage_mode(mode: str) -> str:
+    """A run's mode as one of the stage's three buttons: frozen, top-k or finetune."""
+    return mode if mode in (FROZEN, FINETUNE) else "top-k"
+
+
 def stage_mode_buttons() -> None:
-    """The setting that matters in a demo, as two big buttons: frozen or fine-tuned (their
-    labels from the mode registry)."""
-    c1, c2 = st.columns(2)
-    for col, mode in zip((c1, c2), (FROZEN, FINETUNE)):
-        col.button(mode_of(mode).label.capitalize(), key=f"bp_stage_{mode}", width="stretch",
-                   type="primary" if st.session_state.get("mode", FROZEN) == mode else "secondary",
+    """The setting that matters in a demo, as big buttons: frozen, top-k or fine-tuned (the
+    labels of frozen and fine-tuned from the mode registry).
+
+    The mode is the settings' own ("mode", bound to the URL): before the settings' widget
+    has run, the URL's ?mode= is what it will show, so the buttons read that first.
+    """
+    current = stage_mode(str(st.session_state.get("mode") or st.query_params.get("mode")
+                             or FROZEN))
+    k = st.session_state.get("top_k") or st.query_params.get("top_k") or 2
+    cols = st.columns(3)
+    for col, (mode, label) in zip(cols, [(FROZEN, mode_of(FROZEN).label.capitalize()),
+                                         ("top-k", f"Top-{k}"),
+                                         (FINETUNE, mode_of(FINETUNE).label.capitalize())]):
+        col.button(label, key=f"bp_stage_{mode}", width="stretch",
+                   type="primary" if current == mode else "secondary",
                    on_click=lambda m=mode: st.session_state.update(mode=m))
 
+
+def order_widget(options: list[str], key: str, disabled: bool) -> list[str]:
+    """An order predicted by clicking the items one after another (most first): each click
+    numbers its item, Undo takes the last back. Nothing scrolls away, unlike a multiselect.
+
+    options: the items (group names); key: the container's key (CSS class st-key-<key>).
+    Returns the items clicked so far, in click order.
+    """
+    store = f"{key}_order"
+    picked = [o for o in st.session_state.get(store, []) if o in options]
+    st.session_state[store] = picked
+
+    def pick(item: str) -> None:
+        st.session_state[store] = [*st.session_state.get(store, []), item]
+
+    def undo() -> None:
+        st.session_state[store] = list(st.session_state.get(store, []))[:-1]
+
+    with st.container(key=key, horizontal=True):
+        for i, item in enumerate(options):
+            n = picked.index(item) + 1 if item in picked else None
+            st.button(f"{n}. {item}" if n else item, key=f"{key}_pick_{i}",
+                      type="primary" if n else "secondary", disabled=disabled or n is not None,
+                      on_click=pick, args=(item,))
+        st.button("Undo", key=f"{key}_undo", icon=":material/undo:",
+                  disabled=disabled or not picked, on_click=undo)
+    return picked
+
+
+STACK = "stack"  # the animated stack, shown first where a step has the gradient per group
+
+
+def step_views(names: list[str]) -> list[str]:
+    """The views a step offers, in order: the animated stack first wherever the step shows
+    the gradient per group (the bars stay, as the exact numbers)."""
+    return ([STACK] if "grad-flow" in names else []) + list(names)
+
+
+def shown_figure(step: Any, figs: list[tuple[str, Any]], arts: list[Any]) -> None:
+    """One of the step's figures at a time, picked with a row of buttons (not tabs: a plotly
+    figure drawn in a hidden tab never learns its width and stays a thumbnail)."""
+    from bertviz_lite.lesson.observe import LABELS
+    from bertviz_lite.record.runs import RunRecord
+    from bertviz_lite.ui.stack import recorded_stack
+
+    by_name = dict(figs)
+    names = step_views([n for n, _ in figs])
+    labels = {STACK: "The gradient flowing down", **LABELS,
+              "grad-flow": "Exact numbers"}
+    choice = names[0]
+    if len(names) > 1:
+        choice = st.segmented_control(
+            "View", names, default=names[0], key=f"lesson_view_{step.id}", required=True,
+            format_func=lambda n: labels.get(n, n), label_visibility="collapsed") or names[0]
+    key = f"lesson_fig_{step.id}_{choice}"
+    if choice == STACK:
+        runs = [a for a in arts if isinstance(a, RunRecord)]
+        # beside this step's run: the runs of the same task already revealed in earlier steps
+        # (frozen, then fine-tuned...): the contrast in one frame, and nothing spoiled
+        seen = st.session_state.setdefault("_lesson_stack_runs", {})
+        earlier = list({r.mode: r for sid, r in seen.items() if sid != step.id and runs
+                        and r.task == runs[0].task and r.groups == runs[0].groups
+                        and r.mode not in {x.mode for x in runs}}.values())
+        for r in runs:
+            seen.setdefault(step.id, r)
+        recorded_stack([*runs, *earlier], key, ui.theme(),
+                       note="Recorded runs: this step's" + (", beside those revealed before."
+                                                             if earlier else "."))
+        return
+    ui.plot(fit(by_name[choice], key, choice), key=key)
 
 
 def revealed() -> dict[str, Any]:

@@ -11,8 +11,8 @@ import streamlit as st
 from bertviz_lite.record.runs import RunRecord
 from bertviz_lite.serve.pool import Job
 from bertviz_lite.serve.settings import Settings, SettingsError, load_settings
-from bertviz_lite.ui.layout import plot, theme
-from bertviz_lite.ui.state import job_state, redact, safe
+from bertviz_lite.ui.layout import plot, presenter, theme
+from bertviz_lite.ui.state import job_state, redact, safe, train_anyway
 
 # -- live training view ----------------------------------------------------------------------
 ACTIVE = ("queued", "starting", "running")
@@ -48,10 +48,38 @@ def live_record(job: Job) -> RunRecord | None:
     return RunRecord.partial(job.config.to_dict(), snap.ready, snap.steps, snap.evals)
 
 
+def _step_clock(job: Job, step: int) -> tuple[float, float]:
+    """(seconds from the first step to the newest, seconds since the newest arrived), as
+    this page saw them: the model loading and feature caching before step 1 left out."""
+    now = time.time()
+    seen = st.session_state.setdefault("_step_clock", {}).setdefault(job.id, {})
+    if step and "first" not in seen:
+        seen["first"] = now
+    if step and seen.get("step") != step:
+        seen["step"], seen["at"] = step, now
+    if not step:
+        return 0.0, 0.0
+    return seen["at"] - seen["first"], now - seen["at"]
+
+
+def _progress_text(job: Job, record: RunRecord | None, done: int, total: int) -> dict[str, Any]:
+    """Training or evaluating, with one time estimate covering both."""
+    from bertviz_lite.figures.curves import eval_points, run_progress
+
+    steps = record.steps if record is not None else []
+    evals = {e.step for e in record.evals} if record is not None else set()
+    per_epoch = max(1, -(-total // max(1, int(job.config.epochs))))
+    points = eval_points(total, per_epoch, int(getattr(job.config, "evals_per_epoch", 1)))
+    evaluating = done in points and done not in evals
+    span, since = _step_clock(job, done)
+    train_s = sum(s.seconds for s in steps)
+    first = steps[0].seconds if steps else 0.0
+    return run_progress(done, total, span + first, train_s, len([p for p in points
+                        if p in evals]), len(points), evaluating, since)
+
+
 def job_status(job: Job) -> None:
     """Queue position, progress bar with ETA, or how the run ended."""
-    from bertviz_lite.figures import live_progress
-
     snap = job.snapshot()
     if snap.state == "queued":
         from bertviz_lite.serve.core import minutes_text
@@ -69,8 +97,7 @@ def job_status(job: Job) -> None:
         elif not total:
             st.progress(0.0, text="Preparing: copying the model, reading and tokenising data")
         else:
-            elapsed = time.time() - (snap.started or time.time())
-            info = live_progress(done, total, elapsed)
+            info = _progress_text(job, live_record(job), done, total)
             st.progress(min(1.0, info["fraction"]), text=info["text"])
     elif snap.state == "failed":
         st.error("Training failed: " + safe(redact(snap.error or "unknown error")))
@@ -80,8 +107,9 @@ def job_status(job: Job) -> None:
         st.info(safe(snap.record.reason if snap.record and snap.record.reason else
                      snap.error or "Stopped."))
     elif snap.state == "cached":
-        st.success("Someone already ran exactly this configuration: replayed from the shared "
-                   "cache, no training needed.")
+        st.info("**Replay**: this exact configuration was trained before on this server, so "
+                "its record plays back at its recorded pace. Press **Train anyway** to train "
+                "it again now.")
     notes = snap.record.notes if snap.record is not None else snap.ready.get("notes", [])
     for note in notes:  # inputs truncated to max_length, a subsample, ...
         st.caption("Note: " + safe(note))
@@ -99,19 +127,79 @@ def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any])
     return fig
 
 
-def flow_chart(record: RunRecord, key: str, run_id: str = "") -> None:
-    """The gradient flow of the latest step (run_id: the job that drew it, so a new run
-    never reuses the previous run's figure)."""
+def companions(record: RunRecord) -> list[RunRecord]:
+    """Recorded lecture runs of the same task and model to stand beside a run: frozen,
+    top-2 and fine-tuned with the linear head (the bundled model's; none for another model)."""
+    from bertviz_lite.ui.resources import recorded_runs
+
+    runs = recorded_runs()
+    found = [runs[f"{record.task}-{m}"] for m in ("frozen", "top-2", "finetune")
+             if f"{record.task}-{m}" in runs]
+    return [r for r in found if r.groups == record.groups and r.mode != record.mode]
+
+
+EXPANDER_REM = 3.8  # one closed expander on the stage (header and gap), in rem
+
+
+def _waiting_stack(job: Job, key: str) -> None:
+    """The recorded runs of the job's task as a stack, until its own first step."""
+    from bertviz_lite.ui.resources import recorded_runs
+    from bertviz_lite.ui.stack import recorded_stack
+
+    task = job.config.task
+    runs = [r for name, r in recorded_runs().items()
+            if name in {f"{task}-frozen", f"{task}-top-2", f"{task}-finetune"}]
+    if runs:
+        recorded_stack(runs, f"{key}_stack", theme(), autoplay=False,
+                       note="Recorded runs, while yours starts.",
+                       reserve_rem=EXPANDER_REM if presenter() else 0.0)
+
+
+def flow_chart(record: RunRecord, key: str, run_id: str = "", *, live: bool = False) -> None:
+    """The gradient flow: the animated stack (the run beside recorded runs of the other
+    modes), then the exact numbers of the newest step as bars (folded on the stage, with the
+    curves, after the run).
+
+    run_id: the job that drew it, so a new run never reuses the previous run's figure.
+    """
+    from bertviz_lite.ui.stack import live_stack
+
+    th = theme()
+    job = job_state(key)
+    replay = job is not None and job.snapshot().state == "cached"
+    # on the stage, what follows the stack is folded: "More" (the page), and after the run
+    # "Exact numbers" (bars and curves)
+    below = EXPANDER_REM * (1 if live else 2) + (2.6 if replay else 0.0)
+    live_stack(record, companions(record), f"{key}_stack", th, live=live,
+               source="replay" if replay else "live", instance=run_id,
+               reserve_rem=below if presenter() else 0.0)
+    if replay:
+        st.button("Train anyway", key=f"{key}_anyway", on_click=train_anyway, args=(key,),
+                  help="Train this configuration again now, instead of replaying its record")
+    if presenter() and live:
+        return  # the stage: the stack alone while it trains; the numbers come afterwards
+    if presenter():
+        with st.expander("Exact numbers: the gradient per group, the loss and the metric"):
+            bars_chart(record, key, run_id)
+            curve_charts(record, key, run_id)
+    else:
+        bars_chart(record, key, run_id)
+
+
+def bars_chart(record: RunRecord, key: str, run_id: str = "") -> None:
+    """The exact numbers: the newest step's gradient norm per group as bars (frozen groups
+    empty rows behind a drawn wall)."""
     from bertviz_lite.figures import describe, grad_flow_bars
 
     th = theme()
     last = record.steps[-1] if record.steps else None
-    sig = (run_id, last.step if last else 0, th.presenter, tuple(record.groups))
+    sig = (run_id, last.step if last else 0, th, tuple(record.groups))
     plot(_memo_figure(f"{key}_flow", sig, lambda: grad_flow_bars(
         record.groups, last.grad_norm if last else {}, record.frozen_groups,
-        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)), key=f"{key}_flow",
-        alt=describe.describe_grad_flow(record.groups, last.grad_norm if last else {},
-                                        record.frozen_groups, last.step if last else None))
+        step=last.step if last else None, x_range=(-5.0, 2.0), theme=th)),
+        key=f"{key}_flow", alt=describe.describe_grad_flow(
+            record.groups, last.grad_norm if last else {}, record.frozen_groups,
+            last.step if last else None))
     st.caption(GRADIENTS_DIFFER)
 
 
@@ -121,7 +209,7 @@ def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
     from bertviz_lite.figures.describe import describe_loss, describe_metrics
 
     th = theme()
-    sig = (run_id, len(record.steps), len(record.evals), th.presenter)
+    sig = (run_id, len(record.steps), len(record.evals), th)
     left, right = st.columns(2)
     if record.steps:
         with left:
@@ -142,7 +230,9 @@ def _live_flow(job_key: str) -> None:
     job_status(job)
     record = live_record(job)
     if record is not None:
-        flow_chart(record, job_key, job.id)
+        flow_chart(record, job_key, job.id, live=True)
+    else:  # the worker is still preparing: the recorded runs keep the stage alive meanwhile
+        _waiting_stack(job, job_key)
     if job.snapshot().state not in ACTIVE:
         st.rerun(scope="app")  # the run ended: redraw the whole page with the results
 
@@ -183,13 +273,15 @@ def live_view(job_key: str) -> None:
         return
     if state in ACTIVE:
         _live_flow(job_key)
-        _live_curves(job_key)
+        if not presenter():  # the stage: the stack alone fills the screen
+            _live_curves(job_key)
         return
     job_status(job)
     record = live_record(job)
     if record is not None:
-        flow_chart(record, job_key, job.id)
-        curve_charts(record, job_key, job.id)
+        flow_chart(record, job_key, job.id)  # on the stage the curves are folded in it
+        if not presenter():
+            curve_charts(record, job_key, job.id)
 
 
 def stop_job(job_key: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from bertviz_lite.engine.config import head_title
@@ -41,6 +43,19 @@ def exports(record: RunRecord, key: str) -> None:
                        lambda: figure_html(grad_flow_replay(record, max_frames=300, theme=th)),
                        file_name=f"{name}-replay.html", mime="text/html", key=f"{key}_html",
                        on_click="ignore")
+    c1.download_button("The stack, animated (HTML)", lambda: _stack_export(record, th),
+                       file_name=f"{name}-stack.html", mime="text/html", key=f"{key}_stack",
+                       on_click="ignore", help="The animated stack beside the recorded runs of "
+                       "the other modes: one file that plays offline")
+
+
+def _stack_export(record: RunRecord, th: Any) -> str:
+    """The animated stack of a run (and the recorded runs beside it) as one HTML file."""
+    from bertviz_lite.figures.stack import recorded_panels, stack_data, stack_html
+    from bertviz_lite.ui.live import companions
+
+    panels = recorded_panels([record, *companions(record)], th)
+    return stack_html(stack_data(panels, theme=th))
 
 
 def results(record: RunRecord, key: str) -> None:
@@ -49,16 +64,19 @@ def results(record: RunRecord, key: str) -> None:
     from bertviz_lite.figures import describe
 
     th = theme()
-    tabs = st.tabs(["Replay", "Layers x steps", "Backward sweep", "Update ratios", "Export"])
-    with tabs[0]:
+    views = ["Replay", "Layers x steps", "Backward sweep", "Update ratios", "Export"]
+    # one view at a time (buttons, not tabs: a figure drawn in a hidden tab stays a thumbnail)
+    view = st.segmented_control("View", views, default=views[0], key=f"{key}_view",
+                                required=True, label_visibility="collapsed") or views[0]
+    if view == "Replay":
         plot(figures.grad_flow_replay(record, max_frames=300, theme=th), key=f"{key}_replay",
              alt=describe.describe_replay(record))
-        st.caption("Press play: one frame per recorded step. Frozen groups stay behind the "
-                   "no-gradient wall for the whole run.")
-    with tabs[1]:
+        st.caption("Press play: one frame per recorded step. Frozen groups are empty rows "
+                   "behind the wall for the whole run.")
+    elif view == "Layers x steps":
         plot(figures.grad_heatmap(record, theme=th), key=f"{key}_heat",
              alt="layers x steps: " + describe.describe_replay(record))
-    with tabs[2]:
+    elif view == "Backward sweep":
         if record.sweeps:
             sweep = record.sweeps[-1]
             plot(figures.backward_sweep(record.groups, sweep["signal"], record.frozen_groups,
@@ -70,10 +88,10 @@ def results(record: RunRecord, key: str) -> None:
                        f"{GRADIENTS_DIFFER}")
         else:
             st.info("This run recorded no backward sweep.")
-    with tabs[3]:
+    elif view == "Update ratios":
         plot(figures.update_ratio_chart(record, theme=th), key=f"{key}_ratio",
              alt=describe.describe_update_ratios(record))
-    with tabs[4]:
+    else:
         exports(record, key)
 
 

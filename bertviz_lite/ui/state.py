@@ -140,10 +140,16 @@ def job_state(key: str) -> Job | None:
     return job if isinstance(job, Job) else None
 
 
-def start_job(key: str, config: RunConfig, data: TaskData | None) -> Job | None:
-    """Submit a training job for this session; a clear message when the server is busy."""
+def start_job(key: str, config: RunConfig, data: TaskData | None, fresh: bool = False
+              ) -> Job | None:
+    """Submit a training job for this session; a clear message when the server is busy.
+
+    fresh: train even when the shared run cache holds this configuration ("Train anyway").
+    """
+    st.session_state[f"{key}_data"] = data  # "Train anyway" submits the same data again
     try:
-        job = job_pool().submit(config, data=data, owner=owner_id(), save_model=True)
+        job = job_pool().submit(config, data=data, owner=owner_id(), save_model=True,
+                                fresh=fresh)
     except Exception as err:  # QueueFull, bad data...: shown after the page's rerun, logged
         flash(error_text(err, "start training"))
         log.warning("could not start training", exc_info=err)
@@ -186,3 +192,10 @@ def clamp_state(key: str, top: int) -> None:
     value = st.session_state.get(key)
     if isinstance(value, int) and value > top:
         st.session_state[key] = top
+
+
+def train_anyway(key: str) -> None:
+    """on_click of "Train anyway": the cached job's configuration, trained again."""
+    job = job_state(key)
+    if job is not None:
+        start_job(key, job.config, st.session_state.get(f"{key}_data"), fresh=True)

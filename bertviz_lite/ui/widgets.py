@@ -98,6 +98,7 @@ def _upload(task: str) -> tuple[str, TaskData | None, str | None]:
     data, problem = cache[cache_key]
     if problem:
         return "upload", None, problem
+    st.success(data.read_summary())  # what was read, before anything trains
     return f"upload:{data.fingerprint()}", data, None
 
 

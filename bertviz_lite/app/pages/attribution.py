@@ -41,9 +41,12 @@ for col, mode in zip(columns, ["frozen", "finetune"]):
         score = att.target is None
         title = "explaining: the predicted score" if score else (
             f"explaining: {att.target_name} (p = {att.probability:.3f})")
+        others = [n for n in labels if n != att.target_name] if not score and labels else []
         st.html(token_attribution_html(att.tokens, list(att.attributions), title=title,
                                        towards="a higher score" if score else
-                                       f"{att.target_name!r}"))
+                                       f"{att.target_name!r}",
+                                       away="a lower score" if score else
+                                       repr(others[0]) if len(others) == 1 else None))
         st.caption(ui.safe(att.note))
         st.caption(ui.safe(attribution_sums(att)))
 ui.show_code(attribute)

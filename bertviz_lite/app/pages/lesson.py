@@ -15,4 +15,5 @@ ui.page_header(lesson.title, lesson.intro if first else "")
 lesson_ui.stage_frame(hide_title=True)
 st.html(lesson_ui.LESSON_CSS)
 lesson_ui.run_step(lesson, store)
-ui.show_code(lesson_ui.run_step)
+if not lesson_ui.stage():  # the projector's screen is the step's
+    ui.show_code(lesson_ui.run_step)

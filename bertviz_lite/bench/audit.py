@@ -1,0 +1,85 @@
+"""The stage audit in a real browser: what a lecture hall's back row would notice on a page.
+
+Over every chart on the page (plotly figures and the animated stack): each text inside its
+figure, no two texts overlapping, each text at least `floor_px` high on screen, no chart
+narrower than a third of the window; and the page no taller than the window. Findings are
+plain sentences ("chart 2: 'Accuracy: training vs vali' sticks out of its figure"), none
+when the page is fine. The animation's frame rate is counted with requestAnimationFrame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Charts: plotly figures (their svg text) and the stack player (its svg text). Text of a
+# hidden element (a folded expander, a closed menu) has no box and is not seen.
+_AUDIT_JS = """(floor) => {
+  const found = [];
+  // seen: laid out and not inside a closed expander (its content keeps a layout box but is
+  // not drawn: content-visibility), nor hidden
+  const seen = (e) => { const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && (!e.checkVisibility || e.checkVisibility(
+      {contentVisibilityAuto: true, visibilityProperty: true, opacityProperty: true})); };
+  const charts = [...document.querySelectorAll('.js-plotly-plot, .bvs-svg')].filter(seen);
+  const W = window.innerWidth, H = window.innerHeight;
+  const name = (c, i) => (c.classList.contains('bvs-svg') ? 'stack ' : 'chart ') + (i + 1);
+  charts.forEach((c, i) => {
+    const box = c.getBoundingClientRect();
+    if (box.width < W / 3 - 1) found.push(`${name(c, i)} is ${Math.round(box.width)} px wide, ` +
+      `under a third of the ${W}-px screen`);
+    const texts = [...c.querySelectorAll('text')].filter((t) =>
+      t.textContent.trim() && !t.closest('.hoverlayer') && seen(t));
+    const boxes = texts.map((t) => [t, t.getBoundingClientRect()]);
+    for (const [t, r] of boxes) {
+      const label = t.textContent.trim().slice(0, 40);
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
+          r.bottom > box.bottom + 1) found.push(`${name(c, i)}: '${label}' sticks out of its figure`);
+      const px = parseFloat(getComputedStyle(t).fontSize) * (t.currentCSSZoom || 1);
+      if (px < floor - 0.5) found.push(`${name(c, i)}: '${label}' is ${px.toFixed(1)} px, ` +
+        `under ${floor} px`);
+    }
+    for (let a = 0; a < boxes.length; a++) {
+      for (let b = a + 1; b < boxes.length; b++) {
+        const [ta, ra] = boxes[a], [tb, rb] = boxes[b];
+        if (ta.contains(tb) || tb.contains(ta)) continue;
+        const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        // glyph boxes include line spacing: a real collision covers a good part of one text
+        if (w > 2 && h > 0.3 * Math.min(ra.height, rb.height)) {
+          found.push(`${name(c, i)}: '${ta.textContent.trim().slice(0, 30)}' overlaps ` +
+                     `'${tb.textContent.trim().slice(0, 30)}'`);
+        }
+      }
+    }
+  });
+  const main = document.querySelector('[data-testid="stMain"]');
+  const tall = Math.max(main ? main.scrollHeight : 0, document.documentElement.scrollHeight);
+  if (tall > H + 1) found.push(`the page is ${tall} px tall on a ${H}-px screen`);
+  return {findings: found, charts: charts.length};
+}"""
+
+_FPS_JS = """(ms) => new Promise((done) => {
+  let n = 0; const t0 = performance.now();
+  const tick = (t) => { n += 1; if (t - t0 < ms) requestAnimationFrame(tick);
+                        else done(n * 1000 / (t - t0)); };
+  requestAnimationFrame(tick);
+})"""
+
+
+def audit(page: Any, floor_px: float) -> tuple[list[str], int]:
+    """(findings, number of charts seen) for the page as it is drawn now."""
+    out = page.evaluate(_AUDIT_JS, floor_px)
+    return list(out["findings"]), int(out["charts"])
+
+
+def frames_per_second(page: Any, ms: int = 2000) -> float:
+    """requestAnimationFrame callbacks per second over `ms` milliseconds (what the browser
+    managed to draw while the page did its work)."""
+    return round(float(page.evaluate(_FPS_JS, ms)), 1)
+
+
+def floor_for(width: int, height: int) -> float:
+    """The smallest chart text readable from the back row on this screen: 18 px at
+    1280x720, 24 px at 1920x1080 (linear in between, and beyond)."""
+    scale = min(width / 1280, height / 720)
+    return 18.0 + (scale - 1.0) * 12.0 if scale >= 1 else 18.0 * scale
