@@ -223,9 +223,9 @@ def modes_table(runs: Path) -> str:
         value = None if r.get("value") is None else 100 * float(r["value"])
         share = 100 * r["trainable"] / r["total"] if r.get("total") else 0.0
         cells = [str(r["task"]), str(r["label"]), f"{_num(value, 1)} ({r['metric']})",
-                 f"{r['trainable']:,} ({share:.2g}%)", _num(r.get("step_s"), 2),
+                 f"{r['trainable']:,} ({share:.3g}%)", _num(r.get("step_s"), 2),
                  _num(r.get("peak_mb"), 0), _num(r.get("optimizer_mb"), 2),
-                 _num(r.get("checkpoint_mb"), 2),
+                 _num(r.get("checkpoint_mb"), 3),
                  f"{_num(r.get('load_before'), 1)} → {_num(r.get('load_after'), 1)}"]
         lines.append("| " + " | ".join(cells) + " |")
     eng = s.get("engine", {})
