@@ -312,7 +312,7 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
     ctx, pg = new_page(browser)
     start = time.time()
     train_on(pg, server.url, "task=ner&mode=finetune&epochs=1&seed=100")
-    wait_for_text(pg, "replayed from the shared cache", timeout=10)
+    wait_for_text(pg, "this exact configuration was trained before", timeout=10)
     hit = round(time.time() - start, 2)
     ctx.close()
     for ctx, _ in pages:
@@ -369,7 +369,7 @@ def test_restart_keeps_finished_runs(class_env, browser):
     try:
         ctx, pg = new_page(browser)
         train_on(pg, srv.url, "task=similarity&seed=700")
-        wait_for_text(pg, "replayed from the shared cache", timeout=20)
+        wait_for_text(pg, "this exact configuration was trained before", timeout=20)
         ctx.close()
     finally:
         srv.stop()
@@ -414,7 +414,7 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
         for b in backends:
             ctx, pg = new_page(browser)
             train_on(pg, b.url, "seed=800")
-            wait_for_text(pg, "replayed from the shared cache", timeout=20)
+            wait_for_text(pg, "this exact configuration was trained before", timeout=20)
             ctx.close()
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "nginx-sessions.json").write_text(json.dumps(

@@ -116,6 +116,7 @@ class RunConfig:
         """Plain JSON-ready dict of every field."""
         d = dataclasses.asdict(self)
         d["extra"] = dict(self.extra)
+        d["lora_targets"] = list(self.lora_targets)  # as JSON gives it back, in every process
         return d
 
     @classmethod

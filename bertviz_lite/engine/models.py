@@ -136,7 +136,7 @@ def weights_header(folder: Path) -> dict[str, list[int]]:
     shapes: dict[str, list[int]] = {}
     for f in sorted(folder.glob("*.safetensors")):
         try:
-            with safe_open(str(f), framework="pt") as weights:
+            with safe_open(str(f), framework="numpy") as weights:  # shapes only: no torch
                 for key in weights.keys():  # noqa: SIM118 - safe_open is no mapping
                     shapes[key] = list(weights.get_slice(key).get_shape())
         except (SafetensorError, OSError, ValueError) as err:

@@ -157,7 +157,35 @@ def mode_colour(mode: str, theme: Theme = DEFAULT_THEME, index: int = 0) -> str:
     entry = find_mode(mode) or find_mode("top-1")
     if entry is None:
         return theme.mode_palette[2 + index % 2]
+    if theme.dark:  # the dark themes' own palette for the lecture's modes, the rest lightened
+        if entry.name in ("frozen", "finetune", "top-k"):
+            lecture = {"frozen": 0, "finetune": 1}.get(entry.name, 2 + index % 2)
+            return theme.mode_palette[lecture]
+        return readable_on(entry.colour(theme.presenter, index), theme.background,
+                           7.0 if theme.presenter else 4.5)
     return entry.colour(theme.presenter, index)
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour "#RRGGBB"."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(int(hex_colour[i:i + 2], 16) / 255) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def readable_on(colour: str, background: str, need: float) -> str:
+    """`colour` mixed towards white in steps of 5% until its WCAG contrast with a dark
+    `background` is at least `need` (the same hue, lighter: a mode keeps its colour's family
+    in a dark room)."""
+    base = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    bg = _luminance(background)
+    for step in range(21):
+        t = step / 20
+        mixed = "#" + "".join(f"{round(c + (255 - c) * t):02X}" for c in base)
+        if (_luminance(mixed) + 0.05) / (bg + 0.05) >= need:
+            return mixed
+    return "#FFFFFF"
 
 
 def style(fig: go.Figure, theme: Theme = DEFAULT_THEME, title: str | None = None,
