@@ -177,9 +177,12 @@ def test_shared_link_restores_choices(server, page):
     no_exceptions(page)
     assert page.get_by_text("Named entities (per token), metric: span F1").count()
     assert page.get_by_text("The top k BERT layers and the head learn").count()
-    assert page.locator(".st-key-top_k input[type=range]").input_value() == "3"
-    assert page.locator(".st-key-epochs input").input_value() == "2"
-    assert page.locator(".st-key-seed input").input_value() == "9"
+    from playwright.sync_api import expect
+
+    # (waited for: under load the widgets draw their values a moment after the script run)
+    expect(page.locator(".st-key-top_k input[type=range]")).to_have_value("3", timeout=15_000)
+    expect(page.locator(".st-key-epochs input")).to_have_value("2", timeout=15_000)
+    expect(page.locator(".st-key-seed input")).to_have_value("9", timeout=15_000)
     page.get_by_test_id("stButtonGroup").get_by_text("finetune", exact=True).click()
     settle(page)
     assert "mode=finetune" in page.url and "task=ner" in page.url  # the URL follows the widgets

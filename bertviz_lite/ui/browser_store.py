@@ -39,9 +39,10 @@ def set_cookie(name: str, value: str, days: float = KEEP_DAYS) -> None:
         log.warning("cookie %s not kept: %d bytes is more than %d", name, len(value), MAX_COOKIE)
         return
     line = f"{name}={value}; Max-Age={int(days * 86400)}; Path=/; SameSite=Lax"
-    st.html(STORE_CSS)
+    # one hidden container holds the style that hides it and the script: nothing takes room
+    # on the page (a projected lesson step must fit its screen)
     with st.container(key=f"bertviz_store_{name}"):
-        st.html(f"<script>document.cookie = {json.dumps(line)};</script>",
+        st.html(STORE_CSS + f"<script>document.cookie = {json.dumps(line)};</script>",
                 unsafe_allow_javascript=True)
 
 

@@ -223,11 +223,14 @@ def summary(lesson: Lesson, store: ArtefactStore) -> None:
                      else "no"})
     if rows:
         right = sum(r["right"] == "yes" for r in rows)
-        st.metric("Your predictions", f"{right} of {len(rows)} right")
+        score, again = st.columns([3, 1], vertical_alignment="bottom")  # one row: the stage
+        score.metric("Your predictions", f"{right} of {len(rows)} right")  # fits its screen
+        again.button("Start over", key="lesson_start_over", on_click=start_over,
+                     args=(lesson,), help="Forget every prediction of this lesson in this "
+                     "browser")
         st.dataframe(rows, hide_index=True, width="stretch")
-        st.caption("Kept in this browser: a reload or a return tomorrow keeps them.")
-        st.button("Start over", key="lesson_start_over", on_click=start_over, args=(lesson,),
-                  icon="🔄", help="Forget every prediction of this lesson in this browser")
+        if not stage():  # on the projector the button says enough
+            st.caption("Kept in this browser: a reload or a return tomorrow keeps them.")
     else:
         st.caption("Reveal some steps first: your predictions are compared here.")
 

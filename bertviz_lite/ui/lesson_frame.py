@@ -165,7 +165,8 @@ def shown_figure(step: Any, figs: list[tuple[str, Any]], arts: list[Any]) -> Non
             seen.setdefault(step.id, r)
         recorded_stack([*runs, *earlier], key, ui.theme(),
                        note="Recorded runs: this step's" + (", beside those revealed before."
-                                                             if earlier else "."))
+                                                             if earlier else "."),
+                       reserve_rem=1.0 if stage() else 0.0)  # the note's second line
         return
     ui.plot(fit(by_name[choice], key, choice), key=key)
 
