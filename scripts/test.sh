@@ -21,12 +21,47 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 cd "$ROOT"
 ruff check bertviz_lite tests app.py
-# Two workers (pytest-xdist): the browser, server and notebook tests spend much of their time
-# waiting on pages and processes, so two of them share two cores well; each worker trains on
-# one torch thread (tests/conftest.py) and the Ray tests stay in one worker. BERTVIZ_TEST_WORKERS=0
-# runs everything in this one process (for a debugger, or `-x`).
+echo "[test] CPU: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | xargs)," \
+  "$(nproc) cores; native bf16: $(grep -m1 -ow -e amx_bf16 -e avx512_bf16 /proc/cpuinfo || echo none)"
+# Two workers (pytest-xdist, `--dist load`): the browser, server and notebook tests spend much
+# of their time waiting on pages and processes, so two of them share two cores well; each
+# worker trains on one torch thread (tests/conftest.py). `load` replaces a worker that dies and
+# goes on (xdist 3.8's loadgroup/loadscope can wait forever after that).
+# The Ray tests run beside them in a pytest of their own (`ray start` and `ray stop` act on the
+# whole machine, so only one process may hold a cluster); its log is printed at the end.
+# BERTVIZ_TEST_WORKERS=0 runs everything in this one process (for a debugger, or `-x`).
+# Whatever happens, each pytest ends within BERTVIZ_TEST_LIMIT_S (default 45 minutes) with
+# its summary: SIGINT, then SIGKILL two minutes later.
 workers="${BERTVIZ_TEST_WORKERS:-2}"
-xdist=()
-if [ "$workers" != 0 ]; then xdist=(-n "$workers" --dist loadgroup); fi
+limit="${BERTVIZ_TEST_LIMIT_S:-2700}"
+run_pytest() {
+  local rc=0
+  timeout --signal=INT --kill-after=120 "$limit" python -m pytest "$@" || rc=$?
+  if [ "$rc" = 124 ]; then echo "[test] pytest ran past ${limit} s and was stopped" >&2; fi
+  return "$rc"
+}
 # --durations: the slowest tests and their times, at the end of every run (CI's log too)
-exec python -m pytest "${xdist[@]}" --durations=15 "$@"
+if [ "$workers" = 0 ]; then
+  run_pytest --durations=15 "$@"
+  exit
+fi
+logs="$(mktemp -d "${TMPDIR:-/tmp}/bertviz-tests.XXXXXX")"
+rest=0; ray=0
+BERTVIZ_TEST_TORCH_THREADS=1 run_pytest -n 1 --dist load --ray-tests=only -v --durations=5 \
+  "$@" >"$logs/ray.log" 2>&1 &
+ray_pid=$!
+run_pytest -n "$workers" --dist load --ray-tests=skip --durations=25 "$@" 2>&1 \
+  | tee "$logs/rest.log" || rest=${PIPESTATUS[0]}
+wait "$ray_pid" || ray=$?
+echo "[test] ===== the Ray tests (a pytest of their own, beside the others) ====="
+cat "$logs/ray.log"
+echo "[test] ===== the other tests, their summary again ====="
+sed -n '/short test summary info/,$p' "$logs/rest.log" | tail -40
+tail -1 "$logs/rest.log"
+echo "[test] exit codes: the others $rest, the Ray tests $ray"
+# 5 is pytest's "no tests ran": fine for one part (a selection with no Ray test), not for both
+if [ "$rest" = 5 ] && [ "$ray" = 5 ]; then exit 5; fi
+for rc in "$rest" "$ray"; do
+  if [ "$rc" != 0 ] && [ "$rc" != 5 ]; then exit "$rc"; fi
+done
+exit 0

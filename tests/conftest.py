@@ -17,6 +17,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # ray is first imported, by whichever test module imports it first.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# A call into Ray after a test's pool left its cluster fails instead of starting a new local
+# Ray instance in the test process (which `ray stop` would then take down with the process).
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
 # Run caches and frozen features go to a home of the test session's own, never the user's
 # ~/.bertviz-lite: a feature file left there by an earlier run made a later "live" frozen run
 # finish before its first frame (and tests must not fill a person's home folder).
@@ -33,15 +36,32 @@ SHARED_DATA = Path(os.environ.get("BERTVIZ_SHARED_DATA", REPO.parent / "shared" 
 
 # Under pytest-xdist (scripts/test.sh runs two workers) each worker trains on one thread, so
 # two workers share two cores without oversubscribing them; alone, a test may use two.
+# BERTVIZ_TEST_TORCH_THREADS overrides it (scripts/test.sh: the Ray tests run beside them).
 _XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-torch.set_num_threads(max(1, min(2, torch.get_num_threads()) // _XDIST_WORKERS))
+torch.set_num_threads(int(os.environ.get("BERTVIZ_TEST_TORCH_THREADS", "0"))
+                      or max(1, min(2, torch.get_num_threads()) // _XDIST_WORKERS))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--ray-tests: scripts/test.sh runs the tests that start a Ray cluster apart, in one
+    process after the two workers (`ray start` and `ray stop` act on the whole machine, so two
+    workers must never hold a cluster each)."""
+    parser.addoption("--ray-tests", choices=("with", "skip", "only"), default="with",
+                     help="the tests marked ray: run them with the rest (default), leave them "
+                          "out, or run only them")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the tests that start a Ray cluster in one xdist worker (one cluster at a time)."""
-    for item in items:
-        if item.get_closest_marker("ray") is not None:
-            item.add_marker(pytest.mark.xdist_group("ray"))
+    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only)."""
+    which = config.getoption("--ray-tests")
+    if which == "with":
+        return
+    wanted = which == "only"
+    keep = [item for item in items if (item.get_closest_marker("ray") is not None) == wanted]
+    dropped = [item for item in items if (item.get_closest_marker("ray") is not None) != wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def make_tiny_bert(path: Path, *, layers: int = 2, hidden: int = 32, heads: int = 4) -> Path:

@@ -9,6 +9,7 @@ test-artifacts/lesson-timings.json.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -148,6 +149,9 @@ def walk(pg, url: str, predict, by_keyboard: bool, shots: str | None = None) -> 
                 pg.keyboard.press("PageDown")
             else:
                 pg.locator(".st-key-lesson_next button").click()
+            # the step is in the URL once the rerun the click started has run; under load
+            # that can come after settle() saw an idle page
+            pg.wait_for_url(re.compile(rf"[?&]step={n + 1}(&|$)"), timeout=30_000)
             settle(pg, 300)
     assert pg.get_by_text("right", exact=False).first.is_visible()
     pg.locator("[data-testid='stDataFrame']").wait_for(timeout=20_000)  # the summary table

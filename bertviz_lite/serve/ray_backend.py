@@ -32,6 +32,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+# A thread that calls Ray after the pool left the cluster must fail, not start a new local
+# Ray instance in this process (Ray's auto-connect); read when ray is first imported.
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+
 import ray
 from ray.exceptions import (
     ActorDiedError,
