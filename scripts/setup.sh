@@ -15,15 +15,17 @@ fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# --no-compile: Python compiles each module when it is first imported instead of pip compiling
+# all of torch's and ray's files up front (most are never imported here).
 if ! python -c "import torch" 2>/dev/null; then
   echo "[setup] installing $TORCH_SPEC"
-  python -m pip install -q "$TORCH_SPEC"
+  python -m pip install -q --no-compile "$TORCH_SPEC"
 fi
 EXTRAS="${BERTVIZ_EXTRAS:-test}"
 stamp="$VENV/.bertviz-installed-${EXTRAS//,/-}"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
   echo "[setup] installing bertviz-lite and its dependencies"
-  python -m pip install -q -e "$ROOT[$EXTRAS]"
+  python -m pip install -q --no-compile -e "$ROOT[$EXTRAS]"
   # the Jupyter kernel of this venv (examples/*.ipynb and tests/test_notebook.py run in it)
   if python -c "import ipykernel" 2>/dev/null; then
     python -m ipykernel install --sys-prefix >/dev/null

@@ -20,6 +20,10 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # A call into Ray after a test's pool left its cluster fails instead of starting a new local
 # Ray instance in the test process (which `ray stop` would then take down with the process).
 os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+# `auto` precision is fp32 on every CPU in the tests (BERTVIZ_CPU_BF16=0), so their cost and
+# numbers do not depend on whether this CPU has native bf16; the precision logic is tested
+# through its pure functions, and bf16 where a test asks for it by name.
+os.environ.setdefault("BERTVIZ_CPU_BF16", "0")
 # Run caches and frozen features go to a home of the test session's own, never the user's
 # ~/.bertviz-lite: a feature file left there by an earlier run made a later "live" frozen run
 # finish before its first frame (and tests must not fill a person's home folder).
@@ -51,17 +55,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "out, or run only them")
 
 
+def _heavy_module(items: list[pytest.Item]) -> set[str]:
+    """Modules with a browser or slow test (minutes each, on two cores)."""
+    return {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("browser")
+            or item.get_closest_marker("slow")}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only)."""
+    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only). Then the
+    modules with browser or slow tests go first, each module's tests kept together and in
+    order: two xdist workers then end on short tests, not one of them on a 3-minute one."""
     which = config.getoption("--ray-tests")
-    if which == "with":
-        return
-    wanted = which == "only"
-    keep = [item for item in items if (item.get_closest_marker("ray") is not None) == wanted]
-    dropped = [item for item in items if (item.get_closest_marker("ray") is not None) != wanted]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    if which != "with":
+        wanted = which == "only"
+        is_ray = [item.get_closest_marker("ray") is not None for item in items]
+        dropped = [item for item, r in zip(items, is_ray, strict=True) if r != wanted]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item, r in zip(items, is_ray, strict=True) if r == wanted]
+    heavy = _heavy_module(items)
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in heavy)  # stable: order kept
 
 
 def make_tiny_bert(path: Path, *, layers: int = 2, hidden: int = 32, heads: int = 4) -> Path:

@@ -66,7 +66,7 @@ def test_start_page_builds_what_every_session_shares_once(app_env, monkeypatch):
     assert dict(calls) == first, f"the second session rebuilt: {dict(calls)}"
 
 
-PAGES_WITHOUT_TORCH = ["home", "lesson", "backprop", "changes", "instructor"]
+PAGES_WITHOUT_TORCH = ["home", "lesson", "backprop", "compare", "changes", "instructor"]
 
 
 def test_the_web_process_loads_torch_only_for_pages_that_run_the_model(tiny_model_dir, tmp_path):

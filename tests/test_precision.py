@@ -75,7 +75,9 @@ def test_cpu_flags_read_from_cpuinfo(tmp_path):
     assert cpu_flags(tmp_path / "absent") == set()
 
 
-def test_detection_agrees_with_torch_on_this_machine():
+def test_detection_agrees_with_torch_on_this_machine(monkeypatch):
+    monkeypatch.delenv("BERTVIZ_CPU_BF16", raising=False)  # the suite turns auto's bf16 off
+    detect_capabilities.cache_clear()
     caps = detect_capabilities("cpu")
     assert caps.cpu_amx == torch.cpu._is_amx_tile_supported()
     assert caps.cpu_avx512_bf16 == torch.cpu._is_avx512_bf16_supported()
@@ -83,6 +85,23 @@ def test_detection_agrees_with_torch_on_this_machine():
     assert resolve_precision("auto", torch.device("cpu")) == expected
     cuda = detect_capabilities("cuda")
     assert cuda.cuda_bf16 == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    detect_capabilities.cache_clear()
+
+
+def test_bf16_can_be_turned_off_for_auto(monkeypatch):
+    """BERTVIZ_CPU_BF16=0: `auto` runs fp32 on any CPU, and the bench says why it leaves bf16
+    out; an explicit bf16 still runs."""
+    from bertviz_lite.bench.precision import bf16_not_measured
+
+    monkeypatch.setenv("BERTVIZ_CPU_BF16", "0")
+    detect_capabilities.cache_clear()
+    try:
+        assert detect_capabilities("cpu") == Capabilities()
+        assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+        assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+        assert bf16_not_measured("cpu").startswith("BERTVIZ_CPU_BF16=0 turns native bf16 off")
+    finally:
+        detect_capabilities.cache_clear()
 
 
 def test_autocast_context_runs_matmuls_in_bf16_only_when_asked():

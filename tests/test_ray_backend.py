@@ -139,9 +139,13 @@ pool = JobPool(2, warm_models=[model], threads_per_job=1, cache=RunCache(Path(ca
 jobs = [pool.submit(RunConfig(model=model, mode="finetune", max_train=32, max_eval=16,
                               batch_size=8, steps=12, seed=seed0 + i), owner=str(i))
         for i in range(2)]
-while any(j.snapshot().state not in FINISHED for j in jobs):
+# poll every job each time (as each student's page does): a job nobody polls for
+# abandon_after_s is stopped, and `any(...)` would stop polling at the first running one
+while True:
+    states = [j.snapshot().state for j in jobs]
+    if all(s in FINISHED for s in states):
+        break
     time.sleep(0.05)
-states = [j.snapshot().state for j in jobs]
 stats = backend.limiter_stats()
 pool.shutdown()
 print(json.dumps({"states": states, "peak": stats["peak"]}))

@@ -31,8 +31,10 @@ from bertviz_lite.engine.feature_disk import FeatureDisk
 from bertviz_lite.engine.features import FeatureStore
 from bertviz_lite.engine.models import Backbone, pick_device
 from bertviz_lite.engine.precision import (
+    CPU_BF16_ENV,
     Capabilities,
     choose_precision,
+    cpu_bf16_turned_off,
     cpu_flags,
     detect_capabilities,
     resolve_precision,
@@ -88,6 +90,8 @@ def bf16_not_measured(device: str = "auto") -> str | None:
     dev = pick_device(device)
     if dev.type == "cpu":
         seen = ", ".join(vector_flags(cpu_flags())) or "none reported"
+        if cpu_bf16_turned_off():
+            return f"{CPU_BF16_ENV}=0 turns native bf16 off on this CPU (flags seen: {seen})"
         return f"this CPU has no native bf16 (flags seen: {seen})"
     return f"this {dev.type} device has no bf16 the engine uses"
 

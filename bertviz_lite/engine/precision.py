@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +26,16 @@ from bertviz_lite.engine.config import PRECISIONS, ConfigError
 
 log = logging.getLogger(__name__)
 
+
+
+# "0": `auto` treats this CPU as one without native bf16 and runs fp32 (the test suite sets it,
+# so its cost and its numbers are the same on every CPU; a lecturer may want the same).
+CPU_BF16_ENV = "BERTVIZ_CPU_BF16"
+
+
+def cpu_bf16_turned_off() -> bool:
+    """True where BERTVIZ_CPU_BF16=0 asks `auto` never to pick bf16 on the CPU."""
+    return os.environ.get(CPU_BF16_ENV, "").strip() == "0"
 
 
 class PrecisionError(ConfigError):
@@ -89,11 +100,12 @@ def _torch_cpu_check(name: str) -> bool | None:
 
 @lru_cache(maxsize=4)
 def detect_capabilities(device_type: str) -> Capabilities:
-    """What this machine offers for the device type (torch's checks, /proc/cpuinfo fallback)."""
+    """What this machine offers for the device type (torch's checks, /proc/cpuinfo fallback);
+    on the CPU nothing where BERTVIZ_CPU_BF16=0. Cached: read once per process."""
     if device_type == "cuda":
         ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         return Capabilities(cuda_bf16=bool(ok))
-    if device_type != "cpu":
+    if device_type != "cpu" or cpu_bf16_turned_off():
         return Capabilities()
     flags = cpu_flags()
     amx = _torch_cpu_check("_is_amx_tile_supported")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -15,10 +15,12 @@ from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.experiments.learning_summary import crossing_text, mode_name, spread
-from bertviz_lite.experiments.live_sweep import LiveSweep
 from bertviz_lite.figures import learning_curve_figure
 from bertviz_lite.paths import assets_dir
 from bertviz_lite.record.paper import PAPER_TABLE
+
+if TYPE_CHECKING:  # the live sweep imports torch: only when a student starts one
+    from bertviz_lite.experiments.live_sweep import LiveSweep
 
 log = logging.getLogger("bertviz_lite.app")
 
@@ -170,6 +172,8 @@ def live_view(task: str) -> None:
     c1, c2 = st.columns(2)
     if c1.button("Run the sweep", type="primary", key="cmp_lc_run", disabled=spec is None
                  or (live is not None and not live.done)):
+        from bertviz_lite.experiments.live_sweep import LiveSweep
+
         pool = load_task_data(task, "bundled")
         live = LiveSweep.create(spec, pool)
         st.session_state[LIVE_KEY] = live

@@ -160,7 +160,9 @@ def _run_comparison(task: str) -> dict[str, RunRecord]:
 def reproduce_view() -> None:
     """Results of `bertviz-lite reproduce` (frozen vs fine-tuned on SST-2, MRPC, STS-B,
     CoNLL-2003): the shipped one, or an uploaded reproduce.json."""
-    from bertviz_lite.experiments.reproduce import ReproduceResult, result_markdown
+    # from record/, not experiments/reproduce (which imports the training engine and torch)
+    from bertviz_lite.record.repro_result import ReproduceResult
+    from bertviz_lite.record.repro_table import result_markdown
 
     up = st.file_uploader("Load a reproduce.json written by `bertviz-lite reproduce`",
                           type=["json"], key="cmp_reproduce")
