@@ -55,16 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "out, or run only them")
 
 
-def _heavy_module(items: list[pytest.Item]) -> set[str]:
-    """Modules with a browser or slow test (minutes each, on two cores)."""
-    return {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("browser")
-            or item.get_closest_marker("slow")}
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only). Then the
-    modules with browser or slow tests go first, each module's tests kept together and in
-    order: two xdist workers then end on short tests, not one of them on a 3-minute one."""
+    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only)."""
     which = config.getoption("--ray-tests")
     if which != "with":
         wanted = which == "only"
@@ -73,8 +65,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [item for item, r in zip(items, is_ray, strict=True) if r == wanted]
-    heavy = _heavy_module(items)
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in heavy)  # stable: order kept
 
 
 def make_tiny_bert(path: Path, *, layers: int = 2, hidden: int = 32, heads: int = 4) -> Path:

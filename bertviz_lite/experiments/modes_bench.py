@@ -67,7 +67,22 @@ def row_of(rec: RunRecord, lr: float, load_before: float) -> dict[str, Any]:
             "cpu_s": rec.cost.get("cpu_seconds"), "peak_mb": rec.cost.get("peak_rss_mb"),
             "optimizer_mb": rec.trainable_params * 8 / 2**20,  # AdamW: two fp32 moments
             "checkpoint_mb": rec.checkpoint_mb, "status": rec.status,
+            "precision": rec.precision,
             "load_before": load_before, "load_after": load_average()}
+
+
+def load_note(rows: list[dict[str, Any]], cores: int) -> str:
+    """What the loads measured beside the runs say about their times (the metrics, weights
+    and sizes do not depend on the load)."""
+    loads = [r[k] for r in rows for k in ("load_before", "load_after") if r.get(k) is not None]
+    if not loads:
+        return "load not recorded"
+    top = max(loads)
+    if top <= cores:
+        return (f"a quiet machine (1-minute load at most {top:g} on {cores} cores, the runs' "
+                "own work included): the times are comparable between rows")
+    return (f"taken under load (1-minute load up to {top:g} on {cores} cores: other jobs ran): "
+            "times and memory are what that load allowed; the metrics do not depend on it")
 
 
 def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Path) -> dict:
@@ -83,9 +98,7 @@ def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Pat
         "data": "bundled", "epochs": epochs, "seed": seed, "lr": RunConfig().lr,
         "mode_lr": MODE_LR, "head_lr": RunConfig().head_lr, "batch_size": RunConfig().batch_size,
         "cpu": cpu_model(), "cores": os.cpu_count(), "engine": engine_info(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load_note": "taken on a shared machine under load (other jobs ran): times and "
-                     "memory are what this load allowed; the metrics do not depend on it"},
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_note": ""},
         "rows": []}
     for task in tasks:
         data = load_task_data(task, "bundled", seed=seed)
@@ -96,6 +109,7 @@ def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Pat
             before = load_average()
             rec = run_to_record(config, backbone=backbone, data=_copy(data))
             result["rows"].append(row_of(rec, lr, before))
+            result["setup"]["load_note"] = load_note(result["rows"], os.cpu_count() or 1)
             log.info("%s %s: %s %.3f, %.2f s/step", task, mode, rec.status,
                      rec.final.get("value") or float("nan"), result["rows"][-1]["step_s"] or 0)
             _save(result, out)

@@ -230,10 +230,13 @@ def modes_table(runs: Path) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     eng = s.get("engine", {})
     lrs = ", ".join(f"{m} {lr:g}" for m, lr in s.get("mode_lr", {}).items())
+    precisions = sorted({r["precision"] for r in result.get("rows", []) if r.get("precision")})
+    precision = f"precision {' and '.join(precisions)}; " if precisions else ""
     lines += ["", f"{s.get('model')} ({s.get('layers')} layers, {s.get('hidden')} wide) on the "
               f"bundled data, {s.get('epochs')} epochs, batch {s.get('batch_size')}, seed "
               f"{s.get('seed')}; learning rate of the BERT-side weights {s.get('lr')} "
-              f"({lrs}), head {s.get('head_lr')}. {s.get('cpu')}, {s.get('cores')} cores, "
+              f"({lrs}), head {s.get('head_lr')}; {precision}{s.get('cpu')}, "
+              f"{s.get('cores')} cores, "
               f"engine {eng.get('version')} (commit {eng.get('git_commit')}), recorded "
               f"{s.get('date')}: {s.get('load_note')}. Optimizer state: AdamW's two fp32 "
               f"moments per trainable weight; checkpoint: the fp32 weights `train "
