@@ -28,7 +28,8 @@ from bertviz_lite.record.runs import RunRecord, StepRecord
 from bertviz_lite.serve.pool import ACTIVE, FINISHED, Job, JobPool, QueueFull
 from bertviz_lite.serve.settings import DEFAULT_WORKER_NICE, Settings, SettingsError, load_settings
 
-TIMEOUT = 60.0  # generous upper bounds: a tiny run takes well under a second
+TIMEOUT = 180.0  # upper bounds: a tiny run takes well under a second, but a worker warming
+# up (torch, the model) at nice 3 beside a loaded suite took over a minute in CI
 
 
 def wait_for(predicate, timeout: float = TIMEOUT, interval: float = 0.01, what: str = "") -> None:

@@ -140,7 +140,7 @@ def train_on(pg, url: str, query: str, *, click: bool = True) -> None:
         pg.locator(".st-key-bp_train button").click()
 
 
-def wait_done(pg, timeout: float = 90) -> str:
+def wait_done(pg, timeout: float = 240) -> str:
     """Until the run ends: returns the status text shown."""
     deadline = time.time() + timeout
     while time.time() < deadline:
