@@ -40,10 +40,8 @@ SHARED_DATA = Path(os.environ.get("BERTVIZ_SHARED_DATA", REPO.parent / "shared" 
 
 # Under pytest-xdist (scripts/test.sh runs two workers) each worker trains on one thread, so
 # two workers share two cores without oversubscribing them; alone, a test may use two.
-# BERTVIZ_TEST_TORCH_THREADS overrides it (scripts/test.sh: the Ray tests run beside them).
 _XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-torch.set_num_threads(int(os.environ.get("BERTVIZ_TEST_TORCH_THREADS", "0"))
-                      or max(1, min(2, torch.get_num_threads()) // _XDIST_WORKERS))
+torch.set_num_threads(max(1, min(2, torch.get_num_threads()) // _XDIST_WORKERS))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
