@@ -97,7 +97,10 @@ def test_keyboard_only_main_flow(server, page):  # noqa: F811
     page.get_by_text("Stopped by the user").first.wait_for(timeout=60_000)
     settle(page)
     no_exceptions(page)
-    # "The whole run": its views are buttons reached by keyboard (the replay first)
+    # "The whole run": its views are buttons reached by keyboard (the replay first); on a
+    # loaded machine the section is drawn by the rerun after the stop, so wait for it first
+    page.wait_for_selector(".st-key-bp_result_view", timeout=60_000)
+    settle(page)
     view = _tab_to(page, lambda e: e.get("key") == "bp_result_view")
     assert view
     if view.get("text") != "Replay":  # arrows move inside the control, Enter chooses

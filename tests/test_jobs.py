@@ -263,6 +263,29 @@ def test_killed_worker_fails_its_job_and_is_replaced(jobs, pool, tiny_model_dir)
 
 
 # -- watchdog -----------------------------------------------------------------------------------
+def test_a_worker_that_does_not_confirm_a_stop_is_killed_once(jobs, pool, tiny_model_dir,
+                                                              caplog):
+    """A stop not confirmed within stop_timeout_s (here: the worker is frozen with SIGSTOP)
+    kills the worker once, the run ends stopped and a fresh worker takes the next run."""
+    job = jobs(endless(tiny_model_dir, seed=2601))
+    wait_for(lambda: running(job), what="the first step")
+    pid = next(w["pid"] for w in pool.stats()["workers"] if w["job"] == job.id)
+    pool.stop_timeout_s = 1.0
+    try:
+        with caplog.at_level(logging.WARNING, logger="bertviz_lite.serve.pool"):
+            os.kill(pid, signal.SIGSTOP)
+            job.stop()
+            assert job.wait(TIMEOUT) and job.state == "stopped", job.snapshot()
+            time.sleep(1.0)  # a few more watchdog ticks: nothing more is logged
+    finally:
+        pool.stop_timeout_s = 60.0
+    assert caplog.text.count("did not stop within 1 s; killing worker") == 1, caplog.text
+    assert job.record is not None and job.record.steps, "the steps before the stop are kept"
+    nxt = jobs(tiny(tiny_model_dir, seed=2602))
+    assert nxt.wait(TIMEOUT) and nxt.state == "completed"
+    assert pool.stats()["workers"][0]["pid"] != pid
+
+
 def test_watchdog_stops_a_job_nobody_polls(jobs, pool, tiny_model_dir, caplog):
     pool.abandon_after_s = 1.0
     job = jobs(endless(tiny_model_dir))
@@ -515,9 +538,10 @@ def test_stop_before_the_worker_begins_and_shutdown_stops_running_jobs(tiny_mode
 def test_a_run_is_stopped_at_the_time_limit_with_its_steps_kept(jobs, pool, tiny_model_dir):
     """job_time_limit_s (issue 25): a run that would never end stops, its steps are kept and
     its record says why; the pool's setting is restored afterwards."""
+    job = jobs(endless(tiny_model_dir, seed=2501), owner="browser:a")
+    wait_for(lambda: running(job), what="the first step")  # a loaded machine: steps to keep
     pool.time_limit_s = 1.0
     try:
-        job = jobs(endless(tiny_model_dir, seed=2501), owner="browser:a")
         assert job.wait(TIMEOUT), job.snapshot()
     finally:
         pool.time_limit_s = None

@@ -49,6 +49,7 @@ from bertviz_lite.serve.worker_process import WorkerOptions
 
 log = logging.getLogger("bertviz_lite.serve.pool")  # one log for the whole pool
 
+WARM_UP_GRACE_S = 600.0  # a stop sent while the worker warms up: extra time before it is killed
 MAX_REQUEUES = 2  # a run whose worker died before starting it goes back to the queue this often
 UNEXPECTED = "Training failed unexpectedly ({}); the error was logged for the instructor"
 DIED = "The training process stopped unexpectedly (exit code {})"
@@ -368,8 +369,8 @@ class PoolCore:
 
     def _orphaned(self, run: Run, code: int | None) -> None:
         """The worker of an active run died: stopped, back to the queue, or failed."""
-        if run.stop_requested is not None:
-            self._finish(run, "stopped", error=run.stop_reason)
+        if run.stop_requested is not None:  # killed for not confirming: keep its steps
+            self._finish(run, "stopped", error=run.stop_reason, record=self._stopped_record(run))
         elif run.started is None and run.requeues < MAX_REQUEUES:
             run.requeues += 1  # it never began: give it to the next worker
             run.slot, run.state = None, "queued"
@@ -377,6 +378,19 @@ class PoolCore:
         else:
             msg = DIED.format(code) + (OOM_HINT if code == -signal.SIGKILL else "")
             self._finish(run, "failed", error=msg)
+
+    @staticmethod
+    def _stopped_record(run: Run) -> RunRecord | None:
+        """The record of a training run stopped without its worker's Done: its steps so far
+        (None for an analysis or a run that never reached a step)."""
+        if run.analysis is not None or not run.steps:
+            return None
+        record = RunRecord.partial(run.config.to_dict(), run.ready, run.steps, run.evals)
+        last = run.steps[-1].step
+        record.status = "stopped"
+        record.reason = run.stop_reason or (f"Stopped by the user after step {last}; its "
+                                            "training process did not answer and was ended.")
+        return record
 
     def watch(self, now: float) -> tuple[list[WorkerHandle], list[int]]:
         """The watchdog: stop runs nobody polls, dispatch; returns the workers to kill (a
@@ -416,12 +430,20 @@ class PoolCore:
         if run.stop_requested is None:
             return None
         w = self._slots.at(run.slot)
+        if w is None or w.run is not run or w.dead or w.kill_sent:
+            return None
         limit = self.settings.stop_timeout_s
-        if w is not None and w.run is run and not w.dead and now - run.stop_requested > limit:
-            log.warning("run %d did not stop within %.0f s; killing worker %d",
-                        run.seq, limit, w.slot)
-            return w
-        return None
+        if w.warm_at is None:  # still loading torch and the model: it reads the stop after
+            limit += WARM_UP_GRACE_S
+            since = run.stop_requested
+        else:  # the clock runs from when the worker could first read the stop
+            since = max(run.stop_requested, w.warm_at)
+        if now - since <= limit:
+            return None
+        log.warning("run %d did not stop within %.0f s; killing worker %d", run.seq, limit,
+                    w.slot)
+        w.kill_sent = True
+        return w
 
     def _abandoned(self, run: Run, now: float) -> bool:
         """Every handle still following the run has not been polled for abandon_after_s."""

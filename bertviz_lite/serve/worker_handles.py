@@ -39,6 +39,8 @@ class WorkerHandle:
     spawned: float
     pid: int | None = None
     warm: bool = False
+    warm_at: float | None = None  # time.monotonic() when it finished warming up
+    kill_sent: bool = False  # the watchdog killed it; its death is on the way
     models: list[str] = field(default_factory=list)
     run: Run | None = None
     eof: bool = False
@@ -155,7 +157,7 @@ class WorkerSlots:
 
     def warmed(self, w: WorkerHandle) -> None:
         """The worker finished warming up: a later death is not an early one."""
-        w.warm = True
+        w.warm, w.warm_at = True, time.monotonic()
         self._early_deaths[w.slot] = 0
 
     def vacate(self, w: WorkerHandle) -> float:
