@@ -48,7 +48,7 @@ if [ "$workers" = 0 ]; then
 fi
 logs="$(mktemp -d "${TMPDIR:-/tmp}/bertviz-tests.XXXXXX")"
 rest=0; ray=0
-run_pytest -n "$workers" --dist load --ray-tests=skip --durations=25 "$@" 2>&1 \
+run_pytest -n "$workers" --dist load --ray-tests=skip --durations=50 "$@" 2>&1 \
   | tee "$logs/rest.log" || rest=${PIPESTATUS[0]}
 echo "[test] ===== the Ray tests, in a pytest of their own (one worker: a crash names its test) ====="
 run_pytest -n 1 --dist load --ray-tests=only -v --durations=5 "$@" || ray=$?

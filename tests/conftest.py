@@ -40,8 +40,14 @@ SHARED_DATA = Path(os.environ.get("BERTVIZ_SHARED_DATA", REPO.parent / "shared" 
 
 # Under pytest-xdist (scripts/test.sh runs two workers) each worker trains on one thread, so
 # two workers share two cores without oversubscribing them; alone, a test may use two.
+# The processes the tests start (app servers and their workers, notebook kernels, CLI runs)
+# inherit OMP_NUM_THREADS=1 under two workers: two-thread torch processes in both workers
+# oversubscribed the two cores (two notebook runs side by side: 39 s, with one thread each: 27 s).
 _XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 torch.set_num_threads(max(1, min(2, torch.get_num_threads()) // _XDIST_WORKERS))
+if _XDIST_WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -188,6 +188,7 @@ def test_notebook_runs_top_to_bottom():
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    _inject_parameters(nb, TEST_PARAMETERS)
     client = NotebookClient(nb, timeout=1200, kernel_name=_kernel_name(),
                             resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     t0, cpu0 = time.perf_counter(), _children_cpu()
@@ -207,6 +208,31 @@ def test_notebook_runs_top_to_bottom():
     assert "Plotly" in outputs and len(outputs) > 3_000_000  # plotly.js itself, embedded
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+
+
+# The notebook's own run (320 examples) is what a student runs; the suite executes every cell
+# on a smaller sample, injected after the cell tagged "parameters" as papermill does.
+TEST_PARAMETERS = "base = base.replace(max_train=96, max_eval=48, train_eval_size=32)"
+
+
+def _inject_parameters(nb, source: str) -> None:
+    """Insert a cell tagged "injected-parameters" right after the one tagged "parameters"."""
+    import nbformat
+
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(at + 1, cell)
+
+
+def test_the_notebook_has_one_parameters_cell_that_makes_the_config():
+    """The suite's smaller run replaces fields of `base`, made in the cell tagged parameters."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "base = bv.config(" in tagged[0].source
+    for field in ("max_train", "max_eval", "train_eval_size"):
+        assert f"{field}=" in tagged[0].source, field
 
 
 def _children_cpu() -> float:

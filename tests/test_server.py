@@ -67,7 +67,7 @@ def class_env(tiny_model_dir, tmp_path_factory):
                           "bundled=bundled",
         "BERTVIZ_MAX_JOBS": "2", "BERTVIZ_MAX_EXAMPLES": "48", "BERTVIZ_MAX_EVAL_EXAMPLES": "24",
         "BERTVIZ_UPLOAD_MB": "0.05", "BERTVIZ_UPLOAD_ROWS": "400",
-        "BERTVIZ_ABANDON_AFTER_S": "15", "BERTVIZ_LIVE_REFRESH_S": "0.5", "HF_HUB_OFFLINE": "1",
+        "BERTVIZ_ABANDON_AFTER_S": "15", "BERTVIZ_LIVE_REFRESH_S": "1", "HF_HUB_OFFLINE": "1",
     }
 
 
@@ -94,10 +94,14 @@ def messages(pg) -> str:
     return "\n".join(parts)
 
 
-def wait_for_text(pg, text: str, timeout: float = 60) -> None:
+def wait_for_text(pg, text: str, timeout: float = 60, file: str | None = None) -> None:
+    """Until `text` is shown (with `file`: in a message line that names that file)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if text in messages(pg) or pg.get_by_text(text).count():
+        if file is not None:
+            if any(ln.startswith(file) and text in ln for ln in messages(pg).splitlines()):
+                return
+        elif text in messages(pg) or pg.get_by_text(text).count():
             return
         pg.wait_for_timeout(200)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -182,25 +186,52 @@ BAD_UPLOADS = [
 ]
 
 
-def upload(pg, url: str, task: str, name: str, raw: bytes, tmp: Path) -> None:
-    pg.goto(f"{url}/backprop?task={task}&data=upload")
-    settle(pg)
+# Through the real uploader in Chromium: one of each kind (the CSV reader, binary bytes, the
+# server's size and row limits, script in a file, and one check of each other task); every
+# file of BAD_UPLOADS is read with the same limits below, without a browser.
+IN_THE_BROWSER = ("malformed.csv", "binary.tsv", "huge.tsv", "rows.tsv", "xss.tsv",
+                  "label2.tsv", "range.tsv", "tags.txt")
+
+
+def upload(pg, url: str, task: str, name: str, raw: bytes, tmp: Path, *,
+           reload: bool = True) -> None:
+    """Put `raw` into the Backprop page's uploader as file `name` (the page for `task` is
+    opened first unless `reload` is False: then the file replaces the one uploaded before)."""
+    if reload:
+        pg.goto(f"{url}/backprop?task={task}&data=upload")
+        settle(pg)
     path = tmp / name
     path.write_bytes(raw)
     pg.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
     settle(pg)
 
 
+def test_every_bad_upload_is_refused_with_its_message_under_the_class_limits(class_env):
+    from bertviz_lite.data.load import parse_upload
+    from bertviz_lite.data.text import DataError
+    from bertviz_lite.serve.settings import load_settings
+
+    limits = load_settings(Path(class_env["BERTVIZ_HOME"]) / "none.toml",
+                           env=class_env).upload_limits()
+    for name, raw, task, expected in BAD_UPLOADS:
+        with pytest.raises(DataError) as err:
+            parse_upload(task, name, raw, limits)
+        assert str(err.value).startswith(name) and expected in str(err.value), str(err.value)
+
+
 def test_bad_uploads_get_clear_messages_and_change_nothing(server, browser, class_env, tmp_path):
     before = cache_size(class_env)
     ctx, pg = new_page(browser)
-    seen = {}
-    for name, raw, task, expected in BAD_UPLOADS:
-        upload(pg, server.url, task, name, raw, tmp_path)
-        wait_for_text(pg, expected, timeout=20)
+    seen, task_open = {}, None
+    for name, raw, task, expected in sorted(
+            (u for u in BAD_UPLOADS if u[0] in IN_THE_BROWSER), key=lambda u: u[2]):
+        upload(pg, server.url, task, name, raw, tmp_path, reload=task != task_open)
+        task_open = task
+        wait_for_text(pg, expected, timeout=20, file=name)
         assert not pg.get_by_test_id("stException").count(), messages(pg)
         assert pg.locator(".st-key-bp_train button").is_disabled(), name
         seen[name] = messages(pg).splitlines()[0][:160]
+    assert len(seen) == len(IN_THE_BROWSER)
     assert not pg.dialogs  # type: ignore[attr-defined]  # no script from a file ever ran
     # A good upload in the same session still trains.
     upload(pg, server.url, "sentiment", "good.tsv", SST + GOOD_ROWS, tmp_path)

@@ -201,8 +201,8 @@ class BenchForm:
 
 
 FORMS = {
-    "smoke": BenchForm("smoke", (1,), 2, 4, (8,), 2, ("sentiment",), max_train=48,
-                       max_eval=48, lecture_epochs=1),
+    "smoke": BenchForm("smoke", (1,), 2, 3, (8,), 2, ("sentiment",), max_train=32,
+                       max_eval=24, lecture_epochs=1),
     "quick": BenchForm("quick", (3,), 3, 8, (16,), 5, ("sentiment",)),
     "full": BenchForm("full", (1, 3), 9, 52, (16, 32, 64), 10, TASKS),
 }
