@@ -323,6 +323,17 @@ def test_sweep_reaches_the_embeddings_when_everything_trains() -> None:
     assert "reaches the embeddings" in fig.frames[-1].data[2].text[0]
 
 
+@pytest.mark.parametrize("theme", [F.DEFAULT_THEME, F.PRESENTER_THEME], ids=["normal", "presenter"])
+def test_sweep_labels_never_shrink_below_the_tick_size(theme) -> None:
+    """A value on a short bar stays readable: plotly may not shrink it to fit the bar."""
+    signal = {g: 10.0 ** -(len(GROUPS) - i) for i, g in enumerate(GROUPS)}
+    fig = F.backward_sweep(GROUPS, signal, [], theme=theme)
+    assert fig.layout.uniformtext.minsize == theme.tick_size
+    assert fig.layout.uniformtext.mode == "show"
+    for frame in fig.frames:
+        assert frame.data[0].textfont.size == frame.data[1].textfont.size == theme.tick_size
+
+
 # ---------------------------------------------------------------- comparisons
 
 

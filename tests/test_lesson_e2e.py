@@ -26,6 +26,7 @@ from bertviz_lite.bench.browser import (
 )
 from bertviz_lite.lesson import ArtefactStore, check_lesson, lessons_dir, load_lesson
 from tests.conftest import REPO
+from tests.lesson_browser import predict_by_mouse
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -74,24 +75,6 @@ def no_exceptions(pg) -> None:
 def explanation(pg):
     return pg.locator("[data-testid='stAlertContentSuccess'], "
                       "[data-testid='stAlertContentWarning']").filter(has_text="You ")
-
-
-def predict_by_mouse(pg, step) -> None:
-    key = f".st-key-lesson_pred_{step.id}"
-    kind = step.prediction.kind
-    if kind == "layers":
-        pg.locator(f"{key} button").filter(has_text="head").click()
-    elif kind == "log-number":
-        track = pg.locator(f"{key} [role='group'] > div").first.bounding_box()
-        pg.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
-    elif kind == "choice":
-        pg.locator(f"{key} [role='radiogroup'] label").first.click()
-    elif kind == "order":  # click the groups one after another
-        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
-        for k in range(n):
-            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").click()
-            settle(pg, 100)
-    settle(pg, 300)
 
 
 def predict_by_keyboard(pg, step) -> None:

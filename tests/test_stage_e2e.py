@@ -21,6 +21,7 @@ import pytest
 from bertviz_lite.bench.audit import audit, floor_for, frames_per_second
 from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from bertviz_lite.lesson import ArtefactStore, check_lesson, lessons_dir, load_lesson
+from tests.lesson_browser import predict_by_mouse, rerun
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,16 +62,6 @@ def page(tmp_path_factory):
     server.stop()
 
 
-def rerun(pg, pause_ms: int = 300) -> None:
-    """After a click: wait for the script run it starts, then for it to finish."""
-    try:
-        pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']",
-                             timeout=1500)
-    except Exception:  # noqa: BLE001 - a fast run may have finished already
-        pass
-    settle(pg, pause_ms)
-
-
 def screen(pg, width: int, height: int, scheme: str) -> None:
     """Resize the window and switch the colour scheme; wait for the page to follow."""
     size = pg.viewport_size or {}
@@ -106,25 +97,6 @@ def check(pg, where: str, findings: list[str], folder: Path, shot: str,
     assert not exc, (where, exc)
 
 
-def predict(pg, step) -> None:
-    key = f".st-key-lesson_pred_{step.id}"
-    kind = step.prediction.kind
-    if kind == "layers":
-        pg.locator(f"{key} button").filter(has_text="head").click()
-        rerun(pg)
-    elif kind == "log-number":
-        track = pg.locator(f"{key} [role='group'] > div").first.bounding_box()
-        pg.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
-    elif kind == "choice":
-        pg.locator(f"{key} [role='radiogroup'] label").first.click()
-    elif kind == "order":  # click the groups one after another
-        n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
-        for k in range(n):
-            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").click()
-            settle(pg, 100)
-    settle(pg, 200)
-
-
 def views(pg, step) -> int:
     return pg.locator(f".st-key-lesson_view_{step.id} button").count()
 
@@ -140,7 +112,7 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
         pg.get_by_role("heading", name=f"{n}. {step.title}").wait_for(timeout=30_000)
         settle(pg, 200)
         if step.answer is not None:
-            predict(pg, step)
+            predict_by_mouse(pg, step)
             check(pg, f"step {n} predicted", findings, artefacts, f"lesson-1280-light-{n:02d}-a",
                   chart=False)
             pg.locator(f".st-key-lesson_reveal_{step.id} button").filter(has_text="Reveal").click()

@@ -53,7 +53,8 @@ def _background(groups: Sequence[str], frozen: set[str], reach: int, full: float
     return go.Bar(
         x=[full] * len(rows), y=safe_labels(rows), orientation="h", showlegend=False,
         text=["frozen: no gradient" if w else "" for w in walls], textposition="inside",
-        insidetextanchor="middle", textfont={"color": theme.text}, hoverinfo="skip",
+        insidetextanchor="middle", textfont={"color": theme.text, "size": theme.tick_size},
+        hoverinfo="skip",
         # No hatch pattern: plotly.js 3 throws on patterned bars in a figure with frames.
         marker={"color": [theme.frozen_fill if w else theme.unlit for w in walls],
                 "line": {"color": theme.frozen, "width": 1}},
@@ -69,7 +70,8 @@ def _lit(groups: Sequence[str], signal: Mapping[str, float], k: int, theme: Them
         x[i] = float(signal[groups[i]])
     text = ["" if v is None else fmt_num(v) for v in x]
     return go.Bar(x=x, y=safe_labels(rows), orientation="h", showlegend=False, text=text,
-                  textposition="auto", marker={"color": theme.backward}, customdata=text,
+                  textposition="auto", textfont={"size": theme.tick_size},
+                  marker={"color": theme.backward}, customdata=text,
                   hovertemplate="gradient at %{y}'s output: %{customdata}<extra></extra>")
 
 
@@ -109,7 +111,10 @@ def backward_sweep(groups: list[str], signal: dict[str, float], frozen_groups: l
         frames.append(go.Frame(name=str(k), data=data, traces=[0, 1, 2]))
     fig = go.Figure(data=frames[0].data, frames=frames)
     labels = [LOSS] + [groups[len(groups) - 1 - i] for i in range(reach)]
+    # uniformtext: plotly shrinks a label to fit its bar (4-8 px on short bars); never below
+    # the tick labels' size, readable from the back row
     fig.update_layout(barmode="overlay", bargap=0.2,
+                      uniformtext={"minsize": theme.tick_size, "mode": "show"},
                       **animation_controls(names, labels, duration_ms=FRAME_MS, theme=theme,
                                            prefix="gradient has reached: "))
     fig.update_xaxes(type="log", range=[lo, hi], dtick=1, exponentformat="power",
