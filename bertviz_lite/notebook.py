@@ -174,8 +174,9 @@ def train(cfg: RunConfig | None = None, *, live: bool | None = None, progress: b
     """Train one run and return its RunRecord (the same record the CLI and the app write).
 
     cfg: a RunConfig, or None to build one from `fields` (task=, mode= (any of `modes()`:
-      frozen, finetune, top-2, bitfit, lora, lp-ft, gradual; lora_rank=, lora_alpha=,
-      lora_dropout=, lora_targets=, lp_fraction= are their options), steps=, device=,
+      frozen, finetune, top-2, bitfit, lora, adapters, lp-ft, gradual; lora_rank=,
+      lora_alpha=, lora_dropout=, lora_targets=, adapter_size=, lp_fraction= are their
+      options), steps=, device=,
       head="linear" | "scalar-mix" | "task-model" (frozen only; see config.head_title)...);
     live: draw the live gradient-flow chart (default: when running in a Jupyter kernel);
     progress: show a tqdm.auto progress bar of the steps. KeyboardInterrupt (the kernel's stop

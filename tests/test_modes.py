@@ -187,6 +187,73 @@ def test_a_lora_checkpoint_holds_only_the_adapters_and_the_head(tiny_backbone, t
         assert torch.equal(value, trained[key]), key
 
 
+def test_adapters_start_as_the_identity_and_train_beside_fixed_weights(tiny_backbone):
+    """Houlsby adapters: before a step the adapted encoder computes exactly the pretrained
+    one; training changes the adapters and the layer norms only, and grad_norm[group] is
+    torch's norm over exactly those."""
+    from bertviz_lite.engine.adapters import add_adapters, is_adapter_param, output_projections
+
+    before = _pretrained(tiny_backbone)
+    seen = []
+    trainer, rec = _run(tiny_backbone, "adapters", adapter_size=4,
+                        hook=lambda t, norms: seen.append((norms, _torch_norms(t))))
+    assert rec.status == "completed" and rec.config["adapter_size"] == 4
+    after = trainer.model.encoder.state_dict()
+    adapters = {k for k in after if is_adapter_param(k)}
+    layers = sum(g.startswith("layer.") for g in rec.groups)
+    assert len(adapters) == 2 * layers * 4  # two per layer: down and up, weight and bias
+    for key, value in after.items():
+        if key not in adapters and "LayerNorm" not in key:  # every pretrained weight, as it was
+            assert torch.equal(value, before[key]), key
+    assert any(not torch.equal(after[k], before[k]) for k in after if "LayerNorm" in k)
+    assert all(after[k].abs().sum() > 0 for k in adapters if ".up.weight" in k)  # up starts at 0
+    for recorded, direct in seen:
+        assert recorded == pytest.approx(direct, rel=1e-5, abs=1e-12)
+    assert rec.frozen_groups == []  # the embeddings' LayerNorm trains too (as Houlsby et al.)
+    width = int(tiny_backbone.hidden_size)
+    per_layer = rec.trained_params["layer.0"]
+    assert per_layer["params"] == 2 * (2 * 4 * width + 4 + width) + 2 * 2 * width
+    assert sum(g["params"] for g in rec.trained_params.values()) == rec.trainable_params
+    # the identity at the start: a fresh copy with adapters computes what the pretrained does
+    import copy
+
+    plain = copy.deepcopy(tiny_backbone.encoder).eval()
+    adapted = copy.deepcopy(tiny_backbone.encoder).eval()
+    assert add_adapters(adapted, 4) == len(output_projections(plain)) == 2 * layers
+    ids = torch.randint(5, 100, (2, 7))
+    with torch.no_grad():
+        assert torch.equal(plain(input_ids=ids).last_hidden_state,
+                           adapted(input_ids=ids).last_hidden_state)
+
+
+def test_an_adapters_checkpoint_holds_the_trained_parameters_and_loads_back(tiny_backbone,
+                                                                             tmp_path):
+    from bertviz_lite.engine.checkpoints import load_task_model, save_task_model
+
+    trainer, rec = _run(tiny_backbone, "adapters", steps=2, adapter_size=8)
+    folder = save_task_model(trainer.model, trainer.config, trainer.data.label_names, tmp_path)
+    size = (folder / "model.safetensors").stat().st_size
+    assert size < 0.5 * sum(p.numel() * 4 for p in trainer.model.parameters())
+    assert 0 < size - rec.checkpoint_mb * 2**20 < 8192
+    loaded = load_task_model(folder, tiny_backbone).model
+    trained = trainer.model.eval().state_dict()
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    ids = torch.randint(5, 100, (2, 7))
+    with torch.no_grad():  # the hooks are in place after loading: the same outputs
+        assert torch.equal(loaded.encoder(input_ids=ids).last_hidden_state,
+                           trainer.model.encoder(input_ids=ids).last_hidden_state)
+
+
+def test_adapters_refuse_a_model_without_bert_output_blocks():
+    from bertviz_lite.engine.adapters import add_adapters
+
+    with pytest.raises(ConfigError, match="use LoRA or BitFit"):
+        add_adapters(torch.nn.Sequential(torch.nn.Linear(4, 4)), 2)
+    with pytest.raises(ConfigError, match="adapter_size"):
+        RunConfig(mode="adapters", adapter_size=0)
+
+
 def test_bitfit_changes_the_biases_only(tiny_backbone):
     before = _pretrained(tiny_backbone)
     trainer, rec = _run(tiny_backbone, "bitfit")

@@ -65,7 +65,8 @@ def add_run_args(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
 
 
 def add_mode_option_args(p: argparse.ArgumentParser) -> None:
-    """The options of one mode each (LoRA's, LP-FT's); other modes ignore them."""
+    """The options of one mode each (LoRA's, the adapters', LP-FT's); other modes ignore
+    them."""
     d = RunConfig()
     g = p.add_argument_group("mode options")
     g.add_argument("--lora-rank", type=int, default=d.lora_rank,
@@ -73,10 +74,13 @@ def add_mode_option_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-alpha", type=int, default=d.lora_alpha,
                    help=f"LoRA: the update is scaled by alpha / r (default {d.lora_alpha})")
     g.add_argument("--lora-dropout", type=float, default=d.lora_dropout,
-                   help=f"LoRA: dropout on the adapters' input (default {d.lora_dropout:g})")
+                   help=f"LoRA: dropout on the LoRA matrices' input (default {d.lora_dropout:g})")
     g.add_argument("--lora-targets", type=targets_arg, default=d.lora_targets,
                    help="LoRA: comma-separated projections it sits beside in every layer "
                         f"(default {','.join(d.lora_targets)}; e.g. query,key,value,dense)")
+    g.add_argument("--adapter-size", type=int, default=d.adapter_size,
+                   help="adapters: width of each bottleneck (default "
+                        f"{d.adapter_size})")
     g.add_argument("--lp-fraction", type=float, default=d.lp_fraction,
                    help="LP-FT: share of the steps that train the head alone before "
                         f"everything trains (default {d.lp_fraction:g})")

@@ -103,6 +103,7 @@ class RunConfig:
     lora_dropout: float = 0.1  # LoRA: dropout on the adapters' input (0.1 as Hu et al.)
     lora_targets: tuple[str, ...] = ("query", "value")  # LoRA: names of the projections it
     #   sits beside, in every layer (BERT's attention query and value, as Hu et al.)
+    adapter_size: int = 64  # adapters: the bottleneck's width (Houlsby et al. 2019 used 8-256)
     lp_fraction: float = 0.5  # LP-FT: fraction of the steps the head trains alone on the
     #   frozen encoder before everything trains (Kumar et al. 2022)
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # free-form tags
@@ -314,8 +315,8 @@ def validate(config: RunConfig) -> None:
 
 
 def _check_mode_options(config: RunConfig) -> None:
-    """LoRA's and LP-FT's options (checked whichever mode runs: a bad value is a typo)."""
-    for name, top in (("lora_rank", 1024), ("lora_alpha", 4096)):
+    """LoRA's, the adapters' and LP-FT's options (checked whichever mode runs: a bad value is a typo)."""
+    for name, top in (("lora_rank", 1024), ("lora_alpha", 4096), ("adapter_size", 4096)):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
             raise ConfigError(f"{name} must be a whole number from 1 to {top}; got {value!r:.40}")

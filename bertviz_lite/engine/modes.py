@@ -1,7 +1,7 @@
 """The modes: what trains in a run. One registry entry per mode; everything else asks it.
 
 A mode says which parameters train (per phase: LP-FT and gradual unfreezing change the set as
-the run goes), which modules it adds to the encoder (LoRA), whether the encoder's features can
+the run goes), which modules it adds to the encoder (LoRA, adapters), whether the encoder's features can
 be computed once and reused (only when no encoder weight ever trains), its label, colours and
 caption, how its checkpoint is saved, its CLI spelling and how a spelling is parsed.
 
@@ -214,6 +214,15 @@ def _lora(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase
                   lambda group, name: group == "head" or ".lora_" in f".{name}")]
 
 
+def _adapters(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase]:
+    """Houlsby et al. train the adapters, every layer norm and the head."""
+    from bertviz_lite.engine.adapters import is_adapter_param
+
+    return [Phase(0.0, "the adapters, the layer norms and the head",
+                  lambda group, name: group == "head" or is_adapter_param(name)
+                  or "LayerNorm" in name)]
+
+
 def _lp_ft(spelling: str, config: RunConfig, groups: Sequence[str]) -> list[Phase]:
     return [Phase(0.0, "linear probe: the head only", _whole({"head"})),
             Phase(config.lp_fraction, "fine-tune: every group", _whole(set(groups)))]
@@ -243,6 +252,13 @@ def _add_lora(encoder: nn.Module, config: RunConfig) -> None:
                           "for BERT or q_lin,v_lin for DistilBERT") from None
 
 
+def _add_adapters(encoder: nn.Module, config: RunConfig) -> None:
+    """Bottleneck adapters (Houlsby et al. 2019) after each block's output projection."""
+    from bertviz_lite.engine.adapters import add_adapters
+
+    add_adapters(encoder, config.adapter_size)
+
+
 # Colours: Okabe-Ito hues (Okabe & Ito 2008), darkened to WCAG AA (default) and 7:1
 # (presenter) on white; tests/test_palette.py checks contrast and colour-vision distinctness.
 FROZEN_COLOURS = (("#167DAD", "#0E5E83"),)  # sky blue
@@ -266,6 +282,11 @@ for _mode in (
          checkpoint="trained", adds=_add_lora,
          options=("lora_rank", "lora_alpha", "lora_dropout", "lora_targets"),
          citation="Hu et al. (2021), via the peft library"),
+    Mode("adapters", "adapters", "Small bottleneck layers after each layer's attention and "
+         "feed-forward blocks (with the layer norms and the head) learn; BERT's own weights "
+         "stay fixed.", "adapters (--adapter-size)", "adapters", (("#996666", "#665555"),),
+         _adapters, checkpoint="trained", adds=_add_adapters, options=("adapter_size",),
+         citation="Houlsby et al. (2019)"),
     Mode("lp-ft", "LP-FT", "First the head learns on the frozen encoder (a linear probe), then "
          "everything learns.", "lp-ft (--lp-fraction)", "lp-ft", (("#3D0036", "#29001F"),),
          _lp_ft, options=("lp_fraction",), citation="Kumar et al. (2022)"),

@@ -29,11 +29,12 @@ from bertviz_lite.record.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
-MODES = ("frozen", "finetune", "bitfit", "lora", "lp-ft", "gradual")
-# Learning rate of the BERT-side weights per mode. BitFit's and LoRA's few weights want a
-# larger one (Ben Zaken et al.: 1e-4 to 1e-3; Hu et al.: 4e-4 to 5e-4 on RoBERTa-base);
-# the others take BERT's recipe (5e-5). The head: 3e-3 in every mode.
-MODE_LR = {"bitfit": 5e-4, "lora": 5e-4}
+MODES = ("frozen", "finetune", "bitfit", "lora", "adapters", "lp-ft", "gradual")
+# Learning rate of the BERT-side weights per mode. BitFit's, LoRA's and the adapters' few
+# weights want a larger one (Ben Zaken et al.: 1e-4 to 1e-3; Hu et al.: 4e-4 to 5e-4 on
+# RoBERTa-base; Houlsby et al.: 3e-4 to 1e-3); the others take BERT's recipe (5e-5). The
+# head: 3e-3 in every mode.
+MODE_LR = {"bitfit": 5e-4, "lora": 5e-4, "adapters": 5e-4}
 
 
 def cpu_model() -> str:
