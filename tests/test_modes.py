@@ -254,6 +254,36 @@ def test_adapters_refuse_a_model_without_bert_output_blocks():
         RunConfig(mode="adapters", adapter_size=0)
 
 
+def test_layer_wise_lr_decay_gives_each_layer_its_learning_rate(tiny_backbone):
+    """Discriminative learning rates: the top layer at lr, each layer below times the decay,
+    the embeddings at lr * decay**L, the head at head_lr; 1.0 keeps one rate (and the key)."""
+    trainer, rec = _run(tiny_backbone, "finetune", steps=1, layer_lr_decay=0.5, lr=1e-3,
+                        warmup=0.0)
+    depth = {id(p): g.name for g in trainer.model.groups for p in g.parameters()}
+    seen: dict[str, set[float]] = {}
+    for group in trainer.opt.param_groups:
+        for p in group["params"]:
+            seen.setdefault(depth[id(p)], set()).add(group["initial_lr"])
+    assert seen["layer.1"] == {1e-3} and seen["layer.0"] == {5e-4}
+    assert seen["embeddings"] == {2.5e-4}
+    assert seen["head"] == {trainer.config.head_lr}
+    assert rec.config["layer_lr_decay"] == 0.5
+    plain, _ = _run(tiny_backbone, "finetune", steps=1)
+    assert {g["initial_lr"] for g in plain.opt.param_groups} == {plain.config.lr,
+                                                                plain.config.head_lr}
+    base = RunConfig(mode="finetune")
+    assert config_hash(base) == _old_hash(base, "")  # off: the run key it always had
+    assert config_hash(base.replace(layer_lr_decay=0.9)) != config_hash(base)
+    for bad in (0.0, 1.5, True, "0.9"):
+        with pytest.raises(ConfigError, match="layer_lr_decay"):
+            RunConfig(layer_lr_decay=bad)
+    from bertviz_lite.cli.args import config_from_args
+
+    args = build_parser().parse_args(["train", "--task", "sentiment", "--mode", "finetune",
+                                      "--layer-lr-decay", "0.9", "--out", "r.json"])
+    assert config_from_args(args).layer_lr_decay == 0.9
+
+
 def test_bitfit_changes_the_biases_only(tiny_backbone):
     before = _pretrained(tiny_backbone)
     trainer, rec = _run(tiny_backbone, "bitfit")

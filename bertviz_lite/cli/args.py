@@ -78,6 +78,10 @@ def add_mode_option_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-targets", type=targets_arg, default=d.lora_targets,
                    help="LoRA: comma-separated projections it sits beside in every layer "
                         f"(default {','.join(d.lora_targets)}; e.g. query,key,value,dense)")
+    g.add_argument("--layer-lr-decay", type=float, default=d.layer_lr_decay,
+                   help="discriminative learning rates: a layer d below the top one learns "
+                        "at lr * decay**d, the embeddings at lr * decay**L (default "
+                        f"{d.layer_lr_decay:g}: off; e.g. 0.9)")
     g.add_argument("--adapter-size", type=int, default=d.adapter_size,
                    help="adapters: width of each bottleneck (default "
                         f"{d.adapter_size})")
@@ -140,6 +144,7 @@ def config_from_args(args: argparse.Namespace, mode: str | None = None) -> RunCo
         warmup=getattr(args, "warmup", RunConfig().warmup),
         weight_decay=getattr(args, "weight_decay", RunConfig().weight_decay),
         max_grad_norm=getattr(args, "max_grad_norm", RunConfig().max_grad_norm),
+        layer_lr_decay=getattr(args, "layer_lr_decay", RunConfig().layer_lr_decay),
         **{name: getattr(args, name) for mode in all_modes() for name in mode.options
            if hasattr(args, name)},
     )

@@ -78,6 +78,8 @@ class RunConfig:
     head_lr: float = 3e-3  # AdamW learning rate of the task head (random init)
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not on biases, LayerNorm)
     warmup: float = 0.1  # fraction of steps with linear warm-up, then linear decay
+    layer_lr_decay: float = 1.0  # discriminative learning rates: a layer d below the top one
+    #   learns at lr * decay**d, the embeddings at lr * decay**L (1.0: off; 0.8-0.95 is usual)
     max_grad_norm: float | None = 1.0  # clip the global gradient norm of the trainable
     #   weights to this before each update (BERT's recipe); None: no clipping. Recorded
     #   gradient norms are the ones backward computed, before clipping
@@ -305,6 +307,11 @@ def validate(config: RunConfig) -> None:
             or not math.isfinite(config.max_grad_norm) or config.max_grad_norm <= 0):
         raise ConfigError("max_grad_norm (gradient clipping) must be a positive number, or "
                           f"left out for no clipping; got {config.max_grad_norm!r:.40}")
+    if (isinstance(config.layer_lr_decay, bool)
+            or not isinstance(config.layer_lr_decay, (int, float))
+            or not 0 < config.layer_lr_decay <= 1):
+        raise ConfigError("layer_lr_decay (each layer down learns at this fraction of the one "
+                          f"above) must be in (0, 1]; got {config.layer_lr_decay!r:.40}")
     if not 0 <= config.warmup < 1:
         raise ConfigError(f"warmup is a fraction of the steps in [0, 1); got {config.warmup!r}")
     if not 8 <= config.max_length <= 512:
@@ -334,6 +341,9 @@ def _check_mode_options(config: RunConfig) -> None:
                           f"must be between 0 and 1; got {config.lp_fraction!r:.40}")
 
 
+NEUTRAL = {"layer_lr_decay": 1.0}  # fields whose value here changes nothing in a run
+
+
 def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:
     """Stable 16-hex-digit key of a configuration (plus the data's content fingerprint and the
     engine version, so a changed engine never replays an old run as new)."""
@@ -341,6 +351,9 @@ def config_hash(config: RunConfig, data_fingerprint: str = "") -> str:
 
     d = config.to_dict()
     d.pop("threads", None)  # thread count changes speed, not results
+    for name, off in NEUTRAL.items():  # a switch left off: the key runs had before it existed
+        if d.get(name) == off:
+            d.pop(name)
     own = set(_modes.mode_of(config.mode).options)
     for mode in _modes.all_modes():  # another mode's options change nothing in this run
         for name in set(mode.options) - own:

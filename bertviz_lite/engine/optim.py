@@ -15,23 +15,39 @@ def _no_decay(name: str, p: nn.Parameter) -> bool:
     return p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name or ".mix." in name
 
 
-def build_optimizer(model: TaskModel, lr: float, head_lr: float, weight_decay: float
-                    ) -> torch.optim.Optimizer:
-    """AdamW with up to four parameter groups: encoder/head x decay/no decay.
+def layer_depths(model: TaskModel) -> dict[int, int]:
+    """id(parameter) -> how many layers it sits below the top one: 0 for the top layer (and
+    any encoder part that is no layer), L - 1 - i for layer.i, L for the embeddings."""
+    names = [g.name for g in model.groups]
+    layers = [n for n in names if n.startswith("layer.")]
+    depth_of = {name: len(layers) - 1 - i for i, name in enumerate(layers)}
+    depth_of["embeddings"] = len(layers)
+    return {id(p): depth_of.get(g.name, 0) for g in model.groups for p in g.parameters()}
+
+
+def build_optimizer(model: TaskModel, lr: float, head_lr: float, weight_decay: float,
+                    layer_lr_decay: float = 1.0) -> torch.optim.Optimizer:
+    """AdamW with parameter groups: encoder/head x decay/no decay (x depth, with a layer-wise
+    decay).
 
     The head starts from random weights and gets its own, larger learning rate.
+    layer_lr_decay: discriminative learning rates (Howard & Ruder 2018; layer-wise decay as
+    in Clark et al. 2020): a weight `d` layers below the top one learns at lr * decay**d,
+    the embeddings at lr * decay**L; 1.0 (the default) gives every encoder weight `lr`.
     """
     head_ids = {id(p) for p in model.head.parameters()}
-    buckets: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    depths = layer_depths(model) if layer_lr_decay != 1.0 else {}
+    buckets: dict[tuple[bool, bool, int], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        key = (id(p) in head_ids, _no_decay(name, p))
+        head = id(p) in head_ids
+        key = (head, _no_decay(name, p), 0 if head else depths.get(id(p), 0))
         buckets.setdefault(key, []).append(p)
     groups = [
-        {"params": params, "lr": head_lr if is_head else lr,
+        {"params": params, "lr": head_lr if is_head else lr * layer_lr_decay ** depth,
          "weight_decay": 0.0 if no_decay else weight_decay}
-        for (is_head, no_decay), params in sorted(buckets.items())
+        for (is_head, no_decay, depth), params in sorted(buckets.items())
     ]
     try:  # the fused kernel is several times faster on CPU and CUDA
         return torch.optim.AdamW(groups, lr=lr, fused=True)

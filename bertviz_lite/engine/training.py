@@ -88,7 +88,8 @@ class _Session:
         self.inputs = RunInputs(run, trainer.watch, trainer.tally, trainer.features)
         self.inputs.attach_store()
         self.evaluator = Evaluator(run, self.inputs, trainer.watch, trainer.stopped)
-        self.opt = build_optimizer(run.model, config.lr, config.head_lr, config.weight_decay)
+        self.opt = build_optimizer(run.model, config.lr, config.head_lr, config.weight_decay,
+                                   config.layer_lr_decay)
         self.sched = linear_schedule(self.opt, self.total, config.warmup)
         run.mode_plan.schedule(self.total)  # the mode's phases placed on this run's steps
         run.record.phases = run.mode_plan.record_phases()
