@@ -19,6 +19,7 @@ import pytest
 
 from bertviz_lite.lesson import ArtefactStore, answer_for, explain, read_lessons
 from bertviz_lite.lesson.export import export_lesson, plotly_js
+from bertviz_lite.record.runs import RunRecord
 from tests.conftest import REPO
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -42,13 +43,26 @@ def test_the_export_is_one_folder_with_plotly_once_and_no_web_address(exported):
     assert (out / "assets" / "plotly.min.js").read_bytes() == plotly_js().read_bytes()
     page = (out / "index.html").read_text()
     assert re.findall(r'(?:src|href)="([^"]+)"', page) == [
-        "assets/lesson.css", "assets/plotly.min.js", "assets/lesson-data.js", "assets/lesson.js"]
-    for name in ("index.html", "assets/lesson.js", "assets/lesson.css", "assets/lesson-data.js"):
+        "assets/lesson.css", "assets/stack.css", "assets/plotly.min.js", "assets/stack.js",
+        "assets/lesson-data.js", "assets/lesson.js"]
+    for name in ("index.html", "assets/lesson.js", "assets/lesson.css", "assets/lesson-data.js",
+                 "assets/stack.js", "assets/stack.css"):
         text = (out / name).read_text()
         assert not re.search(r"(?:src|href|url)\s*[=(]\s*[\"']?(?:https?:)?//", text), name
     data = json.loads((out / "assets" / "lesson-data.js").read_text()
                       .removeprefix("window.BERTVIZ_LESSON = ").rstrip().rstrip(";"))
     assert [s["id"] for s in data["steps"]] == [s.id for s in LESSON.steps]
+    # the animated stack first wherever a step shows the gradient per group, as in the app:
+    # the step's recorded runs, with their recorded norms
+    stacked = [s for s, d in zip(LESSON.steps, data["steps"]) if d["views"]
+               and d["views"][0]["name"] == "stack"]
+    assert stacked and all("grad-flow" in s.figures for s in stacked)
+    for step, d in zip(LESSON.steps, data["steps"]):
+        if "grad-flow" in step.figures and d["views"]:
+            panels = d["views"][0]["stack"]["panels"]
+            runs = [STORE.load(r) for r in step.answer.artefacts]
+            assert sorted(p["mode"] for p in panels) == sorted(r.mode for r in runs
+                                                             if isinstance(r, RunRecord))
     with pytest.raises(ValueError, match="not empty"):
         export_lesson(out / "assets")  # never writes into a folder that is not an export
 
@@ -137,6 +151,10 @@ def predict(pg, step, answer) -> None:
             pg.locator(f"button[data-order-option='{option}']").click()
 
 
+STACK_PLAYS = ("() => { const r = document.querySelector('.panel .bvs-root');"
+               " return !!(r && r.__bvs && r.__bvs.stats().frames > 2); }")
+
+
 @pytest.mark.browser
 def test_the_export_runs_from_file_with_the_network_blocked(exported):
     from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
@@ -160,7 +178,7 @@ def test_the_export_runs_from_file_with_the_network_blocked(exported):
         pg.goto(url)
         pg.get_by_role("heading", name=f"1. {LESSON.steps[0].title}").wait_for()
         open_s = time.perf_counter() - t0
-        right = 0
+        right = stacks = 0
         for n, step in enumerate(LESSON.steps, 1):
             pg.get_by_role("heading", name=f"{n}. {step.title}").wait_for()
             answer = answer_for(step, STORE)
@@ -171,14 +189,24 @@ def test_the_export_runs_from_file_with_the_network_blocked(exported):
                 verdict = explain(step, prediction(step, answer), answer)
                 assert words(shown) == words(verdict.text), step.id
                 right += verdict.right
+                if "grad-flow" in step.figures:  # the animated stack first, playing
+                    pg.locator(".panel .bvs-root").wait_for()
+                    pg.wait_for_function(STACK_PLAYS, timeout=10_000)
+                    if not stacks:
+                        ARTIFACTS.mkdir(exist_ok=True)
+                        pg.wait_for_timeout(1500)  # a pulse on its way down
+                        pg.screenshot(path=str(ARTIFACTS / "lesson-export-stack.png"))
+                    pg.locator(".tabs button").nth(1).click()
+                    stacks += 1
                 figure = pg.locator(".js-plotly-plot").first
                 figure.wait_for()
                 figure.hover()  # interactive: plotly answers the mouse
-                if pg.locator(".tabs button").count() > 1:
-                    pg.locator(".tabs button").nth(1).click()
+                if pg.locator(".tabs button").count() > 2:
+                    pg.locator(".tabs button").nth(2).click()
                     pg.locator(".js-plotly-plot").first.wait_for()
             if n < len(LESSON.steps):
                 pg.keyboard.press("PageDown")  # what a presenter's clicker sends
+        assert stacks > 0
         revealed = sum(s.answer is not None for s in LESSON.steps)
         assert pg.locator(".score").inner_text() == \
             f"Your predictions: {right} of {revealed} right"

@@ -7,6 +7,7 @@ What is written:
     DIR/assets/plotly.min.js       plotly.js, once, from the installed plotly package
     DIR/assets/lesson.js, .css     the player: steps, predictions, reveal, explanation, summary
     DIR/assets/lesson-data.js      the lesson's numbers: `window.BERTVIZ_LESSON = {...}`
+    DIR/assets/stack.js, .css      the animated stack's player (the app's and the notebook's)
 
 The data is a script, not a JSON file, because a page opened from `file://` may not fetch
 files. Each step carries its text (markdown rendered here), its prediction widget's options,
@@ -16,7 +17,11 @@ The browser compares the prediction with the answer and fills the templates (les
 `explain.compare` and `figures.text.plain_number`; the export test checks that the words
 match Python's for every step).
 
-Hook for more views (the animated stack of the stage work, for example): a function added
+Where a step shows the gradient per group, its first view is the animated stack, as in the
+app: the step's recorded runs side by side, replayed at their recorded pace (a view with
+`stack` data, drawn by the same player as the app's).
+
+Hook for more views: a function added
 to `EXTRA_VIEWS` gets each step and its loaded artefacts and returns `ExportView`s, drawn
 after the step's figures; an `html` view is inserted as it is (it may carry its own inline
 script; keep it offline).
@@ -48,6 +53,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 GLOSSARY_HREF = "#glossary-{id}"  # a term's entry in the page's own glossary
 PLAYER_FILES = ("lesson.js", "lesson.css")
+STACK_LABEL = "The gradient flowing down"  # the app's label of the stack view
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class ExportView:
 
 
 ViewHook = Callable[[Step, Sequence[Any]], list[ExportView]]
-EXTRA_VIEWS: list[ViewHook] = []  # e.g. the animated stack: appended by its module
+EXTRA_VIEWS: list[ViewHook] = []  # more views, appended by the module that draws them
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ def step_data(step: Step, store: ArtefactStore, theme: Theme = DEFAULT_THEME
         data["answer"] = {"value": answer.value, "options": list(answer.options),
                           "labels": dict(answer.labels), "detail": dict(answer.detail),
                           "how": answer.how}
+        data["views"].extend(_stack_view(step, arts, theme))
         for name, fig in observation(step.figures, arts, theme):
             data["views"].append({"name": name, "label": LABELS.get(name, name),
                                   "figure": _figure(fig)})
@@ -132,6 +139,19 @@ def step_data(step: Step, store: ArtefactStore, theme: Theme = DEFAULT_THEME
             data["views"].append({"name": view.name, "label": view.label,
                                   "figure": view.figure, "html": view.html})
     return data
+
+
+def _stack_view(step: Step, arts: Sequence[Any], theme: Theme) -> list[dict[str, Any]]:
+    """The animated stack of a step that shows the gradient per group (none otherwise)."""
+    from bertviz_lite.figures.stack import recorded_panels, stack_data
+    from bertviz_lite.record.runs import RunRecord
+
+    runs = [a for a in arts if isinstance(a, RunRecord) and a.steps]
+    if "grad-flow" not in step.figures or not runs:
+        return []
+    data = stack_data(recorded_panels(runs, theme), theme=theme, autoplay=True,
+                      fit_screen=True, reserve_rem=4.0, note="Recorded runs of this step.")
+    return [{"name": "stack", "label": STACK_LABEL, "stack": data}]
 
 
 def lesson_data(lesson: Lesson, store: ArtefactStore, theme: Theme = DEFAULT_THEME
@@ -151,10 +171,12 @@ INDEX = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="assets/lesson.css">
+<link rel="stylesheet" href="assets/stack.css">
 </head>
 <body>
 <main id="lesson" aria-live="polite"><noscript>This lesson needs JavaScript.</noscript></main>
 <script src="assets/plotly.min.js"></script>
+<script src="assets/stack.js"></script>
 <script src="assets/lesson-data.js"></script>
 <script src="assets/lesson.js"></script>
 </body>
@@ -192,6 +214,10 @@ def export_lesson(out: str | Path, lesson_id: str | None = None,
     shutil.copyfile(plotly_js(), assets / "plotly.min.js")
     for name in PLAYER_FILES:
         shutil.copyfile(STATIC / name, assets / name)
+    from bertviz_lite.figures.stack import player_css, player_js
+
+    (assets / "stack.js").write_text(player_js(), encoding="utf-8")
+    (assets / "stack.css").write_text(player_css(), encoding="utf-8")
     blob = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     (assets / "lesson-data.js").write_text(f"window.BERTVIZ_LESSON = {blob};\n",
                                            encoding="utf-8")

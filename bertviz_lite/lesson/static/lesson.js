@@ -166,9 +166,16 @@
     const panel = el("div", {class: "panel"});
     const show = i => {
       [...tabs.children].forEach((t, j) => t.setAttribute("aria-selected", String(i === j)));
+      panel.querySelectorAll(".bvs-root").forEach(r => r.__bvs && r.__bvs.destroy());
       panel.innerHTML = "";
       const v = step.views[i];
       if (v.html) { panel.innerHTML = v.html; return; }
+      if (v.stack) {  // the animated stack: the player of assets/stack.js
+        const box = el("div", {class: "bvs-root"});
+        panel.appendChild(box);
+        new BertvizStack(box, v.stack);
+        return;
+      }
       const div = el("div", {class: "figure"});
       panel.appendChild(div);
       const fig = v.figure;
