@@ -22,3 +22,25 @@ def test_a_loaded_measurement_says_its_times_are_what_the_load_allowed():
 
 def test_no_loads_recorded_is_said_plainly():
     assert load_note([{"task": "ner"}], cores=2) == "load not recorded"
+
+
+def test_a_merged_measurement_keeps_the_other_rows_and_says_when_each_was_measured():
+    from bertviz_lite.experiments.modes_bench import _ordered, _sessions, kept_rows
+    from bertviz_lite.record.readme import _recorded
+
+    earlier = {"setup": {"date": "2026-12-07 06:55 UTC", "engine": {"git_commit": "abc"}},
+               "rows": [{"task": t, "mode": m} for t in ("sentiment", "ner")
+                        for m in ("frozen", "lora", "adapters")]}
+    kept = kept_rows(earlier, ["sentiment", "ner"], ["adapters"])
+    assert [(r["task"], r["mode"]) for r in kept] == [
+        ("sentiment", "frozen"), ("sentiment", "lora"), ("ner", "frozen"), ("ner", "lora")]
+    assert all(r["date"] == "2026-12-07 06:55 UTC" and r["commit"] == "abc" for r in kept)
+    new = {"task": "sentiment", "mode": "adapters", "date": "later", "commit": "def"}
+    rows = _ordered([*kept, new])
+    assert [(r["task"], r["mode"]) for r in rows][:3] == [
+        ("sentiment", "frozen"), ("sentiment", "lora"), ("sentiment", "adapters")]
+    sessions = _sessions(earlier) + [{"date": "later", "commit": "def", "modes": ["adapters"]}]
+    assert sessions[0]["modes"] == ["frozen", "lora", "adapters"]
+    words = _recorded({"sessions": sessions})
+    assert words.startswith("recorded in 2 sessions") and "adapters on later (commit def)" in words
+    assert _recorded(earlier["setup"]) == "commit abc, recorded 2026-12-07 06:55 UTC"

@@ -4,6 +4,7 @@ writes). The load average is recorded beside every run: on a shared machine the 
 what they were measured under; the metrics do not depend on it.
 
     python -m bertviz_lite.experiments.modes_bench --out assets/runs/modes.json
+    python -m bertviz_lite.experiments.modes_bench --modes adapters --merge --out ...
 """
 
 from __future__ import annotations
@@ -86,21 +87,32 @@ def load_note(rows: list[dict[str, Any]], cores: int) -> str:
             "times and memory are what that load allowed; the metrics do not depend on it")
 
 
-def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Path) -> dict:
+def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Path,
+            keep: dict[str, Any] | None = None) -> dict:
     """Train each mode on each task's bundled data (one process, the model loaded once); the
-    JSON at `out` is rewritten after every run, so a partial measurement is kept."""
+    JSON at `out` is rewritten after every run, so a partial measurement is kept.
+
+    keep: an earlier result whose other rows stay (a mode added later is measured alone);
+    each row says when and at which commit it was measured, and `setup.sessions` lists them.
+    """
     from bertviz_lite.engine.models import load_backbone
     from bertviz_lite.engine.training import run_to_record
     from bertviz_lite.experiments.compare import _copy, release_memory
 
     backbone = load_backbone("bundled")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    info = engine_info()
     result: dict[str, Any] = {"setup": {
         "model": backbone.name, "layers": backbone.num_layers, "hidden": backbone.hidden_size,
         "data": "bundled", "epochs": epochs, "seed": seed, "lr": RunConfig().lr,
         "mode_lr": MODE_LR, "head_lr": RunConfig().head_lr, "batch_size": RunConfig().batch_size,
-        "cpu": cpu_model(), "cores": os.cpu_count(), "engine": engine_info(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_note": ""},
-        "rows": []}
+        "cpu": cpu_model(), "cores": os.cpu_count(), "engine": info,
+        "date": now, "load_note": ""}, "rows": []}
+    sessions = [{"date": now, "commit": info.get("git_commit"), "tasks": tasks, "modes": modes}]
+    if keep is not None:
+        result["rows"] = kept_rows(keep, tasks, modes)
+        sessions = _sessions(keep) + sessions
+    result["setup"]["sessions"] = sessions
     for task in tasks:
         data = load_task_data(task, "bundled", seed=seed)
         for mode in modes:
@@ -109,12 +121,47 @@ def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Pat
             config = RunConfig(task=task, mode=mode, epochs=epochs, seed=seed, lr=lr)
             before = load_average()
             rec = run_to_record(config, backbone=backbone, data=_copy(data))
-            result["rows"].append(row_of(rec, lr, before))
+            row = dict(row_of(rec, lr, before), date=now, commit=info.get("git_commit"))
+            result["rows"] = _ordered([*result["rows"], row])
             result["setup"]["load_note"] = load_note(result["rows"], os.cpu_count() or 1)
             log.info("%s %s: %s %.3f, %.2f s/step", task, mode, rec.status,
-                     rec.final.get("value") or float("nan"), result["rows"][-1]["step_s"] or 0)
+                     rec.final.get("value") or float("nan"), row["step_s"] or 0)
             _save(result, out)
     return result
+
+
+def kept_rows(earlier: dict[str, Any], tasks: list[str], modes: list[str]
+              ) -> list[dict[str, Any]]:
+    """The rows of an earlier result that a new measurement of `tasks` x `modes` keeps, each
+    with the date and commit it was measured at."""
+    s = earlier.get("setup", {})
+    return [dict(r, date=r.get("date", s.get("date")),
+                 commit=r.get("commit", s.get("engine", {}).get("git_commit")))
+            for r in earlier.get("rows", []) if not (r["task"] in tasks and r["mode"] in modes)]
+
+
+def _sessions(earlier: dict[str, Any]) -> list[dict[str, Any]]:
+    """The measuring sessions of an earlier result (one, where it predates the list)."""
+    s = earlier.get("setup", {})
+    if s.get("sessions"):
+        return list(s["sessions"])
+    rows = earlier.get("rows", [])
+    return [{"date": s.get("date"), "commit": s.get("engine", {}).get("git_commit"),
+             "tasks": sorted({r["task"] for r in rows}, key=_task_order),
+             "modes": sorted({r["mode"] for r in rows}, key=_mode_order)}]
+
+
+def _task_order(task: str) -> int:
+    return TASKS.index(task) if task in TASKS else len(TASKS)
+
+
+def _mode_order(mode: str) -> int:
+    return MODES.index(mode) if mode in MODES else len(MODES)
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows by task, then mode, in the order of TASKS and MODES."""
+    return sorted(rows, key=lambda r: (_task_order(r["task"]), _mode_order(r["mode"])))
 
 
 def _save(result: dict, out: Path) -> None:
@@ -134,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3)  # as the lecture runs
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other rows of --out (e.g. measure a new mode alone)")
     args = ap.parse_args(argv)
+    keep = None
+    if args.merge and args.out.is_file():
+        keep = json.loads(args.out.read_text(encoding="utf-8"))
     measure([t for t in args.tasks.split(",") if t], [m for m in args.modes.split(",") if m],
-            args.epochs, args.seed, args.out)
+            args.epochs, args.seed, args.out, keep=keep)
     return 0
 
 

@@ -237,11 +237,22 @@ def modes_table(runs: Path) -> str:
               f"{s.get('seed')}; learning rate of the BERT-side weights {s.get('lr')} "
               f"({lrs}), head {s.get('head_lr')}; {precision}{s.get('cpu')}, "
               f"{s.get('cores')} cores, "
-              f"engine {eng.get('version')} (commit {eng.get('git_commit')}), recorded "
-              f"{s.get('date')}: {s.get('load_note')}. Optimizer state: AdamW's two fp32 "
+              f"engine {eng.get('version')}, {_recorded(s)}: {s.get('load_note')}. "
+              f"Optimizer state: AdamW's two fp32 "
               f"moments per trainable weight; checkpoint: the fp32 weights `train "
               f"--save-model` writes for that mode."]
     return "\n".join(lines)
+
+
+def _recorded(setup: dict[str, Any]) -> str:
+    """When the modes table's rows were measured: one session, or each of several."""
+    sessions = setup.get("sessions") or [{"date": setup.get("date"),
+                                          "commit": setup.get("engine", {}).get("git_commit")}]
+    if len(sessions) == 1:
+        return f"commit {sessions[0].get('commit')}, recorded {sessions[0].get('date')}"
+    return "recorded in {} sessions: {}".format(len(sessions), "; ".join(
+        f"{', '.join(x.get('modes', []))} on {x.get('date')} (commit {x.get('commit')})"
+        for x in sessions))
 
 
 TABLES: dict[str, Callable[[Path], str]] = {"lecture-runs": lecture_table,
