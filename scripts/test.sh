@@ -23,10 +23,12 @@ cd "$ROOT"
 ruff check bertviz_lite tests app.py
 echo "[test] CPU: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | xargs)," \
   "$(nproc) cores; native bf16: $(grep -m1 -ow -e amx_bf16 -e avx512_bf16 /proc/cpuinfo || echo none)"
-# Two workers (pytest-xdist, `--dist load`): the browser, server and notebook tests spend much
-# of their time waiting on pages and processes, so two of them share two cores well; each
-# worker trains on one torch thread (tests/conftest.py). `load` replaces a worker that dies and
-# goes on (xdist 3.8's loadgroup/loadscope can wait forever after that).
+# Two workers (pytest-xdist, `--dist loadscope`): the browser, server and notebook tests spend
+# much of their time waiting on pages and processes, so two of them share two cores well; each
+# worker trains on one torch thread (tests/conftest.py). `loadscope` keeps each module on one
+# worker, so a module's server, browser and model fixtures start once (with `load` a module's
+# tests were spread over both workers, and each started its own); the longest modules go first.
+# (A worker that dies makes xdist 3.8's loadscope wait: the limit below ends that pytest.)
 # The Ray tests run after them in a pytest of their own (`ray start` and `ray stop` act on the
 # whole machine, so only one process may hold a cluster; beside the two workers, a third
 # stream of work held the load near 30 and timed tests out).
@@ -48,7 +50,7 @@ if [ "$workers" = 0 ]; then
 fi
 logs="$(mktemp -d "${TMPDIR:-/tmp}/bertviz-tests.XXXXXX")"
 rest=0; ray=0
-run_pytest -n "$workers" --dist load --ray-tests=skip --durations=50 "$@" 2>&1 \
+run_pytest -n "$workers" --dist loadscope --ray-tests=skip --durations=50 "$@" 2>&1 \
   | tee "$logs/rest.log" || rest=${PIPESTATUS[0]}
 echo "[test] ===== the Ray tests, in a pytest of their own (one worker: a crash names its test) ====="
 run_pytest -n 1 --dist load --ray-tests=only -v --durations=5 "$@" || ray=$?

@@ -59,8 +59,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "out, or run only them")
 
 
+# The longest modules first (their summed test times in a CI run on two cores): with
+# scripts/test.sh's `--dist loadscope` each module runs on one worker, so a long module that
+# starts last would leave the other worker idle at the end.
+LONGEST_FIRST = ("test_server", "test_a11y", "test_lesson_e2e", "test_bench",
+                 "test_bad_input_app", "test_class_e2e", "test_stage_e2e", "test_e2e",
+                 "test_analysis_pool", "test_learning_curves_e2e", "test_learning_curves",
+                 "test_jobs", "test_bundled", "test_changes_page", "test_page_speed")
+
+
+def _module_rank(item: pytest.Item) -> int:
+    name = item.module.__name__.rpartition(".")[2] if item.module is not None else ""
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only)."""
+    """Apply --ray-tests: deselect the Ray tests (skip) or everything else (only); order the
+    modules longest first (LONGEST_FIRST; the rest keep their order)."""
+    items.sort(key=_module_rank)
     which = config.getoption("--ray-tests")
     if which != "with":
         wanted = which == "only"

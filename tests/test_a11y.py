@@ -14,7 +14,7 @@ import logging
 import pytest
 
 from bertviz_lite.bench.a11y import Audit, audit_page
-from bertviz_lite.bench.browser import settle
+from bertviz_lite.bench.browser import FLOW_STEP, settle
 from tests.test_e2e import ARTIFACTS, PAGES, browser, no_exceptions, page, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -90,6 +90,8 @@ def test_keyboard_only_main_flow(server, page):  # noqa: F811
     page.wait_for_function("() => !document.querySelector('.st-key-bp_stop button').disabled",
                            timeout=60_000)
     page.wait_for_selector(".st-key-bp_job_flow .js-plotly-plot", timeout=120_000)
+    # a step first: a stop before it leaves no run to replay (a loaded machine prepares slowly)
+    page.wait_for_function(f"() => ({FLOW_STEP})() !== null", timeout=180_000)
     alt = page.get_by_text("Chart in words: gradient norms", exact=False)
     assert alt.count() > 0, "the live chart has its text alternative"
     _tab_to(page, lambda e: e.get("key") == "bp_stop")

@@ -82,7 +82,9 @@ def upload(at: AppTest, name: str, raw: bytes, task: str = "sentiment") -> None:
     uploader.set_value((name, raw, "text/plain")).run()
 
 
-def train_until_done(at: AppTest, timeout: float = 120) -> object:
+def train_until_done(at: AppTest, timeout: float = 300) -> object:
+    """Click Train and rerun until the job ends (an upper bound: the first job also waits for
+    its worker to load torch and the model, minutes on a loaded two-core machine)."""
     at.button(key="bp_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     job = at.session_state["bp_job"]
