@@ -429,7 +429,7 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
                 spread.add(r.headers["X-Bertviz-Upstream"])
         assert len(spread) == 2, spread
         pids = {}
-        for i in range(4):
+        for i in range(3):
             ctx, pg = new_page(browser)
             seen = set()
             for _ in range(2):  # a reload in one browser stays on one app process
