@@ -172,3 +172,45 @@ def test_attribution_key_names_the_class_each_colour_pushes_towards() -> None:
     assert "pushes towards &#x27;negative&#x27;" in two and "towards &#x27;positive&#x27;" in two
     many = token_attribution_html(["Ada"], [0.5], towards="'B-PER'")
     assert "away from it" in many
+
+
+WALL_CLEARANCE = """() => {
+  const root = document.querySelector('.bvs-root');
+  const boxes = [...root.querySelectorAll('.bvs-panel rect[rx="6"]')].map(r => r.getBBox());
+  const out = [];
+  for (const w of root.querySelectorAll('.bvs-wall')) {
+    const b = w.getBBox(), half = Number(w.getAttribute('stroke-width')) / 2;
+    const top = b.y - half, bottom = b.y + b.height + half;
+    for (const x of boxes) {
+      const xTop = x.y - 0.75, xBottom = x.y + x.height + 0.75;  // the boxes' own strokes
+      if (b.x < x.x + x.width && x.x < b.x + b.width)  // a box in the wall's column:
+        out.push(Math.max(xTop - bottom, top - xBottom));  // its distance (< 0: overlap)
+    }
+  }
+  return out; }"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (1024, 600)])
+def test_the_wall_never_covers_a_box(size: tuple[int, int], tmp_path: Path) -> None:
+    """The hatched wall sits in the gap between the lowest group that learns and the highest
+    frozen one, clear of both boxes, on a projector's screen where the stack fits it."""
+    from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
+
+    if not Path(chromium_path()).exists():
+        pytest.skip(f"Chromium not found at {chromium_path()}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    th = presenter_theme(*size)
+    data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
+                        autoplay=False)
+    page = tmp_path / "stack.html"
+    page.write_text(S.stack_html(data), encoding="utf-8")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        pg.goto(page.as_uri())
+        pg.wait_for_selector(".bvs-wall")
+        pg.wait_for_timeout(300)
+        gaps = pg.evaluate(WALL_CLEARANCE)
+        browser.close()
+    assert gaps and min(gaps) >= 1.0, gaps  # at least a pixel clear of every box

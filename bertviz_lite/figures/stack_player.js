@@ -244,7 +244,8 @@ class BertvizStack {
     const x0 = pi * g.pw, numW = fs * (narrow ? 3.2 : 5.4);  // "stops (here)" by the wall
     const boxW = Math.max(fs * (narrow ? 5.2 : 6.2), Math.min(fs * 11, g.pw - numW - fs * 1.2));
     const boxX = x0 + Math.max(fs * 0.4, (g.pw - boxW - numW) / 2), numX = boxX + boxW + fs * 0.45;
-    const boxH = g.pitch * 0.72;
+    // a gap of at least 8 px (or half a letter) between two boxes: the wall sits in it
+    const boxH = Math.min(g.pitch * 0.72, g.pitch - Math.max(8, fs * 0.5));
     const grp = bvsEl("g", {class: "bvs-panel"}, this.svg);
     const title = bvsEl("text", {x: boxX, y: fs * 1.1, "font-size": fs * 1.15,
       "font-weight": 700, fill: p.colour, class: "bvs-title"}, grp);
@@ -289,7 +290,8 @@ class BertvizStack {
     const topFrozen = lowestLit > 0 ? lowestLit - 1 : (lowestLit === -1 ? G - 1 : -1);
     if (topFrozen >= 0) {
       wallY = (this._rowY(p, rowOf(topFrozen)) + this._rowY(p, rowOf(topFrozen) - 1)) / 2;
-      const wallH = Math.max(4, (g.pitch - boxH) * 0.8);  // in the gap, never over a box
+      // in the gap, never over a box: 2 px clear on each side, outside its 1 px stroke
+      const wallH = Math.max(2, g.pitch - boxH - 6);
       wall = bvsEl("rect", {x: boxX - fs * 0.3, y: wallY - wallH / 2, width: boxW + fs * 0.6,
         height: wallH, fill: "url(#" + this._id("hatch") + ")", stroke: th.text,
         "stroke-width": 2, class: "bvs-wall"}, grp);
