@@ -244,6 +244,34 @@ def modes_table(runs: Path) -> str:
     return "\n".join(lines)
 
 
+def forgetting_table(runs: Path) -> str:
+    """Each mode tuned on one task, then the pretraining skill measured on its encoder
+    (experiments/forgetting_modes.py): the task's metric, zero-shot similarity before/after."""
+    result = _load(runs, "forgetting-modes")
+    if result is None:
+        return "No forgetting measurement committed (assets/runs/forgetting-modes.json)."
+    s = result.get("setup", {})
+    head = ["mode", f"{s.get('task')} (x100)", "trainable weights",
+            "zero-shot similarity after (Pearson r)", "lost"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result.get("rows", []):
+        value = None if r.get("value") is None else 100 * float(r["value"])
+        share = 100 * r["trainable"] / r["total"] if r.get("total") else 0.0
+        lines.append("| " + " | ".join([
+            str(r["label"]), f"{_num(value, 1)} ({r['metric']})",
+            f"{r['trainable']:,} ({share:.3g}%)", _num(r.get("pearson_after"), 3),
+            f"{float(r['drop']):+.3f}".replace("+-", "-")]) + " |")
+    eng = s.get("engine", {})
+    lines += ["", f"{s.get('model')} ({s.get('layers')} layers) tuned on the bundled "
+              f"{s.get('task')} data ({s.get('train_examples')} examples, {s.get('epochs')} "
+              f"epochs, seed {s.get('seed')}, the modes table's learning rates); the skill: "
+              f"{s.get('skill')} ({s.get('pairs')} pairs), Pearson r "
+              f"{_num(s.get('pearson_pretrained'), 3)} before any tuning; \"lost\": before "
+              f"minus after. {s.get('cpu')}, {s.get('cores')} cores, engine "
+              f"{eng.get('version')} (commit {eng.get('git_commit')}), recorded {s.get('date')}."]
+    return "\n".join(lines)
+
+
 def _recorded(setup: dict[str, Any]) -> str:
     """When the modes table's rows were measured: one session, or each of several."""
     sessions = setup.get("sessions") or [{"date": setup.get("date"),
@@ -259,7 +287,8 @@ TABLES: dict[str, Callable[[Path], str]] = {"lecture-runs": lecture_table,
                                             "reproduction": reproduction_table,
                                             "task-model": task_model_gain,
                                             "recipe": recipe_table,
-                                            "modes": modes_table}
+                                            "modes": modes_table,
+                                            "forgetting-modes": forgetting_table}
 
 
 def _block(name: str) -> re.Pattern[str]:
