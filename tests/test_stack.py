@@ -214,3 +214,10 @@ def test_the_wall_never_covers_a_box(size: tuple[int, int], tmp_path: Path) -> N
         gaps = pg.evaluate(WALL_CLEARANCE)
         browser.close()
     assert gaps and min(gaps) >= 1.0, gaps  # at least a pixel clear of every box
+
+
+def test_panel_titles_use_the_registry_labels() -> None:
+    assert [S.mode_title(m) for m in ("frozen", "finetune", "top-2", "lora", "bitfit",
+                                      "adapters", "lp-ft", "gradual", "mystery")] == [
+        "Frozen", "Fine-tuned", "Top-2", "LoRA", "BitFit", "Adapters", "LP-FT",
+        "Gradual unfreezing", "Mystery"]

@@ -31,8 +31,17 @@ MODE_TITLES = {"frozen": "Frozen", "finetune": "Fine-tuned"}
 
 
 def mode_title(mode: str) -> str:
-    """A run's mode as a panel title: "Frozen", "Fine-tuned", "Top-2" (other modes as named)."""
-    return MODE_TITLES.get(mode, mode[:1].upper() + mode[1:])
+    """A run's mode as a panel title: "Frozen", "Fine-tuned", "Top-2", and the registry's
+    label for the others ("LoRA", "BitFit", "Adapters"; an unknown mode as named)."""
+    from bertviz_lite.engine.modes import find_mode, label_of
+
+    if mode in MODE_TITLES:
+        return MODE_TITLES[mode]
+    entry = find_mode(mode)
+    if entry is None or entry.takes_k:
+        return mode[:1].upper() + mode[1:]
+    label = label_of(mode)
+    return label[:1].upper() + label[1:]
 
 
 def _norm(value: Any) -> float | None:
