@@ -128,6 +128,8 @@ def order_widget(options: list[str], key: str, disabled: bool) -> list[str]:
 
 
 STACK = "stack"  # the animated stack, shown first where a step has the gradient per group
+STACK_PANELS = 3  # runs side by side in the lesson's column: readable at 1280x720
+BESIDE_FIRST = {"frozen": 0, "finetune": 1}  # earlier runs shown beside: the lecture's two first
 
 
 def step_views(names: list[str]) -> list[str]:
@@ -161,6 +163,8 @@ def shown_figure(step: Any, figs: list[tuple[str, Any]], arts: list[Any]) -> Non
         earlier = list({r.mode: r for sid, r in seen.items() if sid != step.id and runs
                         and r.task == runs[0].task and r.groups == runs[0].groups
                         and r.mode not in {x.mode for x in runs}}.values())
+        earlier.sort(key=lambda r: BESIDE_FIRST.get(r.mode, len(BESIDE_FIRST)))
+        earlier = earlier[:max(0, STACK_PANELS - len(runs))]
         for r in runs:
             seen.setdefault(step.id, r)
         recorded_stack([*runs, *earlier], key, ui.theme(),
