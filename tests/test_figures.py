@@ -337,6 +337,17 @@ def test_sweep_labels_never_shrink_below_the_tick_size(theme) -> None:
 # ---------------------------------------------------------------- comparisons
 
 
+def test_compare_ticks_wrap_instead_of_rotating() -> None:
+    tick = F.compare.mode_tick("frozen (task model (BiLSTM max/mean pool))")
+    assert tick == "frozen<br>(task model<br>(BiLSTM max/mean<br>pool))"
+    assert all(len(line) <= 16 for line in tick.split("<br>"))
+    assert F.compare.mode_tick("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"
+    fig = F.compare_bars([{"mode": "frozen (scalar-mix)", "value": 0.7, "baseline": 0.5,
+                           "paper": None}], "accuracy", setup="s", model="m")
+    assert fig.layout.xaxis.tickangle == 0 and fig.data[0].x == ("frozen (scalar-mix)",)
+    assert fig.layout.xaxis.ticktext == ("frozen<br>(scalar-mix)",)
+
+
 def test_compare_bars_label_paper_and_ours_distinctly() -> None:
     rows = [{"mode": "frozen", "value": 0.758, "baseline": 0.5, "paper": 93.0,
              "paper_matches": True},

@@ -4,6 +4,11 @@ The app's entry script, as it ships in the package: `bertviz-lite app` runs it w
 (from any folder, no checkout needed); `streamlit run app.py` in a checkout calls `main()`.
 Every page comes from the page registry (bertviz_lite/app/registry.py)."""
 
+# pandas once, when the server starts: imported lazily by two threads at once (plotly's
+# validators in a script run, Streamlit's serialisation in another), one of them saw the module
+# half-initialised ("partially initialized module 'pandas' has no attribute 'Series'") and
+# the Compare page showed an exception
+import pandas  # noqa: F401
 import streamlit as st
 
 from bertviz_lite import ui

@@ -68,6 +68,23 @@ def _baseline(fig: go.Figure, rows: Sequence[Mapping[str, Any]], theme: Theme) -
                        text=f"baseline on our data (ignores the input): {y:.1f}")
 
 
+def mode_tick(mode: str, width: int = 16) -> str:
+    """A run's mode string as an x tick on lines of at most `width` characters, never
+    rotated: "frozen (task model (BiLSTM max/mean pool))" -> "frozen<br>(task model<br>
+    (BiLSTM max/mean<br>pool))" (the text is escaped)."""
+    lines: list[str] = []
+    for part in safe_text(mode).replace(" (", "\n(").split("\n"):
+        line = ""
+        for word in part.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
 def compare_bars(rows: list[dict[str, Any]], metric_title: str, theme: Theme = DEFAULT_THEME,
                  *, setup: str, model: str) -> go.Figure:
     """Our metric per mode beside the paper's, everything on the 0-100 scale.
@@ -78,6 +95,7 @@ def compare_bars(rows: list[dict[str, Any]], metric_title: str, theme: Theme = D
     "ours (<model>, <setup>)".
     """
     modes = [safe_text(r.get("mode", "?")) for r in rows]
+    ticks = [mode_tick(str(r.get("mode", "?"))) for r in rows]
     ours = [_pct(r.get("value")) for r in rows]
     theirs = [_paper_value(r) for r in rows]
     fig = go.Figure([
@@ -91,9 +109,12 @@ def compare_bars(rows: list[dict[str, Any]], metric_title: str, theme: Theme = D
                textposition="outside", offsetgroup="paper"),
     ])
     _baseline(fig, rows, theme)
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.2, "x": 0})
+    lines = max((t.count("<br>") + 1 for t in ticks), default=1)  # below the longest tick
+    fig.update_layout(barmode="group", legend={"orientation": "h", "x": 0, "yanchor": "top",
+                                               "y": -0.06 - 0.075 * lines})
     fig.update_yaxes(range=[0, 110], title_text=f"{safe_text(metric_title)} (0-100)")
-    fig.update_xaxes(title_text="mode")
+    # wrapped ticks (they name the modes), never rotated or clipped; the data keeps the names
+    fig.update_xaxes(tickangle=0, tickmode="array", tickvals=modes, ticktext=ticks)
     note = "different model and data: compare the gap between modes"
     if _paper_note(rows):
         note += " · " + _paper_note(rows)

@@ -121,6 +121,13 @@ button[kind="primary"] kbd { color: #FFFFFF !important; opacity: 1 !important; }
 </style>
 """
 
+# The mode picker lists every registered mode: its buttons wrap onto more lines instead of
+# running out of the form's column (with eight modes, four were cut off at 1400 px).
+WRAP_CSS = """<style>
+.st-key-mode [data-testid="stButtonGroup"] div {
+  flex-wrap: wrap !important; overflow-x: visible !important; }
+</style>"""
+
 # The same on a dark background (the greys lightened to >= 4.5:1 on #0E1117).
 A11Y_DARK_CSS = """
 <style>
@@ -141,7 +148,7 @@ def page_header(title: str, lead: str) -> None:
     from bertviz_lite.ui.viewport import report, screen
 
     report()
-    st.html(A11Y_CSS if not screen().dark else A11Y_DARK_CSS)
+    st.html((A11Y_CSS if not screen().dark else A11Y_DARK_CSS) + WRAP_CSS)
     if presenter():
         st.html(PRESENTER_CSS)
     st.title(title)
