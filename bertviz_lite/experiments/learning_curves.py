@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from bertviz_lite.engine.config import ConfigError, RunConfig, config_hash, pars
 from bertviz_lite.engine.features import Cache, FeatureStore
 from bertviz_lite.engine.tasks import TASK_SPECS
 from bertviz_lite.experiments.learning_summary import eta_seconds, point_key
+from bertviz_lite.record.jsonfile import write_json
 from bertviz_lite.record.runcache import RunCache
 from bertviz_lite.record.runs import RunRecord
 
@@ -168,15 +168,6 @@ def threads_used(recorded: int | None, point: int | None) -> int | None:
     if point is None:
         return recorded
     return recorded if recorded == point else None
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically (a stop mid-write never leaves half a sweep)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sweep-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1, allow_nan=False)
-    os.replace(tmp, path)
 
 
 class PrefixFeatureStore(FeatureStore):
