@@ -16,11 +16,9 @@ its encoder is the pretrained one, and its row shows the measurement's own readi
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.modes import label_of
 from bertviz_lite.experiments.modes_bench import MODE_LR, MODES, cpu_model, load_average
+from bertviz_lite.record.jsonfile import write_json
 from bertviz_lite.record.provenance import engine_info
 
 log = logging.getLogger(__name__)
@@ -80,19 +79,10 @@ def measure(task: str, modes: list[str], epochs: int, seed: int, out: Path,
         log.info("%s: %s %.3f; zero-shot similarity %.3f -> %.3f", mode, task,
                  rec.final.get("value") or float("nan"), before, after)
         del trainer
-        _save(result, out)
+        write_json(out, result)
     result["setup"]["load_end"] = load_average()
-    _save(result, out)
+    write_json(out, result)
     return result
-
-
-def _save(result: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".forgetting-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import TASKS, RunConfig
 from bertviz_lite.engine.modes import label_of
 from bertviz_lite.engine.tasks import TASK_SPECS
+from bertviz_lite.record.jsonfile import write_json
 from bertviz_lite.record.provenance import engine_info
 from bertviz_lite.record.runs import RunRecord
 
@@ -126,7 +126,7 @@ def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Pat
             result["setup"]["load_note"] = load_note(result["rows"], os.cpu_count() or 1)
             log.info("%s %s: %s %.3f, %.2f s/step", task, mode, rec.status,
                      rec.final.get("value") or float("nan"), row["step_s"] or 0)
-            _save(result, out)
+            write_json(out, result)
     return result
 
 
@@ -162,15 +162,6 @@ def _mode_order(mode: str) -> int:
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows by task, then mode, in the order of TASKS and MODES."""
     return sorted(rows, key=lambda r: (_task_order(r["task"]), _mode_order(r["mode"])))
-
-
-def _save(result: dict, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".modes-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, out)
 
 
 def main(argv: list[str] | None = None) -> int:

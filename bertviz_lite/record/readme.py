@@ -209,6 +209,18 @@ def recipe_table(runs: Path) -> str:
     return "\n".join(lines)
 
 
+def _metric_cell(row: dict[str, Any]) -> str:
+    """A mode row's metric, x100, with its name: "80.8 (accuracy)"."""
+    value = None if row.get("value") is None else 100 * float(row["value"])
+    return f"{_num(value, 1)} ({row['metric']})"
+
+
+def _trainable_cell(row: dict[str, Any]) -> str:
+    """A mode row's trainable weights and their share: "605,954 (2.62%)"."""
+    share = 100 * row["trainable"] / row["total"] if row.get("total") else 0.0
+    return f"{row['trainable']:,} ({share:.3g}%)"
+
+
 def modes_table(runs: Path) -> str:
     """Every mode on the bundled tasks (experiments/modes_bench.py): metric, trainable
     weights, step time, memory, optimizer state, checkpoint size, and the load it ran under."""
@@ -220,10 +232,8 @@ def modes_table(runs: Path) -> str:
             "peak memory (MB)", "optimizer state (MB)", "checkpoint (MB)", "load (1 min)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result.get("rows", []):
-        value = None if r.get("value") is None else 100 * float(r["value"])
-        share = 100 * r["trainable"] / r["total"] if r.get("total") else 0.0
-        cells = [str(r["task"]), str(r["label"]), f"{_num(value, 1)} ({r['metric']})",
-                 f"{r['trainable']:,} ({share:.3g}%)", _num(r.get("step_s"), 2),
+        cells = [str(r["task"]), str(r["label"]), _metric_cell(r), _trainable_cell(r),
+                 _num(r.get("step_s"), 2),
                  _num(r.get("peak_mb"), 0), _num(r.get("optimizer_mb"), 2),
                  _num(r.get("checkpoint_mb"), 3),
                  f"{_num(r.get('load_before'), 1)} → {_num(r.get('load_after'), 1)}"]
@@ -255,11 +265,8 @@ def forgetting_table(runs: Path) -> str:
             "zero-shot similarity after (Pearson r)", "lost"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result.get("rows", []):
-        value = None if r.get("value") is None else 100 * float(r["value"])
-        share = 100 * r["trainable"] / r["total"] if r.get("total") else 0.0
         lines.append("| " + " | ".join([
-            str(r["label"]), f"{_num(value, 1)} ({r['metric']})",
-            f"{r['trainable']:,} ({share:.3g}%)", _num(r.get("pearson_after"), 3),
+            str(r["label"]), _metric_cell(r), _trainable_cell(r), _num(r.get("pearson_after"), 3),
             f"{float(r['drop']):+.3f}".replace("+-", "-")]) + " |")
     eng = s.get("engine", {})
     lines += ["", f"{s.get('model')} ({s.get('layers')} layers) tuned on the bundled "
