@@ -221,3 +221,38 @@ def test_panel_titles_use_the_registry_labels() -> None:
                                       "adapters", "lp-ft", "gradual", "mystery")] == [
         "Frozen", "Fine-tuned", "Top-2", "LoRA", "BitFit", "Adapters", "LP-FT",
         "Gradual unfreezing", "Mystery"]
+
+
+@pytest.mark.browser
+def test_an_idle_stack_asks_for_no_frames_and_a_click_wakes_it(tmp_path: Path) -> None:
+    """At rest the player requests no animation frames (a laptop's battery, eight tabs on
+    one projector machine); a backward sweep animates again, then the stack rests again."""
+    from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
+
+    if not Path(chromium_path()).exists():
+        pytest.skip(f"Chromium not found at {chromium_path()}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    th = presenter_theme(1280, 720)
+    data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
+                        autoplay=False)
+    page = tmp_path / "stack.html"
+    page.write_text(S.stack_html(data), encoding="utf-8")
+    frames = "() => document.querySelector('.bvs-root').__bvs.stats().frames"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1280, "height": 720})
+        pg.goto(page.as_uri())
+        pg.wait_for_selector(".bvs-wall")
+        pg.wait_for_timeout(500)
+        at_rest = pg.evaluate(frames)
+        pg.wait_for_timeout(1000)
+        still = pg.evaluate(frames)
+        lit = pg.evaluate("() => [...document.querySelectorAll('.bvs-num')]"
+                          ".map((e) => e.textContent)")
+        pg.locator(".bvs-sweep").click()
+        pg.wait_for_timeout(800)
+        sweeping = pg.evaluate(frames)
+        browser.close()
+    assert still == at_rest, (at_rest, still)  # no frame drawn for a second at rest
+    assert sweeping > still + 10, (still, sweeping)  # the sweep animates
+    assert any(t and t.strip() for t in lit)  # at rest the numbers are drawn all the same

@@ -6,7 +6,9 @@
  *
  * No imports, no network: the data comes from bertviz_lite/figures/stack.py (stack_data).
  * The animation runs on requestAnimationFrame; Python only sends new data (4 times a second
- * while a run trains), which `update` merges without restarting the animation.
+ * while a run trains), which `update` merges without restarting the animation. At rest (no
+ * pulse travelling, nothing playing) it asks for no frames at all: an idle stack costs the
+ * browser nothing, on a student's laptop or in a tab left open beside eight others.
  */
 "use strict";
 
@@ -82,11 +84,27 @@ class BertvizStack {
     this.note = bvsHtml("div", "bvs-note", root);
     this._last = performance.now();
     this._tick = this._tick.bind(this);
+    this._frame = null;  // the pending requestAnimationFrame, if any
     this._onResize = () => this._layout();
     window.addEventListener("resize", this._onResize);
+    // the page around the stack may move or resize it: look twice a second (costs no frames)
+    this._watch = setInterval(() => this._checkPlace(), 500);
     this.update(data);
     if (data.autoplay && !data.live) this.play();
-    requestAnimationFrame(this._tick);
+    this._wake();
+  }
+
+  _wake() {  // something will move or change: draw frames again until the stack is at rest
+    this._dirty = true;
+    if (this._frame === null) this._frame = requestAnimationFrame(this._tick);
+  }
+
+  _checkPlace() {
+    if (!this.root.isConnected) { this.destroy(); return; }
+    if (!this.geo) return;
+    const top = this._pageTop();
+    if (Math.abs((this.root.clientWidth || 0) - this.geo.W) > 2 ||
+        (this.data.fit && Math.abs(top - this.geo.top) > 4)) this._layout();
   }
 
   _controls() {
@@ -153,6 +171,7 @@ class BertvizStack {
     }
     if (!this.cycle && !this.playing && this.n) this._settle(this.idx);  // at rest: all lit
     this._labels();
+    this._wake();
   }
 
   shownIdx() { return this.shown.length ? this.shown[0].idx : -1; }
@@ -230,6 +249,7 @@ class BertvizStack {
     bvsEl("rect", {width: 10, height: 10, fill: th.frozen_fill}, pat);
     bvsEl("line", {x1: 0, y1: 0, x2: 0, y2: 10, stroke: th.text, "stroke-width": 4}, pat);
     this.views = panels.map((p, pi) => this._drawPanel(p, pi));
+    if (this._tick) this._wake();  // new elements: draw the values into them
     if (this.n !== undefined) this._labels();  // the new elements get their words
   }
 
@@ -315,6 +335,7 @@ class BertvizStack {
     if (this.idx >= this.n - 1) { this.t = 0; this.idx = 0; }
     this.playing = true;
     if (!this.cycle) this._startCycle("play");
+    this._wake();
     this._labels();
   }
 
@@ -352,10 +373,12 @@ class BertvizStack {
     this.cycle = {start: performance.now(), len: len * 1000, idx: this.idx, kind,
                   from: this.shown.map((s) => s.vals.slice())};
     this.cycles += 1;
+    this._wake();
     if (this.firstPulseAt === null) this.firstPulseAt = this.cycle.start;
   }
 
   _settle(i) {  // every panel showing step i at rest
+    this._wake();
     (this.views || []).forEach((v, pi) => {
       const k = Math.min(i, v.p.steps.length - 1);
       this.shown[pi] = {vals: k >= 0 ? v.p.norms[k].slice() : v.p.groups.map(() => null), idx: i};
@@ -363,14 +386,9 @@ class BertvizStack {
   }
 
   _tick(now) {
+    this._frame = null;
     if (!this.root.isConnected) { this.destroy(); return; }
-    requestAnimationFrame(this._tick);
     this.frames += 1;
-    if (this.frames % 30 === 0 && this.geo) {  // the page moved or resized it: lay out again
-      const top = this._pageTop();
-      if (Math.abs((this.root.clientWidth || 0) - this.geo.W) > 2 ||
-          (this.data.fit && Math.abs(top - this.geo.top) > 4)) this._layout();
-    }
     const dt = Math.min(0.25, (now - this._last) / 1000);
     this._last = now;
     if (this.playing && this.n) {
@@ -389,7 +407,12 @@ class BertvizStack {
       if (this.playing && this.t >= this.cum[this.n - 1]) this.playing = false;
       this._labels();
     }
+    this._dirty = false;
     this._render(now);
+    // another frame only while something moves; _wake() starts the frames again
+    if ((this.cycle || this.playing) && this._frame === null) {
+      this._frame = requestAnimationFrame(this._tick);
+    }
   }
 
   // -- drawing a frame --------------------------------------------------------------------
@@ -497,6 +520,9 @@ class BertvizStack {
 
   destroy() {
     window.removeEventListener("resize", this._onResize);
+    clearInterval(this._watch);
+    if (this._frame !== null) cancelAnimationFrame(this._frame);
+    this._frame = null;
     this.root.__bvs = null;
   }
 }
