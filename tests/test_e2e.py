@@ -51,7 +51,8 @@ def browser():
 
 @pytest.fixture()
 def page(browser):
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
+    # reduced motion: nothing replays by itself (the animation is tested in test_stage_e2e.py)
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000}, reduced_motion="reduce")
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))

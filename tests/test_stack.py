@@ -256,3 +256,42 @@ def test_an_idle_stack_asks_for_no_frames_and_a_click_wakes_it(tmp_path: Path) -
     assert still == at_rest, (at_rest, still)  # no frame drawn for a second at rest
     assert sweeping > still + 10, (still, sweeping)  # the sweep animates
     assert any(t and t.strip() for t in lit)  # at rest the numbers are drawn all the same
+
+
+@pytest.mark.browser
+def test_reduced_motion_stops_autoplay_and_play_still_animates(tmp_path: Path) -> None:
+    """Where the system asks for reduced motion, the recorded replay does not start by
+    itself, the legend says how to animate, and Play still plays."""
+    from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
+
+    if not Path(chromium_path()).exists():
+        pytest.skip(f"Chromium not found at {chromium_path()}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    th = presenter_theme(1280, 720)
+    data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
+                        autoplay=True)
+    page = tmp_path / "stack.html"
+    page.write_text(S.stack_html(data), encoding="utf-8")
+    stats = "() => document.querySelector('.bvs-root').__bvs.stats()"
+    seen = {}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        for motion in ("no-preference", "reduce"):
+            pg = browser.new_page(viewport={"width": 1280, "height": 720},
+                                  reduced_motion=motion)
+            pg.goto(page.as_uri())
+            pg.wait_for_selector(".bvs-wall")
+            pg.wait_for_timeout(400)
+            seen[motion] = {"stats": pg.evaluate(stats),
+                            "note": pg.locator(".bvs-note").inner_text()}
+            if motion == "reduce":
+                pg.locator(".bvs-play").click()
+                pg.wait_for_timeout(400)
+                seen["pressed"] = pg.evaluate(stats)
+            pg.close()
+        browser.close()
+    assert seen["no-preference"]["stats"]["playing"]
+    assert "Motion is reduced" not in seen["no-preference"]["note"]
+    assert not seen["reduce"]["stats"]["playing"] and seen["reduce"]["stats"]["cycles"] == 0
+    assert "Motion is reduced" in seen["reduce"]["note"]
+    assert seen["pressed"]["playing"] and seen["pressed"]["cycles"] >= 1

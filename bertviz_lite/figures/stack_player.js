@@ -9,6 +9,9 @@
  * while a run trains), which `update` merges without restarting the animation. At rest (no
  * pulse travelling, nothing playing) it asks for no frames at all: an idle stack costs the
  * browser nothing, on a student's laptop or in a tab left open beside eight others.
+ * Where the system asks for reduced motion (prefers-reduced-motion), nothing moves unless
+ * asked: no autoplay, a live run's new step is drawn at rest; Play and "One backward pass"
+ * still animate when pressed.
  */
 "use strict";
 
@@ -60,6 +63,11 @@ function bvsLuma(colour) {  // relative luminance (WCAG) of "rgb(r,g,b)" or "#RR
   return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
 }
 
+function bvsReducedMotion() {
+  return typeof window !== "undefined" && !!window.matchMedia &&
+    window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+}
+
 function bvsEase(t) { return t < 0.5 ? 2 * t * t : 1 - Math.pow(-2 * t + 2, 2) / 2; }
 
 class BertvizStack {
@@ -76,6 +84,7 @@ class BertvizStack {
     this.idx = 0;  // the step index every panel shows
     this.speed = 1;
     this.playing = false;
+    this.still = bvsReducedMotion();  // the system asks for reduced motion
     this.cycle = null;  // {start, len, idx, kind}
     this.shown = [];  // per panel: the norms drawn now (per group), and their step index
     this.signature = "";
@@ -90,7 +99,7 @@ class BertvizStack {
     // the page around the stack may move or resize it: look twice a second (costs no frames)
     this._watch = setInterval(() => this._checkPlace(), 500);
     this.update(data);
-    if (data.autoplay && !data.live) this.play();
+    if (data.autoplay && !data.live && !this.still) this.play();
     this._wake();
   }
 
@@ -163,7 +172,7 @@ class BertvizStack {
       this.idx = Math.max(0, (own ? own.steps.length : this.n) - 1);
       this.playing = false;
       this.t = this.cum.length ? this.cum[this.cum.length - 1] : 0;
-      if (!this.cycle && this.n && this.shownIdx() !== this.idx) this._startCycle("live");
+      if (!this.cycle && this.n && this.shownIdx() !== this.idx) this._liveStep();
     } else if (wasLive) {  // the run ended: stay on its last step, ready to replay
       this.idx = Math.max(0, (own ? own.steps.length : this.n) - 1);
     } else if (first && !data.autoplay) {
@@ -176,12 +185,23 @@ class BertvizStack {
 
   shownIdx() { return this.shown.length ? this.shown[0].idx : -1; }
 
+  _liveStep() {  // a live run's newest step: a pulse, or at rest where motion is reduced
+    if (this.still) {
+      if (this.firstPulseAt === null) this.firstPulseAt = performance.now();
+      this._settle(this.idx);
+    } else {
+      this._startCycle("live");
+    }
+  }
+
   _legend() {
     const [lo, hi] = this.data.range;
     const dec = (e) => (e >= 0 ? String(Math.pow(10, e)) : "0." + "0".repeat(-e - 1) + "1");
     const base = "Brighter: a larger weight gradient ‖∂L/∂W‖ (log scale, " + dec(lo) + " to " +
       dec(hi) + "). At the hatched wall the gradient stops.";
-    return (this.data.note ? this.data.note + " " : "") + base;
+    const still = this.still && !this.data.live ? " Motion is reduced (a system setting): " +
+      "press Play or One backward pass to animate." : "";
+    return (this.data.note ? this.data.note + " " : "") + base + still;
   }
 
   // -- geometry ---------------------------------------------------------------------------
@@ -402,7 +422,7 @@ class BertvizStack {
       const kind = this.cycle.kind;
       this.cycle = null;
       if (this.playing) this._startCycle("play");
-      else if (this.data.live && this.shownIdx() !== this.idx) this._startCycle("live");
+      else if (this.data.live && this.shownIdx() !== this.idx) this._liveStep();
       else if (kind === "sweep") this._labels();
       if (this.playing && this.t >= this.cum[this.n - 1]) this.playing = false;
       this._labels();
