@@ -87,6 +87,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [item for item, r in zip(items, is_ray, strict=True) if r == wanted]
 
 
+_WORKER_CLOCK: dict[str, list[float]] = {}  # worker: [busy seconds, tests, last end]
+_SESSION_START = __import__("time").time()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """In the process that reports (xdist's controller, or pytest alone): each worker's busy
+    seconds and when its last test ended, for the balance line at the end."""
+    import time
+
+    node = getattr(report, "node", None)
+    worker = getattr(getattr(node, "gateway", None), "id", None) or "main"
+    clock = _WORKER_CLOCK.setdefault(worker, [0.0, 0, 0.0])
+    clock[0] += report.duration
+    clock[1] += report.when == "call"
+    clock[2] = time.time() - _SESSION_START
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's own type)
+    """One line per worker: tests run, seconds busy, and when its last test ended (how well
+    `--dist loadscope` balanced the modules: the run lasts as long as the later worker)."""
+    for worker, (busy, tests, last) in sorted(_WORKER_CLOCK.items()):
+        terminalreporter.write_line(f"[test] worker {worker}: {tests} tests, {busy:.0f} s busy, "
+                                    f"its last test ended {last:.0f} s after the start")
+
+
 def make_tiny_bert(path: Path, *, layers: int = 2, hidden: int = 32, heads: int = 4) -> Path:
     """Save a random-weight BERT (hidden 32, 2 layers, 4 heads) with the bundled tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertModel
