@@ -434,8 +434,8 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
                 spread.add(r.headers["X-Bertviz-Upstream"])
         assert len(spread) == 2, spread
-        pids = {}
-        for i in range(3):
+        pids, sessions = {}, []
+        for i in range(3):  # three students, each training at once
             ctx, pg = new_page(browser)
             seen = set()
             for _ in range(2):  # a reload in one browser stays on one app process
@@ -444,8 +444,10 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
                 seen.add(pg.get_by_text("App process").inner_text().split()[-1])
             assert len(seen) == 1, seen
             train_on(pg, url, f"seed={800 + i}")
-            assert wait_done(pg) == "done"  # websockets work through the proxy
             pids[i] = seen.pop()
+            sessions.append((ctx, pg))
+        for ctx, pg in sessions:
+            assert wait_done(pg) == "done"  # websockets work through the proxy
             ctx.close()
         # The hostile inputs the single server refuses, through the proxy: path-like and
         # invalid URL values, a binary upload, markup in an uploaded file.
