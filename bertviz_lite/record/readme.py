@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -254,6 +255,56 @@ def modes_table(runs: Path) -> str:
     return "\n".join(lines)
 
 
+def modes_real_table(runs: Path) -> str:
+    """Every mode on real data (experiments/modes_real.py): per task, training-set size and
+    mode, the median metric over the seeds measured (with their range), trainable weights,
+    the median step time, peak memory and checkpoint size."""
+    result = _load(runs, "modes-real")
+    if result is None:
+        return "No measurement on real data committed (assets/runs/modes-real.json)."
+    s = result.get("setup", {})
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for r in result.get("rows", []):  # the JSON keeps them ordered: task, size, mode, seed
+        groups.setdefault((r["task"], int(r["size"]), r["mode"]), []).append(r)
+    head = ["task (dev set)", "training examples", "mode", "metric (x100): median of seeds",
+            "seeds", "trainable weights", "median step (s)", "peak memory (MB)",
+            "checkpoint (MB)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, _size, _mode), rows in groups.items():
+        values = sorted(100 * float(r["value"]) for r in rows if r.get("value") is not None)
+        spread = f" [{values[0]:.1f}–{values[-1]:.1f}]" if len(values) > 1 else ""
+        first = rows[0]
+        cells = [f"{task} ({first.get('dataset')}, {first.get('eval_examples')})",
+                 f"{first.get('train_examples'):,}", str(first["label"]),
+                 f"{_num(statistics.median(values) if values else None, 1)}{spread} "
+                 f"({first['metric']})",
+                 ", ".join(str(r["seed"]) for r in rows), _trainable_cell(first),
+                 _num(statistics.median(r["step_s"] for r in rows if r.get("step_s")), 2)
+                 if any(r.get("step_s") for r in rows) else "–",
+                 _num(max((r.get("peak_mb") or 0) for r in rows) or None, 0),
+                 _num(first.get("checkpoint_mb"), 3)]
+        lines.append("| " + " | ".join(cells) + " |")
+    eng = s.get("engine", {})
+    lrs = ", ".join(f"{m} {lr:g}" for m, lr in s.get("mode_lr", {}).items())
+    lines += ["", f"{s.get('model')} ({s.get('layers')} layers, {s.get('hidden')} wide); "
+              f"training examples: a stratified sample drawn with each seed from the train "
+              f"file (all of it where the file is smaller), scored on the whole dev file; "
+              f"{s.get('epochs')} epochs, batch {s.get('batch_size')}; learning rate of the "
+              f"BERT-side weights {s.get('lr')} ({lrs}), head {s.get('head_lr')}; "
+              f"{s.get('cpu')}, {s.get('cores')} cores, engine {eng.get('version')}, "
+              f"{_recorded_real(s)}: {s.get('load_note')}. [a–b]: the lowest and highest "
+              f"seed."]
+    return "\n".join(lines)
+
+
+def _recorded_real(setup: dict[str, Any]) -> str:
+    """When the real-data rows were measured: each session's sizes and seeds."""
+    return "recorded in {} session(s): {}".format(len(setup.get("sessions", [])), "; ".join(
+        f"{', '.join(map(str, x.get('sizes', [])))} examples, seeds "
+        f"{', '.join(map(str, x.get('seeds', [])))}, {', '.join(x.get('modes', []))} on "
+        f"{x.get('date')} (commit {x.get('commit')})" for x in setup.get("sessions", [])))
+
+
 def forgetting_table(runs: Path) -> str:
     """Each mode tuned on one task, then the pretraining skill measured on its encoder
     (experiments/forgetting_modes.py): the task's metric, zero-shot similarity before/after."""
@@ -295,6 +346,7 @@ TABLES: dict[str, Callable[[Path], str]] = {"lecture-runs": lecture_table,
                                             "task-model": task_model_gain,
                                             "recipe": recipe_table,
                                             "modes": modes_table,
+                                            "modes-real": modes_real_table,
                                             "forgetting-modes": forgetting_table}
 
 
