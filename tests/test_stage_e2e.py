@@ -97,6 +97,20 @@ def check(pg, where: str, findings: list[str], folder: Path, shot: str,
     assert not exc, (where, exc)
 
 
+def frame_strip(frames: list[Path], out: Path) -> None:
+    """The frames side by side in one image, in order (a backward sweep at a glance)."""
+    from PIL import Image
+
+    images = [Image.open(f).convert("RGB") for f in frames]
+    strip = Image.new("RGB", (sum(i.width for i in images) + 8 * (len(images) - 1),
+                              max(i.height for i in images)), "white")
+    x = 0
+    for image in images:
+        strip.paste(image, (x, 0))
+        x += image.width + 8
+    strip.save(out)
+
+
 def views(pg, step) -> int:
     return pg.locator(f".st-key-lesson_view_{step.id} button").count()
 
@@ -164,6 +178,8 @@ def test_backprop_stage_replays_trains_and_fits(page, artefacts) -> None:
         pg.wait_for_timeout(650)
         pg.locator(".st-key-bp_recorded_stack").screenshot(
             path=str(artefacts / f"sweep-frame-{k}.png"))
+    frame_strip([artefacts / f"sweep-frame-{k}.png" for k in range(6)],
+                artefacts / "sweep-strip.png")
     check(pg, "Backprop before Train at 1280x720 light", findings, artefacts,
           "backprop-1280-light-recorded")
     # Train: the live run beside the recorded frozen and fine-tuned runs

@@ -80,9 +80,10 @@ PAGES: tuple[Page, ...] = (
                  "validation curves, learning curves over data size"),
     Page("attention", "Attention", "attention", explore=True,
          summary="every layer and head as a token x token heatmap, pretrained beside "
-                 "fine-tuned"),
+                 "fine-tuned or the shipped LoRA-tuned model (ready at once)"),
     Page("attribution", "Attribution", "attribution", explore=True,
-         summary="Integrated Gradients on the embeddings, frozen and fine-tuned side by side"),
+         summary="Integrated Gradients on the embeddings, frozen beside fine-tuned or the "
+                 "shipped LoRA-tuned model"),
     Page("changes", "What changed inside BERT?", "changes", explore=True,
          summary="CKA, weight change and linear probes per layer, zero-shot similarity before "
                  "and after"),

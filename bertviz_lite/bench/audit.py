@@ -2,7 +2,8 @@
 
 Over every chart on the page (plotly figures and the animated stack): each text inside its
 figure, no two texts overlapping, each text at least `floor_px` high on screen, no chart
-narrower than a third of the window; and the page no taller than the window. Findings are
+narrower than a third of the window; and, on the stage, the page no taller than the window
+(a normal page scrolls, and is audited without that last check). Findings are
 plain sentences ("chart 2: 'Accuracy: training vs vali' sticks out of its figure"), none
 when the page is fine. The animation's frame rate is counted with requestAnimationFrame.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 # Charts: plotly figures (their svg text) and the stack player (its svg text). Text of a
 # hidden element (a folded expander, a closed menu) has no box and is not seen.
-_AUDIT_JS = """(floor) => {
+_AUDIT_JS = """([floor, fit]) => {
   const found = [];
   // seen: laid out and not inside a closed expander (its content keeps a layout box but is
   // not drawn: content-visibility), nor hidden
@@ -54,7 +55,7 @@ _AUDIT_JS = """(floor) => {
   });
   const main = document.querySelector('[data-testid="stMain"]');
   const tall = Math.max(main ? main.scrollHeight : 0, document.documentElement.scrollHeight);
-  if (tall > H + 1) found.push(`the page is ${tall} px tall on a ${H}-px screen`);
+  if (fit && tall > H + 1) found.push(`the page is ${tall} px tall on a ${H}-px screen`);
   return {findings: found, charts: charts.length};
 }"""
 
@@ -66,9 +67,10 @@ _FPS_JS = """(ms) => new Promise((done) => {
 })"""
 
 
-def audit(page: Any, floor_px: float) -> tuple[list[str], int]:
-    """(findings, number of charts seen) for the page as it is drawn now."""
-    out = page.evaluate(_AUDIT_JS, floor_px)
+def audit(page: Any, floor_px: float, fit_screen: bool = True) -> tuple[list[str], int]:
+    """(findings, number of charts seen) for the page as it is drawn now; `fit_screen`: the
+    page must fit the window (the stage), else it may scroll (a normal page)."""
+    out = page.evaluate(_AUDIT_JS, [floor_px, fit_screen])
     return list(out["findings"]), int(out["charts"])
 
 
@@ -76,6 +78,9 @@ def frames_per_second(page: Any, ms: int = 2000) -> float:
     """requestAnimationFrame callbacks per second over `ms` milliseconds (what the browser
     managed to draw while the page did its work)."""
     return round(float(page.evaluate(_FPS_JS, ms)), 1)
+
+
+NORMAL_FLOOR_PX = 11.0  # off the stage (a laptop at arm's length): plotly's ticks are 12 px
 
 
 def floor_for(width: int, height: int) -> float:

@@ -13,12 +13,15 @@ inspection (trained models for the inspection pages).
 """
 
 from bertviz_lite.ui.inspection import (
+    TUNED_TITLES,
     finetune_config,
     finetune_offer,
-    finetuned_attention,
     finetuned_model_name,
     model_for,
     model_source,
+    tuned_attention,
+    tuned_choice,
+    tuned_note,
 )
 from bertviz_lite.ui.layout import (
     PRESENT_PARAM,
@@ -106,7 +109,8 @@ __all__ = [
     "ACTIVE", "HEAD_LRS", "LRS", "PRESENT_PARAM", "PRESENTER_CSS", "QUERY", "UPLOAD_TYPES", "backbone",
     "bundled_train_size", "check_settings", "clamp_state", "interrupted_runs", "flash", "owner_id", "show_flash", "default_model", "facts", "finetune_config",
     "finetuned_model_name", "comparison_records", "curve_charts", "data_picker",
-    "example_inputs", "explore_links", "exports", "finetune_offer", "finetuned_attention",
+    "example_inputs", "explore_links", "exports", "finetune_offer", "tuned_attention",
+    "tuned_choice", "tuned_note", "TUNED_TITLES",
     "classroom", "credential", "instructor_token", "take_token", "token_notes",
     "flow_chart", "friendly_error", "glossary_links", "is_instructor", "job_pool", "job_state", "job_status",
     "live_record", "live_view", "mark_entrypoint", "mode_picker", "model_for", "model_source", "navigation",

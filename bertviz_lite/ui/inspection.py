@@ -1,7 +1,7 @@
 """Trained models for the inspection pages (Forward, Attention, Attribution): this session's
 runs, else the server's shared fine-tuned model of the task (trained once, in the job pool,
-by the first session that asks, then reused by every session), or the shipped frozen heads;
-each with the lock that serialises its use."""
+by the first session that asks, then reused by every session), or the shipped frozen heads and
+LoRA-tuned models (ready at once); each with the lock that serialises its use."""
 
 from __future__ import annotations
 
@@ -25,10 +25,13 @@ from bertviz_lite.ui.resources import (
 )
 from bertviz_lite.ui.state import friendly_error, job_state, remember_run, start_job
 
+TUNED_TITLES = {"finetune": "Fine-tuned BERT", "lora": "LoRA-tuned BERT"}
 
-def model_for(task: str, mode: str) -> tuple[Any, threading.Lock] | None:
-    """(TrainedModel, its lock) for a task: this session's run of `mode`, or for frozen the
-    shipped head; None when there is none yet."""
+
+def checkpoint_folder(task: str, mode: str) -> str | None:
+    """The folder of the task model a view would use for `mode`: this session's run, the
+    server's shared fine-tuned model, or the shipped frozen head or LoRA model (those only
+    where the bundled model is offered: they were trained on it); None when there is none."""
     for key in [k for k in ("bp_job", f"ft_{task}", "cmp_frozen", "cmp_finetune")]:
         job = job_state(key)
         if job is not None:
@@ -37,10 +40,17 @@ def model_for(task: str, mode: str) -> tuple[Any, threading.Lock] | None:
     if folder is None and mode == "finetune":
         shared = job_pool().saved_model(finetune_config(task))  # the server's, made once
         folder = str(shared[1]) if shared is not None else None
-    if folder is None and mode == "frozen" and "bundled" in settings().offered_models().values():
-        shipped = shipped_model(task)  # trained on the bundled model: only where it is offered
+    if folder is None and "bundled" in settings().offered_models().values():
+        shipped = shipped_model(task, mode)
         folder = str(shipped) if shipped else None
-    if folder is None or not Path(folder).is_dir():
+    return folder if folder is not None and Path(folder).is_dir() else None
+
+
+def model_for(task: str, mode: str) -> tuple[Any, threading.Lock] | None:
+    """(TrainedModel, its lock) for a task: this session's run of `mode`, the server's
+    fine-tuned model, or a shipped one (`checkpoint_folder`); None when there is none yet."""
+    folder = checkpoint_folder(task, mode)
+    if folder is None:
         return None
     try:
         import json
@@ -103,11 +113,39 @@ def finetune_estimate(config: RunConfig) -> str:
     return "bundled data"
 
 
-def finetuned_attention(task: str, text: str, text_b: str | None) -> Any:
-    """Attention maps of this session's fine-tuned encoder, or None."""
+def tuned_choice(task: str, prefix: str) -> str:
+    """Which tuned model a view sets beside the pretrained or frozen one: fine-tuned (trained
+    once on this server) or LoRA-tuned (shipped, or this session's own LoRA run: ready at
+    once). Fine-tuned is the default once it exists."""
+    options = [m for m in ("finetune", "lora")
+               if m == "finetune" or checkpoint_folder(task, m) is not None]
+    if len(options) == 1:
+        return options[0]
+    default = "finetune" if checkpoint_folder(task, "finetune") is not None else "lora"
+    choice = st.segmented_control("Tuned model", options, default=default, required=True,
+                                  key=f"{prefix}_tuned_{task}", format_func=TUNED_TITLES.get)
+    return str(choice or default)
+
+
+def tuned_note(task: str, mode: str) -> str:
+    """Where a tuned model comes from, in one line (under its title)."""
+    folder = checkpoint_folder(task, mode)
+    if folder is None:
+        return ""
+    shipped = shipped_model(task, mode)
+    if shipped is not None and Path(folder) == shipped:
+        return ("LoRA matrices beside the attention's query and value projections of every "
+                "layer, with a head, trained on the bundled data and shipped with the app "
+                "(about 0.3 MB): the pretrained weights are unchanged.")
+    return "This session's run." if mode == "lora" else (
+        "Trained on this server, shared by every session.")
+
+
+def tuned_attention(task: str, mode: str, text: str, text_b: str | None) -> Any:
+    """Attention maps of the tuned encoder of `mode` (fine-tuned or LoRA), or None."""
     from bertviz_lite.inspect import attention_maps
 
-    found = model_for(task, "finetune")
+    found = model_for(task, mode)
     if found is None:
         return None
     trained, lock = found
@@ -116,7 +154,8 @@ def finetuned_attention(task: str, text: str, text_b: str | None) -> Any:
                               text, text_b)
 
 
-def finetuned_model_name(task: str) -> str | None:
-    """The pretrained model this session's fine-tuned model of `task` started from, or None."""
-    found = model_for(task, "finetune")
+def finetuned_model_name(task: str, mode: str = "finetune") -> str | None:
+    """The pretrained model this session's tuned model of `task` (fine-tuned or LoRA) started
+    from, or None."""
+    found = model_for(task, mode)
     return None if found is None else str(found[0].config.model)

@@ -135,11 +135,18 @@ def _model_lock(folder: str) -> threading.Lock:
     return threading.Lock()
 
 
-def shipped_model(task: str) -> Path | None:
-    """The frozen head shipped in assets/models for instant demos (a few KB)."""
+SHIPPED_MODES = ("frozen", "lora")  # the task models in assets/models, per task
+
+
+def shipped_model(task: str, mode: str = "frozen") -> Path | None:
+    """A task model shipped in assets/models for instant demos, trained on the bundled model
+    and data (scripts/record-runs.sh): the frozen head (a few KB) or the LoRA matrices with
+    their head (about 0.3 MB); None where none is shipped."""
     from bertviz_lite.paths import assets_dir
 
-    folder = assets_dir() / "models" / f"{task}-frozen"
+    if mode not in SHIPPED_MODES:
+        return None
+    folder = assets_dir() / "models" / f"{task}-{mode}"
     return folder if (folder / "task.json").is_file() else None
 
 

@@ -1,4 +1,4 @@
-"""Attention: what each head looks at, pretrained and after fine-tuning."""
+"""Attention: what each head looks at, pretrained and after tuning (fine-tuned, or LoRA)."""
 
 import streamlit as st
 
@@ -9,10 +9,13 @@ from bertviz_lite.inspect import attention_maps
 ui.page_header(
     "Attention",
     "Every layer has several attention heads; each row of a map shows how much one token "
-    "attends to every other token. Compare the pretrained BERT with the one fine-tuned on this "
-    "server (trained once, shared by every session).")
+    "attends to every other token. Compare the pretrained BERT with a tuned one: fine-tuned "
+    "on this server (trained once, shared by every session), or LoRA-tuned (shipped: ready at "
+    "once; LoRA changes the query and value projections, so the maps move too).")
 task = ui.task_picker()
-name = ui.finetuned_model_name(task) or ui.default_model()  # pretrained = the tuned one's start
+tuned = ui.tuned_choice(task, "att")
+label = ui.TUNED_TITLES[tuned].removesuffix(" BERT")
+name = ui.finetuned_model_name(task, tuned) or ui.default_model()  # the tuned one's start
 facts = ui.facts(name)
 st.caption(f"Pretrained model: {ui.safe(facts.title)}, {facts.layers} layers with "
            f"{facts.heads} attention heads each.")
@@ -32,7 +35,7 @@ ui.clamp_state("att_head", n_heads - 1)
 c1, c2 = st.columns(2)
 layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, key="att_layer")
 head = c2.slider("Head", 0, n_heads - 1, 0, key="att_head")
-after = ui.finetuned_attention(task, text, text_b)
+after = ui.tuned_attention(task, tuned, text, text_b)
 
 left, right = st.columns(2)
 with left:
@@ -42,14 +45,15 @@ with left:
 with right:
     if after is not None:
         ui.plot(attention_heatmap(after.tokens, after.attn[layer, head], segments=after.segments,
-                                  title=f"Fine-tuned: layer {layer}, head {head}",
+                                  title=f"{label}: layer {layer}, head {head}",
                                   theme=ui.theme()), key="att_after")
+        st.caption(ui.tuned_note(task, tuned))
     else:
         ui.finetune_offer(task, "att")
 if after is not None:
     ui.plot(attention_diff_heatmap(before.tokens, after.attn[layer, head],
                                    before.attn[layer, head],
-                                   title="Fine-tuned minus pretrained"), key="att_diff")
+                                   title=f"{label} minus pretrained"), key="att_diff")
 st.subheader("All heads at a glance")
 stat = st.segmented_control("Summary", ["entropy", "to_cls", "to_sep", "diagonal", "previous"],
                             default="entropy", required=True, key="att_stat")

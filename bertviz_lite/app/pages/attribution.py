@@ -1,4 +1,5 @@
-"""Attribution: which tokens drove the prediction, frozen and fine-tuned side by side."""
+"""Attribution: which tokens drove the prediction, frozen and tuned (fine-tuned or LoRA)
+side by side."""
 
 import streamlit as st
 
@@ -17,18 +18,21 @@ ui.page_header(
     "attributions add up to F(input) - F(baseline), missing it by the convergence delta.")
 
 task = ui.task_picker()
+tuned = ui.tuned_choice(task, "attr")
 text, text_b = ui.example_inputs(task, "attr")
 steps = st.select_slider("Integration steps", [16, 32, 50, 100], 50, key="attr_steps")
 if not text.strip():
     st.stop()
 columns = st.columns(2)
-for col, mode in zip(columns, ["frozen", "finetune"]):
+for col, mode in zip(columns, ["frozen", tuned]):
     with col:
-        st.subheader("Frozen BERT + trained head" if mode == "frozen" else "Fine-tuned BERT")
+        st.subheader("Frozen BERT + trained head" if mode == "frozen" else ui.TUNED_TITLES[mode])
         trained = ui.model_for(task, mode)
         if trained is None:
             ui.finetune_offer(task, "attr")
             continue
+        if mode != "frozen":
+            st.caption(ui.tuned_note(task, mode))
         model, lock = trained
         try:
             labels = readable_labels(task, model.label_names)
