@@ -1,5 +1,8 @@
 """End to end in real Chromium against `streamlit run`: every page, frozen and fine-tuned
 training on the bundled model with the live gradient chart, Stop, and a recorded replay.
+Every page in normal mode at 1400x900 (a laptop) is audited like the stage (chart text inside
+its figure, no overlaps, no chart narrower than a third of the window, text of at least
+NORMAL_FLOOR_PX), the Backprop page again with a run shown; a normal page may scroll.
 
 Screenshots and measured latencies go to test-artifacts/ for review.
 """
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bertviz_lite.app import registry
+from bertviz_lite.bench.audit import NORMAL_FLOOR_PX, audit
 from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 from tests.conftest import REPO
 
@@ -52,7 +56,7 @@ def browser():
 @pytest.fixture()
 def page(browser):
     # reduced motion: nothing replays by itself (the animation is tested in test_stage_e2e.py)
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1000}, reduced_motion="reduce")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, reduced_motion="reduce")
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -111,9 +115,16 @@ def watch_training(pg, seconds: float, stop_after_steps: int | None = None) -> d
             "steps_seen": steps[:5] + steps[-3:]}
 
 
+def audited(page, where: str) -> list[str]:
+    """The normal-mode audit of the page as drawn now (it may scroll: no height check)."""
+    found, _ = audit(page, NORMAL_FLOOR_PX, fit_screen=False)
+    return [f"{where}: {f}" for f in found]
+
+
 def test_every_page_renders(server, page):
     page.goto(server)
     settle(page)
+    findings: list[str] = []
     for name, title in PAGES.items():
         page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
         page.wait_for_timeout(500)
@@ -122,7 +133,9 @@ def test_every_page_renders(server, page):
         no_exceptions(page)
         assert page.locator("h1").first.inner_text().strip()
         shot(page, f"page-{name}")
+        findings += audited(page, f"{name} at 1400x900")
     assert not page.errors, page.errors  # type: ignore[attr-defined]
+    assert not findings, "\n".join(findings)
 
 
 def test_train_frozen_then_finetune_then_stop(server, page):
@@ -136,6 +149,8 @@ def test_train_frozen_then_finetune_then_stop(server, page):
     assert frozen["first_bar_s"] is not None, "the gradient chart appeared"
     assert page.get_by_text("frozen: no gradient").count() > 0
     shot(page, "train-frozen-done")
+    findings = audited(page, "Backprop with a finished run at 1400x900")
+    assert not findings, "\n".join(findings)
     metrics["frozen"] = frozen
 
     page.get_by_test_id("stButtonGroup").get_by_text("finetune", exact=True).click()

@@ -48,7 +48,8 @@ def value(n: str) -> float:
 
 def figure_text(fig: Any) -> str:
     """Every string a figure shows: title, subtitle, axis titles, tick and bar labels, legend."""
-    parts = [str(fig.layout.title.text or ""), str(fig.layout.title.subtitle.text or "")]
+    parts = [str(fig.layout.title.text or ""),
+             str(fig.layout.title.subtitle.text or "").replace("<br>", " ")]  # wrapped lines
     for trace in fig.data:
         parts.append(str(trace.name or ""))
         text = getattr(trace, "text", None)

@@ -94,7 +94,7 @@ def test_bar_chart_puts_each_rows_own_paper_number() -> None:
     assert list(ours.x) == ["frozen", "frozen (scalar-mix)", "top-2", "finetune"]
     assert list(paper.y) == [93.0, 93.0, None, 93.5]
     assert list(paper.text) == ["paper 93.0*", "paper 93.0*", "", "paper 93.5"]
-    note = html.unescape(fig.layout.title.subtitle.text)
+    note = html.unescape(fig.layout.title.subtitle.text).replace("<br>", " ")  # wrapped
     assert "*frozen: not the paper's setup" in note and "top-2: no paper number" in note
     assert "frozen and fine-tuned only" not in note  # the old, wrong note
     assert ours.name == "ours (tiny, 2 layers, bundled data, 480 examples)"

@@ -21,6 +21,28 @@ _AUDIT_JS = """([floor, fit]) => {
   const seen = (e) => { const r = e.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && (!e.checkVisibility || e.checkVisibility(
       {contentVisibilityAuto: true, visibilityProperty: true, opacityProperty: true})); };
+  // a text's glyph box on screen, as drawn (rotation included): 4 corners, its height
+  const quad = (t) => {
+    const bb = t.getBBox(), m = t.getScreenCTM();
+    const pt = (x, y) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f];
+    return {c: [pt(bb.x, bb.y), pt(bb.x + bb.width, bb.y), pt(bb.x + bb.width, bb.y + bb.height),
+                pt(bb.x, bb.y + bb.height)], h: bb.height * Math.hypot(m.c, m.d)};
+  };
+  const axes = (q) => {  // unit vectors along and across the text
+    const [p0, p1, , p3] = q.c, n = (v) => { const l = Math.hypot(v[0], v[1]) || 1;
+      return [v[0] / l, v[1] / l]; };
+    return [n([p1[0] - p0[0], p1[1] - p0[1]]), n([p3[0] - p0[0], p3[1] - p0[1]])];
+  };
+  const overlap = (qa, qb, ax) => {  // how far the two quads' projections on ax overlap
+    const pa = qa.c.map((p) => p[0] * ax[0] + p[1] * ax[1]);
+    const pb = qb.c.map((p) => p[0] * ax[0] + p[1] * ax[1]);
+    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb));
+  };
+  const collide = (qa, qb) => {  // separating axes, each text's along/across pair
+    const across = 0.3 * Math.min(qa.h, qb.h);
+    return [axes(qa), axes(qb)].every(([along, acr]) =>
+      overlap(qa, qb, along) > 2 && overlap(qa, qb, acr) > across);
+  };
   const charts = [...document.querySelectorAll('.js-plotly-plot, .bvs-svg')].filter(seen);
   const W = window.innerWidth, H = window.innerHeight;
   const name = (c, i) => (c.classList.contains('bvs-svg') ? 'stack ' : 'chart ') + (i + 1);
@@ -30,7 +52,7 @@ _AUDIT_JS = """([floor, fit]) => {
       `under a third of the ${W}-px screen`);
     const texts = [...c.querySelectorAll('text')].filter((t) =>
       t.textContent.trim() && !t.closest('.hoverlayer') && seen(t));
-    const boxes = texts.map((t) => [t, t.getBoundingClientRect()]);
+    const boxes = texts.map((t) => [t, t.getBoundingClientRect(), quad(t)]);
     for (const [t, r] of boxes) {
       const label = t.textContent.trim().slice(0, 40);
       if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
@@ -41,12 +63,14 @@ _AUDIT_JS = """([floor, fit]) => {
     }
     for (let a = 0; a < boxes.length; a++) {
       for (let b = a + 1; b < boxes.length; b++) {
-        const [ta, ra] = boxes[a], [tb, rb] = boxes[b];
+        const [ta, ra, qa] = boxes[a], [tb, rb, qb] = boxes[b];
         if (ta.contains(tb) || tb.contains(ta)) continue;
-        const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
-        const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
-        // glyph boxes include line spacing: a real collision covers a good part of one text
-        if (w > 2 && h > 0.3 * Math.min(ra.height, rb.height)) {
+        if (ra.right < rb.left || rb.right < ra.left || ra.bottom < rb.top ||
+            rb.bottom < ra.top) continue;  // not even their screen boxes meet
+        // in each text's own direction (rotated tick labels included): along the text, more
+        // than 2 px; across it, a good part of the lower text (glyph boxes include line
+        // spacing, so boxes that only touch are no collision)
+        if (collide(qa, qb)) {
           found.push(`${name(c, i)}: '${ta.textContent.trim().slice(0, 30)}' overlaps ` +
                      `'${tb.textContent.trim().slice(0, 30)}'`);
         }

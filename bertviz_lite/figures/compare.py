@@ -16,7 +16,14 @@ from plotly.subplots import make_subplots
 
 from bertviz_lite.engine.modes import FINETUNE, FROZEN
 from bertviz_lite.engine.tasks import TASK_SPECS
-from bertviz_lite.figures.text import capitalise, fmt_human, fmt_num, is_finite, safe_text
+from bertviz_lite.figures.text import (
+    capitalise,
+    fmt_human,
+    fmt_num,
+    is_finite,
+    safe_text,
+    wrap_words,
+)
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
 from bertviz_lite.record.paper import PAPER_TABLE, SLIDE_COST_RATIO, cost_ratio
 
@@ -72,17 +79,8 @@ def mode_tick(mode: str, width: int = 16) -> str:
     """A run's mode string as an x tick on lines of at most `width` characters, never
     rotated: "frozen (task model (BiLSTM max/mean pool))" -> "frozen<br>(task model<br>
     (BiLSTM max/mean<br>pool))" (the text is escaped)."""
-    lines: list[str] = []
-    for part in safe_text(mode).replace(" (", "\n(").split("\n"):
-        line = ""
-        for word in part.split(" "):
-            if line and len(line) + 1 + len(word) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        lines.append(line)
-    return "<br>".join(lines)
+    parts = safe_text(mode).replace(" (", "\n(").split("\n")
+    return "<br>".join(line for part in parts for line in wrap_words(part, width))
 
 
 def compare_bars(rows: list[dict[str, Any]], metric_title: str, theme: Theme = DEFAULT_THEME,
@@ -145,8 +143,10 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
     """
     fig = make_subplots(rows=2, cols=2, subplot_titles=[t for _, t, _ in COST_PANELS],
                         vertical_spacing=0.26, horizontal_spacing=0.12)
-    # "frozen (scalar-mix)" on two lines, never rotated into the panel below
-    modes = [safe_text(r.get("mode", "?")).replace(" (", "<br>(") for r in rows]
+    # wrapped ticks, never rotated into the panel below nor into each other (half a figure
+    # wide: shorter lines than the accuracy chart's)
+    modes = [safe_text(r.get("mode", "?")) for r in rows]
+    ticks = [mode_tick(str(r.get("mode", "?")), width=11) for r in rows]
     colours = [mode_colour(str(r.get("mode", "")), theme, i) for i, r in enumerate(rows)]
     for n, (key, _, log_axis) in enumerate(COST_PANELS):
         values = [float(r[key]) if is_finite(r.get(key)) else None for r in rows]
@@ -162,13 +162,13 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
                              col=col)
     ratio = _cost_ratio(rows)
     if ratio is not None and not theme.presenter:  # on the stage the subtitle says it
-        finetune_wall = next(float(r["wall_s"]) for r in rows if r.get("mode") == FINETUNE)
-        # Above the fine-tune bar's own value label, in the wall-time panel: inside the
-        # panel (the headroom above the bars), never up into the panel's title.
-        fig.add_annotation(x=safe_text(FINETUNE).replace(" (", "<br>("), y=finetune_wall,
-                           xref="x", yref="y", yanchor="bottom",
-                           yshift=int(theme.tick_size * 1.5), showarrow=False,
-                           text=f"{ratio:.1f}× frozen (slide: ~{SLIDE_COST_RATIO:.0f}×)",
+        # In the wall-time panel's top right corner, in the headroom above every bar and its
+        # value label (a mode slower than fine-tuning, e.g. LoRA here, has its label there
+        # too: above the fine-tune bar the note ran into it).
+        fig.add_annotation(x=1, y=1, xref="x domain", yref="y domain", xanchor="right",
+                           yanchor="top", showarrow=False,
+                           text=f"fine-tuned: {ratio:.1f}× frozen (slide: ~"
+                                f"{SLIDE_COST_RATIO:.0f}×)",
                            font={"color": theme.backward, "size": theme.tick_size})
     if ratio is not None:
         subtitle = (f"fine-tuning took {ratio:.1f}× frozen's time "
@@ -176,8 +176,10 @@ def cost_figure(rows: list[dict[str, Any]], theme: Theme = DEFAULT_THEME) -> go.
     else:
         subtitle = "run both frozen and finetune to see the cost ratio"
     height = 560 if not theme.presenter else 900
-    style(fig, theme, title="What each mode costs", subtitle=subtitle, height=height)
-    fig.update_xaxes(tickangle=0)
+    lines = max((t.count("<br>") + 1 for t in ticks), default=1)
+    style(fig, theme, title="What each mode costs", subtitle=subtitle,
+          height=height + 2 * theme.tick_size * max(0, lines - 2))
+    fig.update_xaxes(tickangle=0, tickmode="array", tickvals=modes, ticktext=ticks)
     for ann in fig.layout.annotations:  # the subplot titles: the theme's size, not plotly's 16
         if ann.text in {t for _, t, _ in COST_PANELS}:
             ann.font.size = theme.font_size

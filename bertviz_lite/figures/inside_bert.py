@@ -32,6 +32,9 @@ def setup_line(r: ChangesResult) -> str:
             f"{s.get('mode')}, {s.get('data')} data, {ex.get('cka_rows')} validation {unit}")
 
 
+HALF_WIDTH_CHARS = 52  # a subtitle's line in a chart half the page wide (the page's columns)
+
+
 def _finite(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
@@ -85,14 +88,14 @@ def probe_lines(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
     base = _finite(r.baseline.get("value"))
     if base is not None:
         fig.add_hline(y=base, line={"dash": "dash", "color": theme.text, "width": theme.thin_line},
-                      annotation_text=safe_text(f"baseline, ignores the input "
-                                                f"({r.baseline.get('name')}): {base:.3f}"),
-                      annotation_position="bottom right")
+                      annotation_text=safe_text("baseline, ignores the input") + "<br>" +
+                      safe_text(f"({r.baseline.get('name')}): {base:.3f}"),
+                      annotation_position="top right", annotation_align="right")
     fig.update_yaxes(title_text=safe_text(f"probe {metric} on validation"))
     fig.update_xaxes(title_text="layer the probe reads (input to output)")
     return style(fig, theme, "Where the task information lives", height=420,
                  subtitle="Look for: was the probe already high before tuning, and in which "
-                          "layers? " + setup_line(r))
+                          "layers? " + setup_line(r), subtitle_chars=HALF_WIDTH_CHARS)
 
 
 def cka_heatmap(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
@@ -109,7 +112,8 @@ def cka_heatmap(r: ChangesResult, theme: Theme = DEFAULT_THEME) -> go.Figure:
     fig.update_yaxes(title_text="pretrained model's layer")
     return style(fig, theme, "Every layer against every layer (CKA)", height=460,
                  subtitle="Look for: the diagonal staying bright where a layer kept its "
-                          "representation, and blocks of similar layers. " + setup_line(r))
+                          "representation, and blocks of similar layers. " + setup_line(r),
+                 subtitle_chars=HALF_WIDTH_CHARS)
 
 
 def forgetting_bars(rows: Sequence[Mapping[str, Any]], set_name: str, setup: str,

@@ -38,12 +38,29 @@ def short(s: object, limit: int = 16) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def wrap_words(text: str, width: int) -> list[str]:
+    """Lines of at most `width` characters, broken between words (a longer word keeps its
+    own line)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return lines
+
+
 def token_axis(tokens: Sequence[str]) -> dict[str, object]:
     """Axis settings that show tokens at integer positions 0..T-1.
 
     tokens: length T. Positions, not categories, so a repeated token ("the" ... "the") keeps
     its own column; a category axis would merge the two. Long tokens are shortened in the tick
-    labels (hover text shows them whole) and labels slant when they would collide.
+    labels (hover text shows them whole); a long sentence's labels stand upright (-90°: a
+    label needs only its line height across, where -45° slanted neighbours into each other)
+    and a few long tokens slant.
     """
     n = len(tokens)
     longest = max((len(str(t)) for t in tokens), default=0)
@@ -52,7 +69,7 @@ def token_axis(tokens: Sequence[str]) -> dict[str, object]:
         "tickvals": list(range(n)),
         "ticktext": [safe_text(short(t)) for t in tokens],
         "range": [-0.5, n - 0.5],
-        "tickangle": -45 if n > 12 or longest > 8 else 0,
+        "tickangle": -90 if n > 12 else (-45 if longest > 8 else 0),
         "showgrid": False,
     }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from bertviz_lite.engine.modes import find_mode
-from bertviz_lite.figures.text import safe_text
+from bertviz_lite.figures.text import safe_text, wrap_words
 
 # Okabe-Ito, by name.
 ORANGE = "#E69F00"
@@ -188,29 +188,37 @@ def readable_on(colour: str, background: str, need: float) -> str:
     return "#FFFFFF"
 
 
+SUBTITLE_CHARS = 80  # off the stage: a subtitle's line (about 560 px at 14 px) before it wraps
+
+
 def style(fig: go.Figure, theme: Theme = DEFAULT_THEME, title: str | None = None,
-          height: int | None = None, *, subtitle: str | None = None) -> go.Figure:
+          height: int | None = None, *, subtitle: str | None = None,
+          subtitle_chars: int | None = None) -> go.Figure:
     """Apply the theme's fonts, colours and margins to a figure (in place) and return it.
 
     fig: any plotly figure; title, subtitle: plain text (escaped here, so user data is safe);
-    height: pixels, or None to leave the height to the caller/container.
+    height: pixels, or None to leave the height to the caller/container (a wrapped subtitle
+    adds its lines); subtitle_chars: the subtitle wraps at this many characters (default
+    SUBTITLE_CHARS off the stage; a chart half a page wide passes fewer). Plotly never wraps
+    a subtitle: a long one ran out of its figure.
     """
+    lines = _subtitle_lines(subtitle, theme, subtitle_chars)
     font = {"family": theme.font_family, "size": theme.font_size, "color": theme.text}
     layout: dict[str, object] = {
         "template": "plotly_dark" if theme.dark else "plotly_white",
         "font": font,
         "paper_bgcolor": theme.background,
         "plot_bgcolor": theme.background,
-        "margin": _margins(theme, title is not None, subtitle is not None),
+        "margin": _margins(theme, title is not None, len(lines)),
         "legend": {"font": {"size": theme.font_size}},
         "hoverlabel": {"font": {"size": theme.font_size, "family": theme.font_family}},
     }
     if fig.layout.uirevision is None:
         layout["uirevision"] = "bertviz-lite"  # live redraws keep the user's zoom
     if title is not None:
-        layout["title"] = _title(title, subtitle, theme)
+        layout["title"] = _title(title, lines, theme)
     if height is not None:
-        layout["height"] = height
+        layout["height"] = height + int(theme.font_size * 1.3) * max(0, len(lines) - 1)
     fig.update_layout(**layout)
     axis = {
         "tickfont": {"size": theme.tick_size},
@@ -226,25 +234,42 @@ def style(fig: go.Figure, theme: Theme = DEFAULT_THEME, title: str | None = None
     return fig
 
 
-def _title(title: str, subtitle: str | None, theme: Theme) -> dict[str, object]:
+def _subtitle_lines(subtitle: str | None, theme: Theme, chars: int | None) -> list[str]:
+    """The subtitle's lines, escaped: wrapped at `chars` (default: SUBTITLE_CHARS, but not on
+    the stage, whose wide figures and audited layout keep one line)."""
+    if not subtitle:
+        return []
+    width = chars if chars is not None else (None if theme.presenter else SUBTITLE_CHARS)
+    return [safe_text(line) for line in
+            (wrap_words(subtitle, width) if width is not None else [subtitle])]
+
+
+def _title(title: str, lines: list[str], theme: Theme) -> dict[str, object]:
     """Layout title dict; plotly draws the subtitle under the title in a smaller size."""
     out: dict[str, object] = {
         "text": safe_text(title),
         "font": {"size": theme.title_size},
         "x": 0.01,
         "xanchor": "left",
+        # pinned to the figure's top: plotly's "auto" centres the title block in the top
+        # margin, so a subtitle of several lines hung down into the plot
+        "yref": "container",
+        "y": 1,
+        "yanchor": "top",
+        "pad": {"t": 10},
     }
-    if subtitle:
-        out["subtitle"] = {"text": safe_text(subtitle), "font": {"size": theme.font_size}}
+    if lines:
+        out["subtitle"] = {"text": "<br>".join(lines), "font": {"size": theme.font_size}}
     return out
 
 
-def _margins(theme: Theme, has_title: bool, has_subtitle: bool) -> dict[str, int]:
-    """Margins that leave room for the title and the (larger) presenter tick labels."""
+def _margins(theme: Theme, has_title: bool, subtitle_lines: int) -> dict[str, int]:
+    """Margins that leave room for the title, the subtitle's lines and the (larger)
+    presenter tick labels."""
     top = 20
     if has_title:
         top += int(theme.title_size * 1.8)
-    if has_subtitle:
-        top += int(theme.font_size * 1.6)
+    if subtitle_lines:
+        top += int(theme.font_size * 1.6) + int(theme.font_size * 1.3) * (subtitle_lines - 1)
     side = int(theme.tick_size * 1.5)
     return {"l": side + 20, "r": side, "t": top, "b": int(theme.tick_size * 3) + 10}

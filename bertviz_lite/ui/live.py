@@ -204,21 +204,20 @@ def bars_chart(record: RunRecord, key: str, run_id: str = "") -> None:
 
 
 def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
-    """Loss and validation/training metric curves of a run so far, side by side."""
+    """Loss and validation/training metric curves of a run so far, one under the other:
+    side by side in the Backprop page's result column, each was 316 px of a 1400-px window
+    (under the third the audit asks for)."""
     from bertviz_lite.figures import loss_curve, metric_curves
     from bertviz_lite.figures.describe import describe_loss, describe_metrics
 
     th = theme()
     sig = (run_id, len(record.steps), len(record.evals), th)
-    left, right = st.columns(2)
     if record.steps:
-        with left:
-            plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
-                 key=f"{key}_loss", alt=describe_loss(record))
+        plot(_memo_figure(f"{key}_loss", sig, lambda: loss_curve(record, theme=th)),
+             key=f"{key}_loss", alt=describe_loss(record))
     if record.evals:
-        with right:
-            plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
-                 key=f"{key}_metric", alt=describe_metrics(record))
+        plot(_memo_figure(f"{key}_metric", sig, lambda: metric_curves(record, theme=th)),
+             key=f"{key}_metric", alt=describe_metrics(record))
 
 
 @st.fragment(run_every=LIVE_SECONDS)
