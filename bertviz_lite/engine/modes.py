@@ -71,7 +71,9 @@ class Mode:
     parameters that trained, the rest pretrained) or "full" (the whole task model);
     options: the RunConfig fields only this mode reads (left out of other modes' run keys);
     adds: puts the mode's own modules into the encoder (LoRA's matrices), before it trains
-    and before a checkpoint loads; takes_k: the picker asks for K (spelled by `spell`).
+    and before a checkpoint loads; takes_k: the picker asks for K (spelled by `spell`);
+    dark: its colour on the dark themes' background (at least 7:1), or None for its own
+    colour lightened until it reads there.
     """
 
     name: str
@@ -87,6 +89,7 @@ class Mode:
     adds: Callable[[nn.Module, RunConfig], None] = _no_modules
     takes_k: bool = False
     citation: str = ""
+    dark: str | None = None
 
     def matches(self, spelling: str) -> re.Match[str] | None:
         """The match of a mode string of this entry, or None."""
@@ -264,6 +267,13 @@ def _add_adapters(encoder: nn.Module, config: RunConfig) -> None:
 FROZEN_COLOURS = (("#167DAD", "#0E5E83"),)  # sky blue
 FINETUNE_COLOURS = (("#C0570B", "#8F430F"),)  # vermillion
 TOP_K_COLOURS = (("#004D38", "#00382A"), ("#5B2A4E", "#45203D"))  # dark green, plum
+# On the dark themes (#0E1117): the lecture's modes take the dark palette's Okabe-Ito hues
+# (figures/theme.py); the spectrum's modes these, each in its light colour's hue family, at
+# least 7:1, and picked together (a search over a 16-step RGB grid) so that every registered
+# mode and the text stay 10 CAM02-UCS units apart under normal vision, deuteranopia,
+# protanopia and tritanopia (10.2 at the closest pair).
+DARK_COLOURS = {"bitfit": "#CC9977", "lora": "#BBBBCC", "adapters": "#EEBBBB",
+                "lp-ft": "#AA99BB", "gradual": "#CCDDFF"}
 
 for _mode in (
     Mode(FROZEN, "frozen", "Only the task head learns; BERT's weights stay fixed.", FROZEN,
@@ -274,25 +284,28 @@ for _mode in (
          FINETUNE_COLOURS, _finetune),
     Mode("bitfit", "BitFit", "Only the biases of every layer (and the head) learn: about 0.1% "
          "of BERT's weights.", "bitfit", "bitfit", (("#8F3600", "#662600"),), _bitfit,
-         checkpoint="trained", citation="Ben Zaken, Ravfogel & Goldberg (2022)"),
+         checkpoint="trained", citation="Ben Zaken, Ravfogel & Goldberg (2022)",
+         dark=DARK_COLOURS["bitfit"]),
     Mode("lora", "LoRA", "Small low-rank matrices beside each layer's query and value "
          "projections (and the head) learn; BERT's own weights stay fixed, yet the gradient "
          "travels through every layer to reach them.", "lora (--lora-rank, --lora-alpha, "
          "--lora-dropout, --lora-targets)", "lora", (("#5700AD", "#7500EB"),), _lora,
          checkpoint="trained", adds=_add_lora,
          options=("lora_rank", "lora_alpha", "lora_dropout", "lora_targets"),
-         citation="Hu et al. (2021), via the peft library"),
+         citation="Hu et al. (2021), via the peft library", dark=DARK_COLOURS["lora"]),
     Mode("adapters", "adapters", "Small bottleneck layers after each layer's attention and "
          "feed-forward blocks (with the layer norms and the head) learn; BERT's own weights "
          "stay fixed.", "adapters (--adapter-size)", "adapters", (("#996666", "#665555"),),
          _adapters, checkpoint="trained", adds=_add_adapters, options=("adapter_size",),
-         citation="Houlsby et al. (2019)"),
+         citation="Houlsby et al. (2019)", dark=DARK_COLOURS["adapters"]),
     Mode("lp-ft", "LP-FT", "First the head learns on the frozen encoder (a linear probe), then "
          "everything learns.", "lp-ft (--lp-fraction)", "lp-ft", (("#3D0036", "#29001F"),),
-         _lp_ft, options=("lp_fraction",), citation="Kumar et al. (2022)"),
+         _lp_ft, options=("lp_fraction",), citation="Kumar et al. (2022)",
+         dark=DARK_COLOURS["lp-ft"]),
     Mode("gradual", "gradual unfreezing", "The head learns first; one more layer from the top "
          "joins at each 1/(L+1) of the steps, the embeddings last.", "gradual",
-         "gradual", (("#1432FF", "#0014A3"),), _gradual, citation="Howard & Ruder (2018), ULMFiT"),
+         "gradual", (("#1432FF", "#0014A3"),), _gradual, citation="Howard & Ruder (2018), ULMFiT",
+         dark=DARK_COLOURS["gradual"]),
 ):
     register(_mode)
 

@@ -157,10 +157,12 @@ def mode_colour(mode: str, theme: Theme = DEFAULT_THEME, index: int = 0) -> str:
     entry = find_mode(mode) or find_mode("top-1")
     if entry is None:
         return theme.mode_palette[2 + index % 2]
-    if theme.dark:  # the dark themes' own palette for the lecture's modes, the rest lightened
-        if entry.name in ("frozen", "finetune", "top-k"):
+    if theme.dark:  # the dark themes' own palette for the lecture's modes, the registry's
+        if entry.name in ("frozen", "finetune", "top-k"):  # dark colour, else lightened
             lecture = {"frozen": 0, "finetune": 1}.get(entry.name, 2 + index % 2)
             return theme.mode_palette[lecture]
+        if entry.dark is not None:
+            return entry.dark
         return readable_on(entry.colour(theme.presenter, index), theme.background,
                            7.0 if theme.presenter else 4.5)
     return entry.colour(theme.presenter, index)
