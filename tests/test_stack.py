@@ -4,10 +4,13 @@ animation itself is measured in Chromium (tests/test_stage_e2e.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,11 +193,11 @@ WALL_CLEARANCE = """() => {
   return out; }"""
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (1024, 600)])
-def test_the_wall_never_covers_a_box(size: tuple[int, int], tmp_path: Path) -> None:
-    """The hatched wall sits in the gap between the lowest group that learns and the highest
-    frozen one, clear of both boxes, on a projector's screen where the stack fits it."""
+@contextlib.contextmanager
+def stack_in_chromium(tmp_path: Path, size: tuple[int, int] = (1280, 720), *,
+                      autoplay: bool = False) -> Iterator[Any]:
+    """A Chromium browser and the recorded sentiment stacks' self-contained HTML page (in
+    presenter type for `size`), as a file: yields (browser, the page's file URI)."""
     from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
 
     if not Path(chromium_path()).exists():
@@ -202,17 +205,28 @@ def test_the_wall_never_covers_a_box(size: tuple[int, int], tmp_path: Path) -> N
     sync_api = pytest.importorskip("playwright.sync_api")
     th = presenter_theme(*size)
     data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
-                        autoplay=False)
+                        autoplay=autoplay)
     page = tmp_path / "stack.html"
     page.write_text(S.stack_html(data), encoding="utf-8")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser, page.as_uri()
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (1024, 600)])
+def test_the_wall_never_covers_a_box(size: tuple[int, int], tmp_path: Path) -> None:
+    """The hatched wall sits in the gap between the lowest group that learns and the highest
+    frozen one, clear of both boxes, on a projector's screen where the stack fits it."""
+    with stack_in_chromium(tmp_path, size) as (browser, uri):
         pg = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        pg.goto(page.as_uri())
+        pg.goto(uri)
         pg.wait_for_selector(".bvs-wall")
         pg.wait_for_timeout(300)
         gaps = pg.evaluate(WALL_CLEARANCE)
-        browser.close()
     assert gaps and min(gaps) >= 1.0, gaps  # at least a pixel clear of every box
 
 
@@ -227,21 +241,10 @@ def test_panel_titles_use_the_registry_labels() -> None:
 def test_an_idle_stack_asks_for_no_frames_and_a_click_wakes_it(tmp_path: Path) -> None:
     """At rest the player requests no animation frames (a laptop's battery, eight tabs on
     one projector machine); a backward sweep animates again, then the stack rests again."""
-    from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
-
-    if not Path(chromium_path()).exists():
-        pytest.skip(f"Chromium not found at {chromium_path()}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    th = presenter_theme(1280, 720)
-    data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
-                        autoplay=False)
-    page = tmp_path / "stack.html"
-    page.write_text(S.stack_html(data), encoding="utf-8")
     frames = "() => document.querySelector('.bvs-root').__bvs.stats().frames"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with stack_in_chromium(tmp_path) as (browser, uri):
         pg = browser.new_page(viewport={"width": 1280, "height": 720})
-        pg.goto(page.as_uri())
+        pg.goto(uri)
         pg.wait_for_selector(".bvs-wall")
         pg.wait_for_timeout(500)
         at_rest = pg.evaluate(frames)
@@ -252,7 +255,6 @@ def test_an_idle_stack_asks_for_no_frames_and_a_click_wakes_it(tmp_path: Path) -
         pg.locator(".bvs-sweep").click()
         pg.wait_for_timeout(800)
         sweeping = pg.evaluate(frames)
-        browser.close()
     assert still == at_rest, (at_rest, still)  # no frame drawn for a second at rest
     assert sweeping > still + 10, (still, sweeping)  # the sweep animates
     assert any(t and t.strip() for t in lit)  # at rest the numbers are drawn all the same
@@ -262,24 +264,13 @@ def test_an_idle_stack_asks_for_no_frames_and_a_click_wakes_it(tmp_path: Path) -
 def test_reduced_motion_stops_autoplay_and_play_still_animates(tmp_path: Path) -> None:
     """Where the system asks for reduced motion, the recorded replay does not start by
     itself, the legend says how to animate, and Play still plays."""
-    from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
-
-    if not Path(chromium_path()).exists():
-        pytest.skip(f"Chromium not found at {chromium_path()}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    th = presenter_theme(1280, 720)
-    data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
-                        autoplay=True)
-    page = tmp_path / "stack.html"
-    page.write_text(S.stack_html(data), encoding="utf-8")
     stats = "() => document.querySelector('.bvs-root').__bvs.stats()"
     seen = {}
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with stack_in_chromium(tmp_path, autoplay=True) as (browser, uri):
         for motion in ("no-preference", "reduce"):
             pg = browser.new_page(viewport={"width": 1280, "height": 720},
                                   reduced_motion=motion)
-            pg.goto(page.as_uri())
+            pg.goto(uri)
             pg.wait_for_selector(".bvs-wall")
             pg.wait_for_timeout(400)
             seen[motion] = {"stats": pg.evaluate(stats),
@@ -289,7 +280,6 @@ def test_reduced_motion_stops_autoplay_and_play_still_animates(tmp_path: Path) -
                 pg.wait_for_timeout(400)
                 seen["pressed"] = pg.evaluate(stats)
             pg.close()
-        browser.close()
     assert seen["no-preference"]["stats"]["playing"]
     assert "Motion is reduced" not in seen["no-preference"]["note"]
     assert not seen["reduce"]["stats"]["playing"] and seen["reduce"]["stats"]["cycles"] == 0

@@ -73,6 +73,21 @@ def row_of(rec: RunRecord, lr: float, load_before: float) -> dict[str, Any]:
             "load_before": load_before, "load_after": load_average()}
 
 
+def measure_mode(task: str, mode: str, epochs: int, seed: int, backbone: Any,
+                 data: Any) -> tuple[RunRecord, dict[str, Any]]:
+    """Train one mode on a copy of `data` at the mode's learning rate (MODE_LR) and return
+    its record and its table row (the load average before and after the run in it)."""
+    from bertviz_lite.engine.training import run_to_record
+    from bertviz_lite.experiments.compare import _copy, release_memory
+
+    release_memory()
+    lr = MODE_LR.get(mode, RunConfig().lr)
+    config = RunConfig(task=task, mode=mode, epochs=epochs, seed=seed, lr=lr)
+    before = load_average()
+    rec = run_to_record(config, backbone=backbone, data=_copy(data))
+    return rec, row_of(rec, lr, before)
+
+
 def load_note(rows: list[dict[str, Any]], cores: int) -> str:
     """What the loads measured beside the runs say about their times (the metrics, weights
     and sizes do not depend on the load)."""
@@ -96,8 +111,6 @@ def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Pat
     each row says when and at which commit it was measured, and `setup.sessions` lists them.
     """
     from bertviz_lite.engine.models import load_backbone
-    from bertviz_lite.engine.training import run_to_record
-    from bertviz_lite.experiments.compare import _copy, release_memory
 
     backbone = load_backbone("bundled")
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -116,12 +129,8 @@ def measure(tasks: list[str], modes: list[str], epochs: int, seed: int, out: Pat
     for task in tasks:
         data = load_task_data(task, "bundled", seed=seed)
         for mode in modes:
-            release_memory()
-            lr = MODE_LR.get(mode, RunConfig().lr)
-            config = RunConfig(task=task, mode=mode, epochs=epochs, seed=seed, lr=lr)
-            before = load_average()
-            rec = run_to_record(config, backbone=backbone, data=_copy(data))
-            row = dict(row_of(rec, lr, before), date=now, commit=info.get("git_commit"))
+            rec, row = measure_mode(task, mode, epochs, seed, backbone, data)
+            row = dict(row, date=now, commit=info.get("git_commit"))
             result["rows"] = _ordered([*result["rows"], row])
             result["setup"]["load_note"] = load_note(result["rows"], os.cpu_count() or 1)
             log.info("%s %s: %s %.3f, %.2f s/step", task, mode, rec.status,

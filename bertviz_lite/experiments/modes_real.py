@@ -33,9 +33,8 @@ from bertviz_lite.experiments.modes_bench import (
     MODE_LR,
     MODES,
     cpu_model,
-    load_average,
     load_note,
-    row_of,
+    measure_mode,
 )
 from bertviz_lite.record.jsonfile import write_json
 from bertviz_lite.record.provenance import engine_info
@@ -84,8 +83,6 @@ def measure_real(data_dir: Path, tasks: Sequence[str], modes: Sequence[str],
     keep: an earlier result whose rows outside this grid stay; model: the backbone (the
     tests pass a tiny one)."""
     from bertviz_lite.engine.models import load_backbone
-    from bertviz_lite.engine.training import run_to_record
-    from bertviz_lite.experiments.compare import _copy, release_memory
 
     check_grid(tasks, modes, sizes)
     backbone = load_backbone(model)
@@ -108,12 +105,8 @@ def measure_real(data_dir: Path, tasks: Sequence[str], modes: Sequence[str],
             for seed in seeds:
                 data = load_task_data(task, str(data_dir), max_train=size, seed=seed)
                 for mode in modes:
-                    release_memory()
-                    lr = MODE_LR.get(mode, RunConfig().lr)
-                    config = RunConfig(task=task, mode=mode, epochs=epochs, seed=seed, lr=lr)
-                    before = load_average()
-                    rec = run_to_record(config, backbone=backbone, data=_copy(data))
-                    row = dict(row_of(rec, lr, before), size=size, seed=seed,
+                    rec, row = measure_mode(task, mode, epochs, seed, backbone, data)
+                    row = dict(row, size=size, seed=seed,
                                train_examples=len(data.train), eval_examples=len(data.val),
                                dataset=TASK_SPECS[task].paper_dataset, date=now,
                                commit=info.get("git_commit"))
