@@ -134,11 +134,15 @@ def tuned_note(task: str, mode: str) -> str:
         return ""
     shipped = shipped_model(task, mode)
     if shipped is not None and Path(folder) == shipped:
+        if mode == "frozen":
+            return ("Only a head trained on the bundled data, shipped with the app (a few "
+                    "KB): every BERT weight is the pretrained one.")
         return ("LoRA matrices beside the attention's query and value projections of every "
                 "layer, with a head, trained on the bundled data and shipped with the app "
                 "(about 0.3 MB): the pretrained weights are unchanged.")
-    return "This session's run." if mode == "lora" else (
-        "Trained on this server, shared by every session.")
+    if st.session_state.get("_checkpoints", {}).get((task, mode)) == folder:
+        return "This session's run."
+    return "Trained on this server, shared by every session."
 
 
 def tuned_attention(task: str, mode: str, text: str, text_b: str | None) -> Any:

@@ -31,8 +31,7 @@ for col, mode in zip(columns, ["frozen", tuned]):
         if trained is None:
             ui.finetune_offer(task, "attr")
             continue
-        if mode != "frozen":
-            st.caption(ui.tuned_note(task, mode))
+        st.caption(ui.tuned_note(task, mode))
         model, lock = trained
         try:
             labels = readable_labels(task, model.label_names)
