@@ -31,6 +31,10 @@ def predict_by_mouse(pg, step) -> None:
     elif kind == "order":  # click the groups one after another
         n = pg.locator(f"{key} button").count() - 1  # the last one is Undo
         for k in range(n):
-            pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button").click()
+            pick = pg.locator(f".st-key-lesson_pred_{step.id}_pick_{k} button")
+            pick.click()
+            # until this pick is numbered: a second click while the first one's script run
+            # was still starting was merged into it and lost (a loaded machine, 3 of 7 picks)
+            pick.filter(has_text=f"{k + 1}. ").wait_for(timeout=30_000)
             settle(pg, 100)
     settle(pg, 300)
