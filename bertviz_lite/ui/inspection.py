@@ -117,10 +117,9 @@ def tuned_choice(task: str, prefix: str) -> str:
     """Which tuned model a view sets beside the pretrained or frozen one: fine-tuned (trained
     once on this server) or LoRA-tuned (shipped, or this session's own LoRA run: ready at
     once). Fine-tuned is the default once it exists."""
-    options = [m for m in ("finetune", "lora")
-               if m == "finetune" or checkpoint_folder(task, m) is not None]
-    if len(options) == 1:
-        return options[0]
+    if checkpoint_folder(task, "lora") is None:
+        return "finetune"
+    options = ["finetune", "lora"]
     default = "finetune" if checkpoint_folder(task, "finetune") is not None else "lora"
     choice = st.segmented_control("Tuned model", options, default=default, required=True,
                                   key=f"{prefix}_tuned_{task}", format_func=TUNED_TITLES.get)
