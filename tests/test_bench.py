@@ -28,6 +28,10 @@ def test_bench_smoke_measures_every_section(tmp_path, capsys):
     assert (report["bf16_not_measured"] is None) == (report["auto_precision"] == "bf16")
     assert [c["precision"] for c in report["cost"]] == report["precisions"]
     assert set(report["efficiency"]) == set(report["matmul_peaks"]) == set(report["precisions"])
+    smoke = FORMS["smoke"]  # the form's limits reach every run (data given is used as it is)
+    assert {(c["train_examples"], c["val_examples"]) for c in report["cost"]} == \
+        {(smoke.max_train, smoke.max_eval)}
+    assert {r["train_examples"] for r in report["lecture"]} == {smoke.max_train}
     for c in report["cost"]:
         assert c["warm_features_reused"] > 0 and c["ratio_warm"] > 0 and c["cold_bound"] > 1
     o = report["overhead"]

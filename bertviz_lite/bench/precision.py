@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from bertviz_lite.data.examples import TaskData
 from bertviz_lite.data.load import load_task_data
 from bertviz_lite.engine.config import RunConfig
 from bertviz_lite.engine.feature_disk import FeatureDisk
@@ -45,6 +46,14 @@ from bertviz_lite.record.runs import RunRecord
 
 Report = dict[str, Any]
 FORWARDS_PER_TRAINING_EXAMPLE = 3  # forward + backward (about two forwards' worth of matmuls)
+
+
+def limited_data(task: str, limits: dict[str, int] | None) -> TaskData:
+    """The bundled examples of `task`, cut to `limits` (max_train / max_eval) exactly as a run
+    that loads its own data would cut them: data given to a run is used as it is, so a
+    form's limits must be applied here or its runs would train on the whole bundled set."""
+    lim = limits or {}
+    return load_task_data(task, max_train=lim.get("max_train"), max_eval=lim.get("max_eval"))
 
 
 def _run(config: RunConfig, backbone: Backbone, **kwargs: Any) -> RunRecord:
@@ -129,6 +138,7 @@ def _cost_row(cold: RunRecord, warm: RunRecord, fine: RunRecord, precision: str,
     ratio_cold = w["finetune"] / w["frozen_cold"]
     steps = fine.steps[1:] or fine.steps
     return {"precision": precision, "epochs": epochs,
+            "train_examples": fine.data["train"], "val_examples": fine.data["val"],
             **{f"{k}_s": round(v, 2) for k, v in w.items()},
             "frozen_cache_s": round(cold.cost["feature_cache_seconds"], 2),
             "finetune_step_s": round(sum(s.seconds for s in steps) / len(steps), 4),
@@ -147,7 +157,7 @@ def cost_by_precision(backbone: Backbone, epochs: tuple[int, ...] = (1, 3),
     """Frozen cold / frozen warm from disk / fine-tuned, for each precision and epoch count
     (`limits`: RunConfig's max_train / max_eval, for the smoke form)."""
     rows = []
-    data = load_task_data(task)
+    data = limited_data(task, limits)
     for precision in precisions:
         for e in epochs:
             base = RunConfig(task=task, epochs=e, device=device, precision=precision,
@@ -169,7 +179,7 @@ def lecture_by_precision(backbone: Backbone, tasks: tuple[str, ...], device: str
     measured too, its speed-up and metric gap against fp32."""
     rows = []
     for task in tasks:
-        data = load_task_data(task)
+        data = limited_data(task, limits)
         for mode in ("frozen", "finetune"):
             recs = {p: _run(RunConfig(task=task, mode=mode, device=device, precision=p,
                                       **(limits or {})), backbone, data=data)
@@ -182,6 +192,7 @@ def _lecture_row(task: str, mode: str, recs: dict[str, RunRecord]) -> Report:
     """One lecture row: wall time and metric per precision, bf16 against fp32 where both ran."""
     first = next(iter(recs.values()))
     row: Report = {"task": task, "mode": mode, "metric": first.final["metric"],
+                   "train_examples": first.data["train"],
                    "baseline": round(first.baseline["value"], 3),
                    "precisions": list(recs)}
     for p, rec in recs.items():
