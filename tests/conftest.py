@@ -150,6 +150,31 @@ def bundled_backbone():
     return load_backbone("bundled")
 
 
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One local Ray cluster on loopback (`ray start --head`, 2 CPUs) for every Ray test of the
+    session: (its address, its actors' BERTVIZ_HOME, empty at the start). A start and stop
+    cost about half a minute of both cores; the Ray tests run one after another in one
+    process (scripts/test.sh), so one cluster serves them all."""
+    pytest.importorskip("ray", reason="the Ray tests need pip install 'bertviz-lite[ray]'")
+    from bertviz_lite.bench.raycluster import LocalRayCluster, ray_cli
+
+    if ray_cli() is None:
+        pytest.skip("the `ray` command is not installed")
+    home = tmp_path_factory.mktemp("ray-cluster-home")
+    cluster = LocalRayCluster(num_cpus=2, env={"BERTVIZ_HOME": str(home)})
+    try:
+        address = cluster.start()
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    yield address, home
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster.stop()
+
+
 @pytest.fixture()
 def shared_data() -> Path:
     """../shared/data with the real SST-2, MRPC, STS-B, CoNLL-2003, WNUT-17 files."""

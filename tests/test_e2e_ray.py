@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("ray", reason="the Ray tests need pip install 'bertviz-lite[ray]'")
 
 from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle  # noqa: E402
-from bertviz_lite.bench.raycluster import LOOPBACK_ENV, LocalRayCluster, ray_cli  # noqa: E402
+from bertviz_lite.bench.raycluster import LOOPBACK_ENV  # noqa: E402
 from tests.test_e2e import ARTIFACTS, no_exceptions, shot, watch_training  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.ray]
@@ -44,19 +44,18 @@ def _train_both_modes(browser, url: str, tag: str) -> dict:
         ctx.close()
 
 
-def test_backprop_trains_on_ray_like_on_local_workers(tmp_path):
+def test_backprop_trains_on_ray_like_on_local_workers(ray_cluster, tmp_path):
     chromium = chromium_path()
     if not Path(chromium).exists():
         pytest.skip(f"Chromium not found at {chromium}")
-    if ray_cli() is None:
-        pytest.skip("the `ray` command is not installed")
     from playwright.sync_api import sync_playwright
 
+    # the session's cluster (tests/conftest.py): its actors' home holds no features of the
+    # bundled model (the other Ray tests train the tiny one), so the frozen run trains live
+    # on Ray as it does on the local workers
+    address = ray_cluster[0]
     results = {}
-    # the actors' home starts empty: no frozen features from an earlier run, so the frozen
-    # run trains live on Ray as it did on the local workers
-    cluster_home = {"BERTVIZ_HOME": str(tmp_path / "cluster")}
-    with LocalRayCluster(num_cpus=2, env=cluster_home) as address, sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         env = {"BERTVIZ_HOME": str(tmp_path / "ray"), "BERTVIZ_BACKEND": "ray",
                "BERTVIZ_RAY_ADDRESS": address, "BERTVIZ_RAY_NUM_CPUS": "1", **LOOPBACK_ENV}

@@ -23,7 +23,7 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="the Ray tests need pip install 'bertviz-lite[ray]'")
 
-from bertviz_lite.bench.raycluster import LocalRayCluster, cluster_env, ray_cli  # noqa: E402
+from bertviz_lite.bench.raycluster import cluster_env  # noqa: E402
 from bertviz_lite.engine.config import RunConfig  # noqa: E402
 from bertviz_lite.engine.training import run_to_record  # noqa: E402
 from bertviz_lite.record.runcache import RunCache  # noqa: E402
@@ -37,19 +37,9 @@ TIMEOUT = 120.0
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A local Ray cluster on loopback for this module; its address."""
-    if ray_cli() is None:
-        pytest.skip("the `ray` command is not installed")
-    c = LocalRayCluster(num_cpus=2)
-    try:
-        address = c.start()
-    except RuntimeError as err:
-        pytest.fail(str(err))
-    yield address
-    if ray.is_initialized():
-        ray.shutdown()
-    c.stop()
+def cluster(ray_cluster):
+    """The session's local Ray cluster (tests/conftest.py); its address."""
+    return ray_cluster[0]
 
 
 def _config(model: Path, **kw) -> RunConfig:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 from bertviz_lite.bench.audit import audit, floor_for, frames_per_second
-from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
+from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, in_viewport, settle
 from bertviz_lite.lesson import ArtefactStore, check_lesson, lessons_dir, load_lesson
 from tests.lesson_browser import predict_by_mouse, rerun
 
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LESSON = load_lesson(lessons_dir() / "9.3-fine-tuning.toml")
 STEPS = [s for s in LESSON.steps if s.id in check_lesson(LESSON, ArtefactStore())]
 PLAYER = ".st-key-{key} .bvs-root"
+TRAIN_PARTS = (".st-key-bp_train button", ".st-key-bp_stop button", ".st-key-bp_job_stack .bvs-svg")
 STATS = "(sel) => { const r = document.querySelector(sel); return r && r.__bvs ? r.__bvs.stats() : null; }"
 
 
@@ -81,8 +83,9 @@ def top(pg) -> None:
 
 
 def check(pg, where: str, findings: list[str], folder: Path, shot: str,
-          chart: bool = True) -> None:
-    """Audit the page as drawn now (with a chart unless chart=False); keep its screenshot."""
+          chart: bool = True, on_screen: tuple[str, ...] = ()) -> None:
+    """Audit the page as drawn now (with a chart unless chart=False); keep its screenshot.
+    `on_screen`: selectors that must lie wholly on the screen without scrolling."""
     if chart:  # plotly draws after the script run; the stack once its data arrived
         pg.locator(".js-plotly-plot .main-svg, .bvs-svg .bvs-panel").first.wait_for(
             timeout=20_000)
@@ -93,8 +96,30 @@ def check(pg, where: str, findings: list[str], folder: Path, shot: str,
     found, charts = audit(pg, floor_for(size["width"], size["height"]))
     assert charts or not chart, f"{where}: no chart drawn"
     findings += [f"{where}: {f}" for f in found]
+    findings += [f"{where}: {sel} is off the screen" for sel in on_screen
+                 if not eventually(lambda s=sel: in_viewport(pg, s))]
     exc = pg.locator("[data-testid='stException']").all_inner_texts()
     assert not exc, (where, exc)
+
+
+def eventually(check, seconds: float = 5.0) -> bool:
+    """True once `check()` is (a live stack is redrawn several times a second: an element
+    can be between two frames at the moment it is measured)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return bool(check())
+
+
+def lesson_parts(step) -> tuple[str, ...]:
+    """What a lesson step shows on the stage without scrolling: Next, and once revealed the
+    figure and the explanation."""
+    if step.answer is None:
+        return (".st-key-lesson_next button",)
+    return (".st-key-lesson_next button", ".js-plotly-plot:visible, .bvs-root",
+            "[data-testid='stAlert']")
 
 
 def frame_strip(frames: list[Path], out: Path) -> None:
@@ -116,33 +141,54 @@ def views(pg, step) -> int:
 
 
 def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
-    """Forward at 1280x720 light (each step predicted, revealed, every view), then back at
-    1920x1080 dark (the view left on each step, the stack again where a step has it)."""
-    pg, findings = page, []
+    """A student completes the lesson by mouse in presenter mode: forward at 1280x720 light
+    (each step predicted, revealed, every view; the reveals timed; the summary at the end),
+    then back at 1920x1080 dark (the view left on each step, the stack again where a step
+    has it). Every view is audited, with Next, the figure and the explanation on screen."""
+    pg, findings, reveal_s = page, [], {}
     screen(pg, 1280, 720, "light")
+    t0 = time.perf_counter()
     pg.goto(f"{pg.app_url}/lesson?step=1&present=1")
     settle(pg, 600)
     for n, step in enumerate(STEPS, 1):
+        assert f"step={n}" in pg.url, pg.url
         pg.get_by_role("heading", name=f"{n}. {step.title}").wait_for(timeout=30_000)
         settle(pg, 200)
         if step.answer is not None:
             predict_by_mouse(pg, step)
             check(pg, f"step {n} predicted", findings, artefacts, f"lesson-1280-light-{n:02d}-a",
                   chart=False)
+            t1 = time.perf_counter()
             pg.locator(f".st-key-lesson_reveal_{step.id} button").filter(has_text="Reveal").click()
             pg.locator("[data-testid='stAlertContentSuccess'], "
                        "[data-testid='stAlertContentWarning']").filter(
                 has_text="You ").first.wait_for(timeout=30_000)  # the explanation: revealed
             settle(pg, 300)
+            pg.locator(".js-plotly-plot, .bvs-root").first.wait_for(timeout=30_000)
+            reveal_s[step.id] = round(time.perf_counter() - t1, 2)
         for v in range(max(1, views(pg, step))):
             if v:
                 pg.locator(f".st-key-lesson_view_{step.id} button").nth(v).click()
                 rerun(pg, 400)
             check(pg, f"step {n} view {v + 1} at 1280x720 light", findings, artefacts,
-                  f"lesson-1280-light-{n:02d}-view{v + 1}", chart=step.answer is not None)
+                  f"lesson-1280-light-{n:02d}-view{v + 1}", chart=step.answer is not None,
+                  on_screen=lesson_parts(step))
         if n < len(STEPS):
             pg.locator(".st-key-lesson_next button").click()
+            # the step is in the URL once the rerun the click started has run; under load
+            # that can come after settle() saw an idle page
+            pg.wait_for_url(re.compile(rf"[?&]step={n + 1}(&|$)"), timeout=30_000)
             rerun(pg)
+    # the end: the summary of the student's predictions, no stale step left over
+    assert pg.get_by_text("right", exact=False).first.is_visible()
+    pg.locator("[data-testid='stDataFrame']").wait_for(timeout=20_000)
+    assert not pg.locator(".st-key-lesson_pred_inside-bert").count(), "no stale step"
+    slowest = max(reveal_s, key=reveal_s.get)
+    (artefacts / "lesson-timings.json").write_text(json.dumps(
+        {"mouse_1280x720_presenter": {"total_s": round(time.perf_counter() - t0, 1),
+                                      "reveal_s": reveal_s},
+         "slowest_step": slowest,
+         "setup": "recorded artefacts only, one Chromium page, every view audited"}, indent=1))
     screen(pg, 1920, 1080, "dark")
     for n in range(len(STEPS), 0, -1):
         step = STEPS[n - 1]
@@ -151,7 +197,8 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
             pg.locator(f".st-key-lesson_view_{step.id} button").first.click()
             rerun(pg, 400)
         check(pg, f"step {n} at 1920x1080 dark", findings, artefacts,
-              f"lesson-1920-dark-{n:02d}", chart=step.answer is not None)
+              f"lesson-1920-dark-{n:02d}", chart=step.answer is not None,
+              on_screen=lesson_parts(step))
         if n > 1:
             pg.locator(".st-key-lesson_back button").click()
             rerun(pg)
@@ -161,7 +208,8 @@ def test_every_lesson_step_on_the_stage(page, artefacts) -> None:
 
 def test_backprop_stage_replays_trains_and_fits(page, artefacts) -> None:
     """The Backprop stage: the recorded stacks replay (frames counted), Train gives the first
-    pulse (timed) and live updates, and every size and scheme passes the audit."""
+    pulse (timed) and live updates, Train, Stop and the live stack share the screen while it
+    trains and after, and every size and scheme passes the audit."""
     pg, findings, measured = page, [], {}
     screen(pg, 1280, 720, "light")
     pg.goto(f"{pg.app_url}/backprop?present=1&task=sentiment&mode=frozen&epochs=1")
@@ -199,13 +247,17 @@ def test_backprop_stage_replays_trains_and_fits(page, artefacts) -> None:
         (pg.evaluate(f"() => document.querySelector('{live}').__bvs.updates") - u0)
         / (time.time() - w0), 1) if still and still["live"] else None
     measured["live_steps_seen"] = [first["n"], still["n"] if still else None]
+    # while it trains, Train, Stop and the live stack share the stage, no scrolling
+    top(pg)
+    findings += [f"Backprop while training at 1280x720: {sel} is off the screen"
+                 for sel in TRAIN_PARTS if not eventually(lambda s=sel: in_viewport(pg, s))]
     pg.locator(".st-key-bp_train button:not([disabled])").wait_for(timeout=180_000)
     settle(pg, 800)
     for w, h, scheme in [(1280, 720, "light"), (1280, 720, "dark"), (1920, 1080, "dark"),
                          (1920, 1080, "light")]:
         screen(pg, w, h, scheme)
         check(pg, f"Backprop after Train at {w}x{h} {scheme}", findings, artefacts,
-              f"backprop-{w}-{scheme}-trained")
+              f"backprop-{w}-{scheme}-trained", on_screen=TRAIN_PARTS)
     (artefacts / "stage-measured.json").write_text(json.dumps(measured, indent=1))
     print("stage measured:", measured)
     (artefacts / "findings-backprop.txt").write_text("\n".join(findings) + "\n")
