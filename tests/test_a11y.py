@@ -1,5 +1,6 @@
-"""Accessibility in real Chromium against `streamlit run`: an axe-core audit of every page,
-and the main flow of the Backprop page driven by the keyboard alone.
+"""Every page in real Chromium against `streamlit run`: rendered, audited for readable charts
+at 1400x900 and by axe-core, in one walk; and the main flow of the Backprop page driven by the
+keyboard alone.
 
 axe findings on what this project renders must have no critical or serious violation; those
 in Streamlit's own frame (header, toolbar, page navigation) are listed in the output and in
@@ -15,7 +16,16 @@ import pytest
 
 from bertviz_lite.bench.a11y import Audit, audit_page
 from bertviz_lite.bench.browser import FLOW_STEP, settle
-from tests.test_e2e import ARTIFACTS, PAGES, browser, no_exceptions, page, server  # noqa: F401
+from tests.test_e2e import (  # noqa: F401
+    ARTIFACTS,
+    PAGES,
+    audited,
+    browser,
+    no_exceptions,
+    page,
+    server,
+    shot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 log = logging.getLogger(__name__)
@@ -29,21 +39,27 @@ ACTIVE = """() => { const e = document.activeElement; if (!e) return {};
           key: key, role: e.getAttribute('role')}; }"""
 
 
-def _goto_page(pg, title: str) -> None:
-    pg.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-    pg.wait_for_timeout(500)
-    settle(pg, timeout_ms=120_000)
-    pg.wait_for_timeout(1500)  # plotly draws after the script run
-
-
-def test_axe_every_page(server, page):  # noqa: F811
+def test_every_page_renders_fits_and_passes_axe(server, page):  # noqa: F811
+    """Every page in the navigation at 1400x900, in one walk: it renders (a title, no
+    exception, no page error), its screenshot is kept, the normal-mode audit finds nothing
+    (chart text inside its figure, not overlapping, readable), and axe-core finds no
+    critical or serious violation in what this project renders."""
     page.goto(server)
     settle(page, timeout_ms=120_000)
     audits: dict[str, Audit] = {}
+    findings: list[str] = []
     for name, title in PAGES.items():
-        _goto_page(page, title)
+        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        page.wait_for_timeout(500)
+        settle(page, timeout_ms=120_000)
+        page.wait_for_timeout(1500)  # plotly draws after the script run
         no_exceptions(page)
+        assert page.locator("h1").first.inner_text().strip(), name
+        shot(page, f"page-{name}")
+        findings += audited(page, f"{name} at 1400x900")
         audits[name] = audit_page(page, name)
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+    assert not findings, "\n".join(findings)
     report = {name: {"counts": a.counts(), "ours": a.rules("ours"),
                      "streamlit_frame": a.rules("streamlit"), "unknown": a.rules("unknown")}
               for name, a in audits.items()}

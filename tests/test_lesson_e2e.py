@@ -55,7 +55,10 @@ def browser():
 
 
 def new_page(browser, width=1280, height=720):
-    ctx = browser.new_context(viewport={"width": width, "height": height})
+    # reduced motion: the lesson's stacks do not replay by themselves (the animation is
+    # measured in tests/test_stage_e2e.py); keys and focus are what this module tests
+    ctx = browser.new_context(viewport={"width": width, "height": height},
+                              reduced_motion="reduce")
     return ctx, ctx.new_page()
 
 

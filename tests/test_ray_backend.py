@@ -124,7 +124,8 @@ from bertviz_lite.serve.backend_choice import make_backend
 from bertviz_lite.serve.pool import FINISHED, JobPool
 address, model, cache, seed0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 backend = make_backend("ray", RayOptions(address=address, num_cpus=0.25, num_gpus=0, max_jobs=1))
-pool = JobPool(2, warm_models=[model], threads_per_job=1, cache=RunCache(Path(cache)),
+# one actor per replica: the two replicas' actors would overlap without the shared limiter
+pool = JobPool(1, warm_models=[model], threads_per_job=1, cache=RunCache(Path(cache)),
                backend=backend).start()
 jobs = [pool.submit(RunConfig(model=model, mode="finetune", max_train=32, max_eval=16,
                               batch_size=8, steps=12, seed=seed0 + i), owner=str(i))

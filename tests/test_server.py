@@ -295,11 +295,14 @@ def test_urls_cannot_reach_server_paths_or_bad_values(server, browser):
 
 
 # -- load ----------------------------------------------------------------------------
-def test_eight_sessions_two_job_slots(server, browser, class_env):
+SESSIONS = 6  # students training at once on a server with two job slots
+
+
+def test_six_sessions_two_job_slots(server, browser, class_env):
     before = pool_stats(browser, server.url)
-    pages = [new_page(browser) for _ in range(8)]
-    for i, (_, pg) in enumerate(pages):  # eight students open the page at once
-        seed = 100 + (i % 6)  # two pairs share a configuration: trained once each
+    pages = [new_page(browser) for _ in range(SESSIONS)]
+    for i, (_, pg) in enumerate(pages):  # the students open the page at once
+        seed = 100 + (i % (SESSIONS - 2))  # two pairs share a configuration: trained once each
         pg.goto(f"{server.url}/backprop?task=ner&mode=finetune&epochs=1&seed={seed}",
                 wait_until="commit")
     for _, pg in pages:
@@ -316,14 +319,14 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
               for _, pg in pages) < 2:
         assert time.time() < deadline, "two sessions should be training"
         pages[0][1].wait_for_timeout(100)
-    home = [home_page_s(browser, server.url) for _ in range(3)]
+    home = [home_page_s(browser, server.url) for _ in range(2)]
     done_by_then = sum(pg.get_by_role("heading", name="The whole run").count() > 0
                        for _, pg in pages)
     print(f"new session's Home page while both job slots train: {home} s "
-          f"({done_by_then} of 8 runs had finished by the last one)")
+          f"({done_by_then} of {SESSIONS} runs had finished by the last one)")
     # While the jobs run: how fast does the server answer, and how long until another
     # student's page is drawn (that second figure includes this machine's Chromium drawing
-    # eight live pages on the same two cores as the two training workers)?
+    # the live pages on the same two cores as the two training workers)?
     health = []
     for _ in range(5):
         start = time.time()
@@ -331,7 +334,7 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
         health.append(round(time.time() - start, 3))
         time.sleep(0.2)
     response = []
-    for _ in range(3):
+    for _ in range(2):
         ctx, pg = new_page(browser)
         start = time.time()
         pg.goto(f"{server.url}/compare")
@@ -341,11 +344,11 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
         ctx.close()
     results = [wait_done(pg, timeout=180) for _, pg in pages]
     total = time.time() - t0
-    assert results == ["done"] * 8, results
+    assert results == ["done"] * SESSIONS, results
     stats = pool_stats(browser, server.url)
     assert stats["peak_running"] <= 2, stats["text"]  # over the server's whole life
     assert stats["failed"] == before["failed"]
-    # A ninth student asking for a finished configuration replays it from the cache.
+    # Another student asking for a finished configuration replays it from the cache.
     ctx, pg = new_page(browser)
     start = time.time()
     train_on(pg, server.url, "task=ner&mode=finetune&epochs=1&seed=100")
@@ -354,9 +357,9 @@ def test_eight_sessions_two_job_slots(server, browser, class_env):
     ctx.close()
     for ctx, _ in pages:
         ctx.close()
-    metrics = {"sessions": 8, "max_jobs": 2, "peak_running": stats["peak_running"],
+    metrics = {"sessions": SESSIONS, "max_jobs": 2, "peak_running": stats["peak_running"],
                "training_runs": stats["training_runs"] - before["training_runs"],
-               "shared_or_cached": 8 - 6,
+               "shared_or_cached": 2,
                "all_done_s": round(total, 1), "health_response_s_while_training": health,
                "page_drawn_s_while_training": response,
                "home_page_s_new_session_while_both_slots_train": home,
