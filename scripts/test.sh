@@ -53,6 +53,9 @@ rest=0; ray=0
 run_pytest -n "$workers" --dist loadscope --ray-tests=skip --durations=50 "$@" 2>&1 \
   | tee "$logs/rest.log" || rest=${PIPESTATUS[0]}
 echo "[test] ===== the Ray tests, in a pytest of their own (one worker: a crash names its test) ====="
+# what still runs when they start (a process the first part left behind would slow them)
+echo "[test] load average $(cut -d' ' -f1-3 /proc/loadavg); the busiest processes now:"
+ps -eo pcpu=,etime=,args= --sort=-pcpu 2>/dev/null | head -5 | cut -c1-150 || true
 run_pytest -n 1 --dist load --ray-tests=only -v --durations=5 "$@" || ray=$?
 echo "[test] ===== the other tests, their summary again ====="
 sed -n '/short test summary info/,$p' "$logs/rest.log" | tail -40

@@ -19,11 +19,9 @@ import pytest
 
 from bertviz_lite.bench.browser import (
     CHROMIUM_ARGS,
-    FLOW_STEP,
     AppServer,
     chromium_path,
     free_port,
-    home_page_s,
     settle,
     wait_healthy,
 )
@@ -310,38 +308,15 @@ def test_six_sessions_two_job_slots(server, browser, class_env):
     t0 = time.time()
     for _, pg in pages:
         pg.locator(".st-key-bp_train button").click()
-    # Both job slots have started (two sessions show a step, or already their result; the
-    # others wait or train): how long does a NEW session wait for the Home page? (Workers
-    # run at a lower CPU priority than the server.)
-    deadline = time.time() + 120
-    while sum(pg.evaluate(FLOW_STEP) is not None
-              or pg.get_by_role("heading", name="The whole run").count() > 0
-              for _, pg in pages) < 2:
-        assert time.time() < deadline, "two sessions should be training"
-        pages[0][1].wait_for_timeout(100)
-    home = [home_page_s(browser, server.url) for _ in range(2)]
-    done_by_then = sum(pg.get_by_role("heading", name="The whole run").count() > 0
-                       for _, pg in pages)
-    print(f"new session's Home page while both job slots train: {home} s "
-          f"({done_by_then} of {SESSIONS} runs had finished by the last one)")
-    # While the jobs run: how fast does the server answer, and how long until another
-    # student's page is drawn (that second figure includes this machine's Chromium drawing
-    # the live pages on the same two cores as the two training workers)?
+    # Right after the clicks (the jobs queued or running): the server still answers at once.
+    # (How long pages take while both slots train is measured by `bertviz-lite bench`, with
+    # the bundled model: these tiny runs end within seconds, before any page could be timed.)
     health = []
     for _ in range(5):
         start = time.time()
         assert urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=10).read() == b"ok"
         health.append(round(time.time() - start, 3))
         time.sleep(0.2)
-    response = []
-    for _ in range(2):
-        ctx, pg = new_page(browser)
-        start = time.time()
-        pg.goto(f"{server.url}/compare")
-        settle(pg)
-        pg.get_by_test_id("stPlotlyChart").first.wait_for()
-        response.append(round(time.time() - start, 2))
-        ctx.close()
     results = [wait_done(pg, timeout=180) for _, pg in pages]
     total = time.time() - t0
     assert results == ["done"] * SESSIONS, results
@@ -360,14 +335,11 @@ def test_six_sessions_two_job_slots(server, browser, class_env):
     metrics = {"sessions": SESSIONS, "max_jobs": 2, "peak_running": stats["peak_running"],
                "training_runs": stats["training_runs"] - before["training_runs"],
                "shared_or_cached": 2,
-               "all_done_s": round(total, 1), "health_response_s_while_training": health,
-               "page_drawn_s_while_training": response,
-               "home_page_s_new_session_while_both_slots_train": home,
-               "runs_done_when_home_measured": done_by_then,
+               "all_done_s": round(total, 1), "health_response_s_after_the_clicks": health,
                "cache_hit_page_s": hit}
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load-metrics.json").write_text(json.dumps(metrics, indent=2))
-    assert max(health) < 5 and max(response) < 60
+    assert max(health) < 5
 
 
 # -- faults ----------------------------------------------------------------------------
