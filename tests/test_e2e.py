@@ -18,7 +18,7 @@ import pytest
 
 from bertviz_lite.app import registry
 from bertviz_lite.bench.audit import NORMAL_FLOOR_PX, audit
-from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
+from bertviz_lite.bench.browser import CHROMIUM_ARGS, FLOW_STEP, AppServer, chromium_path, settle
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -76,11 +76,6 @@ def no_exceptions(pg) -> None:
     assert not exc, exc
 
 
-FLOW_TITLE = """() => { const e = document.querySelector('.st-key-bp_job_flow .js-plotly-plot');
-  if (!e || !e.layout || !e.layout.title) return null;
-  const m = /step (\\d+)/.exec(e.layout.title.text || ''); return m ? Number(m[1]) : null; }"""
-
-
 def watch_training(pg, seconds: float, stop_after_steps: int | None = None) -> dict:
     """Click Train, then sample the gradient chart's step every 50 ms."""
     done = pg.get_by_role("heading", name="The whole run")
@@ -89,13 +84,13 @@ def watch_training(pg, seconds: float, stop_after_steps: int | None = None) -> d
     pg.locator(".st-key-bp_train button").click()
     # The new job is on screen once Stop is enabled and the previous run's chart is gone
     # (for up to a second the old chart, with its last step, is still drawn).
-    old_chart = pg.evaluate(FLOW_TITLE) is not None
+    old_chart = pg.evaluate(FLOW_STEP) is not None
     while time.time() - t0 < 10 and (done.count() or not stop.is_enabled()
-                                     or (old_chart and pg.evaluate(FLOW_TITLE) is not None)):
+                                     or (old_chart and pg.evaluate(FLOW_STEP) is not None)):
         pg.wait_for_timeout(20)
     first, changes, steps = None, [], []
     while time.time() - t0 < seconds:
-        step = pg.evaluate(FLOW_TITLE)
+        step = pg.evaluate(FLOW_STEP)
         now = time.time() - t0
         if step is not None:
             if first is None:
@@ -113,7 +108,7 @@ def watch_training(pg, seconds: float, stop_after_steps: int | None = None) -> d
         # a frozen run's head steps take a fraction of a second: on a loaded machine the run
         # can end between two redraws of the live view; the finished page shows its chart
         pg.locator(".st-key-bp_job_flow .js-plotly-plot").first.wait_for(timeout=20_000)
-        step = pg.evaluate(FLOW_TITLE)
+        step = pg.evaluate(FLOW_STEP)
         if step is not None:
             first, steps, changes = time.time() - t0, [step], [time.time() - t0]
     rate = None

@@ -31,7 +31,13 @@ from bertviz_lite.paths import PACKAGE_DIR
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-FLOW_STEP = """() => { const e = document.querySelector('.st-key-bp_job_flow .js-plotly-plot');
+# The newest step a Backprop page shows for its run: the live stack's own panel (it follows
+# every step as it arrives), else the exact-numbers chart's title (the bars, redrawn once a
+# second while the run trains); null before the run's first step.
+FLOW_STEP = """() => { const r = document.querySelector('.st-key-bp_job_stack .bvs-root');
+  const s = r && r.__bvs ? r.__bvs.stats().step : null;
+  if (s !== null && s !== undefined) return s;
+  const e = document.querySelector('.st-key-bp_job_flow .js-plotly-plot');
   if (!e || !e.layout || !e.layout.title) return null;
   const m = /step (\\d+)/.exec(e.layout.title.text || ''); return m ? Number(m[1]) : null; }"""
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"

@@ -168,6 +168,7 @@ class BertvizStack {
     this.scrub.max = String(Math.max(0, this.n - 1));
     this.root.classList.toggle("bvs-live", !!data.live);
     const own = panels.find((p) => p.source === "live" || p.source === "replay");
+    this.ownStep = own && own.steps.length ? own.steps[own.steps.length - 1] : null;
     if (data.live) {  // follow the run's newest step (the recorded runs beside it show theirs)
       this.idx = Math.max(0, (own ? own.steps.length : this.n) - 1);
       this.playing = false;
@@ -532,7 +533,7 @@ class BertvizStack {
 
   stats() {
     return {frames: this.frames, cycles: this.cycles, updates: this.updates, idx: this.idx,
-            n: this.n,
+            n: this.n, step: this.ownStep === undefined ? null : this.ownStep,
             playing: this.playing, live: !!(this.data && this.data.live),
             firstPulseMs: this.firstPulseAt === null ? null : this.firstPulseAt - this.createdAt,
             fontPx: this.fs};

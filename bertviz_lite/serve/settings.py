@@ -63,7 +63,9 @@ class Settings:
     # Runs one student may have queued or training at once: per signed-in user with
     # require_login, else per browser (all its tabs; a private window counts apart).
     max_jobs_per_session: int = 3
-    live_refresh_s: float = 0.25  # how often a training page redraws its gradient chart
+    # how often a training page asks its job for news (the fragment's pause between runs:
+    # 0.2 s gives 4-4.5 polls a second measured in Chromium on 2 idle cores; 0.25 gave 3.5)
+    live_refresh_s: float = 0.2
     require_login: bool = False  # st.login() with the [auth] section of secrets.toml
     instructors: tuple[str, ...] = ()  # emails allowed on the instructor page
     # The instructor's credential, given in the instructor's link (/instructor?token=...).

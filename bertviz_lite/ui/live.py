@@ -176,8 +176,11 @@ def flow_chart(record: RunRecord, key: str, run_id: str = "", *, live: bool = Fa
     if replay:
         st.button("Train anyway", key=f"{key}_anyway", on_click=train_anyway, args=(key,),
                   help="Train this configuration again now, instead of replaying its record")
-    if presenter() and live:
-        return  # the stage: the stack alone while it trains; the numbers come afterwards
+    if live:
+        # while it trains the stack is the live view; the exact numbers follow once a second
+        # (`_live_curves`; the stage shows them after the run): rebuilding the bars for every
+        # step cost the server about 70 ms a step and the browser a plotly redraw a step
+        return
     if presenter():
         with st.expander("Exact numbers: the gradient per group, the loss and the metric"):
             bars_chart(record, key, run_id)
@@ -222,7 +225,7 @@ def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
 
 @st.fragment(run_every=LIVE_SECONDS)
 def _live_flow(job_key: str) -> None:
-    """Four times a second: status, progress and the gradient flow of the newest step."""
+    """Four times a second: status, progress and the animated stack up to the newest step."""
     job = job_state(job_key)
     if job is None:
         return
@@ -250,11 +253,13 @@ def _live_queued(job_key: str) -> None:
 
 @st.fragment(run_every=CURVE_SECONDS)
 def _live_curves(job_key: str) -> None:
-    """Once a second: the loss and metric curves (they change slowly; each redraw costs the
-    browser and the server CPU that the training worker would rather have)."""
+    """Once a second: the exact numbers of the newest step (bars) and the loss and metric
+    curves (each redraw costs the browser and the server CPU that the training worker would
+    rather have; the animated stack above shows every step as it arrives)."""
     job = job_state(job_key)
     record = live_record(job) if job is not None else None
     if record is not None:
+        bars_chart(record, job_key, job.id)  # type: ignore[union-attr]
         curve_charts(record, job_key, job.id)  # type: ignore[union-attr]
 
 
