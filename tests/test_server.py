@@ -406,17 +406,17 @@ def test_two_processes_behind_nginx(class_env, browser, tmp_path):
             assert wait_done(pg) == "done"  # websockets work through the proxy
             ctx.close()
         # The hostile inputs the single server refuses, through the proxy: path-like and
-        # invalid URL values, a binary upload, markup in an uploaded file.
+        # invalid URL values, markup in an uploaded file (an upload through the proxy; every
+        # kind of bad file is refused by the single server's tests above).
         ctx, pg = new_page(browser)
         pg.goto(f"{url}/backprop?data=/etc&model=/etc/passwd&batch=0&epochs=-3")
         settle(pg)
         assert not pg.get_by_test_id("stException").count()
         assert "/etc" not in pg.url and "batch=0" not in pg.url
-        for name in ("binary.tsv", "xss.tsv"):
-            _, raw, task, expected = next(u for u in BAD_UPLOADS if u[0] == name)
-            upload(pg, url, task, name, raw, tmp_path)
-            wait_for_text(pg, expected, timeout=20, file=name)
-            assert pg.locator(".st-key-bp_train button").is_disabled(), name
+        name, raw, task, expected = next(u for u in BAD_UPLOADS if u[0] == "xss.tsv")
+        upload(pg, url, task, name, raw, tmp_path)
+        wait_for_text(pg, expected, timeout=20, file=name)
+        assert pg.locator(".st-key-bp_train button").is_disabled(), name
         assert not pg.dialogs and not pg.get_by_test_id("stException").count()  # type: ignore
         ctx.close()
         # The run cache is shared: a run finished behind the proxy is a hit on either process,
