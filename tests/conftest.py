@@ -24,6 +24,11 @@ os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
 # numbers do not depend on whether this CPU has native bf16; the precision logic is tested
 # through its pure functions, and bf16 where a test asks for it by name.
 os.environ.setdefault("BERTVIZ_CPU_BF16", "0")
+# The app servers the tests start poll a running job twice a second, not five times (the
+# default): every poll redraws the live view in the server and in Chromium, and those tests
+# check what the live view shows, not how often. tests/test_stage_e2e.py runs the default
+# and measures its polls a second.
+os.environ.setdefault("BERTVIZ_LIVE_REFRESH_S", "0.5")
 # Run caches and frozen features go to a home of the test session's own, never the user's
 # ~/.bertviz-lite: a feature file left there by an earlier run made a later "live" frozen run
 # finish before its first frame (and tests must not fill a person's home folder).

@@ -22,6 +22,7 @@ import pytest
 from bertviz_lite.bench.audit import audit, floor_for, frames_per_second
 from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, in_viewport, settle
 from bertviz_lite.lesson import ArtefactStore, check_lesson, lessons_dir, load_lesson
+from bertviz_lite.serve.settings import Settings
 from tests.lesson_browser import predict_by_mouse, rerun
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,8 +55,11 @@ def page(tmp_path_factory):
         pytest.skip(f"Chromium not found at {chromium_path()}")
     sync_api = pytest.importorskip("playwright.sync_api")
     home = tmp_path_factory.mktemp("stage-e2e")
+    # the live view at the app's own pace (the other tests' servers poll slower: conftest.py)
     server = AppServer(dict(BERTVIZ_HOME=str(home), HF_HUB_OFFLINE="1",
-                            BERTVIZ_INSTRUCTORS="lecturer@example.org"), log=home / "server.log")
+                            BERTVIZ_INSTRUCTORS="lecturer@example.org",
+                            BERTVIZ_LIVE_REFRESH_S=str(Settings().live_refresh_s)),
+                       log=home / "server.log")
     try:
         server.start(timeout=90)
     except (RuntimeError, TimeoutError) as err:
