@@ -80,6 +80,9 @@ def watch_training(pg, seconds: float, stop_after_steps: int | None = None) -> d
     """Click Train, then sample the gradient chart's step every 50 ms."""
     done = pg.get_by_role("heading", name="The whole run")
     stop = pg.locator(".st-key-bp_stop button")
+    # Train is disabled while this session's previous run is still finishing (on a loaded
+    # machine its evaluation can outlast the watch of it); a student waits for it too
+    pg.locator(".st-key-bp_train button:not([disabled])").wait_for(timeout=180_000)
     t0 = time.time()
     pg.locator(".st-key-bp_train button").click()
     # The new job is on screen once Stop is enabled and the previous run's chart is gone
