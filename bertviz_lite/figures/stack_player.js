@@ -77,7 +77,8 @@ class BertvizStack {
     root.__bvs = this;
     this.frames = 0;
     this.cycles = 0;
-    this.updates = 0;  // data arrivals (a live run's: 4 a second)
+    this.updates = 0;  // data arrivals (a live run's: one per poll that brought a new step)
+    this.ownStep = null;  // the newest step of the live or replayed run, if one is shown
     this.firstPulseAt = null;  // performance.now() of the first pulse (Train to pulse)
     this.createdAt = performance.now();
     this.t = 0;  // recorded seconds into the run (replay clock)
@@ -533,7 +534,7 @@ class BertvizStack {
 
   stats() {
     return {frames: this.frames, cycles: this.cycles, updates: this.updates, idx: this.idx,
-            n: this.n, step: this.ownStep === undefined ? null : this.ownStep,
+            n: this.n, step: this.ownStep,
             playing: this.playing, live: !!(this.data && this.data.live),
             firstPulseMs: this.firstPulseAt === null ? null : this.firstPulseAt - this.createdAt,
             fontPx: this.fs};

@@ -116,7 +116,7 @@ def job_status(job: Job) -> None:
 
 
 def _memo_figure(key: str, signature: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """Rebuild a live figure only when its data changed (the fragment reruns 4 times a second;
+    """Rebuild a live figure only when its data changed (the live fragments rerun several times a second;
     building plotly figures is the costly part, re-sending one is cheap)."""
     memo = st.session_state.setdefault("_live_figs", {})
     hit = memo.get(key)
@@ -225,7 +225,8 @@ def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
 
 @st.fragment(run_every=LIVE_SECONDS)
 def _live_flow(job_key: str) -> None:
-    """Four times a second: status, progress and the animated stack up to the newest step."""
+    """Every `live_refresh_s` (0.2 s): status, progress and the animated stack up to the
+    newest step."""
     job = job_state(job_key)
     if job is None:
         return
