@@ -108,6 +108,15 @@ def test_every_step_predicted_and_revealed():
             at.button(key="lesson_next").click().run()
     assert any("right" in m.value for m in at.metric), "the summary scores the predictions"
     print("reveal seconds per step (AppTest):", {k: round(v, 2) for k, v in draw.items()})
+    # back through the revealed steps: each widget shows the prediction made, not its default
+    for step in reversed(shown[:-1]):
+        at.button(key="lesson_back").click().run()
+        key, kind = f"lesson_pred_{step.id}", step.prediction.kind
+        made = at.session_state["lesson_revealed"].get(step.id)
+        widget = {"log-number": at.select_slider, "choice": at.radio,
+                  "layers": at.button_group}.get(kind)
+        if widget is not None and made is not None:
+            assert widget(key=key).value == made, step.id
 
 
 def test_step_in_the_url_and_back():

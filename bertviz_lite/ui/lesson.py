@@ -11,6 +11,7 @@ presentation clicker sends) and are ordinary focusable buttons for Tab + Enter. 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -149,11 +150,30 @@ def _layers_widget(step: Step, answer: Answer, key: str, disabled: bool) -> list
     return [g for g in answer.options if g in (picked or [])]
 
 
-def prediction_widget(step: Step, answer: Answer | None, disabled: bool) -> tuple[Any, bool]:
-    """The widget of the step's prediction kind -> (prediction, complete)."""
+def _restore_widget(step: Step, key: str, saved: Any) -> None:
+    """Put a prediction made earlier (a revealed step, come back to) into its widget, whose own
+    state Streamlit dropped while another step was shown: the widget shows what was predicted,
+    not its default."""
+    if saved is None or key in st.session_state:
+        return
+    if step.prediction.kind == "log-number":
+        values = log_values(step.prediction.low, step.prediction.high)
+        if isinstance(saved, (int, float)) and saved > 0:
+            st.session_state[key] = min(values, key=lambda x: abs(math.log(x / saved)))
+    elif step.prediction.kind == "order":
+        st.session_state.setdefault(f"{key}_order", list(saved))
+    else:
+        st.session_state[key] = saved
+
+
+def prediction_widget(step: Step, answer: Answer | None, disabled: bool,
+                      saved: Any = None) -> tuple[Any, bool]:
+    """The widget of the step's prediction kind -> (prediction, complete); `saved`: the
+    prediction already made (a revealed step), shown in the widget."""
     p, key = step.prediction, f"lesson_pred_{step.id}"
     if p.kind == "none" or answer is None:
         return None, True
+    _restore_widget(step, key, saved)
     if p.kind == "layers":
         st.caption("Click each group that will get a gradient (input left, head right).")
         return _layers_widget(step, answer, key, disabled), True
@@ -265,7 +285,8 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
             st.markdown(facts_text(step.text, step, store))
         if step.answer is not None:
             st.markdown(f"**Predict:** {facts_text(step.prediction.question, step, store)}")
-        prediction, complete = prediction_widget(step, answer, disabled=shown)
+        prediction, complete = prediction_widget(step, answer, disabled=shown,
+                                                 saved=revealed().get(step.id))
         reveal_controls(step, prediction, complete, code, instructor)
         if student:
             student_watch(code, step, prediction)
