@@ -158,6 +158,13 @@ def _reference(compute: str, refs: tuple[str, ...]):
             last = {e["split"]: e["value"] for e in run["evals"]}
             return last["train"] - last["val"]
         return max(runs, key=gap)["config"]["mode"]
+    if compute == "step_ratio":  # runs/modes: fine-tuning's step time over LoRA's, one task
+        task = r["rows"][0]["task"]
+        step = {row["mode"]: row["step_s"] for row in r["rows"] if row["task"] == task}
+        return step["finetune"] / step["lora"]
+    if compute == "least_forgetting":  # every mode but frozen: the smallest drop
+        return min((row for row in r["rows"] if row["mode"] != "frozen"),
+                   key=lambda row: row["pearson_before"] - row["pearson_after"])["mode"]
     raise AssertionError(f"no reference for {compute}")
 
 
@@ -215,8 +222,9 @@ def test_answers_follow_the_artefact_not_the_file(tmp_path):
 
 def test_the_lesson_walks_the_lecture_in_order():
     ids = [s.id for s in load_lesson(SHIPPED).steps]
-    order = ["frozen-forward", "frozen-backward", "finetune-backward", "cost", "four-tasks",
-             "small-data", "when-helps", "inside-bert", "summary"]
+    order = ["frozen-forward", "frozen-backward", "finetune-backward", "lora", "cost",
+             "lora-cost", "four-tasks", "small-data", "when-helps", "inside-bert",
+             "forgetting", "summary"]
     assert [i for i in ids if i in order] == order
     kinds = {s.prediction.kind for s in load_lesson(SHIPPED).steps}
     assert {"layers", "log-number", "choice", "order"} <= kinds
@@ -316,3 +324,36 @@ def test_optional_steps_wait_for_their_artefacts(tmp_path):
     ids = [s.id for s in shipped.lesson.steps]
     assert "seeds" not in ids and "small-data" in ids
     assert any(s.startswith("seeds (waits for sweeps/") for s in shipped.skipped)
+
+
+def test_mode_tables_answer_from_their_rows(tmp_path):
+    """runs/modes and runs/forgetting-modes load as mode tables (not as a reproduction), and
+    their answers follow the rows: edit the numbers, the answer changes."""
+    from bertviz_lite.lesson.artefacts import ModeTable
+
+    (tmp_path / "runs").mkdir()
+    modes, forgetting = raw("modes"), raw("forgetting-modes")
+    store = ArtefactStore(tmp_path, runs=RUNS)
+    assert isinstance(store.load("runs/modes"), ModeTable)
+    assert isinstance(store.load("runs/forgetting-modes"), ModeTable)
+    for row in modes["rows"]:
+        if row["mode"] == "lora":
+            row["step_s"] = 0.01
+    lora = next(r for r in forgetting["rows"] if r["mode"] == "lora")
+    bitfit = next(r for r in forgetting["rows"] if r["mode"] == "bitfit")
+    lora["drop"], bitfit["drop"] = 0.5, -0.001  # BitFit now forgets least (it even gained)
+    (tmp_path / "runs" / "modes.json").write_text(json.dumps(modes))
+    (tmp_path / "runs" / "forgetting-modes.json").write_text(json.dumps(forgetting))
+    edited = ArtefactStore(tmp_path)
+    ft = next(r for r in modes["rows"] if r["mode"] == "finetune" and r["task"] == "sentiment")
+    ratio = COMPUTE["step_ratio"].fn([edited.load("runs/modes")])
+    assert ratio.value == pytest.approx(ft["step_s"] / 0.01)
+    assert ratio.detail["lora_ms"] == "10"
+    least = COMPUTE["least_forgetting"].fn([edited.load("runs/forgetting-modes")])
+    assert least.value == "bitfit" and "frozen" not in least.options
+    assert least.detail["worst"] == "LoRA"
+    # each draws its figure; a run record where a table belongs says what it needs
+    assert observation(["step-time"], [edited.load("runs/modes")])[0][1].data
+    assert observation(["forgetting"], [edited.load("runs/forgetting-modes")])[0][1].data
+    with pytest.raises(ValueError, match="every mode"):
+        COMPUTE["step_ratio"].fn([store.load("runs/sentiment-lora")])

@@ -177,3 +177,59 @@ def wall_time_bars(modes: Sequence[str], seconds: Sequence[float], device: str,
     return style(fig, theme, title="Time to train",
                  subtitle=f"measured on {safe_text(device)}",
                  height=int(theme.tick_size * 3.5) * len(modes) + 9 * theme.font_size)
+
+
+def step_time_bars(labels: Sequence[str], modes: Sequence[str], step_ms: Sequence[float],
+                   trainable: Sequence[int], device: str,
+                   theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """Measured time per training step of each mode, with the weights it trains.
+
+    labels, modes: M names on screen and M mode strings (for the colours); step_ms: M times
+    per step (ms); trainable: M trainable weight counts; device: where they were measured.
+    """
+    fig = go.Figure(go.Bar(
+        x=list(step_ms), y=safe_labels(labels), orientation="h", cliponaxis=False,
+        marker_color=[mode_colour(m, theme, i) for i, m in enumerate(modes)],
+        text=[f"{t:.0f} ms · {_weights(n)} trained" for t, n in zip(step_ms, trainable,
+                                                                     strict=True)],
+        textposition="outside"))
+    fig.update_xaxes(title_text="time per training step (ms)",
+                     range=[0, max(step_ms, default=1) * 1.9])
+    fig.update_yaxes(type="category", autorange="reversed")
+    return style(fig, theme, title="Time per step, and weights trained",
+                 subtitle=f"the same batches, measured on {safe_text(device)}",
+                 subtitle_chars=44,
+                 height=int(theme.tick_size * 3.2) * len(labels) + 9 * theme.font_size)
+
+
+def _weights(n: int) -> str:
+    """A weight count in few characters: 770, 74.5k, 22.6M."""
+    if n >= 1e6:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1e5:
+        return f"{n / 1e3:.0f}k"
+    return f"{n / 1e3:.1f}k" if n >= 1e4 else f"{n:,}"
+
+
+def forgetting_bars(labels: Sequence[str], modes: Sequence[str], drops: Sequence[float],
+                    scores: Sequence[str], skill: str, before: float,
+                    theme: Theme = DEFAULT_THEME) -> go.Figure:
+    """How much of a pretrained skill each mode lost while it learnt the task.
+
+    labels, modes: M names on screen and M mode strings; drops: M losses of the skill's score
+    (Pearson r before minus after, >= 0 is a loss); scores: M task results in words
+    ("accuracy 0.783"), beside each bar; skill: where the skill was scored; before: the
+    pretrained model's score there.
+    """
+    fig = go.Figure(go.Bar(
+        x=list(drops), y=safe_labels(labels), orientation="h", cliponaxis=False,
+        marker_color=[mode_colour(m, theme, i) for i, m in enumerate(modes)],
+        text=[f"{d:.4f} · {safe_text(s)}" for d, s in zip(drops, scores, strict=True)],
+        textposition="outside"))
+    fig.update_xaxes(title_text=safe_text(f"lost Pearson r on {skill}"),
+                     range=[min(0.0, *drops), max(max(drops, default=0.0), 1e-4) * 2.1])
+    fig.update_yaxes(type="category", autorange="reversed")
+    return style(fig, theme, title="What each mode forgot of a pretrained skill",
+                 subtitle=f"zero-shot similarity, r = {before:.3f} before training; "
+                          "the task's result beside each bar", subtitle_chars=44,
+                 height=int(theme.tick_size * 3.2) * len(labels) + 9 * theme.font_size)

@@ -205,6 +205,76 @@ def change_order(arts: Sequence[Any]) -> Answer:
     return _order_answer(ch.change, groups, f"{ch.measure or 'change'} per group, largest first")
 
 
+def _mode_table(obj: Any, needs: str, example: str) -> list[dict[str, Any]]:
+    """The rows of a ModeTable's task that recorded `needs`."""
+    from bertviz_lite.lesson.artefacts import ModeTable
+
+    if not isinstance(obj, ModeTable):
+        raise ValueError(f"this computation needs a measurement of every mode ({example})")
+    rows = [r for r in obj.for_task() if isinstance(r.get(needs), (int, float))
+            and math.isfinite(r[needs])]
+    if not rows:
+        raise ValueError(f"no row of {example} has {needs}")
+    return rows
+
+
+def _label(row: dict[str, Any]) -> str:
+    return str(row.get("label") or row["mode"])
+
+
+def step_ratio(arts: Sequence[Any]) -> Answer:
+    """Fine-tuning's time per training step / LoRA's (runs/modes: the same task, data, batch
+    and machine for every mode); the trainable weights of both beside it."""
+    rows = {r["mode"]: r for r in _mode_table(arts[0], "step_s", "runs/modes")}
+    if "finetune" not in rows or "lora" not in rows:
+        raise ValueError("runs/modes needs a finetune and a lora row")
+    ft, lora = rows["finetune"], rows["lora"]
+    ratio = ft["step_s"] / lora["step_s"]
+    weights = ft["trainable"] / lora["trainable"] if lora.get("trainable") else math.nan
+    setup = arts[0].setup
+    where = f"{setup.get('cpu', '?')}, {setup.get('cores', '?')} cores"
+    return Answer(ratio, how=f"time per step of fine-tuned / LoRA on {ft.get('task', '?')}: "
+                  f"{ft['step_s'] * 1000:.0f} ms / {lora['step_s'] * 1000:.0f} ms "
+                  f"(batch {setup.get('batch_size', '?')}, {where})",
+                  detail={"ft_ms": f"{ft['step_s'] * 1000:.0f}",
+                          "lora_ms": f"{lora['step_s'] * 1000:.0f}",
+                          "ft_trainable": f"{ft['trainable']:,}",
+                          "lora_trainable": f"{lora['trainable']:,}",
+                          "weight_ratio": f"{weights:,.0f}", "device": where,
+                          "ft_state_mb": _mb(ft.get("optimizer_mb")),
+                          "lora_state_mb": _mb(lora.get("optimizer_mb")),
+                          "ft_checkpoint_mb": _mb(ft.get("checkpoint_mb")),
+                          "lora_checkpoint_mb": _mb(lora.get("checkpoint_mb"))})
+
+
+def _mb(v: Any) -> str:
+    """Megabytes in words: 172 MB, 0.57 MB; "?" where nothing was measured."""
+    if not isinstance(v, (int, float)) or not math.isfinite(v):
+        return "? MB"
+    return f"{v:.0f} MB" if v >= 10 else f"{v:.2g} MB"
+
+
+def least_forgetting(arts: Sequence[Any]) -> Answer:
+    """Of the modes that train BERT's own weights or weights inside it (every mode but
+    frozen, which forgets nothing by construction), the one whose pretrained skill dropped
+    least (runs/forgetting-modes: Pearson r on a similarity probe before and after)."""
+    rows = [r for r in _mode_table(arts[0], "drop", "runs/forgetting-modes")
+            if r["mode"] != "frozen"]
+    if len(rows) < 2:
+        raise ValueError("runs/forgetting-modes needs two modes besides frozen")
+    best = min(rows, key=lambda r: r["drop"])
+    worst = max(rows, key=lambda r: r["drop"])
+    setup = arts[0].setup
+    listed = ", ".join(f"{_label(r)} {r['drop']:.4f}" for r in sorted(rows, key=lambda r: r["drop"]))
+    labels = {r["mode"]: _label(r) for r in rows}
+    return Answer(best["mode"], tuple(labels), f"drop of Pearson r on {setup.get('skill', '?')} "
+                  f"after training on {setup.get('task', '?')}, smallest first: {listed}",
+                  {"drop": f"{best['drop']:.4f}", "drops": listed, "worst": _label(worst),
+                   "worst_drop": f"{worst['drop']:.4f}", "skill": str(setup.get("skill", "?")),
+                   "before": f"{float(setup.get('pearson_pretrained', math.nan)):.3f}",
+                   "best_label": _label(best)}, labels)
+
+
 _LAYERS = frozenset({"stop", "frozen", "steps", "task", "mode"})
 COMPUTE: dict[str, Compute] = {
     "grad_groups": Compute("layers", 1, "runs/sentiment-frozen", _LAYERS, grad_groups),
@@ -222,6 +292,14 @@ COMPUTE: dict[str, Compute] = {
     "sweep_winner": Compute("choice", 1, "sweeps/sentiment",
                             frozenset({"size", "seeds", "means", "medians", "margin", "spread"}),
                             sweep_winner),
+    "step_ratio": Compute("log-number", 1, "runs/modes",
+                          frozenset({"ft_ms", "lora_ms", "ft_trainable", "lora_trainable",
+                                     "weight_ratio", "device", "ft_state_mb", "lora_state_mb",
+                                     "ft_checkpoint_mb", "lora_checkpoint_mb"}),
+                          step_ratio, extra_runs=1),
+    "least_forgetting": Compute("choice", 1, "runs/forgetting-modes",
+                                frozenset({"drop", "drops", "worst", "worst_drop", "skill",
+                                           "before", "best_label"}), least_forgetting),
     "change_order": Compute("order", 1, "changes/sentiment-finetune",
                             frozenset({"most", "least", "values"}), change_order, extra_runs=1),
 }

@@ -1,6 +1,7 @@
 """Recorded artefacts a lesson step reveals, by reference: "runs/<stem>", "sweeps/<stem>",
 "changes/<stem>" (JSON files under the assets folder). "runs/reproduce" is the result of
-`bertviz-lite reproduce`; every other run is a RunRecord.
+`bertviz-lite reproduce`; "runs/modes" and "runs/forgetting-modes" are measurements of every
+mode side by side (`ModeTable`); every other run is a RunRecord.
 
 Learning-curve sweeps and inside-BERT analyses are read through small adapters
 (`Sweep`, `Changes`) so that the lesson depends only on the few fields it uses.
@@ -71,6 +72,39 @@ def _sweep(d: dict[str, Any]) -> Sweep:
     return Sweep(str(d.get("metric") or setup.get("metric", "")), pts, setup)
 
 
+@dataclass(frozen=True)
+class ModeTable:
+    """Every mode measured side by side with one setup: `experiments/modes_bench.py` (cost:
+    rows with step_s, trainable, total per task and mode) or `experiments/forgetting_modes.py`
+    (forgetting: rows with pearson_before, pearson_after, drop per mode).
+
+    rows: one dict per measured (task, mode), as recorded; setup: the measurement's setup.
+    """
+
+    rows: tuple[dict[str, Any], ...]
+    setup: dict[str, Any]
+
+    def for_task(self, task: str | None = None) -> list[dict[str, Any]]:
+        """The rows of one task (the setup's task, or the first row's, when not given)."""
+        task = task or self.setup.get("task") or self.rows[0].get("task")
+        return [r for r in self.rows if r.get("task", task) == task]
+
+
+MODE_TABLE_FIELDS = ("step_s", "drop")  # a row with one of these: a ModeTable, not a reproduction
+
+
+def _mode_table(d: Any) -> ModeTable | None:
+    """A modes measurement ({"setup", "rows": [{"mode", "step_s" | "drop", ...}]}), or None
+    when `d` is something else."""
+    rows = d.get("rows") if isinstance(d, dict) else None
+    if not isinstance(rows, list) or not rows or not isinstance(d.get("setup"), dict):
+        return None
+    if not all(isinstance(r, dict) and isinstance(r.get("mode"), str)
+               and any(f in r for f in MODE_TABLE_FIELDS) for r in rows):
+        return None
+    return ModeTable(tuple(rows), dict(d["setup"]))
+
+
 WEIGHT_CHANGE = "relative weight change ‖W_tuned − W_pretrained‖ / ‖W_pretrained‖"
 
 
@@ -107,7 +141,8 @@ class ArtefactStore:
         return self.path(ref).is_file()
 
     def load(self, ref: str) -> Any:
-        """RunRecord, ReproduceResult, Sweep or Changes; LessonError when absent or unreadable."""
+        """RunRecord, ReproduceResult, ModeTable, Sweep or Changes; LessonError when absent or
+        unreadable."""
         if ref in self._memo:
             return self._memo[ref]
         path = self.path(ref)
@@ -120,6 +155,8 @@ class ArtefactStore:
                 obj: Any = _sweep(d)
             elif folder == "changes":
                 obj = _changes(d)
+            elif (table := _mode_table(d)) is not None:
+                obj = table
             elif "rows" in d and "setup" in d:
                 obj = ReproduceResult.from_dict(d)
             else:

@@ -143,6 +143,41 @@ def learning(arts: Sequence[Any], theme: Theme) -> go.Figure:
     return learning_curve(sizes, series, sw.metric, theme)
 
 
+def _table(arts: Sequence[Any], needs: str) -> tuple[Any, list[dict[str, Any]]]:
+    """The first artefact, a measurement of every mode, and its task's rows with `needs`."""
+    from bertviz_lite.lesson.artefacts import ModeTable
+
+    t = arts[0]
+    if not isinstance(t, ModeTable):
+        raise ValueError("this figure needs a measurement of every mode (runs/modes)")
+    return t, [r for r in t.for_task() if r.get(needs) is not None]
+
+
+def step_time(arts: Sequence[Any], theme: Theme) -> go.Figure:
+    """Time per training step of every mode, measured side by side (runs/modes)."""
+    from bertviz_lite.figures.lesson import step_time_bars
+
+    t, rows = _table(arts, "step_s")
+    where = f"{t.setup.get('cpu', '?')}, {t.setup.get('cores', '?')} cores"
+    return step_time_bars([str(r.get("label") or r["mode"]) for r in rows],
+                          [r["mode"] for r in rows], [r["step_s"] * 1000 for r in rows],
+                          [int(r.get("trainable") or 0) for r in rows], where, theme)
+
+
+def forgetting(arts: Sequence[Any], theme: Theme) -> go.Figure:
+    """What each mode lost of a pretrained skill while learning the task
+    (runs/forgetting-modes)."""
+    from bertviz_lite.figures.lesson import forgetting_bars
+
+    t, rows = _table(arts, "drop")
+    return forgetting_bars([str(r.get("label") or r["mode"]) for r in rows],
+                           [r["mode"] for r in rows], [float(r["drop"]) for r in rows],
+                           [f"{r.get('metric', 'score')} {float(r['value']):.3f}"
+                            if r.get("value") is not None else "" for r in rows],
+                           str(t.setup.get("skill", "?")),
+                           float(t.setup.get("pearson_pretrained", "nan")), theme)
+
+
 FIGURES: dict[str, Builder] = {
     "weights": weights,
     "diagram-forward": diagram_forward,
@@ -157,6 +192,8 @@ FIGURES: dict[str, Builder] = {
     "update-ratio": update_ratio,
     "change": change,
     "learning-curve": learning,
+    "step-time": step_time,
+    "forgetting": forgetting,
 }
 
 
@@ -167,6 +204,7 @@ LABELS: dict[str, str] = {  # tab labels on the Lesson page
     "reproduce-ours": "Four tasks (ours)",
     "train-val": "Train vs validation", "update-ratio": "Updates per step",
     "change": "Change per group", "learning-curve": "Learning curves",
+    "step-time": "Time per step", "forgetting": "Forgetting",
 }
 
 
