@@ -18,6 +18,7 @@ from bertviz_lite.figures import stack as S
 from bertviz_lite.figures.curves import eval_points, run_progress
 from bertviz_lite.figures.theme import (
     DEFAULT_THEME,
+    PRESENTER_DARK_THEME,
     PRESENTER_THEME,
     dark,
     mode_colour,
@@ -195,15 +196,16 @@ WALL_CLEARANCE = """() => {
 
 @contextlib.contextmanager
 def stack_in_chromium(tmp_path: Path, size: tuple[int, int] = (1280, 720), *,
-                      autoplay: bool = False) -> Iterator[Any]:
+                      autoplay: bool = False, dark_room: bool = False) -> Iterator[Any]:
     """A Chromium browser and the recorded sentiment stacks' self-contained HTML page (in
-    presenter type for `size`), as a file: yields (browser, the page's file URI)."""
+    presenter type for `size`, the dark theme with `dark_room`), as a file: yields (browser,
+    the page's file URI)."""
     from bertviz_lite.bench.browser import CHROMIUM_ARGS, chromium_path
 
     if not Path(chromium_path()).exists():
         pytest.skip(f"Chromium not found at {chromium_path()}")
     sync_api = pytest.importorskip("playwright.sync_api")
-    th = presenter_theme(*size)
+    th = presenter_theme(*size, base=PRESENTER_DARK_THEME if dark_room else PRESENTER_THEME)
     data = S.stack_data(S.recorded_panels(recorded(), th), theme=th, fit_screen=True,
                         autoplay=autoplay)
     page = tmp_path / "stack.html"
@@ -285,3 +287,18 @@ def test_reduced_motion_stops_autoplay_and_play_still_animates(tmp_path: Path) -
     assert not seen["reduce"]["stats"]["playing"] and seen["reduce"]["stats"]["cycles"] == 0
     assert "Motion is reduced" in seen["reduce"]["note"]
     assert seen["pressed"]["playing"] and seen["pressed"]["cycles"] >= 1
+
+
+@pytest.mark.browser
+def test_the_legend_names_the_colour_change_of_its_background(tmp_path: Path) -> None:
+    """A larger gradient is drawn brighter on a dark background and deeper on a light one:
+    the legend says which (a light stage said "Brighter" beside darker boxes)."""
+    notes = {}
+    for dark_room in (False, True):
+        with stack_in_chromium(tmp_path, dark_room=dark_room) as (browser, uri):
+            pg = browser.new_page(viewport={"width": 1280, "height": 720})
+            pg.goto(uri)
+            pg.wait_for_selector(".bvs-wall")
+            notes[dark_room] = pg.locator(".bvs-note").inner_text()
+    assert notes[False].startswith("Deeper colour: a larger weight gradient"), notes
+    assert notes[True].startswith("Brighter: a larger weight gradient"), notes

@@ -199,7 +199,9 @@ class BertvizStack {
   _legend() {
     const [lo, hi] = this.data.range;
     const dec = (e) => (e >= 0 ? String(Math.pow(10, e)) : "0." + "0".repeat(-e - 1) + "1");
-    const base = "Brighter: a larger weight gradient ‖∂L/∂W‖ (log scale, " + dec(lo) + " to " +
+    // a larger gradient is a brighter colour on a dark background, a deeper one on a light
+    const more = this.data.theme.dark ? "Brighter" : "Deeper colour";
+    const base = more + ": a larger weight gradient ‖∂L/∂W‖ (log scale, " + dec(lo) + " to " +
       dec(hi) + "). At the hatched wall the gradient stops.";
     const still = this.still && !this.data.live ? " Motion is reduced (a system setting): " +
       "press Play or One backward pass to animate." : "";
