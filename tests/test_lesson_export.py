@@ -236,3 +236,34 @@ def test_the_command_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "is not empty" in out[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where, says", [
+    ("a-file", "is a file, not a folder"),
+    ("a-file/inside", "is a file, so"),
+    ("locked/new", "cannot write into"),
+])
+def test_the_command_refuses_where_it_cannot_write_before_any_work(tmp_path, capsys,
+                                                                    monkeypatch, where, says):
+    """A file, a folder under a file, a folder that cannot be written: one line, exit 2, and
+    nothing computed (the lesson's data is never built)."""
+    import os
+
+    from bertviz_lite.cli.main import main
+    from bertviz_lite.lesson import export
+
+    (tmp_path / "a-file").write_text("mine")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked").chmod(0o500)
+    real_access = os.access
+    # root may write anywhere: the refusal is checked with what os.access says of a user
+    monkeypatch.setattr(export.os, "access", lambda p, mode: (
+        False if Path(p) == tmp_path / "locked" else real_access(p, mode)))
+    monkeypatch.setattr(export, "lesson_data", lambda *a, **k: pytest.fail("work began"))
+    try:
+        assert main(["lesson", "export", "--out", str(tmp_path / where)]) == 2
+    finally:
+        (tmp_path / "locked").chmod(0o700)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and says in out[0], out
+    assert (tmp_path / "a-file").read_text() == "mine"

@@ -31,7 +31,10 @@ def cmd_lesson_export(args: argparse.Namespace) -> int:
 
     try:
         report = export_lesson(args.out, args.lesson)
-    except (ValueError, LessonError, OSError) as err:
+    except OSError as err:  # the disk, once writing began: the reason without Python's [Errno]
+        echo(f"Could not export the lesson to {args.out}: {err.strerror or err}")
+        return 2
+    except (ValueError, LessonError) as err:
         echo(f"Could not export the lesson: {err}")
         return 2
     echo(f"Wrote {report.steps} steps to {report.out}/index.html "

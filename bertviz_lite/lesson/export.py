@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -196,6 +197,24 @@ def _lesson(lesson_id: str | None, store: ArtefactStore) -> Lesson:
     return chosen.lesson
 
 
+def check_out(out: Path) -> None:
+    """Refuse, before any work, a place the export cannot go: a file, a folder that holds
+    something else, a folder under a file, or one this user cannot write into (ValueError
+    with what to do)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder: give a new folder for the export")
+    if out.is_dir():
+        if any(out.iterdir()) and not (out / "assets" / "lesson-data.js").is_file():
+            raise ValueError(f"{out} is not empty: give a new folder (or an earlier export's)")
+        base = out
+    else:
+        base = next((a for a in out.absolute().parents if a.exists()), Path("/"))
+        if not base.is_dir():
+            raise ValueError(f"{base} is a file, so {out} cannot be made: give another folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write into {base}: give a folder you can write to")
+
+
 def export_lesson(out: str | Path, lesson_id: str | None = None,
                   store: ArtefactStore | None = None, theme: Theme = DEFAULT_THEME
                   ) -> ExportReport:
@@ -204,8 +223,7 @@ def export_lesson(out: str | Path, lesson_id: str | None = None,
     An existing `out` is only written into when it is empty or an earlier export."""
     t0 = time.perf_counter()
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / "assets" / "lesson-data.js").is_file():
-        raise ValueError(f"{out} is not empty: give a new folder (or an earlier export's)")
+    check_out(out)
     store = store or ArtefactStore()
     lesson = _lesson(lesson_id, store)
     data = lesson_data(lesson, store, theme)
