@@ -26,11 +26,14 @@ def test_each_size_and_seed_on_the_real_files_and_a_merge_keeps_the_rest(
     assert {(r["train_examples"], r["eval_examples"]) for r in rows} == {(24, dev)}
     assert all(r["status"] == "completed" and r["dataset"] == "SST-2" for r in rows)
     assert json.loads(out.read_text())["rows"] == rows  # what it returned is what it wrote
-    # seed 1 again, alone: the seed-0 rows stay, the sessions list both measurements
+    # seed 1 again, alone: the seed-0 rows stay, the sessions list both measurements, and
+    # the datasets of an earlier session's other task stay named
+    earlier = {**first, "setup": {**first["setup"], "datasets": {"paraphrase": "MRPC"}}}
     again = MR.measure_real(shared_data, ["sentiment"], ["frozen", "lora"], [24], [1], 1, out,
-                            keep=first, model=str(tiny_model_dir))
+                            keep=earlier, model=str(tiny_model_dir))
     assert [MR.row_key(r) for r in again["rows"]] == [MR.row_key(r) for r in rows]
     assert [x["seeds"] for x in again["setup"]["sessions"]] == [[0, 1], [1]]
+    assert again["setup"]["datasets"] == {"paraphrase": "MRPC", "sentiment": "SST-2"}
 
 
 def test_a_grid_no_run_could_do_is_refused_before_training(tmp_path: Path) -> None:

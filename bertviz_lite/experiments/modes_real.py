@@ -95,7 +95,8 @@ def measure_real(data_dir: Path, tasks: Sequence[str], modes: Sequence[str],
                  "modes": list(modes), "sizes": list(sizes), "seeds": list(seeds)}]
     result: dict[str, Any] = {"setup": {
         "model": backbone.name, "layers": backbone.num_layers, "hidden": backbone.hidden_size,
-        "data": data_dir.name, "datasets": {t: TASK_SPECS[t].paper_dataset for t in tasks},
+        "data": data_dir.name, "datasets": {**(keep or {}).get("setup", {}).get("datasets", {}),
+                                            **{t: TASK_SPECS[t].paper_dataset for t in tasks}},
         "epochs": epochs, "lr": RunConfig().lr, "mode_lr": MODE_LR,
         "head_lr": RunConfig().head_lr, "batch_size": RunConfig().batch_size,
         "cpu": cpu_model(), "cores": os.cpu_count(), "engine": info, "date": now,
