@@ -298,9 +298,9 @@ def modes_real_table(runs: Path) -> str:
 
 
 def _recorded_real(setup: dict[str, Any]) -> str:
-    """When the real-data rows were measured: each session's sizes and seeds."""
+    """When the real-data rows were measured: each session's tasks, sizes and seeds."""
     return "recorded in {} session(s): {}".format(len(setup.get("sessions", [])), "; ".join(
-        f"{', '.join(map(str, x.get('sizes', [])))} examples, seeds "
+        f"{', '.join(x.get('tasks', []))}, {', '.join(map(str, x.get('sizes', [])))} examples, seeds "
         f"{', '.join(map(str, x.get('seeds', [])))}, {', '.join(x.get('modes', []))} on "
         f"{x.get('date')} (commit {x.get('commit')})" for x in setup.get("sessions", [])))
 
