@@ -14,7 +14,7 @@ mkdir -p "$RUN_DIR"
 upstreams=""
 for i in $(seq 1 "$N"); do
   app_port=$((8600 + i))
-  (cd "$ROOT" && nohup python -m streamlit run app.py --server.port "$app_port" \
+  (cd "$ROOT" && nohup python -m bertviz_lite.app.run app.py --server.port "$app_port" \
      --server.address 127.0.0.1 > "$RUN_DIR/app$i.log" 2>&1 & echo $! > "$RUN_DIR/app$i.pid")
   upstreams+="        server 127.0.0.1:${app_port};"$'\n'
 done

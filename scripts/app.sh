@@ -6,4 +6,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 python -m bertviz_lite.serve.settings  # a settings file that cannot be used stops here
-exec streamlit run app.py --server.port "${PORT:-8501}" "$@"
+# streamlit run, with the libraries every page needs imported before the first visit
+exec python -m bertviz_lite.app.run app.py --server.port "${PORT:-8501}" "$@"

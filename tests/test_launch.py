@@ -35,7 +35,7 @@ def test_settings_become_flags() -> None:
 
 def test_command_runs_the_packaged_entry_script() -> None:
     cmd = launch.command(8600, "0.0.0.0", ["--server.maxUploadSize=20"])
-    assert cmd[:5] == [sys.executable, "-m", "streamlit", "run", str(launch.MAIN)]
+    assert cmd[:4] == [sys.executable, "-m", "bertviz_lite.app.run", str(launch.MAIN)]
     assert launch.MAIN.is_file() and launch.MAIN.parent == launch.APP_DIR
     assert "--server.port=8600" in cmd and "--server.address=0.0.0.0" in cmd
     assert cmd[-1] == "--server.maxUploadSize=20", "the user's options come last and win"
@@ -76,3 +76,23 @@ def test_every_asset_folder_goes_into_the_wheel() -> None:
 def test_a_checkout_reads_its_own_assets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BERTVIZ_ASSETS", raising=False)
     assert assets_dir() == REPO / "assets"
+
+
+def test_the_server_preloads_libraries_and_hands_its_arguments_to_streamlit() -> None:
+    """`python -m bertviz_lite.app.run` imports pandas and plotly before any session (they cost
+    the first visitor about 2 s), never the app's own modules (their st.cache_data must see the
+    running server) nor torch, and passes its arguments on to `streamlit run`."""
+    import subprocess
+
+    probe = ("import sys; from bertviz_lite.app import run; run.preload(); "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'pandas', 'plotly', 'torch', 'transformers', 'streamlit'})); "
+             "print([m for m in sys.modules if m.startswith(('bertviz_lite.ui', "
+             "'bertviz_lite.app.pages', 'bertviz_lite.app.main'))])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, cwd=REPO).stdout.splitlines()
+    assert out[0] == "['pandas', 'plotly']", out
+    assert out[1] == "[]", out  # no st.cache_data decorated before the server runs
+    helped = subprocess.run([sys.executable, "-m", "bertviz_lite.app.run", "--help"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert helped.returncode == 0 and "Usage: streamlit run" in helped.stdout, helped

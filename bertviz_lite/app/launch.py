@@ -1,6 +1,7 @@
 """`bertviz-lite app`: the app from an installed package, on any system, without bash.
 
-Runs `python -m streamlit run <this package>/main.py` in a child process with the project's
+Runs `python -m bertviz_lite.app.run <this package>/main.py` (`streamlit run` with the
+libraries preloaded: app/run.py) in a child process with the project's
 Streamlit settings: streamlit.toml here is a copy of the checkout's .streamlit/config.toml
 (tests/test_launch.py keeps them equal). Streamlit reads its config files from the working
 folder only, so the settings are passed as flags, and options given after ours win.
@@ -43,7 +44,7 @@ def command(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
             extra: Sequence[str] = ()) -> list[str]:
     """The streamlit command line that serves the packaged app at http://host:port; `extra`
     (any `streamlit run` option) comes last, so it overrides the project's settings."""
-    return [sys.executable, "-m", "streamlit", "run", str(MAIN), *settings_flags(),
+    return [sys.executable, "-m", "bertviz_lite.app.run", str(MAIN), *settings_flags(),
             f"--server.port={port}", f"--server.address={host}", *extra]
 
 

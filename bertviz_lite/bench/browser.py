@@ -101,7 +101,7 @@ class AppServer:
         out = open(self.log, "a") if self.log is not None else subprocess.DEVNULL
         env = {**os.environ, "HF_HUB_OFFLINE": "1", **self.env}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "bertviz_lite.app.run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=PACKAGE_DIR.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
