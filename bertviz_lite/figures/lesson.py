@@ -13,7 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from bertviz_lite.figures.text import plain_number, safe_labels, safe_text
+from bertviz_lite.figures.text import fmt_human, plain_number, safe_labels, safe_text
 from bertviz_lite.figures.theme import DEFAULT_THEME, Theme, mode_colour, style
 
 
@@ -190,8 +190,8 @@ def step_time_bars(labels: Sequence[str], modes: Sequence[str], step_ms: Sequenc
     fig = go.Figure(go.Bar(
         x=list(step_ms), y=safe_labels(labels), orientation="h", cliponaxis=False,
         marker_color=[mode_colour(m, theme, i) for i, m in enumerate(modes)],
-        text=[f"{t:.0f} ms · {_weights(n)} trained" for t, n in zip(step_ms, trainable,
-                                                                     strict=True)],
+        text=[f"{t:.0f} ms · {fmt_human(n)} trained" for t, n in zip(step_ms, trainable,
+                                                                      strict=True)],
         textposition="outside"))
     fig.update_xaxes(title_text="time per training step (ms)",
                      range=[0, max(step_ms, default=1) * 1.9])
@@ -200,15 +200,6 @@ def step_time_bars(labels: Sequence[str], modes: Sequence[str], step_ms: Sequenc
                  subtitle=f"the same batches, measured on {safe_text(device)}",
                  subtitle_chars=44,
                  height=int(theme.tick_size * 3.2) * len(labels) + 9 * theme.font_size)
-
-
-def _weights(n: int) -> str:
-    """A weight count in few characters: 770, 74.5k, 22.6M."""
-    if n >= 1e6:
-        return f"{n / 1e6:.1f}M"
-    if n >= 1e5:
-        return f"{n / 1e3:.0f}k"
-    return f"{n / 1e3:.1f}k" if n >= 1e4 else f"{n:,}"
 
 
 def forgetting_bars(labels: Sequence[str], modes: Sequence[str], drops: Sequence[float],

@@ -205,34 +205,26 @@ def change_order(arts: Sequence[Any]) -> Answer:
     return _order_answer(ch.change, groups, f"{ch.measure or 'change'} per group, largest first")
 
 
-def _mode_table(obj: Any, needs: str, example: str) -> list[dict[str, Any]]:
-    """The rows of a ModeTable's task that recorded `needs`."""
-    from bertviz_lite.lesson.artefacts import ModeTable
+def _mode_rows(obj: Any, needs: str, ref: str) -> list[dict[str, Any]]:
+    """The rows of a ModeTable's task that recorded `needs` (ValueError when none did)."""
+    from bertviz_lite.lesson.artefacts import as_mode_table
 
-    if not isinstance(obj, ModeTable):
-        raise ValueError(f"this computation needs a measurement of every mode ({example})")
-    rows = [r for r in obj.for_task() if isinstance(r.get(needs), (int, float))
-            and math.isfinite(r[needs])]
+    rows = as_mode_table(obj, ref).rows_with(needs)
     if not rows:
-        raise ValueError(f"no row of {example} has {needs}")
+        raise ValueError(f"no row of {ref} has {needs}")
     return rows
-
-
-def _label(row: dict[str, Any]) -> str:
-    return str(row.get("label") or row["mode"])
 
 
 def step_ratio(arts: Sequence[Any]) -> Answer:
     """Fine-tuning's time per training step / LoRA's (runs/modes: the same task, data, batch
     and machine for every mode); the trainable weights of both beside it."""
-    rows = {r["mode"]: r for r in _mode_table(arts[0], "step_s", "runs/modes")}
+    rows = {r["mode"]: r for r in _mode_rows(arts[0], "step_s", "runs/modes")}
     if "finetune" not in rows or "lora" not in rows:
         raise ValueError("runs/modes needs a finetune and a lora row")
     ft, lora = rows["finetune"], rows["lora"]
     ratio = ft["step_s"] / lora["step_s"]
     weights = ft["trainable"] / lora["trainable"] if lora.get("trainable") else math.nan
-    setup = arts[0].setup
-    where = f"{setup.get('cpu', '?')}, {setup.get('cores', '?')} cores"
+    setup, where = arts[0].setup, arts[0].machine
     return Answer(ratio, how=f"time per step of fine-tuned / LoRA on {ft.get('task', '?')}: "
                   f"{ft['step_s'] * 1000:.0f} ms / {lora['step_s'] * 1000:.0f} ms "
                   f"(batch {setup.get('batch_size', '?')}, {where})",
@@ -258,21 +250,23 @@ def least_forgetting(arts: Sequence[Any]) -> Answer:
     """Of the modes that train BERT's own weights or weights inside it (every mode but
     frozen, which forgets nothing by construction), the one whose pretrained skill dropped
     least (runs/forgetting-modes: Pearson r on a similarity probe before and after)."""
-    rows = [r for r in _mode_table(arts[0], "drop", "runs/forgetting-modes")
+    from bertviz_lite.lesson.artefacts import ModeTable
+
+    label = ModeTable.label
+    rows = [r for r in _mode_rows(arts[0], "drop", "runs/forgetting-modes")
             if r["mode"] != "frozen"]
     if len(rows) < 2:
         raise ValueError("runs/forgetting-modes needs two modes besides frozen")
     best = min(rows, key=lambda r: r["drop"])
     worst = max(rows, key=lambda r: r["drop"])
     setup = arts[0].setup
-    listed = ", ".join(f"{_label(r)} {r['drop']:.4f}" for r in sorted(rows, key=lambda r: r["drop"]))
-    labels = {r["mode"]: _label(r) for r in rows}
+    listed = ", ".join(f"{label(r)} {r['drop']:.4f}" for r in sorted(rows, key=lambda r: r["drop"]))
+    labels = {r["mode"]: label(r) for r in rows}
     return Answer(best["mode"], tuple(labels), f"drop of Pearson r on {setup.get('skill', '?')} "
                   f"after training on {setup.get('task', '?')}, smallest first: {listed}",
-                  {"drop": f"{best['drop']:.4f}", "drops": listed, "worst": _label(worst),
+                  {"drop": f"{best['drop']:.4f}", "drops": listed, "worst": label(worst),
                    "worst_drop": f"{worst['drop']:.4f}", "skill": str(setup.get("skill", "?")),
-                   "before": f"{float(setup.get('pearson_pretrained', math.nan)):.3f}",
-                   "best_label": _label(best)}, labels)
+                   "before": f"{float(setup.get('pearson_pretrained', math.nan)):.3f}"}, labels)
 
 
 _LAYERS = frozenset({"stop", "frozen", "steps", "task", "mode"})
@@ -299,7 +293,7 @@ COMPUTE: dict[str, Compute] = {
                           step_ratio, extra_runs=1),
     "least_forgetting": Compute("choice", 1, "runs/forgetting-modes",
                                 frozenset({"drop", "drops", "worst", "worst_drop", "skill",
-                                           "before", "best_label"}), least_forgetting),
+                                           "before"}), least_forgetting),
     "change_order": Compute("order", 1, "changes/sentiment-finetune",
                             frozenset({"most", "least", "values"}), change_order, extra_runs=1),
 }

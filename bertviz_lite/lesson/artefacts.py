@@ -89,6 +89,28 @@ class ModeTable:
         task = task or self.setup.get("task") or self.rows[0].get("task")
         return [r for r in self.rows if r.get("task", task) == task]
 
+    def rows_with(self, field: str) -> list[dict[str, Any]]:
+        """The rows of its task (`for_task`) whose `field` is a finite number."""
+        return [r for r in self.for_task() if isinstance(r.get(field), (int, float))
+                and math.isfinite(r[field])]
+
+    @staticmethod
+    def label(row: dict[str, Any]) -> str:
+        """A row's mode as the figures and words name it."""
+        return str(row.get("label") or row["mode"])
+
+    @property
+    def machine(self) -> str:
+        """Where it was measured: "AMD EPYC, 2 cores"."""
+        return f"{self.setup.get('cpu', '?')}, {self.setup.get('cores', '?')} cores"
+
+
+def as_mode_table(obj: Any, ref: str) -> ModeTable:
+    """`obj` when it is a ModeTable, else ValueError naming the artefact expected (`ref`)."""
+    if not isinstance(obj, ModeTable):
+        raise ValueError(f"this needs a measurement of every mode ({ref})")
+    return obj
+
 
 MODE_TABLE_FIELDS = ("step_s", "drop")  # a row with one of these: a ModeTable, not a reproduction
 

@@ -143,34 +143,27 @@ def learning(arts: Sequence[Any], theme: Theme) -> go.Figure:
     return learning_curve(sizes, series, sw.metric, theme)
 
 
-def _table(arts: Sequence[Any], needs: str) -> tuple[Any, list[dict[str, Any]]]:
-    """The first artefact, a measurement of every mode, and its task's rows with `needs`."""
-    from bertviz_lite.lesson.artefacts import ModeTable
-
-    t = arts[0]
-    if not isinstance(t, ModeTable):
-        raise ValueError("this figure needs a measurement of every mode (runs/modes)")
-    return t, [r for r in t.for_task() if r.get(needs) is not None]
-
-
 def step_time(arts: Sequence[Any], theme: Theme) -> go.Figure:
     """Time per training step of every mode, measured side by side (runs/modes)."""
     from bertviz_lite.figures.lesson import step_time_bars
+    from bertviz_lite.lesson.artefacts import as_mode_table
 
-    t, rows = _table(arts, "step_s")
-    where = f"{t.setup.get('cpu', '?')}, {t.setup.get('cores', '?')} cores"
-    return step_time_bars([str(r.get("label") or r["mode"]) for r in rows],
-                          [r["mode"] for r in rows], [r["step_s"] * 1000 for r in rows],
-                          [int(r.get("trainable") or 0) for r in rows], where, theme)
+    t = as_mode_table(arts[0], "runs/modes")
+    rows = t.rows_with("step_s")
+    return step_time_bars([t.label(r) for r in rows], [r["mode"] for r in rows],
+                          [r["step_s"] * 1000 for r in rows],
+                          [int(r.get("trainable") or 0) for r in rows], t.machine, theme)
 
 
 def forgetting(arts: Sequence[Any], theme: Theme) -> go.Figure:
     """What each mode lost of a pretrained skill while learning the task
     (runs/forgetting-modes)."""
     from bertviz_lite.figures.lesson import forgetting_bars
+    from bertviz_lite.lesson.artefacts import as_mode_table
 
-    t, rows = _table(arts, "drop")
-    return forgetting_bars([str(r.get("label") or r["mode"]) for r in rows],
+    t = as_mode_table(arts[0], "runs/forgetting-modes")
+    rows = t.rows_with("drop")
+    return forgetting_bars([t.label(r) for r in rows],
                            [r["mode"] for r in rows], [float(r["drop"]) for r in rows],
                            [f"{r.get('metric', 'score')} {float(r['value']):.3f}"
                             if r.get("value") is not None else "" for r in rows],
