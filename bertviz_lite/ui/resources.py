@@ -108,8 +108,11 @@ def recorded_runs() -> dict[str, RunRecord]:
     return _load_recorded(str(folder))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def _load_recorded(folder: str) -> dict[str, RunRecord]:
+    """Read once per server and shared, not copied: every live page asks for them at each
+    poll, and st.cache_data's copy (unpickling 21 records) was 14% of a training server's
+    CPU. Nothing changes a recorded run after loading (live runs are other objects)."""
     return load_recorded_runs(folder)
 
 
