@@ -155,7 +155,7 @@ def page_header(title: str, lead: str) -> None:
     _ensure_entrypoint()
     from bertviz_lite.ui.viewport import report, screen
 
-    report()
+    report(size_matters=presenter())
     st.html((A11Y_CSS if not screen().dark else A11Y_DARK_CSS) + WRAP_CSS)
     st.html(PRESENTER_CSS if presenter() else NORMAL_CSS)
     st.title(title)

@@ -4,7 +4,8 @@ dark theme; the figures follow it).
 
 A small custom component (v2, no iframe, nothing loaded from a network) reports
 `innerWidth x innerHeight` (rounded to 40 px, so a scrollbar does not rerun the page) and the
-app's background brightness; a change reruns the script once.
+app's background brightness; a change reruns the script once. Off the stage (presenter mode)
+only the brightness is worth a rerun: the size is reported when the stage needs it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ export default function (component) {
     const w = Math.round(window.innerWidth / 40) * 40, h = Math.round(window.innerHeight / 40) * 40;
     return w + "x" + h + (dark ? "d" : "l");
   };
-  const report = () => { const v = read(); if (v !== data.current) setStateValue("screen", v); };
+  // off the stage only the brightness changes what the page draws: a new size alone is not
+  // worth a rerun (a new session's first page then runs once, not twice)
+  const seen_as = (v) => (data.size ? v : v.slice(-1));
+  const report = () => {
+    const v = read();
+    if (seen_as(v) !== seen_as(data.current || "1280x720l")) setStateValue("screen", v);
+  };
   report();
   let timer = null;
   const later = () => { clearTimeout(timer); timer = setTimeout(report, 250); };
@@ -67,15 +74,16 @@ def parse(value: object) -> Screen:
     return Screen(w, h, mode == "d", True)
 
 
-def report() -> None:
-    """Mount the reporter (invisible); a new size or brightness reruns the page."""
+def report(size_matters: bool = True) -> None:
+    """Mount the reporter (invisible); a new brightness reruns the page, and so does a new
+    size where `size_matters` (presenter mode sizes its type and figures from the window)."""
     global _COMPONENT
     if _COMPONENT is None:
         _COMPONENT = st.components.v2.component("bertviz_viewport", js=_JS)
     current = st.session_state.get("_screen", "")
     st.html("<style>.st-key-_viewport_box { display: none; }</style>")
     with st.container(key="_viewport_box"):
-        result = _COMPONENT(key=KEY, data={"current": current}, height="content",
+        result = _COMPONENT(key=KEY, data={"current": current, "size": size_matters}, height="content",
                             on_screen_change=_changed)
     value = getattr(result, "screen", None) if result is not None else None
     if value and value != current:
