@@ -281,7 +281,9 @@ def test_backprop_stage_replays_trains_and_fits(page, artefacts) -> None:
     # 57-58 frames/s on this 2-core machine at rest; the floor leaves room for the load of a
     # whole suite around it (29 measured at a load average of 41)
     assert measured["replay_fps"] >= 24, measured
-    # 4-4.5 polls a second on idle cores (live_refresh_s 0.2); the floor leaves room for load
-    assert measured.get("live_polls_per_s") is None or measured["live_polls_per_s"] >= 1.5, \
+    # about 1.8 polls a second on idle cores (live_refresh_s 0.5: the pause between runs, plus
+    # the run); the floor, 0.3 of the pace asked for, leaves room for the suite's load
+    floor = 0.3 / Settings().live_refresh_s
+    assert measured.get("live_polls_per_s") is None or measured["live_polls_per_s"] >= floor, \
         measured
     assert not findings, "\n".join(findings)

@@ -107,7 +107,7 @@ def stack_data(panels: Sequence[dict[str, Any]], *, theme: Theme = DEFAULT_THEME
     """Everything the player needs, JSON-able.
 
     panels: `stack_panel` dicts, left to right (they share the step clock: step i of each);
-    live: follow the newest step as it arrives (the app polls the job every `live_refresh_s`, 0.2 s)
+    live: follow the newest step as it arrives (the app polls the job every `live_refresh_s`, 0.5 s)
     instead of replaying at the recorded pace; autoplay: start playing on load; fit_screen:
     size the stack to the rest of the screen below it (default: in presenter mode); note: one
     line under the controls ("Replay of a cached run ..."); norm_range: fixed log10 bounds

@@ -5,7 +5,7 @@
  * stay dark. Panels (frozen, top-k, fine-tuned) share one step clock.
  *
  * No imports, no network: the data comes from bertviz_lite/figures/stack.py (stack_data).
- * The animation runs on requestAnimationFrame; Python only sends new data (4 times a second
+ * The animation runs on requestAnimationFrame; Python only sends new data (twice a second
  * while a run trains), which `update` merges without restarting the animation. At rest (no
  * pulse travelling, nothing playing) it asks for no frames at all: an idle stack costs the
  * browser nothing, on a student's laptop or in a tab left open beside eight others.

@@ -28,7 +28,7 @@ def _live_seconds() -> float:
 
 
 LIVE_SECONDS = _live_seconds()
-CURVE_SECONDS = 1.0  # how often the loss and metric curves refresh
+CURVE_SECONDS = 2.0  # how often the exact numbers (bars) and the curves refresh
 QUEUED_SECONDS = 2.0  # how often a queued job checks whether its turn has come
 
 
@@ -225,7 +225,7 @@ def curve_charts(record: RunRecord, key: str, run_id: str = "") -> None:
 
 @st.fragment(run_every=LIVE_SECONDS)
 def _live_flow(job_key: str) -> None:
-    """Every `live_refresh_s` (0.2 s): status, progress and the animated stack up to the
+    """Every `live_refresh_s` (0.5 s): status, progress and the animated stack up to the
     newest step."""
     job = job_state(job_key)
     if job is None:

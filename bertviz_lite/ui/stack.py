@@ -1,8 +1,8 @@
 """The animated stack in the app: a Streamlit custom component (v2) around the same player
 the notebook and the exported HTML use (`bertviz_lite.figures.stack`).
 
-Why a v2 component: it mounts in the page itself (no iframe), so a live run's new data (4
-times a second) reaches the running player, which merges it without restarting its animation
+Why a v2 component: it mounts in the page itself (no iframe), so a live run's new data (twice
+a second) reaches the running player, which merges it without restarting its animation
 (an `st.components.v1.html` iframe would reload on every refresh, and a Streamlit rerun per
 frame cannot be smooth). Its JavaScript and CSS ship inside the package: nothing from a CDN.
 """
