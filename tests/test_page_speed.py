@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,3 +129,53 @@ def test_show_the_code_by_a_wrong_name_says_so(target):
 
     with pytest.raises((LookupError, ModuleNotFoundError)):
         source_of(target)
+
+
+def test_recorded_runs_are_read_once_and_shared_not_copied(app_env):
+    """Every live page asks for the recorded runs at each poll: the same objects come back
+    (st.cache_data's copy of 21 records was 14% of a training server's CPU)."""
+    from bertviz_lite.ui.resources import recorded_runs
+
+    first, again = recorded_runs(), recorded_runs()
+    assert first and first is again
+    assert all(first[k] is again[k] for k in first)
+
+
+RUNS_SEEN = """() => { window.__runs = 0;
+  new MutationObserver(() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const now = app && app.getAttribute('data-test-script-state');
+    if (now === 'running' && window.__was !== 'running') window.__runs += 1;
+    window.__was = now;
+  }).observe(document, {subtree: true, attributes: true, childList: true}); }"""
+
+
+@pytest.mark.browser
+def test_a_new_session_runs_the_start_page_once_and_the_stage_learns_the_screen(tmp_path):
+    """Off the stage only the brightness is worth a rerun: a new visitor's start page runs its
+    script once (it ran twice while the window's size was reported). In presenter mode the
+    size is reported (the type is sized from it), and a dark browser is seen off the stage."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
+
+    if not Path(chromium_path()).exists():
+        pytest.skip(f"no Chromium at {chromium_path()}")
+    runs: dict[str, int] = {}
+    with AppServer({"BERTVIZ_HOME": str(tmp_path)}) as server, \
+            sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        for name, query, scheme in [("light", "", "light"), ("dark", "", "dark"),
+                                    ("stage", "?present=1", "light")]:
+            ctx = browser.new_context(viewport={"width": 1500, "height": 980},
+                                      color_scheme=scheme)
+            pg = ctx.new_page()
+            pg.add_init_script(f"({RUNS_SEEN})()")
+            pg.goto(server.url + query)
+            pg.wait_for_selector(".bv-diagram", timeout=60_000)
+            settle(pg, pause_ms=1200)
+            runs[name] = pg.evaluate("() => window.__runs")
+            ctx.close()
+        browser.close()
+    assert runs["light"] == 1, runs  # the default (light) was right: no second run
+    assert runs["dark"] == 2, runs  # a dark browser: the page redrawn dark once
+    assert runs["stage"] == 2, runs  # presenter mode: the size reported, redrawn once
