@@ -259,3 +259,25 @@ def test_a_settings_file_that_cannot_be_used_stops_every_page_in_one_line(tmp_pa
         at.switch_page(page_path("backprop")).run()
         assert not at.exception, [e.value for e in at.exception]
         assert at.number_input(key="epochs").value == 2 and at.select_slider(key="batch").value == 3
+
+
+@pytest.mark.parametrize("query", [{"seed": "1e400"}, {"seed": "-inf"}, {"epochs": "inf"},
+                                   {"mode": "top-k", "top_k": "Infinity"}])
+def test_an_infinite_number_in_the_url_is_dropped_and_the_page_trains(query):
+    """Streamlit turned ?seed=1e400 (or inf, -inf) into an int for the bound widget and
+    stopped the page with OverflowError; the value is now dropped, its widget shows its
+    default, and the session trains."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(page_path("backprop")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    bad = next(k for k in query if k != "mode")
+    assert bad not in at.query_params, dict(at.query_params)
+    defaults = {"seed": 0, "epochs": 3, "top_k": 2}
+    widget = at.slider(key=bad) if bad == "top_k" else at.number_input(key=bad)
+    assert widget.value == defaults[bad]
+    if query.get("mode") == "top-k":
+        assert at.query_params.get("mode") == "top-k"  # the good values stay
+    still_serves_and_trains(at, f"inf-{bad}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import streamlit as st
 
@@ -120,8 +121,33 @@ def _encoder_fixed(mode: str) -> bool:
     return entry is not None and entry.cache_features
 
 
+# the form's whole-number widgets bound to the URL (?top_k=, ?epochs=, ?seed=)
+URL_WHOLE_NUMBERS = ("top_k", "epochs", "seed")
+
+
+def drop_infinite_url_numbers(keys: tuple[str, ...] = URL_WHOLE_NUMBERS) -> None:
+    """Take out of the URL the values of `keys` that read as an infinite number (inf, 1e400):
+    Streamlit (1.67) drops the other bad values of a bound number widget itself, but turning
+    an infinite one into an int raised OverflowError, and the page stopped. The widgets read
+    the URL as the run started, so the page runs again without them (their defaults shown)."""
+    dropped = []
+    for key in keys:
+        raw = st.query_params.get(key)
+        try:
+            infinite = raw is not None and math.isinf(float(raw))
+        except ValueError:  # not a number at all: Streamlit drops it
+            infinite = False
+        if infinite:
+            del st.query_params[key]
+            dropped.append(key)
+    if dropped:
+        log.info("dropped infinite URL values of %s", ", ".join(dropped))
+        st.rerun()
+
+
 def training_form() -> tuple[RunConfig | None, TaskData | None, str | None]:
     """Every choice of a training run; returns (config, uploaded data, problem)."""
+    drop_infinite_url_numbers()
     s = settings()
     models = s.offered_models()
     task = task_picker()
