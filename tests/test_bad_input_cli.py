@@ -167,6 +167,8 @@ CASES = {
                             "seed must be a whole number"),
     "threads-minus-3": (lambda m, d, t: _train(m, str(t / "r.json"), "--threads", "-3"),
                         "threads must be a whole number"),
+    "top-0-ran-as-frozen": (lambda m, d, t: _train(m, str(t / "r.json"), "--mode", "top-0"),
+                            "trains no BERT layer: that is frozen"),
     "compare-modes-comma": (lambda m, d, t: ["compare", "--task", "sentiment", "--model", str(m),
                                              "--modes", ",", *FAST], "--modes names no mode"),
     "truncated-weights": (lambda m, d, t: _train(_truncated(m, t), str(t / "r.json")),

@@ -60,6 +60,11 @@ def test_parse_mode_is_the_registry_spoken_as_top_k():
         parse_mode("half")
     with pytest.raises(ConfigError):
         parse_mode(3)  # type: ignore[arg-type]
+    for spelling in ("top-0", "top-00"):  # it ran as frozen under another name
+        with pytest.raises(ConfigError, match="trains no BERT layer: that is frozen"):
+            parse_mode(spelling)
+    with pytest.raises(ConfigError, match="trains no BERT layer"):
+        RunConfig(task="sentiment", mode="top-0").validate()
 
 
 def test_what_each_lecture_mode_says():

@@ -155,6 +155,10 @@ def mode_of(spelling: str) -> Mode:
     if found is None:
         raise ConfigError(f"mode must be one of {', '.join(cli_spellings())}; "
                           f"not {spelling!r:.60}")
+    if found.takes_k and int(found.matches(spelling).group(1)) == 0:  # type: ignore[union-attr]
+        # it ran as frozen under another name, and its tables then showed a "top-0" mode
+        raise ConfigError(f"{spelling} trains no BERT layer: that is frozen (the head alone); "
+                          "use frozen, or top-1 and up")
     return found
 
 
