@@ -65,6 +65,19 @@ BAD_SETTINGS = [
     ("zero-per-session", "max_jobs_per_session = 0\n", "max_jobs_per_session must be at least 1"),
     ("negative-time-limit", "job_time_limit_s = -5\n", "job_time_limit_s must be more than 0"),
     ("max-length-1024", "max_length = 1024\n", "max_length must be at most 512"),
+    # a careless class server (a hostile walk of 27 settings files found these loaded)
+    ("a-billion-job-slots", "max_jobs = 1000000000\n", "max_jobs must be at most 64"),
+    ("guessable-token", 'instructor_token = "abc"\n', "instructor_token must be at least 12"),
+    ("token-with-spaces", 'instructor_token = "my class token 2026"\n',
+     "instructor_token must be at least 12 letters"),
+    ("javascript-join-link", 'public_url = "javascript:alert(1)"\n',
+     "public_url must be a web address"),
+    ("join-link-without-scheme", 'public_url = "bert.example.org"\n',
+     "starts with http:// or https://"),
+    ("recorded-runs-a-file", 'recorded_runs = "/etc/hostname"\n',
+     "recorded_runs must be a folder"),
+    ("cache-in-proc", 'cache_dir = "/proc/bertviz-cache"\n',
+     "cache_dir must be a folder this server can write"),
 ]
 
 
@@ -78,6 +91,28 @@ def test_a_bad_settings_file_is_refused_in_one_line_naming_the_key(tmp_path, cas
     assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
     f.write_text(TOP)  # the same folder with a good file: fine
     assert load_settings(f, env={}).max_jobs == 2
+
+
+def test_a_settings_path_that_is_a_folder_is_refused(tmp_path):
+    """bertviz.toml made as a folder (an unzip, a volume mounted at the file's path) was
+    skipped without a word, and the server ran without its limits."""
+    folder = tmp_path / "bertviz.toml"
+    folder.mkdir()
+    with pytest.raises(SettingsError, match="a folder, not a settings file"):
+        load_settings(folder, env={})
+    with pytest.raises(SettingsError, match="a folder, not a settings file"):
+        load_settings(env={"BERTVIZ_SETTINGS": str(folder)})
+
+
+def test_a_good_class_server_file_still_loads(tmp_path):
+    f = tmp_path / "bertviz.toml"
+    f.write_text(TOP + 'instructor_token = "Kq3_x-9.Zt~w0123"\n'
+                 'public_url = "https://bert.example.org/course"\n'
+                 f'cache_dir = "{tmp_path / "new" / "cache"}"\nrecorded_runs = "{tmp_path}"\n')
+    s = load_settings(f, env={})
+    assert (s.instructor_token, s.public_url) == ("Kq3_x-9.Zt~w0123",
+                                                  "https://bert.example.org/course")
+    assert not (tmp_path / "new").exists()  # checked, not created
 
 
 @pytest.mark.parametrize("name,value,message", [

@@ -81,8 +81,8 @@ def test_the_token_is_made_once_and_shared(tmp_path):
     assert stat.S_IMODE(os.stat(token_path(s)).st_mode) == 0o600
     assert server_token(Settings(cache_dir=str(tmp_path / "cache"),
                                  instructor_token="set-here")) == "set-here"
-    env = {"BERTVIZ_INSTRUCTOR_TOKEN": "from-env", "BERTVIZ_SETTINGS": str(tmp_path / "none")}
-    assert load_settings(env=env).instructor_token == "from-env"
+    env = {"BERTVIZ_INSTRUCTOR_TOKEN": "from-env-0123456789", "BERTVIZ_SETTINGS": str(tmp_path / "none")}
+    assert load_settings(env=env).instructor_token == "from-env-0123456789"
     assert instructor_link("http://h:8501/", "a b") == "http://h:8501/instructor?token=a+b"
 
 

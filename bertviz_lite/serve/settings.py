@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -174,6 +175,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     env = dict(os.environ if env is None else env)
     values: dict[str, Any] = {}
     file = Path(path or env.get("BERTVIZ_SETTINGS", "bertviz.toml"))
+    if file.exists() and not file.is_file():
+        raise SettingsError(f"{file}: a folder, not a settings file; name the TOML file itself")
     if file.is_file():
         try:  # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
             values.update(tomllib.loads(file.read_text(encoding="utf-8-sig")))
@@ -280,10 +283,51 @@ def _check(s: Settings) -> None:
         raise SettingsError("models must list at least one model")
     if s.precision not in ("auto", "fp32", "bf16"):
         raise SettingsError(f"precision must be auto, fp32 or bf16, not {s.precision!r}")
+    _check_class_server(s)
     for label, folder in s.data_folders.items():
         if not Path(folder).is_dir():
             log.warning("data folder %r (%s) does not exist; it will not be offered", label,
                         folder)
+
+
+MAX_JOBS = 64  # job slots: each is a process that trains a BERT
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]{12,}")  # it goes in the instructor's link
+PUBLIC_URL = re.compile(r"https?://[^\s/?#]+(/\S*)?")
+
+
+def _check_class_server(s: Settings) -> None:
+    """What a careless settings file can get wrong for a class: a pool of a billion
+    processes, a guessable or unlinkable instructor token, a join link that is no web
+    address (the QR code would carry it), folders that cannot be used."""
+    if s.max_jobs > MAX_JOBS:
+        raise SettingsError(f"max_jobs must be at most {MAX_JOBS} (each job slot is a "
+                            f"training process), not {s.max_jobs}")
+    if s.instructor_token and not TOKEN_CHARS.fullmatch(s.instructor_token):
+        raise SettingsError("instructor_token must be at least 12 letters, digits or . _ ~ - "
+                            "(it goes in the instructor's link; students must not guess it), "
+                            "or left out for a random one")
+    if s.public_url and not PUBLIC_URL.fullmatch(s.public_url):
+        raise SettingsError(f"public_url must be a web address that starts with http:// or "
+                            f"https:// (e.g. https://bert.example.org), not {s.public_url!r:.60}")
+    if s.recorded_runs and not Path(s.recorded_runs).is_dir():
+        raise SettingsError(f"recorded_runs must be a folder of run records; "
+                            f"{s.recorded_runs!r:.80} is not a folder")
+    if s.cache_dir and not _can_write_folder(Path(s.cache_dir)):
+        raise SettingsError(f"cache_dir must be a folder this server can write (or create); "
+                            f"{s.cache_dir!r:.80} is not")
+
+
+def _can_write_folder(folder: Path) -> bool:
+    """Whether `folder` is a writable folder, or could be made in a writable one (nothing is
+    created here)."""
+    if folder.exists():
+        return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.resolve().parts[1:2] in (("proc",), ("sys",), ("dev",)):
+        return False  # the kernel's folders: writable to root, useless for files
+    return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
 
 
 def main() -> int:
