@@ -67,6 +67,7 @@ BAD_SETTINGS = [
     ("max-length-1024", "max_length = 1024\n", "max_length must be at most 512"),
     # a careless class server (a hostile walk of 27 settings files found these loaded)
     ("a-billion-job-slots", "max_jobs = 1000000000\n", "max_jobs must be at most 64"),
+    ("epochs-no-run-can-use", "max_epochs = 1000000\n", "max_epochs must be at most 10,000"),
     ("guessable-token", 'instructor_token = "abc"\n', "instructor_token must be at least 12"),
     ("token-with-spaces", 'instructor_token = "my class token 2026"\n',
      "instructor_token must be at least 12 letters"),
@@ -479,8 +480,13 @@ def test_a_good_record_still_reads():
     ({"lr": "1e-3"}, "lr must be a number"),
     ({"cache_features": "no"}, "cache_features must be True or False"),
     ({"stepz": 3}, "unknown setting 'stepz'; did you mean 'steps'?"),
+    ({"steps": 10**30}, "steps must be at most 10,000,000"),  # ran until interrupted
+    ({"batch_size": 2**40}, "batch_size must be at most 65,536"),
+    ({"epochs": 10**6}, "epochs must be at most 10,000"),
+    ({"mode": "top-0"}, "top-0 trains no BERT layer"),  # ran as frozen under another name
 ], ids=["steps-text", "steps-fraction", "steps-true", "epochs-float", "mode-int",
-        "mode-unknown", "model-none", "lr-text", "flag-text", "misspelt"])
+        "mode-unknown", "model-none", "lr-text", "flag-text", "misspelt", "steps-1e30",
+        "batch-2-40", "epochs-million", "top-0"])
 def test_the_notebook_api_names_the_bad_argument(fields, message):
     import bertviz_lite as bv
     from bertviz_lite.engine.config import ConfigError

@@ -273,6 +273,18 @@ def _check_types(config: RunConfig) -> None:
                               f"({type(value).__name__})")
 
 
+# Beyond these a run is a typing slip, not a plan: 10**30 steps ran until interrupted, and a
+# batch of 2**40 examples asked for the whole dataset's activations at once.
+AT_MOST = {"batch_size": 65_536, "epochs": 10_000, "steps": 10_000_000}
+
+
+def _check_at_most(config: RunConfig) -> None:
+    for name, most in AT_MOST.items():
+        value = getattr(config, name)
+        if value is not None and value > most:
+            raise ConfigError(f"{name} must be at most {most:,}; got {value:,}")
+
+
 def validate(config: RunConfig) -> None:
     """Raise ConfigError with a fix-it message for values no run can use."""
     _check_types(config)
@@ -291,6 +303,7 @@ def validate(config: RunConfig) -> None:
     if not isinstance(config.epochs, int) or config.epochs < 1:
         raise ConfigError(f"epochs must be a whole number of at least 1; got {config.epochs!r}")
     _check_positive("steps", config.steps, allow_none=True)
+    _check_at_most(config)
     _check_positive("max_train", config.max_train, allow_none=True)
     _check_positive("max_eval", config.max_eval, allow_none=True)
     _check_seed_threads(config)

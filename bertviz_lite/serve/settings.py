@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bertviz_lite.data.text import Limits
+from bertviz_lite.engine.config import AT_MOST
 from bertviz_lite.paths import home_dir, recorded_runs_dir
 
 if TYPE_CHECKING:
@@ -299,6 +300,11 @@ def _check_class_server(s: Settings) -> None:
     """What a careless settings file can get wrong for a class: a pool of a billion
     processes, a guessable or unlinkable instructor token, a join link that is no web
     address (the QR code would carry it), folders that cannot be used."""
+    for name, field_ in (("max_batch_size", "batch_size"), ("max_epochs", "epochs"),
+                         ("max_steps", "steps")):
+        if getattr(s, name) > AT_MOST[field_]:  # no run could use the rest
+            raise SettingsError(f"{name} must be at most {AT_MOST[field_]:,}, not "
+                                f"{getattr(s, name):,}")
     if s.max_jobs > MAX_JOBS:
         raise SettingsError(f"max_jobs must be at most {MAX_JOBS} (each job slot is a "
                             f"training process), not {s.max_jobs}")
