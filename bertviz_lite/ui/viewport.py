@@ -20,10 +20,15 @@ _JS = """
 export default function (component) {
   const { data, setStateValue } = component;
   const read = () => {
-    const app = document.querySelector("[data-testid='stApp']") || document.body;
-    const rgb = (getComputedStyle(app).backgroundColor.match(/\\d+/g) || [255, 255, 255])
-      .slice(0, 3).map(Number);
-    const dark = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) < 110;
+    // the first painted background from the app up (a transparent one, as before the
+    // theme's styles apply, reads as rgba(0, 0, 0, 0): not black); none: the system's choice
+    let el = document.querySelector("[data-testid='stApp']") || document.body, rgb = null;
+    for (; el && !rgb; el = el.parentElement) {
+      const v = (getComputedStyle(el).backgroundColor.match(/[\\d.]+/g) || []).map(Number);
+      if (v.length >= 3 && (v.length < 4 || v[3] > 0)) rgb = v;
+    }
+    const dark = rgb ? (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) < 110
+                     : window.matchMedia("(prefers-color-scheme: dark)").matches;
     const w = Math.round(window.innerWidth / 40) * 40, h = Math.round(window.innerHeight / 40) * 40;
     return w + "x" + h + (dark ? "d" : "l");
   };
