@@ -64,8 +64,11 @@ def app_env(tiny_model_dir, broken_models, tmp_path_factory):
         yield
 
 
-def open_page(page: str) -> AppTest:
+def open_page(page: str, **query: str) -> AppTest:
+    """The app opened at its start page with `query` in the URL, then `page`."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    for key, value in query.items():
+        at.query_params[key] = value
     at.run()
     at.switch_page(page).run()
     return at
@@ -267,11 +270,7 @@ def test_an_infinite_number_in_the_url_is_dropped_and_the_page_trains(query):
     """Streamlit turned ?seed=1e400 (or inf, -inf) into an int for the bound widget and
     stopped the page with OverflowError; the value is now dropped, its widget shows its
     default, and the session trains."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page_path("backprop")).run()
+    at = open_page(page_path("backprop"), **query)
     assert not at.exception, [e.value for e in at.exception]
     bad = next(k for k in query if k != "mode")
     assert bad not in at.query_params, dict(at.query_params)
