@@ -302,3 +302,39 @@ def test_the_legend_names_the_colour_change_of_its_background(tmp_path: Path) ->
             notes[dark_room] = pg.locator(".bvs-note").inner_text()
     assert notes[False].startswith("Deeper colour: a larger weight gradient"), notes
     assert notes[True].startswith("Brighter: a larger weight gradient"), notes
+
+
+LIVE_UPDATES = """async () => {
+  const b = document.querySelector('.bvs-root').__bvs;
+  const base = JSON.parse(JSON.stringify(b.data));
+  const cut = (n) => {  // the first panel as a live run that has reached its n-th step
+    const d = JSON.parse(JSON.stringify(base));
+    d.live = true; d.autoplay = false;
+    const p = d.panels[0];
+    p.source = 'live';
+    for (const k of ['steps', 'seconds', 'loss', 'norms']) p[k] = p[k].slice(0, n);
+    return d;
+  };
+  const rest = () => new Promise((ok) => setTimeout(ok, 3500));
+  b.update(cut(1)); await rest();
+  const newest = cut(5);
+  b.update(newest); await rest();
+  const v = b.views[0];
+  return {sub: v.sub.textContent, reads: v.p === newest.panels[0], idx: b.idx,
+          shown: b.shown[0].idx};
+}"""
+
+
+@pytest.mark.browser
+def test_a_live_panel_reads_each_new_update(tmp_path: Path) -> None:
+    """The views drawn at the first update kept that update's panels: a live run's panel then
+    said 'waiting' or 'done at step 1' under a run at step 5, and drew the old steps (the
+    app's page moved often enough to redraw them, most of the time)."""
+    with stack_in_chromium(tmp_path) as (browser, uri):
+        pg = browser.new_page(viewport={"width": 1280, "height": 720})
+        pg.goto(uri)
+        pg.wait_for_selector(".bvs-wall")
+        seen = pg.evaluate(LIVE_UPDATES)
+    assert seen["reads"] and seen["idx"] == 4 and seen["shown"] == 4, seen
+    assert seen["sub"].startswith("live · ") and "waiting" not in seen["sub"] \
+        and "done at" not in seen["sub"], seen

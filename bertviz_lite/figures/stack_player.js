@@ -164,6 +164,8 @@ class BertvizStack {
       this.signature = sig;
       this.shown = panels.map((p) => ({vals: p.groups.map(() => null), idx: -1}));
       this._layout();
+    } else {  // the same panels with more steps: the drawn views read the new data
+      (this.views || []).forEach((v, pi) => { if (panels[pi]) v.p = panels[pi]; });
     }
     if (first) requestAnimationFrame(() => this._layout());
     this.scrub.max = String(Math.max(0, this.n - 1));
