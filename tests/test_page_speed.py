@@ -151,33 +151,33 @@ RUNS_SEEN = """() => { window.__runs = 0;
 
 
 @pytest.mark.browser
-def test_a_new_session_runs_the_start_page_once_and_the_stage_learns_the_screen(tmp_path):
+def test_a_new_session_runs_the_start_page_once_and_a_dark_browser_is_seen(tmp_path):
     """Off the stage only the brightness is worth a rerun: a new visitor's start page runs its
-    script once (it ran twice while the window's size was reported). In presenter mode the
-    size is reported (the type is sized from it), and a dark browser is seen off the stage."""
+    script once (it ran twice while the window's size was reported). A dark browser is still
+    seen: its page is redrawn with the dark styles. (Presenter mode's size report is what
+    the stage tests' audits at 1280x720 and 1920x1080 rely on.)"""
     sync_api = pytest.importorskip("playwright.sync_api")
     from bertviz_lite.bench.browser import CHROMIUM_ARGS, AppServer, chromium_path, settle
 
     if not Path(chromium_path()).exists():
         pytest.skip(f"no Chromium at {chromium_path()}")
-    runs: dict[str, int] = {}
+    dark_css = "() => document.documentElement.innerHTML.includes('#FF9AA8')"
     with AppServer({"BERTVIZ_HOME": str(tmp_path)}) as server, \
             sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        for name, query, scheme in [("light", "", "light"), ("dark", "", "dark"),
-                                    ("stage", "?present=1", "light")]:
+        seen = {}
+        for scheme in ("light", "dark"):
             ctx = browser.new_context(viewport={"width": 1500, "height": 980},
                                       color_scheme=scheme)
             pg = ctx.new_page()
             pg.add_init_script(f"({RUNS_SEEN})()")
-            pg.goto(server.url + query)
+            pg.goto(server.url)
             pg.wait_for_selector(".bv-diagram", timeout=60_000)
-            if name != "light":  # the screen's report reruns the page once (under load: later)
-                pg.wait_for_function("() => window.__runs >= 2", timeout=60_000)
+            if scheme == "dark":  # the report's rerun draws the dark styles (under load: later)
+                pg.wait_for_function(dark_css, timeout=90_000)
             settle(pg, pause_ms=2000)  # and nothing runs after it
-            runs[name] = pg.evaluate("() => window.__runs")
+            seen[scheme] = (pg.evaluate("() => window.__runs"), pg.evaluate(dark_css))
             ctx.close()
         browser.close()
-    assert runs["light"] == 1, runs  # the default (light) was right: no second run
-    assert runs["dark"] == 2, runs  # a dark browser: the page redrawn dark once
-    assert runs["stage"] == 2, runs  # presenter mode: the size reported, redrawn once
+    assert seen["light"] == (1, False), seen  # the default (light) was right: one run
+    assert seen["dark"][1], seen
