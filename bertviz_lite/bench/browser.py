@@ -163,6 +163,7 @@ def home_page_s(browser: Any, url: str, timeout_ms: float = 120_000) -> float:
 
 
 HOME_READY = ".bv-diagram"  # the start page's BERT diagram (an inline SVG)
+VIEWPORT = {"width": 1400, "height": 1000}  # the window every timed page opens in
 
 
 def page_s(browser: Any, url: str, ready: str = HOME_READY,
@@ -183,9 +184,6 @@ def page_s(browser: Any, url: str, ready: str = HOME_READY,
         pg.close()
         if context is None:
             ctx.close()
-
-
-VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def _median(times: list[float]) -> float:

@@ -267,6 +267,11 @@ def _check(s: Settings) -> None:
         value = getattr(s, name)
         if value is not None and value < low:
             raise SettingsError(f"{name} must be at least {low:g}, not {value!r}")
+    for name, field_ in (("max_batch_size", "batch_size"), ("max_epochs", "epochs"),
+                         ("max_steps", "steps")):
+        if getattr(s, name) > AT_MOST[field_]:  # no run could use the rest
+            raise SettingsError(f"{name} must be at most {AT_MOST[field_]:,}, not "
+                                f"{getattr(s, name):,}")
     for name in POSITIVE:
         if not getattr(s, name) > 0:
             raise SettingsError(f"{name} must be more than 0, not {getattr(s, name)!r}")
@@ -299,12 +304,8 @@ PUBLIC_URL = re.compile(r"https?://[^\s/?#]+(/\S*)?")
 def _check_class_server(s: Settings) -> None:
     """What a careless settings file can get wrong for a class: a pool of a billion
     processes, a guessable or unlinkable instructor token, a join link that is no web
-    address (the QR code would carry it), folders that cannot be used."""
-    for name, field_ in (("max_batch_size", "batch_size"), ("max_epochs", "epochs"),
-                         ("max_steps", "steps")):
-        if getattr(s, name) > AT_MOST[field_]:  # no run could use the rest
-            raise SettingsError(f"{name} must be at most {AT_MOST[field_]:,}, not "
-                                f"{getattr(s, name):,}")
+    address (the QR code would carry it), folders that cannot be used. (The limits that no
+    run could use are checked beside the minimums, in `_check`.)"""
     if s.max_jobs > MAX_JOBS:
         raise SettingsError(f"max_jobs must be at most {MAX_JOBS} (each job slot is a "
                             f"training process), not {s.max_jobs}")

@@ -88,8 +88,8 @@ def report(size_matters: bool = True) -> None:
     current = st.session_state.get("_screen", "")
     st.html("<style>.st-key-_viewport_box { display: none; }</style>")
     with st.container(key="_viewport_box"):
-        result = _COMPONENT(key=KEY, data={"current": current, "size": size_matters}, height="content",
-                            on_screen_change=_changed)
+        result = _COMPONENT(key=KEY, data={"current": current, "size": size_matters},
+                            height="content", on_screen_change=_changed)
     value = getattr(result, "screen", None) if result is not None else None
     if value and value != current:
         st.session_state["_screen"] = value
