@@ -8,8 +8,12 @@ sent and revealed to the class, shows the class's answers and survives a reload.
 to test-artifacts/class-e2e.json.
 
 Students' pages are kept light: a small window, reduced motion (an idle Streamlit page in
-headless Chromium costs about 3x less CPU with it, measured), no web fonts; all 30 load at
-once. BERTVIZ_CLASS_STUDENTS changes the class size.
+headless Chromium costs about 3x less CPU with it, measured), no web fonts (a browser flag:
+routing the font requests through Playwright made it see every request of 31 pages); all 30
+load at once. BERTVIZ_CLASS_STUDENTS changes the class size.
+
+A waiting student's page asks the server for the class's state (`/api/class/CODE`, read here
+too) and reruns only when it changed: the test counts its script runs while nothing happens.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import io
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,6 +48,18 @@ SEEN = """(text) => { window.__seen = null; const look = () => {
   for (const h of document.querySelectorAll('h3')) if (h.textContent.startsWith(text)) {
     if (window.__seen === null) window.__seen = Date.now(); } };
   new MutationObserver(look).observe(document.body, {childList: true, subtree: true}); look(); }"""
+RUNS = """() => { window.__runs = 0; const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => { if (app.dataset.testScriptState === "running") window.__runs++; })
+    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]}); }"""
+
+
+def class_state(server: str, code: str) -> tuple[int, dict]:
+    """GET /api/class/CODE on the real server: (status, JSON body)."""
+    try:
+        with urllib.request.urlopen(f"{server}/api/class/{code}", timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +98,8 @@ def test_an_instructor_and_thirty_students(server):
 
     timings: dict[str, float] = {"students": STUDENTS}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(),
+                                    args=[*CHROMIUM_ARGS, "--disable-remote-fonts"])
         teacher = browser.new_context(viewport={"width": 1280, "height": 900},
                                       reduced_motion="reduce").new_page()
         teacher.goto(f"{server}/instructor?token={TOKEN}")
@@ -99,7 +118,6 @@ def test_an_instructor_and_thirty_students(server):
         for _ in range(STUDENTS):
             ctx = browser.new_context(viewport={"width": 900, "height": 700},
                                       reduced_motion="reduce")
-            ctx.route("**/*.woff2", lambda route: route.abort())
             pg = ctx.new_page()
             pg.goto(decoded[0], wait_until="commit", timeout=120_000)
             students.append(pg)
@@ -117,6 +135,17 @@ def test_an_instructor_and_thirty_students(server):
         heading(forger, 1).wait_for(timeout=30_000)  # it follows the class, which stays
         sess = Poll(home / "class-poll.sqlite3").session(code)
         assert sess.open and sess.step == LESSON.steps[0].id
+        assert class_state(server, code) == (200, {"code": code, "step": LESSON.steps[0].id,
+                                                   "open": True, "revealed": []})
+        assert class_state(server, "NOPE9")[0] == 404
+
+        # waiting students' pages ask for the class's state and do not rerun meanwhile
+        watched = students[-3:]
+        for pg in watched:
+            pg.evaluate(RUNS)
+        time.sleep(3)
+        timings["reruns_while_waiting_3s"] = [pg.evaluate("window.__runs") for pg in watched]
+        assert timings["reruns_while_waiting_3s"] == [0] * len(watched)
 
         # the instructor opens the lesson with the class and moves to step 2
         teacher.goto(f"{server}/lesson?class={code}&step=1")

@@ -35,8 +35,9 @@ def test_settings_become_flags() -> None:
 
 def test_command_runs_the_packaged_entry_script() -> None:
     cmd = launch.command(8600, "0.0.0.0", ["--server.maxUploadSize=20"])
-    assert cmd[:4] == [sys.executable, "-m", "bertviz_lite.app.run", str(launch.MAIN)]
+    assert cmd[:4] == [sys.executable, "-m", "bertviz_lite.app.run", str(launch.SERVER)]
     assert launch.MAIN.is_file() and launch.MAIN.parent == launch.APP_DIR
+    assert launch.SERVER.is_file() and launch.SERVER.parent == launch.APP_DIR
     assert "--server.port=8600" in cmd and "--server.address=0.0.0.0" in cmd
     assert cmd[-1] == "--server.maxUploadSize=20", "the user's options come last and win"
     assert cmd.index("--server.maxUploadSize=10") < cmd.index("--server.maxUploadSize=20")

@@ -128,3 +128,16 @@ def test_closed_and_unknown_sessions_refuse_votes(poll):
         poll.vote(code, "cost", "s1", 1.0)
     with pytest.raises(PollError, match="no class session"):
         poll.vote("NOPE1", "cost", "s1", 1.0)
+
+
+def test_state_is_what_a_students_page_follows(poll):
+    assert poll.state("NOPE1") is None
+    code = poll.start("9.3", steps=["flow", "cost", "probe"])
+    assert poll.state(code) == {"code": code, "step": "", "open": True, "revealed": []}
+    poll.set_step(code, "cost")
+    poll.reveal(code, "probe")
+    poll.reveal(code, "cost")
+    assert poll.state(code.lower()) == {"code": code, "step": "cost", "open": True,
+                                        "revealed": ["cost", "probe"]}
+    poll.close_session(code)
+    assert poll.state(code)["open"] is False

@@ -1,6 +1,6 @@
 """`bertviz-lite app`: the app from an installed package, on any system, without bash.
 
-Runs `python -m bertviz_lite.app.run <this package>/main.py` (`streamlit run` with the
+Runs `python -m bertviz_lite.app.run <this package>/asgi.py` (`streamlit run` with the
 libraries preloaded: app/run.py) in a child process with the project's
 Streamlit settings: streamlit.toml here is a copy of the checkout's .streamlit/config.toml
 (tests/test_launch.py keeps them equal). Streamlit reads its config files from the working
@@ -21,7 +21,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 APP_DIR = Path(__file__).resolve().parent
-MAIN = APP_DIR / "main.py"
+MAIN = APP_DIR / "main.py"  # the app's script, run at every page view
+SERVER = APP_DIR / "asgi.py"  # what `streamlit run` is given: the server, serving MAIN
 SETTINGS = APP_DIR / "streamlit.toml"
 DEFAULT_PORT = 8501
 DEFAULT_HOST = "127.0.0.1"  # this computer only; a class server passes --host 0.0.0.0
@@ -44,7 +45,7 @@ def command(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
             extra: Sequence[str] = ()) -> list[str]:
     """The streamlit command line that serves the packaged app at http://host:port; `extra`
     (any `streamlit run` option) comes last, so it overrides the project's settings."""
-    return [sys.executable, "-m", "bertviz_lite.app.run", str(MAIN), *settings_flags(),
+    return [sys.executable, "-m", "bertviz_lite.app.run", str(SERVER), *settings_flags(),
             f"--server.port={port}", f"--server.address={host}", *extra]
 
 

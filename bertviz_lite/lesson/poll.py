@@ -188,6 +188,20 @@ class Poll:
         return ClassSession(row[0], row[1], row[2], bool(row[3])) if row else None
 
     @_guarded
+    def state(self, code: str) -> dict[str, Any] | None:
+        """What a student's page follows, as JSON-ready values: {"code", "step" (the
+        instructor's step id, '' before one), "open", "revealed" (the revealed step ids,
+        sorted)}; None for an unknown code. Two indexed reads: cheap enough to answer every
+        student's page twice a second."""
+        sess = self.session(code)
+        if sess is None:
+            return None
+        rows = self._conn().execute("SELECT step FROM reveals WHERE code=? ORDER BY step",
+                                    (sess.code,)).fetchall()
+        return {"code": sess.code, "step": sess.step, "open": sess.open,
+                "revealed": [r[0] for r in rows]}
+
+    @_guarded
     def revealed(self, code: str, step: str) -> bool:
         """Whether the instructor has revealed this step."""
         return self._conn().execute("SELECT 1 FROM reveals WHERE code=? AND step=?",

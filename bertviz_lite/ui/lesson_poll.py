@@ -9,6 +9,7 @@ the instructor's credential; the buttons are only drawn for the instructor.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -206,31 +207,82 @@ def back_button(at: int | None, i: int) -> None:
                   on_click=_back_to_class, args=(at + 1,), type="primary", icon="↩️")
 
 
-@st.fragment(run_every=1.0)
-def _class_watch(code: str, step_id: str, waiting: bool, prediction: Any) -> None:
-    """Every second: a move of the class redraws the page (a following student goes along);
-    the instructor's reveal of this step shows the result."""
+# A student's page asks the server for the class's state (serve/class_api.py) twice a second
+# from this script and reruns only when it changed: no Streamlit rerun while nothing happens
+# (a fragment that polled every second re-rendered the whole page in the browser, 0.05 of a
+# core per waiting student). Where the route does not answer (an app served without it), the
+# page reruns every few seconds instead and reads the class from the poll itself.
+_WATCH_JS = """
+export default function (component) {
+  // Streamlit calls this at every rerun that changes `data` and calls the cleanup only when
+  // the element goes: one watcher per element, which reads the newest data at each tick
+  const { data, setTriggerValue, parentElement } = component;
+  let w = parentElement.__bvClassWatch;
+  if (!w) {
+    w = parentElement.__bvClassWatch = { timer: null, sent: "", last_rerun: Date.now() };
+    const sign = (s) => [s.step, s.open,
+                         w.data.waiting && s.revealed.includes(w.data.watch)].join("|");
+    const rerun = (why) => { w.last_rerun = Date.now(); w.trigger("changed", why); };
+    const ask = async () => {
+      const d = w.data, root = window.location.pathname.replace(/\\/[^/]*$/, "/");
+      try {
+        const r = await fetch(root + "api/class/" + encodeURIComponent(d.code),
+                              { cache: "no-store", credentials: "same-origin" });
+        const json = (r.headers.get("content-type") || "").includes("application/json");
+        const s = json ? await r.json() : null;
+        if (r.ok && s) {  // rerun once for each state this page does not show
+          const now = sign(s), drawn = [d.step, true, false].join("|");
+          if (now !== drawn && now !== w.sent) { w.sent = now; rerun(now); }
+        } else if (r.status === 404 && s) {
+          if (w.sent !== "gone") { w.sent = "gone"; rerun("gone"); }
+        } else throw new Error("no class state");
+      } catch (err) {  // no such route, or the poll busy: the page reads the class itself
+        if (Date.now() - w.last_rerun >= d.fallback_ms) rerun("fallback " + Date.now());
+      }
+      if (w.timer !== null) w.timer = setTimeout(ask, document.hidden ? d.hidden_ms : d.every_ms);
+    };
+    w.timer = setTimeout(ask, data.every_ms);
+  }
+  w.data = data;
+  w.trigger = setTriggerValue;
+  return () => { clearTimeout(w.timer); w.timer = null; delete parentElement.__bvClassWatch; };
+}
+"""
+_WATCH: Any = None
+WATCH_EVERY_S = 0.5  # how often a student's page asks for the class's state
+WATCH_FALLBACK_S = 5.0  # without the route: a rerun this often
+WATCH_HIDDEN_S = 5.0  # a page in a background tab asks this seldom
+
+
+def _on_class_changed(code: str, step_id: str, waiting: bool, prediction: Any) -> None:
+    """Before the rerun the watcher asked for: the instructor's reveal of the step this
+    student waits on shows the result (their sent vote if any, else the shown prediction)."""
     try:
-        sess = class_poll().session(code)
-    except PollUnavailable:
-        st.caption("The class poll is not available: reveal the step yourself.")
-        return
-    if sess is None:
-        return
-    if sess.step != st.session_state.get(CLASS_STEP_KEY, "") or not sess.open:
-        st.rerun(scope="app")
-    if waiting and class_poll().revealed(code, step_id):
-        sent = class_poll().my_vote(code, step_id, browser_store.browser_id())
-        revealed()[step_id] = sent if sent is not None else prediction
-        st.rerun(scope="app")
-    if waiting:
-        st.caption("Waiting for your instructor to reveal this step...")
+        if waiting and class_poll().revealed(code, step_id):
+            sent = class_poll().my_vote(code, step_id, browser_store.browser_id())
+            revealed()[step_id] = sent if sent is not None else prediction
+    except PollUnavailable as err:
+        st.session_state[POLL_DOWN] = str(err)
 
 
 def student_watch(code: str, step: Step, prediction: Any) -> None:
-    """A student in a class: watch the class's step and this step's reveal."""
+    """A student in a class: watch the class's step, whether it is open, and this step's
+    reveal, and rerun the page when one of them changes (see _WATCH_JS)."""
+    global _WATCH
+    if _WATCH is None:
+        _WATCH = st.components.v2.component("bertviz_class_watch", js=_WATCH_JS)
     waiting = step.answer is not None and step.id not in revealed()
-    _class_watch(code, step.id, waiting, prediction)
+    data = {"code": code, "step": st.session_state.get(CLASS_STEP_KEY, ""), "watch": step.id,
+            "waiting": waiting, "every_ms": int(WATCH_EVERY_S * 1000),
+            "fallback_ms": int(WATCH_FALLBACK_S * 1000),
+            "hidden_ms": int(WATCH_HIDDEN_S * 1000)}
+    st.html("<style>.st-key-class_watch_box { display: none; }</style>")
+    with st.container(key="class_watch_box"):
+        _WATCH(key="class_watch", data=data, height="content",
+               on_changed_change=functools.partial(_on_class_changed, code, step.id, waiting,
+                                                   prediction))
+    if waiting:
+        st.caption("Waiting for your instructor to reveal this step...")
 
 
 # -- the class's answers ----------------------------------------------------------------------
