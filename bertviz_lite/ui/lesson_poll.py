@@ -281,6 +281,14 @@ def student_watch(code: str, step: Step, prediction: Any) -> None:
         _WATCH(key="class_watch", data=data, height="content",
                on_changed_change=functools.partial(_on_class_changed, code, step.id, waiting,
                                                    prediction))
+    try:  # revealed meanwhile, seen by a reload, a click or the 5-s fallback: shown now
+        shown = waiting and class_poll().revealed(code, step.id)
+    except PollUnavailable:
+        st.caption("The class poll is not available: reveal the step yourself.")
+        return
+    if shown:
+        _on_class_changed(code, step.id, waiting, prediction)
+        st.rerun()
     if waiting:
         st.caption("Waiting for your instructor to reveal this step...")
 
