@@ -220,8 +220,13 @@ def test_a_refused_job_says_why_after_the_pages_rerun():
         assert "You already have 1 run queued or training" in shown, shown
         at.run()
         assert "You already have" not in messages(at)  # shown once
-        first.stop()
-        assert first.wait(60)  # (Train stays disabled until the worker confirms the stop)
+        # the tiny run may have finished before Compare's click, which then started one of
+        # its two runs (the second refused, as shown): stop every run the session holds
+        held = [first] + [j for k in ("cmp_frozen", "cmp_finetune")
+                          if (j := at.session_state[k] if k in at.session_state else None)]
+        for job in held:
+            job.stop()
+            assert job.wait(60)  # (Train stays disabled until the worker confirms the stop)
         at.switch_page(page_path("backprop")).run()
         at.number_input(key="epochs").set_value(1).run()
         assert not at.button(key="bp_train").disabled
