@@ -145,6 +145,7 @@ def test_an_instructor_and_thirty_students(server):
             pg.evaluate(RUNS)
         time.sleep(3)
         timings["reruns_while_waiting_3s"] = [pg.evaluate("window.__runs") for pg in watched]
+        timings["pages_hidden"] = sum(pg.evaluate("document.hidden") for pg in students)
         assert timings["reruns_while_waiting_3s"] == [0] * len(watched)
 
         # the instructor opens the lesson with the class and moves to step 2

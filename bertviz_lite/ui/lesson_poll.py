@@ -242,10 +242,16 @@ export default function (component) {
       if (w.timer !== null) w.timer = setTimeout(ask, document.hidden ? d.hidden_ms : d.every_ms);
     };
     w.timer = setTimeout(ask, data.every_ms);
+    w.shown = () => {  // back from another tab: ask now, not at the slow pace's next tick
+      if (!document.hidden && w.timer !== null) { clearTimeout(w.timer); w.timer = setTimeout(ask, 0); }
+    };
+    document.addEventListener("visibilitychange", w.shown);
   }
   w.data = data;
   w.trigger = setTriggerValue;
-  return () => { clearTimeout(w.timer); w.timer = null; delete parentElement.__bvClassWatch; };
+  return () => { clearTimeout(w.timer); w.timer = null;
+                 document.removeEventListener("visibilitychange", w.shown);
+                 delete parentElement.__bvClassWatch; };
 }
 """
 _WATCH: Any = None
