@@ -125,6 +125,11 @@ def test_an_instructor_and_thirty_students(server):
             heading(pg, 1).wait_for(timeout=120_000)
             no_instructor_controls(pg)
         timings["thirty_joined_s"] = round(time.perf_counter() - t0, 1)
+        # a 900-px window: Next keeps its word, without the key's name (it read "N..")
+        nxt = students[0].locator(".st-key-lesson_next button")
+        assert nxt.inner_text().split() == ["Next"]
+        assert nxt.evaluate("b => [...b.querySelectorAll('p, span')].every("
+                            "e => e.scrollWidth <= e.clientWidth + 1)")
         teacher.get_by_text("Joined").first.wait_for()
 
         # a forged instructor link: a student, and the class stays where it is

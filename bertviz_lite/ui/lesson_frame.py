@@ -41,6 +41,10 @@ def stage() -> bool:
 LESSON_CSS = """<style>
 [class*="st-key-lesson_pred_"] [data-testid="stButtonGroup"] div {
   flex-wrap: wrap !important; overflow-x: visible !important; }
+/* a narrow window (a laptop's half screen): Back and Next keep their words, not the key's
+   name beside them (at 900 px "Next" was cut to "N.."); PageUp and PageDown still work */
+@media (max-width: 1100px) {
+  .st-key-lesson_back kbd, .st-key-lesson_next kbd { display: none !important; } }
 </style>"""
 
 
