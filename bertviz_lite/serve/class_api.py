@@ -73,8 +73,3 @@ def routes(base_url_path: str = "") -> list[Route]:
     base = base_url_path.strip("/")
     return [Route(("/" + base if base else "") + PATH, class_state, methods=["GET"])]
 
-
-def url_path(base_url_path: str, code: str) -> str:
-    """The path a page fetches for class `code` under `base_url_path`."""
-    base = base_url_path.strip("/")
-    return ("/" + base if base else "") + PATH.replace("{code}", code)

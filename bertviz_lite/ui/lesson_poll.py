@@ -260,13 +260,22 @@ WATCH_FALLBACK_S = 5.0  # without the route: a rerun this often
 WATCH_HIDDEN_S = 5.0  # a page in a background tab asks this seldom
 
 
+def _show_reveal(code: str, step_id: str, prediction: Any) -> None:
+    """The instructor revealed the step this student waits on: it shows the result of their
+    sent vote if any, else of the prediction on screen."""
+    try:
+        sent = class_poll().my_vote(code, step_id, browser_store.browser_id())
+    except PollUnavailable as err:
+        st.session_state[POLL_DOWN] = str(err)
+        return
+    revealed()[step_id] = sent if sent is not None else prediction
+
+
 def _on_class_changed(code: str, step_id: str, waiting: bool, prediction: Any) -> None:
-    """Before the rerun the watcher asked for: the instructor's reveal of the step this
-    student waits on shows the result (their sent vote if any, else the shown prediction)."""
+    """Before the rerun the watcher asked for: a reveal of the step this student waits on."""
     try:
         if waiting and class_poll().revealed(code, step_id):
-            sent = class_poll().my_vote(code, step_id, browser_store.browser_id())
-            revealed()[step_id] = sent if sent is not None else prediction
+            _show_reveal(code, step_id, prediction)
     except PollUnavailable as err:
         st.session_state[POLL_DOWN] = str(err)
 
@@ -293,7 +302,7 @@ def student_watch(code: str, step: Step, prediction: Any) -> None:
         st.caption("The class poll is not available: reveal the step yourself.")
         return
     if shown:
-        _on_class_changed(code, step.id, waiting, prediction)
+        _show_reveal(code, step.id, prediction)
         st.rerun()
     if waiting:
         st.caption("Waiting for your instructor to reveal this step...")
