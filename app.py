@@ -4,7 +4,7 @@ The app ships in the package (bertviz_lite/app/main.py, its pages in bertviz_lit
 an installed copy starts with `bertviz-lite app`.
 
 This file has two roles. `streamlit run app.py` imports it once to find `app`, the server:
-Streamlit's own, with the class-state route beside it (bertviz_lite/serve/class_api.py). Every
+Streamlit's own, with the app's routes beside it (bertviz_lite/serve/routes.py). Every
 page view then runs this file as the app's script (`__main__`), which calls `main()`; so does
 Streamlit's AppTest."""
 
@@ -17,6 +17,6 @@ if __name__ == "__main__":
 else:
     from streamlit import config
 
-    from bertviz_lite.serve.class_api import routes
+    from bertviz_lite.serve.routes import app_routes
 
-    app = st.App(__file__, routes=routes(config.get_option("server.baseUrlPath") or ""))
+    app = st.App(__file__, routes=app_routes(config.get_option("server.baseUrlPath") or ""))

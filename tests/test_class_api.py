@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from bertviz_lite.app import launch
 from bertviz_lite.lesson.poll import Poll
-from bertviz_lite.serve import class_api
+from bertviz_lite.serve import class_api, routes
 from tests.conftest import REPO
 
 
@@ -66,8 +66,78 @@ def test_a_damaged_poll_is_503_not_a_crash(poll):
 @pytest.mark.parametrize(("base", "path"), [("", "/api/class/{code}"),
                                              ("bertviz", "/bertviz/api/class/{code}"),
                                              ("/course/bertviz/", "/course/bertviz/api/class/{code}")])
-def test_the_route_lives_under_the_base_url(base, path):
-    assert [r.path for r in class_api.routes(base)] == [path]
+def test_the_routes_live_under_the_base_url(base, path):
+    paths = [r.path for r in routes.routes(base)]
+    assert paths[0] == path and len(paths) == 4
+    assert all(p.startswith(path.removesuffix("api/class/{code}") + "api/") for p in paths)
+    assert not routes.served()  # only the app's own server marks itself
+
+
+# -- the lesson's player: its data, plotly.js, and the class's answers after the reveal --------
+def _request(path: str, params: dict, query: str = "", gzip: bool = False) -> Request:
+    headers = [(b"accept-encoding", b"gzip")] if gzip else []
+    return Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(),
+                    "headers": headers, "path_params": params})
+
+
+def test_the_player_gets_the_lesson_in_the_page_theme(poll):
+    import gzip
+
+    from bertviz_lite.lesson import ArtefactStore, read_lessons
+    from bertviz_lite.serve import lesson_api
+
+    lesson = next(f.lesson for f in read_lessons(store=ArtefactStore()) if f.lesson)
+    light = lesson_api.lesson(_request(f"/api/lesson/{lesson.id}", {"lesson_id": lesson.id}))
+    data = json.loads(light.body)
+    assert light.status_code == 200 and data["id"] == lesson.id
+    assert [s["id"] for s in data["steps"]] == [s.id for s in lesson.steps]
+    dark = lesson_api.lesson(_request(f"/api/lesson/{lesson.id}", {"lesson_id": lesson.id},
+                                      "dark=1", gzip=True))
+    assert dark.headers["content-encoding"] == "gzip"
+    dark_data = json.loads(gzip.decompress(dark.body))
+    figures = [(v["figure"]["layout"], w["figure"]["layout"])
+               for s, t in zip(data["steps"], dark_data["steps"])
+               for v, w in zip(s["views"], t["views"]) if v.get("figure")]
+    assert figures and all(a.get("paper_bgcolor") != b.get("paper_bgcolor") for a, b in figures)
+    for bad in ("nope", "../etc", "a" * 65):
+        assert lesson_api.lesson(_request("/api/lesson/x", {"lesson_id": bad})).status_code == 404
+
+
+def test_plotly_js_is_served_and_nothing_else(poll):
+    from bertviz_lite.lesson.export import plotly_js
+    from bertviz_lite.serve import lesson_api
+
+    ok = lesson_api.asset(_request("/api/lesson-assets/plotly.min.js", {"name": "plotly.min.js"}))
+    assert ok.status_code == 200 and ok.body == plotly_js().read_bytes()
+    assert "max-age" in ok.headers["cache-control"]
+    for bad in ("lesson.js", "../../pyproject.toml", "plotly.min.js.map"):
+        assert lesson_api.asset(_request("/x", {"name": bad})).status_code == 404
+
+
+def test_students_read_the_class_answers_only_after_the_reveal(poll):
+    from bertviz_lite.lesson import ArtefactStore, read_lessons
+    from bertviz_lite.serve import lesson_api
+
+    lesson = next(f.lesson for f in read_lessons(store=ArtefactStore()) if f.lesson)
+    step = next(s for s in lesson.steps if s.prediction.kind == "layers")
+    code = poll.start(lesson.id, steps=[s.id for s in lesson.steps])
+    for voter, vote in (("a", ["head"]), ("b", ["head"]), ("c", ["layer.5", "head"])):
+        poll.vote(code, step.id, voter, vote)
+
+    def get(code_: str, step_id: str):
+        r = lesson_api.answers(_request("/x", {"code": code_, "step": step_id}))
+        return r.status_code, json.loads(r.body)
+
+    status, body = get(code, step.id)
+    assert status == 403 and "after the reveal" in body["error"]  # no peeking before
+    poll.reveal(code, step.id)
+    status, body = get(code, step.id)
+    assert status == 200 and body["votes"] == 3
+    bars = body["figure"]["data"][0]
+    counts = dict(zip(bars["y"], bars["x"]))  # the app's poll figure: a bar per group
+    assert counts["head ✔"] == 3 and counts["layer.5"] == 1  # ✔: what was measured
+    assert get("NOPE1", step.id)[0] == 404 and get(code, "no-such-step")[0] in (403, 404)
+    assert get("../x", step.id)[0] == 404
 
 
 @pytest.mark.parametrize("script", [REPO / "app.py", launch.SERVER])

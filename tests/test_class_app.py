@@ -79,3 +79,30 @@ def test_instructor_link_student_forgery_and_following():
     assert any(m.label == "Joined" and m.value == "1" for m in host.metric)
     shown = [str(d.value) for d in host.dataframe]
     assert not any(TOKEN in s for s in shown)
+
+
+def test_a_student_page_is_the_lesson_player_where_the_routes_are_served(monkeypatch):
+    """With the class routes served (the app's own server), a student's Lesson page is the
+    player: one component holding the class code, the class's step and this browser's sent
+    predictions; no Streamlit step, no instructor control. Without them (above): the app's
+    own step, which reruns."""
+    import json
+
+    from bertviz_lite.serve import routes
+    from bertviz_lite.ui.roles import class_poll
+
+    teacher = page("lesson", step="2", token=TOKEN)
+    teacher.button(key="lesson_class_start").click().run()
+    code = teacher.query_params["class"]
+    class_poll().vote(code, "frozen-backward", "another-browser", ["head"])
+    monkeypatch.setattr(routes, "_served", True)
+    student = page("lesson", step="5", **{"class": code})
+    players = [e for e in student.main if getattr(e, "key", "") == "class_player"]
+    assert len(players) == 1
+    data = json.loads(players[0].proto.json)
+    assert data["code"] == code and data["lesson"] == "9.3"
+    assert data["step"] == "frozen-backward"  # the class's step, not the link's ?step=5
+    assert data["sent"] == {}  # another browser's vote is not this one's
+    assert "BertvizLesson(" in players[0].proto.js_content  # the export's player
+    assert not keys(student) & {*CONTROLS, "lesson_send_frozen-backward",
+                                "lesson_reveal_frozen-backward", "lesson_next"}

@@ -21,7 +21,7 @@ from bertviz_lite.paths import assets_dir
 __all__ = [
     "COMPUTE", "FIGURES", "KINDS", "Answer", "ArtefactStore", "Changes", "Lesson",
     "LessonError", "LessonFile", "Step", "Sweep", "Verdict", "answer_for", "check_lesson",
-    "compare", "explain", "lessons_dir", "load_lesson", "missing_artefacts", "observation",
+    "compare", "explain", "lessons_dir", "lessons_signature", "load_lesson", "missing_artefacts", "observation",
     "parse_lesson",
     "read_lessons",
 ]
@@ -30,6 +30,15 @@ __all__ = [
 def lessons_dir() -> Path:
     """The folder of shipped lessons: assets/lessons/."""
     return assets_dir() / "lessons"
+
+
+def lessons_signature(folder: Path | None = None) -> tuple[tuple[str, float], ...]:
+    """The lesson files and the artefacts they read, with their modification times: a cache
+    keyed on it sees an edit at its next use."""
+    folder = folder or lessons_dir()
+    files = [*folder.glob("*.toml"), *(folder.parent / "sweeps").glob("*.json"),
+             *(folder.parent / "changes").glob("*.json")]
+    return tuple(sorted((str(p), p.stat().st_mtime) for p in files))
 
 
 def answer_for(step: Step, store: ArtefactStore) -> Answer | None:

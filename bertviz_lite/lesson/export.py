@@ -102,7 +102,7 @@ def _fill(text: str, found: dict[str, str]) -> str:
     return text.format_map({k: found.get(k, "?") for k in FACT_NAMES})
 
 
-def _figure(fig: Any) -> dict[str, Any]:
+def figure_json(fig: Any) -> dict[str, Any]:
     """A plotly figure as plain JSON data (numpy arrays as lists)."""
     return json.loads(pio.to_json(fig, validate=False, engine="json"))
 
@@ -134,7 +134,7 @@ def step_data(step: Step, store: ArtefactStore, theme: Theme = DEFAULT_THEME
         data["views"].extend(_stack_view(step, arts, theme))
         for name, fig in observation(step.figures, arts, theme):
             data["views"].append({"name": name, "label": LABELS.get(name, name),
-                                  "figure": _figure(fig)})
+                                  "figure": figure_json(fig)})
     for hook in EXTRA_VIEWS:
         for view in hook(step, arts):
             data["views"].append({"name": view.name, "label": view.label,
@@ -174,8 +174,8 @@ INDEX = """<!doctype html>
 <link rel="stylesheet" href="assets/lesson.css">
 <link rel="stylesheet" href="assets/stack.css">
 </head>
-<body>
-<main id="lesson" aria-live="polite"><noscript>This lesson needs JavaScript.</noscript></main>
+<body class="bv-page">
+<main id="lesson" class="bv-lesson" aria-live="polite"><noscript>This lesson needs JavaScript.</noscript></main>
 <script src="assets/plotly.min.js"></script>
 <script src="assets/stack.js"></script>
 <script src="assets/lesson-data.js"></script>

@@ -26,12 +26,14 @@ from bertviz_lite.lesson import (
     answer_for,
     explain,
     lessons_dir,
+    lessons_signature,
     observation,
     read_lessons,
 )
 from bertviz_lite.lesson.answers import FACT_NAMES, Answer, facts
 from bertviz_lite.lesson.explain import number
 from bertviz_lite.lesson.format import Step, log_values
+from bertviz_lite.ui import class_player
 from bertviz_lite.ui.lesson_frame import (
     LESSON_CSS,
     fit,
@@ -44,6 +46,7 @@ from bertviz_lite.ui.lesson_frame import (
     stage_mode_buttons,
 )
 from bertviz_lite.ui.lesson_poll import (
+    CLASS_STEP_KEY,
     back_button,
     class_code,
     class_poll,
@@ -65,13 +68,6 @@ log = logging.getLogger("bertviz_lite.app")
 
 
 # -- lessons and artefacts -------------------------------------------------------------------
-def _signature(folder: Path) -> tuple[tuple[str, float], ...]:
-    """Lesson files and artefacts with their modification times: edits show on next run."""
-    files = [*folder.glob("*.toml"), *(lessons_dir().parent / "sweeps").glob("*.json"),
-             *(lessons_dir().parent / "changes").glob("*.json")]
-    return tuple(sorted((str(p), p.stat().st_mtime) for p in files))
-
-
 @st.cache_resource(max_entries=4)
 def _lessons(folder: str, runs: str, signature: tuple[tuple[str, float], ...]
              ) -> tuple[list[LessonFile], ArtefactStore]:
@@ -83,7 +79,7 @@ def _lessons(folder: str, runs: str, signature: tuple[tuple[str, float], ...]
 def lessons() -> tuple[list[LessonFile], ArtefactStore]:
     """Every lesson file (validated) and the artefact store they read."""
     folder = lessons_dir()
-    return _lessons(str(folder), str(ui.settings().recorded_runs_path()), _signature(folder))
+    return _lessons(str(folder), str(ui.settings().recorded_runs_path()), lessons_signature(folder))
 
 
 def lesson_picker() -> tuple[Lesson | None, ArtefactStore]:
@@ -266,6 +262,9 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     code = class_code() if poll_on else None
     student = code is not None and not instructor
     at = follow_class(lesson, code) if student else None
+    if student and class_player.available():  # the browser draws each step: no rerun per move
+        class_player.class_player(lesson, code, st.session_state.get(CLASS_STEP_KEY, ""))
+        return
     i = step_index(lesson)
     step = lesson.steps[i]
     if code is not None and instructor:

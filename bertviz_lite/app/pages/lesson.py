@@ -10,7 +10,8 @@ if lesson is None:
     ui.page_header("Lesson", "The lesson files need fixing: see the messages above."
                    if ui.is_instructor() else "")
     st.stop()
-first = lesson_ui.step_index(lesson) == 0 and not lesson_ui.stage()
+student = bool(st.query_params.get("class")) and not ui.is_instructor()  # the player shows it
+first = lesson_ui.step_index(lesson) == 0 and not lesson_ui.stage() and not student
 ui.page_header(lesson.title, lesson.intro if first else "")
 lesson_ui.stage_frame(hide_title=True)
 st.html(lesson_ui.LESSON_CSS)
