@@ -146,3 +146,15 @@ def test_streamlit_finds_the_server_with_the_route(script):
 
     found = discover_asgi_app(Path(script))
     assert found.is_asgi_app and found.import_string == f"{Path(script).stem}:app"
+
+
+def test_a_lesson_warmed_ahead_is_answered_from_the_cache(poll):
+    from bertviz_lite.lesson import ArtefactStore, read_lessons
+    from bertviz_lite.serve import lesson_api
+
+    lesson = next(f.lesson for f in read_lessons(store=ArtefactStore()) if f.lesson)
+    lesson_api._lesson_body.cache_clear()
+    lesson_api.warm_in_background(lesson.id).join(timeout=120)
+    assert lesson_api._lesson_body.cache_info().currsize == 2  # light and dark
+    lesson_api.lesson(_request("/x", {"lesson_id": lesson.id}, "dark=1"))
+    assert lesson_api._lesson_body.cache_info().hits >= 1

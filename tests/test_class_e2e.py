@@ -184,6 +184,13 @@ def test_an_instructor_and_thirty_students(server):
         # suite asserts FOLLOW_LIMIT_S and writes the lags to the timings for the record.
         assert max(lags) <= FOLLOW_LIMIT_S, sorted(lags)
 
+        # a student looks back; "Back to the class" returns to the class's step
+        looker = students[4]
+        looker.locator(".bv-lesson button.back").click()
+        heading(looker, 1).wait_for(timeout=10_000)
+        looker.get_by_role("button", name="Back to the class (step 2)").click()
+        heading(looker, 2).wait_for(timeout=10_000)
+
         # three students predict and send; the instructor reveals to the class
         step = LESSON.steps[1]
         senders = students[1:4]
@@ -198,6 +205,10 @@ def test_an_instructor_and_thirty_students(server):
         student.get_by_text("You expected the gradient to reach head").wait_for(timeout=30_000)
         student.locator(".bv-lesson .class-answers .js-plotly-plot").wait_for(timeout=30_000)
         assert "3 answers" in student.locator(".bv-lesson .class-answers").inner_text()
+        from bertviz_lite.bench.a11y import audit_page  # the player passes axe, as pages do
+
+        audit = audit_page(student, "class student, revealed")
+        assert not audit.of("ours"), audit.rules("ours")
         student.wait_for_function("document.cookie.includes('bertviz_lesson_')")
         student.reload(timeout=90_000)  # the prediction and the reveal are kept in this browser
         student.get_by_text("You expected the gradient to reach head").wait_for(timeout=30_000)
@@ -212,6 +223,14 @@ def test_an_instructor_and_thirty_students(server):
         late.locator("h3").filter(has_text=f"2. {step.title}").wait_for(timeout=60_000)
         assert not late.locator(".bv-lesson h2").count()
         no_instructor_controls(late)
+
+        # the instructor closes the session: a student's page says so and goes on alone
+        teacher.locator(".st-key-lesson_class_close button").click()
+        students[5].get_by_text("This class session has ended").wait_for(timeout=15_000)
+        students[5].locator(".bv-lesson button.next").click()  # step 3: revealed alone now
+        heading(students[5], 3).wait_for(timeout=10_000)
+        assert students[5].locator(".bv-lesson button.reveal").count() == 1
+        assert not students[5].locator(".bv-lesson button.send").count()
         browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "class-e2e.json").write_text(json.dumps(timings, indent=2))

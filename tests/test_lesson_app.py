@@ -161,7 +161,7 @@ def test_class_poll_instructor_and_student():
     teacher.run()
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"]
               for c in teacher.get("plotly_chart")]
-    assert "The class predicted (1 answers)" in titles, titles
+    assert "The class predicted (1 answer)" in titles, titles
     teacher.button(key="lesson_reveal_frozen-backward").click().run()
     assert class_poll().revealed(code, "frozen-backward")
     os.environ["BERTVIZ_INSTRUCTORS"] = "lecturer@example.org"

@@ -124,7 +124,8 @@ def poll_bars(options: Sequence[str], counts: Sequence[int], marked: set[str],
     fig.update_yaxes(type="category", autorange="reversed")
     height = int(theme.tick_size * 2.4) * max(len(options), 2) + 8 * theme.font_size
     note = "✔ = measured" if marked else "answer marked at the reveal"
-    return style(fig, theme, title=f"The class predicted ({voters} answers)", subtitle=note,
+    answers = f"{voters} answer" + ("" if voters == 1 else "s")
+    return style(fig, theme, title=f"The class predicted ({answers})", subtitle=note,
                  height=height)
 
 

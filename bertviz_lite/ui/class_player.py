@@ -101,6 +101,7 @@ function bvStart(box, theme) {
       box.player = BertvizLesson(box.main, L, {
         store: cookieStore(data.cookie, data.keep_days),
         ready: () => bvLoadPlotly(base),
+        tryLink: t => base + t + (data.present ? (t.includes("?") ? "&" : "?") + "present=1" : ""),
         klass: {
           code: data.code, step: data.step, sent: data.sent,
           stateUrl: base + "api/class/" + code,

@@ -107,8 +107,15 @@ def start_class(lesson_id: str, step_id: str, steps: tuple[str, ...] = ()) -> No
         st.query_params["class"] = classroom().start(credential(), lesson_id, step_id, steps)
     except PollUnavailable as err:
         st.session_state[POLL_DOWN] = str(err)
+        return
     except PollError as err:
         _refused(err)
+        return
+    from bertviz_lite.serve import lesson_api
+    from bertviz_lite.serve.routes import served
+
+    if served():  # students' players will ask for the lesson: built while the QR code shows
+        lesson_api.warm_in_background(lesson_id)
 
 
 def _close_class(code: str) -> None:

@@ -370,7 +370,9 @@ function BertvizLesson(root, L, opts) {
       right.appendChild(summary());
       right.appendChild(el("button", {class: "start-over", text: "Start over", onclick: startOver}));
     }
-    if (step.try_it) left.appendChild(el("p", {class: "try", text: "Run it yourself in the app: /" + step.try_it}));
+    if (step.try_it) left.appendChild(opts.tryLink  // in the app: a link to the page that runs it
+      ? el("p", {class: "try"}, el("a", {href: opts.tryLink(step.try_it), text: "▶ Run it yourself"}))
+      : el("p", {class: "try", text: "Run it yourself in the app: /" + step.try_it}));
     root.appendChild(el("div", {class: "columns"}, left, right));
     root.appendChild(el("footer", {text: (K ? "Your predictions are kept in this browser. "
                                             : "Recorded with bertviz-lite; runs offline from this folder. Kept in this browser: your predictions. ")},
