@@ -127,9 +127,9 @@ def lesson(request: Request) -> Response:
     try:
         with _lock:  # 30 students asking at once build it once
             body = _lesson_body(lesson_id, theme_of(request), _signature())
-    except Exception as err:  # a lesson that cannot be drawn: the page falls back to the app's
+    except Exception:  # a lesson that cannot be drawn: the page falls back to the app's
         log.exception("lesson %s not built for the player", lesson_id)
-        return _error(f"the lesson could not be built: {err}", 500)
+        return _error("the lesson could not be built: the server's log says why", 500)
     if body is None:
         return _error("no such lesson", 404)
     return _send(request, body, "application/json", "no-cache")
@@ -171,10 +171,25 @@ def asset(request: Request) -> Response:
 
 
 # -- the class's answers of a revealed step -------------------------------------------------------
+def _step_and_answer(lesson_id: str, step_id: str) -> tuple[Any, Any] | None:
+    """The step of a class's lesson and its measured answer (None: no such step, or its
+    artefact is missing)."""
+    from bertviz_lite.lesson import LessonError, answer_for
+
+    found, store = lessons()
+    lesson_ = found.get(lesson_id)
+    step = next((s for s in lesson_.steps if s.id == step_id), None) if lesson_ else None
+    if step is None:
+        return None
+    try:
+        return step, answer_for(step, store)
+    except LessonError:
+        return None
+
+
 def answers(request: Request) -> Response:
     """{"votes": n, "figure": plotly JSON} of a revealed step of a class session."""
     from bertviz_lite.figures.lesson import poll_bars
-    from bertviz_lite.lesson import LessonError, answer_for
     from bertviz_lite.lesson.export import figure_json
     from bertviz_lite.lesson.tally import distribution
     from bertviz_lite.serve.class_api import CODE, poll
@@ -192,17 +207,12 @@ def answers(request: Request) -> Response:
     except PollUnavailable as err:
         log.warning("class answers unavailable: %s", err)
         return _error("the class poll is not available", 503)
-    found, store = lessons()
-    lesson_ = found.get(sess.lesson)
-    step = next((s for s in lesson_.steps if s.id == step_id), None) if lesson_ else None
-    if step is None:
-        return _error("no such step in the class's lesson", 404)
-    try:
-        answer = answer_for(step, store)
-    except LessonError as err:
-        return _error(str(err), 404)
+    found = _step_and_answer(sess.lesson, step_id)
+    if found is None:
+        return _error("no such step (with a recorded answer) in the class's lesson", 404)
+    step, answer = found
     p = step.prediction
     labels, counts, marked = distribution(p.kind, votes, answer, p.low, p.high)
     fig = poll_bars(labels, counts, marked, len(votes), theme=theme_of(request))
-    body = {"votes": len(votes), "figure": figure_json(fig)}
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"votes": len(votes), "figure": figure_json(fig)},
+                        headers={"Cache-Control": "no-store"})
