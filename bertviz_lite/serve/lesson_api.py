@@ -111,8 +111,7 @@ def _lesson_body(lesson_id: str, theme: Theme, signature: tuple[tuple[str, float
                  ) -> Body | None:
     from bertviz_lite.lesson.export import lesson_data
 
-    del signature
-    found, store = lessons()
+    found, store = _lessons(signature)  # the same files' lessons: one look at the disk
     if lesson_id not in found:
         return None
     data = lesson_data(found[lesson_id], store, theme)

@@ -344,7 +344,7 @@ function BertvizLesson(root, L, opts) {
       root.appendChild(el("button", {class: "back-to-class primary", text: "↩ Back to the class (step " + to + ")",
                                      onclick: () => { cls.following = true; show(to); }}));
     }
-    if (current === 1 && !opts.noIntro) root.appendChild(el("div", {class: "intro", html: L.intro}));
+    if (current === 1) root.appendChild(el("div", {class: "intro", html: L.intro}));
     root.appendChild(el("h2", {text: current + ". " + step.title}));
     const left = el("section", {class: "left"}), right = el("section", {class: "right"});
     left.appendChild(el("div", {class: "text", html: step.html}));
