@@ -46,7 +46,6 @@ from bertviz_lite.ui.lesson_frame import (
     stage_mode_buttons,
 )
 from bertviz_lite.ui.lesson_poll import (
-    CLASS_STEP_KEY,
     back_button,
     class_code,
     class_poll,
@@ -263,7 +262,7 @@ def run_step(lesson: Lesson, store: ArtefactStore) -> None:
     student = code is not None and not instructor
     at = follow_class(lesson, code) if student else None
     if student and class_player.available():  # the browser draws each step: no rerun per move
-        class_player.class_player(lesson, code, st.session_state.get(CLASS_STEP_KEY, ""))
+        class_player.class_player(lesson, code, lesson.steps[at].id if at is not None else "")
         return
     i = step_index(lesson)
     step = lesson.steps[i]
